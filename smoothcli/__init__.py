@@ -1,0 +1,62 @@
+"""smoothcli: how smooth is a signal? hypercoil's smoothness score, in JAX, with a CLI.
+
+The public API loads lazily, so that ``smoothcli --help`` never pays for importing JAX.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "SmoothnessLoss": "loss",
+    "smoothness": "loss",
+    "evaluate": "engine",
+    "ArraySource": "engine",
+    "ChunkedSource": "engine",
+    "SmoothcliWarning": "engine",
+    "ScalarisationMap": "scalarise",
+    "parse_scalarisation": "scalarise",
+    "sum_scalarise": "scalarise",
+    "mean_scalarise": "scalarise",
+    "meansq_scalarise": "scalarise",
+    "max_scalarise": "scalarise",
+    "rms_scalarise": "scalarise",
+    "norm_scalarise": "scalarise",
+    "vnorm_scalarise": "scalarise",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+if TYPE_CHECKING:
+    from .engine import ArraySource as ArraySource
+    from .engine import ChunkedSource as ChunkedSource
+    from .engine import SmoothcliWarning as SmoothcliWarning
+    from .engine import evaluate as evaluate
+    from .loss import SmoothnessLoss as SmoothnessLoss
+    from .loss import smoothness as smoothness
+    from .scalarise import ScalarisationMap as ScalarisationMap
+    from .scalarise import max_scalarise as max_scalarise
+    from .scalarise import mean_scalarise as mean_scalarise
+    from .scalarise import meansq_scalarise as meansq_scalarise
+    from .scalarise import norm_scalarise as norm_scalarise
+    from .scalarise import parse_scalarisation as parse_scalarisation
+    from .scalarise import rms_scalarise as rms_scalarise
+    from .scalarise import sum_scalarise as sum_scalarise
+    from .scalarise import vnorm_scalarise as vnorm_scalarise
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'smoothcli' has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,479 @@
+"""Evaluate a :class:`~smoothcli.loss.SmoothnessLoss` over a source in bounded memory.
+
+The source is read in blocks along its cheap axis (``chunk_axis``). Each block goes to a
+compiled kernel that loops over a few rows at a time, forms their n-fold differences from
+shifted windows (carrying the last ``n`` samples across block borders when the blocks split
+the difference axis), applies the scalarisation maps that keep the chunk axis and folds the
+first map that reduces it into an accumulator. Accumulators are merged in float64 on the host,
+finalised, and any outer maps run on the small result. Blocks have a fixed shape (the last
+one is zero-padded and masked), so a kernel is compiled once per block shape, not per file.
+Blocks alternate between JAX's CPU devices so that every core works.
+
+Aligned C-ordered NumPy buffers are shared with JAX, not copied: see :func:`_window`.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from ._jax import jax
+from .loss import SmoothnessLoss, check_options, float_dtype
+from .scalarise import Decomposition, ScalarisationMap, apply_maps
+
+jnp = jax.numpy
+lax = jax.lax
+
+__all__ = ["ArraySource", "ChunkedSource", "SmoothcliWarning", "evaluate"]
+
+#: bytes of input per kernel call; big enough to hide dispatch, small enough for cache
+DEFAULT_CHUNK_BYTES = 4 << 20
+#: elements handled per step of a kernel's inner loop
+_STEP_ELEMENTS = 16384
+_ALIGN = 64
+
+
+class SmoothcliWarning(UserWarning):
+    """A smoothcli notice, such as a fall-back to whole-array evaluation."""
+
+
+@runtime_checkable
+class ChunkedSource(Protocol):
+    """An array read in consecutive blocks along ``chunk_axis``.
+
+    A source may also set ``order = "F"`` when its blocks are Fortran-ordered (NIfTI), so
+    that the engine lays them out without a copy.
+    """
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    chunk_axis: int
+
+    def chunks(self, rows: int) -> Iterator[np.ndarray]:
+        """Yield consecutive blocks of at most ``rows`` along ``chunk_axis``."""
+        ...
+
+    def read(self) -> np.ndarray:
+        """The whole array (used only when a scalarisation cannot be chunked)."""
+        ...
+
+
+class ArraySource:
+    """A NumPy array or memmap as a chunked source, chunked along its slowest axis."""
+
+    def __init__(self, array: Any) -> None:
+        self.array = array if isinstance(array, np.ndarray) else np.asarray(array)
+        self.shape = tuple(self.array.shape)
+        self.dtype = self.array.dtype
+        a = self.array
+        f_only = a.ndim > 1 and a.flags.f_contiguous and not a.flags.c_contiguous
+        self.chunk_axis = a.ndim - 1 if f_only else 0
+        self.order = "F" if f_only else "C"
+
+    def chunks(self, rows: int) -> Iterator[np.ndarray]:
+        total = self.shape[self.chunk_axis]
+        for s in range(0, total, rows):
+            yield _take(self.array, self.chunk_axis, s, min(s + rows, total))
+
+    def read(self) -> np.ndarray:
+        return self.array
+
+    def canonical(self) -> np.ndarray | None:
+        """A C-contiguous view with the chunk axis first, if the array has one."""
+        a = self.array
+        if a.ndim == 0 or not a.dtype.isnative:
+            return None
+        if self.chunk_axis == 0 and a.flags.c_contiguous:
+            return a
+        if self.chunk_axis == a.ndim - 1 and a.flags.f_contiguous:
+            return a.T
+        return None
+
+
+def _take(a: np.ndarray, axis: int, start: int, stop: int) -> np.ndarray:
+    index = [slice(None)] * a.ndim
+    index[axis] = slice(start, stop)
+    return a[tuple(index)]
+
+
+_warned: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    if message not in _warned:
+        _warned.add(message)
+        warnings.warn(message, SmoothcliWarning, stacklevel=3)
+
+
+# -- planning ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Plan:
+    local: tuple[ScalarisationMap, ...]  # maps that keep the chunk axis
+    combiner: Decomposition | None  # the first map that reduces the chunk axis
+    outer: tuple[ScalarisationMap, ...]  # maps after it, run on the small result
+    chunk_pos: int  # where the chunk axis is in the local maps' output
+    outer_ndim: int
+    outer_time: int | None
+
+
+def _plan(scal: ScalarisationMap, ndim: int, time: int, chunk: int) -> _Plan | None:
+    maps = scal.chain()
+    cur, t, pc = ndim, time, chunk
+    for i, m in enumerate(maps):
+        if pc in m.reduced_axes(cur, t):
+            dec = m.decomposition(cur, t)
+            if dec is None:
+                return None
+            return _Plan(maps[:i], dec, maps[i + 1 :], pc, m.out_ndim(cur, t), m.out_time(cur, t))
+        pc, t, cur = m.out_position(cur, t, pc), m.out_time(cur, t), m.out_ndim(cur, t)
+        assert pc is not None
+    return _Plan(maps, None, (), pc, cur, t)
+
+
+# -- the kernel ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _KernelSpec:
+    cshape: tuple[int, ...]  # canonical block shape: chunk axis first
+    perm: tuple[int, ...]  # logical axis of each canonical axis
+    dtype: str  # dtype of the block as stored
+    cdtype: str  # dtype the differences are computed in
+    rows: int  # D rows per block (B)
+    step: int  # D rows per loop step (r)
+    n: int
+    diff_axis: int  # logical
+    pad: float | None
+    carry: bool  # the blocks split the difference axis
+    local: tuple[ScalarisationMap, ...]
+    combiner: Decomposition | None
+    chunk_pos: int
+
+
+def _extra(spec: _KernelSpec) -> int:
+    """Elements a kernel's buffer holds beyond the block: the alignment slack, and the
+    furthest shift of a window along the difference axis."""
+    align = _ALIGN // np.dtype(spec.dtype).itemsize
+    if spec.carry or spec.n == 0:
+        return align
+    cd = spec.perm.index(spec.diff_axis)
+    return align + spec.n * math.prod(spec.cshape[cd + 1 :])
+
+
+def _differences(buf: Any, k: Any, spec: _KernelSpec, i: Any) -> Any:
+    """The n-fold differences of rows ``[i*r, i*r + r)`` of a block, in logical axis order.
+
+    The block is the flat buffer ``buf[k:]`` in canonical layout. Each shifted window is one
+    contiguous slice of it, reshaped: XLA fuses that into the loop, with no copy of the block.
+    """
+    n, r = spec.n, spec.step
+    cd = spec.perm.index(spec.diff_axis)
+    rest = spec.cshape[1:]
+    row = math.prod(rest)
+    stride = math.prod(spec.cshape[cd + 1 :])
+
+    def window(row_off: int, col_off: int, length: int | None) -> Any:
+        start = k + (i * r + row_off) * row + col_off * stride
+        w = lax.dynamic_slice(buf, (start,), (r * row,)).reshape((r, *rest))
+        return w if length is None else lax.slice_in_dim(w, 0, length, axis=cd)
+
+    if n == 0:
+        win = [window(0, 0, None)]
+    elif spec.carry:
+        win = [window(o, 0, None) for o in range(n + 1)]
+    else:
+        L = spec.cshape[cd]
+        if spec.pad is None:
+            win = [window(0, o, L - n) for o in range(n + 1)]
+        else:
+            win = [window(0, o - 1, L + 1 - n) for o in range(1, n + 1)]
+            pad_shape = [r, *rest]
+            pad_shape[cd] = 1
+            pad = jnp.full(pad_shape, spec.pad, buf.dtype)
+            first = [pad] + ([window(0, 0, L - n)] if L - n > 0 else [])
+            win.insert(0, jnp.concatenate(first, axis=cd) if len(first) > 1 else pad)
+    win = [w.astype(spec.cdtype) for w in win]
+    for _ in range(n):  # the same subtractions, in the same order, as n passes of jnp.diff
+        win = [win[o + 1] - win[o] for o in range(len(win) - 1)]
+    d = win[0]
+    d = d.astype(jnp.promote_types(d.dtype, jnp.float32))  # accumulate float16 in float32
+    inv = tuple(int(a) for a in np.argsort(spec.perm))
+    return d if inv == tuple(range(len(inv))) else jnp.transpose(d, inv)
+
+
+@lru_cache(maxsize=64)
+def _kernel(spec: _KernelSpec) -> Any:
+    steps = spec.rows // spec.step
+    dec = spec.combiner
+
+    def rows_mask(i: Any, lo: Any, hi: Any, ndim: int) -> Any:
+        idx = i * spec.step + jnp.arange(spec.step)
+        shape = [1] * ndim
+        shape[spec.chunk_pos] = spec.step
+        return ((idx >= lo) & (idx < hi)).reshape(shape)
+
+    def kernel(buf: Any, k: Any, lo: Any, hi: Any) -> Any:
+        def local(i: Any) -> Any:
+            return apply_maps(spec.local, _differences(buf, k, spec, i), spec.diff_axis)[0]
+
+        y0 = jax.eval_shape(local, 0)
+        if dec is None:
+            out_shape = list(y0.shape)
+            out_shape[spec.chunk_pos] = spec.rows
+
+            def body(i: Any, out: Any) -> Any:
+                return lax.dynamic_update_slice_in_dim(out, local(i), i * spec.step, spec.chunk_pos)
+
+            return lax.fori_loop(0, steps, body, jnp.zeros(out_shape, y0.dtype))
+        merge = {"sum": jnp.add, "max": jnp.maximum, "min": jnp.minimum}[dec.combine]
+
+        def body(i: Any, acc: Any) -> Any:
+            t = dec.apply_transform(local(i), jnp)
+            t = jnp.where(rows_mask(i, lo, hi, t.ndim), t, jnp.asarray(dec.identity, t.dtype))
+            return merge(acc, t)
+
+        return lax.fori_loop(0, steps, body, jnp.full(y0.shape, dec.identity, y0.dtype))
+
+    return jax.jit(kernel)
+
+
+# -- host side -----------------------------------------------------------------------------
+
+
+def _aligned_empty(size: int, dtype: np.dtype) -> np.ndarray:
+    raw = np.empty(size * dtype.itemsize + _ALIGN, np.uint8)
+    off = (-raw.ctypes.data) % _ALIGN
+    return raw[off : off + size * dtype.itemsize].view(dtype)
+
+
+def _stage(block: np.ndarray, total: int, extra: int) -> tuple[np.ndarray, int]:
+    """Copy a canonical block into a fresh 64-byte-aligned buffer, zero-padding the tail."""
+    buf = _aligned_empty(total + extra, block.dtype)
+    flat = block.reshape(-1)
+    buf[: flat.size] = flat
+    buf[flat.size :] = 0
+    return buf, 0
+
+
+def _window(flat: np.ndarray, start: int, total: int, extra: int) -> tuple[np.ndarray, int] | None:
+    """A view of ``flat`` that starts 64-byte aligned at or before ``start`` and covers
+    ``total`` elements from it: JAX shares such a buffer instead of copying it."""
+    isz = flat.dtype.itemsize
+    mis = (flat.ctypes.data + start * isz) % _ALIGN
+    if mis % isz:
+        return None
+    k = mis // isz
+    if start - k < 0 or start - k + total + extra > flat.size:
+        return None
+    return flat[start - k : start - k + total + extra], k
+
+
+def _sizes(
+    total_rows: int, row_elems: int, itemsize: int, chunk_rows: int | None, chunk_bytes: int
+) -> tuple[int, int]:
+    """Rows per block (B) and per loop step (r, a power of two dividing B)."""
+    step = 1 << max(0, int(math.log2(max(_STEP_ELEMENTS // max(row_elems, 1), 1))))
+    if chunk_rows is not None:
+        rows = max(int(chunk_rows), 1)
+        while rows % step:
+            step //= 2
+        return rows, step
+    rows = max(step, chunk_bytes // max(row_elems * itemsize, 1) // step * step)
+    if total_rows < rows:  # small input: round up to a power of two so shapes repeat
+        rows = max(1 << max(total_rows - 1, 0).bit_length(), 1)
+        step = min(step, rows)
+    return rows, step
+
+
+def _as_source(source: Any) -> Any:
+    if isinstance(source, ChunkedSource) and not isinstance(source, np.ndarray):
+        return source
+    return ArraySource(source)
+
+
+def evaluate(
+    loss: SmoothnessLoss,
+    source: Any,
+    *,
+    chunk_rows: int | None = None,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+) -> np.ndarray:
+    """Return what ``loss(X)`` returns, as NumPy, without holding all of ``X`` at once.
+
+    ``source`` is a NumPy array or memmap (chunked along its slowest axis) or a
+    :class:`ChunkedSource`. ``chunk_rows`` fixes the block length along the chunk axis.
+    """
+    src = _as_source(source)
+    shape = tuple(int(s) for s in src.shape)
+    dtype = np.dtype(src.dtype)
+    n, d = check_options(shape, loss.n, loss.axis)
+    cdtype = float_dtype(dtype)
+    scal = loss.scalarisation
+    assert scal is not None
+    pad = loss.pad_value
+    if pad is not None and not isinstance(pad, float):
+        _warn_once("an array pad_value is evaluated on the whole array")
+        return _whole(loss, src)
+    c = src.chunk_axis
+    dshape = list(shape)
+    if n > 0:
+        dshape[d] = max(shape[d] + (pad is not None) - n, 0)
+    if math.prod(dshape) == 0:  # nothing to stream: the maps on an empty array decide
+        empty = jnp.zeros(dshape, cdtype)
+        return np.asarray(loss.nu * scal.reduce(empty, time_axis=d))
+    plan = _plan(scal, len(shape), d, c)
+    if plan is None:
+        _warn_once(
+            f"scalarisation {scal} reduces the chunk axis with a matrix norm, which cannot "
+            "be chunked; evaluating the whole array in memory"
+        )
+        return _whole(loss, src)
+
+    carry = c == d and n > 0
+    total_rows = shape[c]
+    row_elems = math.prod(shape) // max(total_rows, 1)
+    rows, step = _sizes(total_rows, row_elems, max(dtype.itemsize, 4), chunk_rows, chunk_bytes)
+    others = [a for a in range(len(shape)) if a != c]
+    if getattr(src, "order", "C") == "F":  # keep the fastest axis last: a free transpose
+        others.reverse()
+    perm = (c, *others)
+    can = src.canonical() if isinstance(src, ArraySource) else None
+    cshape = (rows + (n if carry else 0), *[shape[a] for a in perm[1:]])
+    spec = _KernelSpec(
+        cshape,
+        perm,
+        dtype.str,
+        cdtype.str,
+        rows,
+        step,
+        n,
+        d,
+        pad if n > 0 else None,
+        carry,
+        plan.local,
+        plan.combiner,
+        plan.chunk_pos,
+    )
+    kern = _kernel(spec)
+    total = math.prod(cshape)
+    extra = _extra(spec)
+    devices = jax.local_devices(backend="cpu")
+
+    acc: np.ndarray | None = None
+    pieces: list[np.ndarray] = []
+    inflight: deque[tuple[Any, int, int]] = deque()
+
+    def fold() -> None:
+        nonlocal acc
+        out, lo, hi = inflight.popleft()
+        part = np.asarray(out)
+        if plan.combiner is None:
+            pieces.append(_take(part, plan.chunk_pos, lo, max(hi, lo)))
+            return
+        part = plan.combiner.reduce(part.astype(np.float64), plan.combiner.axes, np)
+        acc = part if acc is None else plan.combiner.merge(acc, part)
+
+    flat = can.reshape(-1) if can is not None else None
+    row_len = total // cshape[0]
+    for j, (start, block) in enumerate(_blocks(src, rows, n if carry else 0, pad, perm)):
+        have = min(rows, total_rows - start)
+        # with a carry, block row j is D row start - n + j (+1 with a pad): mask those < 0
+        lo = max(n - (pad is not None) - start, 0) if carry else 0
+        staged = None
+        if flat is not None and block is None:
+            staged = _window(flat, (start - (n if carry else 0)) * row_len, total, extra)
+        if staged is None:
+            if block is None:
+                block = _canonical_block(src, start, rows, n if carry else 0, pad, perm)
+            staged = _stage(_native(block), total, extra)
+        buf, k = staged
+        dev = devices[j % len(devices)]
+        inflight.append((kern(jax.device_put(buf, dev), k, lo, have), lo, have))
+        if len(inflight) > 2 * len(devices):
+            fold()
+    while inflight:
+        fold()
+
+    out_dtype = np.dtype(cdtype)
+    if plan.combiner is None:
+        result = np.concatenate(pieces, axis=plan.chunk_pos)
+        return np.asarray(loss.nu * jnp.asarray(result, out_dtype))
+    inter = jax.eval_shape(
+        lambda y: apply_maps(plan.local, y, d)[0], jax.ShapeDtypeStruct(tuple(dshape), cdtype)
+    )
+    count = math.prod(inter.shape[a] for a in plan.combiner.axes)
+    assert acc is not None
+    value = plan.combiner.finish(acc, count)
+    if plan.outer:
+        value = apply_maps(plan.outer, jnp.asarray(value, out_dtype), plan.outer_time)[0]
+        return np.asarray(loss.nu * value)
+    return np.asarray(loss.nu * value, out_dtype)
+
+
+def _native(block: np.ndarray) -> np.ndarray:
+    return block if block.dtype.isnative else block.astype(block.dtype.newbyteorder("="))
+
+
+def _blocks(
+    src: Any, rows: int, carry: int, pad: float | None, perm: tuple[int, ...]
+) -> Iterator[tuple[int, np.ndarray | None]]:
+    """Yield ``(start_row, canonical block or None)``; ``None`` means "read it from the
+    array directly" (an :class:`ArraySource` whose memory JAX can share)."""
+    c = src.chunk_axis
+    if isinstance(src, ArraySource) and src.canonical() is not None:
+        for s in range(0, src.shape[c], rows):
+            yield s, None
+        return
+    tail: np.ndarray | None = None
+    start = 0
+    for chunk in src.chunks(rows):
+        chunk = _native(np.asarray(chunk))
+        if carry:
+            if tail is None:
+                head_shape = list(chunk.shape)
+                head_shape[c] = carry
+                tail = np.zeros(head_shape, chunk.dtype)
+                if pad is not None:
+                    _take(tail, c, carry - 1, carry)[...] = pad
+            block = np.concatenate([tail, chunk], axis=c)
+            tail = _take(block, c, block.shape[c] - carry, block.shape[c]).copy()
+        else:
+            block = chunk
+        yield start, np.transpose(block, perm)
+        start += chunk.shape[c]
+
+
+def _canonical_block(
+    src: ArraySource,
+    start: int,
+    rows: int,
+    carry: int,
+    pad: float | None,
+    perm: tuple[int, ...],
+) -> np.ndarray:
+    """Rows ``[start - carry, start + rows)`` of an in-memory array, canonical layout; rows
+    before the start are zeros with the pad last."""
+    a, c = src.array, src.chunk_axis
+    lo = start - carry
+    body = _take(a, c, max(lo, 0), min(start + rows, a.shape[c]))
+    if lo < 0:
+        head_shape = list(a.shape)
+        head_shape[c] = -lo
+        head = np.zeros(head_shape, a.dtype)
+        if pad is not None:
+            _take(head, c, -lo - 1, -lo)[...] = pad
+        body = np.concatenate([head, body], axis=c)
+    return np.transpose(body, perm)
+
+
+def _whole(loss: SmoothnessLoss, src: Any) -> np.ndarray:
+    return np.asarray(loss(np.asarray(src.read())))
