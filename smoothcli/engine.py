@@ -19,7 +19,6 @@ import warnings
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -210,8 +209,21 @@ def _differences(buf: Any, k: Any, spec: _KernelSpec, i: Any) -> Any:
     return d if inv == tuple(range(len(inv))) else jnp.transpose(d, inv)
 
 
-@lru_cache(maxsize=64)
+#: compiled kernels by spec; a batch of files with the same row shape reuses one
+_KERNELS: dict[_KernelSpec, Any] = {}
+_MAX_KERNELS = 64
+
+
 def _kernel(spec: _KernelSpec) -> Any:
+    kern = _KERNELS.get(spec)
+    if kern is None:
+        if len(_KERNELS) >= _MAX_KERNELS:
+            del _KERNELS[next(iter(_KERNELS))]
+        kern = _KERNELS[spec] = _build_kernel(spec)
+    return kern
+
+
+def _build_kernel(spec: _KernelSpec) -> Any:
     steps = spec.rows // spec.step
     dec = spec.combiner
 

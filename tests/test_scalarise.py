@@ -97,9 +97,7 @@ def test_hypercoil_style_and_direct_application_agree():
     def f(x, *, scale):
         return x * scale
 
-    np.testing.assert_allclose(
-        np.asarray(m(f)(X2, scale=2.0)), np.asarray(m(2.0 * X2)), rtol=1e-6
-    )
+    np.testing.assert_allclose(np.asarray(m(f)(X2, scale=2.0)), np.asarray(m(2.0 * X2)), rtol=1e-6)
 
 
 def test_named_axes_resolve_from_the_time_axis():
