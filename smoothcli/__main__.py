@@ -1,18 +1,29 @@
-"""``python -m smoothcli`` and the ``smoothcli`` script: start the CLI, exit 130 on Ctrl-C."""
+"""``python -m smoothcli`` and the ``smoothcli`` script: start the CLI.
+
+Ctrl-C exits 130; a closed pipe (``| head``) exits 141 without a traceback.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
 
 
 def main() -> None:
+    from .status import ExitStatus
+
     try:
         from .cli import app
 
         app()
     except KeyboardInterrupt:
-        sys.stderr.write("\ninterrupted\n")
-        sys.exit(130)
+        sys.stderr.write("\nsmoothcli: interrupted\n")
+        sys.exit(ExitStatus.INTERRUPTED)
+    except BrokenPipeError:
+        # stdout's reader is gone: point stdout at /dev/null so the final flush is quiet
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(ExitStatus.BROKEN_PIPE)
 
 
 if __name__ == "__main__":

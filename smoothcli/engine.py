@@ -19,12 +19,12 @@ import warnings
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
 from ._jax import jax
-from .loss import SmoothnessLoss, check_options, float_dtype
+from .loss import SmoothnessLoss, check_options, float_dtype, smoothness
 from .scalarise import Decomposition, ScalarisationMap, apply_maps
 
 jnp = jax.numpy
@@ -156,6 +156,7 @@ class _KernelSpec:
     local: tuple[ScalarisationMap, ...]
     combiner: Decomposition | None
     chunk_pos: int
+    omit: bool  # leave non-finite differences out of every reduction
 
 
 def _extra(spec: _KernelSpec) -> int:
@@ -235,7 +236,10 @@ def _build_kernel(spec: _KernelSpec) -> Any:
 
     def kernel(buf: Any, k: Any, lo: Any, hi: Any) -> Any:
         def local(i: Any) -> Any:
-            return apply_maps(spec.local, _differences(buf, k, spec, i), spec.diff_axis)[0]
+            d = _differences(buf, k, spec, i)
+            if spec.omit:
+                d = jnp.where(jnp.isfinite(d), d, jnp.nan)
+            return apply_maps(spec.local, d, spec.diff_axis, omit=spec.omit)[0]
 
         y0 = jax.eval_shape(local, 0)
         if dec is None:
@@ -248,12 +252,21 @@ def _build_kernel(spec: _KernelSpec) -> Any:
             return lax.fori_loop(0, steps, body, jnp.zeros(out_shape, y0.dtype))
         merge = {"sum": jnp.add, "max": jnp.maximum, "min": jnp.minimum}[dec.combine]
 
-        def body(i: Any, acc: Any) -> Any:
-            t = dec.apply_transform(local(i), jnp)
-            t = jnp.where(rows_mask(i, lo, hi, t.ndim), t, jnp.asarray(dec.identity, t.dtype))
-            return merge(acc, t)
+        def body(i: Any, carry: tuple[Any, Any]) -> tuple[Any, Any]:
+            acc, count = carry
+            y = local(i)
+            t = dec.apply_transform(y, jnp)
+            keep = rows_mask(i, lo, hi, t.ndim)
+            if spec.omit:  # count what went in, per output element, for the finaliser
+                keep = keep & ~jnp.isnan(y)
+                count = count + keep.astype(count.dtype)
+            t = jnp.where(keep, t, jnp.asarray(dec.identity, t.dtype))
+            return merge(acc, t), count
 
-        return lax.fori_loop(0, steps, body, jnp.full(y0.shape, dec.identity, y0.dtype))
+        init = (jnp.full(y0.shape, dec.identity, y0.dtype), jnp.zeros(y0.shape, jnp.int32))
+        if not spec.omit:
+            init = (init[0], jnp.zeros((), jnp.int32))
+        return lax.fori_loop(0, steps, body, init)
 
     return jax.jit(kernel)
 
@@ -318,12 +331,18 @@ def evaluate(
     *,
     chunk_rows: int | None = None,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    nan: Literal["propagate", "omit"] = "propagate",
 ) -> np.ndarray:
     """Return what ``loss(X)`` returns, as NumPy, without holding all of ``X`` at once.
 
     ``source`` is a NumPy array or memmap (chunked along its slowest axis) or a
     :class:`ChunkedSource`. ``chunk_rows`` fixes the block length along the chunk axis.
+    ``nan="omit"`` leaves non-finite differences out of every reduction instead of letting
+    them turn the score into NaN.
     """
+    if nan not in ("propagate", "omit"):
+        raise ValueError(f"nan must be 'propagate' or 'omit', not {nan!r}")
+    omit = nan == "omit"
     src = _as_source(source)
     shape = tuple(int(s) for s in src.shape)
     dtype = np.dtype(src.dtype)
@@ -334,21 +353,21 @@ def evaluate(
     pad = loss.pad_value
     if pad is not None and not isinstance(pad, float):
         _warn_once("an array pad_value is evaluated on the whole array")
-        return _whole(loss, src)
+        return _whole(loss, src, omit)
     c = src.chunk_axis
     dshape = list(shape)
     if n > 0:
         dshape[d] = max(shape[d] + (pad is not None) - n, 0)
     if math.prod(dshape) == 0:  # nothing to stream: the maps on an empty array decide
         empty = jnp.zeros(dshape, cdtype)
-        return np.asarray(loss.nu * scal.reduce(empty, time_axis=d))
+        return np.asarray(loss.nu * scal.reduce(empty, time_axis=d, omit=omit))
     plan = _plan(scal, len(shape), d, c)
     if plan is None:
         _warn_once(
             f"scalarisation {scal} reduces the chunk axis with a matrix norm, which cannot "
             "be chunked; evaluating the whole array in memory"
         )
-        return _whole(loss, src)
+        return _whole(loss, src, omit)
 
     carry = c == d and n > 0
     total_rows = shape[c]
@@ -374,6 +393,7 @@ def evaluate(
         plan.local,
         plan.combiner,
         plan.chunk_pos,
+        omit,
     )
     kern = _kernel(spec)
     total = math.prod(cshape)
@@ -381,18 +401,21 @@ def evaluate(
     devices = jax.local_devices(backend="cpu")
 
     acc: np.ndarray | None = None
+    counts: Any = 0
     pieces: list[np.ndarray] = []
     inflight: deque[tuple[Any, int, int]] = deque()
 
     def fold() -> None:
-        nonlocal acc
+        nonlocal acc, counts
         out, lo, hi = inflight.popleft()
-        part = np.asarray(out)
         if plan.combiner is None:
-            pieces.append(_take(part, plan.chunk_pos, lo, max(hi, lo)))
+            pieces.append(_take(np.asarray(out), plan.chunk_pos, lo, max(hi, lo)))
             return
-        part = plan.combiner.reduce(part.astype(np.float64), plan.combiner.axes, np)
+        axes = plan.combiner.axes
+        part = plan.combiner.reduce(np.asarray(out[0]).astype(np.float64), axes, np)
         acc = part if acc is None else plan.combiner.merge(acc, part)
+        if omit:
+            counts = counts + np.asarray(out[1]).sum(axis=axes, dtype=np.int64)
 
     flat = can.reshape(-1) if can is not None else None
     row_len = total // cshape[0]
@@ -420,13 +443,15 @@ def evaluate(
         result = np.concatenate(pieces, axis=plan.chunk_pos)
         return np.asarray(loss.nu * jnp.asarray(result, out_dtype))
     inter = jax.eval_shape(
-        lambda y: apply_maps(plan.local, y, d)[0], jax.ShapeDtypeStruct(tuple(dshape), cdtype)
+        lambda y: apply_maps(plan.local, y, d, omit=omit)[0],
+        jax.ShapeDtypeStruct(tuple(dshape), cdtype),
     )
-    count = math.prod(inter.shape[a] for a in plan.combiner.axes)
+    count = counts if omit else math.prod(inter.shape[a] for a in plan.combiner.axes)
     assert acc is not None
     value = plan.combiner.finish(acc, count)
     if plan.outer:
-        value = apply_maps(plan.outer, jnp.asarray(value, out_dtype), plan.outer_time)[0]
+        value = jnp.asarray(value, out_dtype)
+        value = apply_maps(plan.outer, value, plan.outer_time, omit=omit)[0]
         return np.asarray(loss.nu * value)
     return np.asarray(loss.nu * value, out_dtype)
 
@@ -487,5 +512,11 @@ def _canonical_block(
     return np.transpose(body, perm)
 
 
-def _whole(loss: SmoothnessLoss, src: Any) -> np.ndarray:
-    return np.asarray(loss(np.asarray(src.read())))
+def _whole(loss: SmoothnessLoss, src: Any, omit: bool) -> np.ndarray:
+    X = np.asarray(src.read())
+    if not omit:
+        return np.asarray(loss(X))
+    D = smoothness(X, n=loss.n, pad_value=loss.pad_value, axis=loss.axis)
+    D = jnp.where(jnp.isfinite(D), D, jnp.nan)
+    assert loss.scalarisation is not None
+    return np.asarray(loss.nu * loss.scalarisation.reduce(D, time_axis=loss.axis, omit=True))

@@ -141,18 +141,23 @@ class Decomposition:
         fn = {"sum": np.add, "max": np.maximum, "min": np.minimum}[self.combine]
         return fn(a, b)
 
-    def finish(self, acc: np.ndarray, count: int) -> np.ndarray:
+    def finish(self, acc: Any, count: Any, xp: Any = np) -> Any:
+        """Finalise a combined accumulator; ``count`` (a number, or an array of per-output
+        counts when missing values are omitted) is how many elements went into each value.
+        A max or min over no elements is NaN."""
+        if self.combine != "sum" and not np.isscalar(count):
+            acc = xp.where(count == 0, xp.nan, acc)
         with np.errstate(invalid="ignore", divide="ignore"):
             if self.finalise == "mean":
                 acc = acc / count
             elif self.finalise == "sqrt":
-                acc = np.sqrt(acc)
+                acc = xp.sqrt(acc)
             elif self.finalise == "sqrtmean":
-                acc = np.sqrt(acc / count)
+                acc = xp.sqrt(acc / count)
             elif self.finalise == "root":
                 acc = acc ** (1.0 / self.power)
         if self.keep == "dims":
-            acc = np.expand_dims(acc, self.axes)
+            acc = xp.expand_dims(acc, self.axes)
         elif self.keep == "lead":
             acc = acc[None]
         return acc
@@ -191,13 +196,14 @@ class ScalarisationMap:
             m = m.inner
         return tuple(reversed(maps))
 
-    def reduce(self, X: Any, *, time_axis: int | None = None) -> Any:
-        """Apply the whole composition to ``X`` (a JAX or NumPy array)."""
+    def reduce(self, X: Any, *, time_axis: int | None = None, omit: bool = False) -> Any:
+        """Apply the whole composition to ``X`` (a JAX or NumPy array). With ``omit``, NaN
+        elements are left out of every reduction (a sum of nothing is 0, a mean NaN)."""
         import jax.numpy as jnp
 
         X = jnp.asarray(X)
         time = None if time_axis is None else _resolve_axis(time_axis, X.ndim, None)
-        return apply_maps(self.chain(), X, time)[0]
+        return apply_maps(self.chain(), X, time, omit=omit)[0]
 
     # -- axis bookkeeping ------------------------------------------------------------------
     def resolved_axis(self, ndim: int, time: int | None) -> int | tuple[int, ...] | None:
@@ -242,9 +248,11 @@ class ScalarisationMap:
         return self.out_position(ndim, time, time)
 
     # -- evaluation ------------------------------------------------------------------------
-    def _apply(self, X: Any, time: int | None) -> Any:
+    def _apply(self, X: Any, time: int | None, omit: bool = False) -> Any:
         import jax.numpy as jnp
 
+        if omit:
+            return self._apply_omitting_nan(X, time)
         ax = self.resolved_axis(X.ndim, time)
         kd = self.keepdims
         if self.kind == "sum":
@@ -266,6 +274,17 @@ class ScalarisationMap:
         if self.force_vector_norm and ax is None:
             ax = (0,)
         return jnp.linalg.norm(X, ord=self.p, axis=ax, keepdims=kd)
+
+    def _apply_omitting_nan(self, X: Any, time: int | None) -> Any:
+        import jax.numpy as jnp
+
+        dec = self.decomposition(X.ndim, time)
+        if dec is None:
+            raise ValueError(f"{self} is a matrix norm, which cannot leave out missing values")
+        valid = ~jnp.isnan(X)
+        t = jnp.where(valid, dec.apply_transform(X, jnp), jnp.asarray(dec.identity, X.dtype))
+        count = jnp.sum(valid, axis=dec.axes).astype(X.dtype)
+        return dec.finish(dec.reduce(t, dec.axes, jnp), count, jnp)
 
     def decomposition(self, ndim: int, time: int | None) -> Decomposition | None:
         """The chunked form of this map alone (not its inner map), or ``None`` if it has none.
@@ -315,12 +334,12 @@ class ScalarisationMap:
 
 
 def apply_maps(
-    maps: tuple[ScalarisationMap, ...], X: Any, time: int | None
+    maps: tuple[ScalarisationMap, ...], X: Any, time: int | None, *, omit: bool = False
 ) -> tuple[Any, int | None]:
     """Apply ``maps`` in order (each without its inner map); return the result and where the
     time axis ended up (``None`` once reduced)."""
     for m in maps:
-        X, time = m._apply(X, time), m.out_time(X.ndim, time)
+        X, time = m._apply(X, time, omit), m.out_time(X.ndim, time)
     return X, time
 
 
