@@ -13,6 +13,8 @@ _EXPORTS = {
     "SmoothnessLoss": "loss",
     "smoothness": "loss",
     "evaluate": "engine",
+    "score_paths": "batch",
+    "ScoreOptions": "batch",
     "ArraySource": "engine",
     "ChunkedSource": "engine",
     "SmoothcliWarning": "engine",
@@ -30,6 +32,8 @@ _EXPORTS = {
 __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:
+    from .batch import ScoreOptions as ScoreOptions
+    from .batch import score_paths as score_paths
     from .engine import ArraySource as ArraySource
     from .engine import ChunkedSource as ChunkedSource
     from .engine import SmoothcliWarning as SmoothcliWarning

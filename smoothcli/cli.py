@@ -73,8 +73,11 @@ def _say(message: str) -> None:
     sys.stderr.write(f"smoothcli: {message}\n")
 
 
-def _usage(message: str, param: str | None = None) -> typer.BadParameter:
-    return typer.BadParameter(message, param_hint=param)
+def _usage(message: str, param: str | None = None) -> typer.Exit:
+    """Say what is wrong with the command line, plainly, and return the exit to raise."""
+    _say(f"usage error: {param + ': ' if param else ''}{message}")
+    sys.stderr.write("Try 'smoothcli score --help' for help.\n")
+    return typer.Exit(ExitStatus.USAGE)
 
 
 def _parse_axis(text: str) -> int | str:

@@ -19,6 +19,22 @@ def test_help_and_cli_import_do_not_load_heavy_modules():
     assert out.stdout.strip() == "[]"
 
 
+def test_score_help_and_usage_errors_do_not_load_heavy_modules():
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from smoothcli.cli import app\n"
+        "r = CliRunner()\n"
+        "assert r.invoke(app, ['score', '--help']).exit_code == 0\n"
+        "assert r.invoke(app, ['score', 'x.npy', '--scalarise', 'nope(']).exit_code == 2\n"
+        "assert r.invoke(app, ['score', 'x.npy', '--axis', 'up']).exit_code == 2\n"
+        "assert r.invoke(app, ['score']).exit_code == 2\n"
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 def test_python_dash_m_entry_point_runs():
     out = subprocess.run(
         [sys.executable, "-m", "smoothcli", "--version"], capture_output=True, text=True

@@ -39,6 +39,6 @@ def open_numpy(where: Path | bytes, *, npz: bool) -> list[Loaded]:
             raise ValueError("the NPZ archive holds no arrays")
         return out
     except ValueError as exc:
-        if "pickle" in str(exc):
+        if "pickle" in str(exc) or "Python objects" in str(exc):
             raise ValueError("the file holds pickled data, which is never unpickled") from None
         raise
