@@ -176,6 +176,8 @@ def score(
             raise _usage(f"{output} is also an input; it would be overwritten", "--output")
         if not target.parent.is_dir():
             raise _usage(f"no such folder: {target.parent}", "--output")
+        if not os.access(target.parent, os.W_OK):
+            raise _usage(f"cannot write to {target.parent}", "--output")
     elif out_fmt == "auto":
         out_fmt = "table" if sys.stdout.isatty() else "tsv"
 
@@ -194,7 +196,15 @@ def score(
         fail_above=fail_above,
         fail_below=fail_below,
     )
-    code = _run(inputs, opts, out_fmt, output, quiet=quiet, verbose=verbose, debug=debug)
+    try:
+        code = _run(inputs, opts, out_fmt, output, quiet=quiet, verbose=verbose, debug=debug)
+    except KeyboardInterrupt:  # caught here, before click turns it into "Aborted!" and 1
+        _say("interrupted")
+        code = ExitStatus.INTERRUPTED
+    except BrokenPipeError:  # the reader went away: stop quietly, and keep the final flush quiet
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        code = ExitStatus.BROKEN_PIPE
     raise typer.Exit(int(code))
 
 

@@ -119,7 +119,15 @@ class Writer:
         for row in self.held:
             style = "red" if row.get("status") == "error" or row.get("check") == "fail" else None
             table.add_row(*[_text(row.get(c, "")) for c in self.columns], style=style)
-        console = Console(file=self.stream, no_color=not self.color, width=200, soft_wrap=True)
+        # colour only on a terminal; NO_COLOR still wins there, and FORCE_COLOR never
+        # puts escape codes into a pipe or a file
+        console = Console(
+            file=self.stream,
+            force_terminal=self.color,
+            no_color=None if self.color else True,
+            width=None if self.color else 200,
+            soft_wrap=not self.color,
+        )
         console.print(table)
 
 

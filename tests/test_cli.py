@@ -398,4 +398,35 @@ def test_broken_pipe_exits_quietly(tmp_path):
     )
     proc = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], capture_output=True, text=True)
     assert len(proc.stdout.splitlines()) == 2
+    assert proc.returncode in (0, 141)  # 141 if smoothcli wrote after head had gone
     assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr
+
+
+def test_ctrl_c_exits_130_without_a_traceback():
+    import signal
+    import time
+
+    proc = subprocess.Popen(
+        [*_entry_point(), "score", "-"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(4)  # it is now blocked reading stdin
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert "interrupted" in err and "Traceback" not in err
+
+
+def test_table_format_into_a_pipe_has_no_escape_codes_even_with_force_color():
+    env = {**__import__("os").environ, "FORCE_COLOR": "1"}
+    proc = subprocess.run(
+        [*_entry_point(), "score", str(SLABS), "--format", "table"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert proc.returncode == 0
+    assert "\x1b[" not in proc.stdout and "score" in proc.stdout
