@@ -1,38 +1,42 @@
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
 HEAVY = ("jax", "pandas", "nibabel")
 
 
-def test_help_and_cli_import_do_not_load_heavy_modules():
-    code = (
-        "import sys\n"
-        "from typer.testing import CliRunner\n"
-        "from smoothcli.cli import app\n"
-        "r = CliRunner().invoke(app, ['--help'])\n"
-        "assert r.exit_code == 0, r.output\n"
-        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
+def heavy_modules_after(*invocations: list[str]) -> list[str]:
+    """Run CLI invocations in a fresh interpreter; return the heavy modules they imported.
+    Each entry is ``[expected exit code, *args]``."""
+    lines = ["import sys", "from typer.testing import CliRunner", "from smoothcli.cli import app"]
+    for code, *args in invocations:
+        lines.append(f"r = CliRunner().invoke(app, {args!r})")
+        lines.append(f"assert r.exit_code == {code}, (r.exit_code, r.output)")
+    lines.append(
+        f"import json; print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+    out = subprocess.run(
+        [sys.executable, "-c", "\n".join(lines)], capture_output=True, text=True, check=True
+    )
+    return json.loads(out.stdout.replace("'", '"'))
 
 
-def test_score_help_and_usage_errors_do_not_load_heavy_modules():
-    code = (
-        "import sys\n"
-        "from typer.testing import CliRunner\n"
-        "from smoothcli.cli import app\n"
-        "r = CliRunner()\n"
-        "assert r.invoke(app, ['score', '--help']).exit_code == 0\n"
-        "assert r.invoke(app, ['score', 'x.npy', '--scalarise', 'nope(']).exit_code == 2\n"
-        "assert r.invoke(app, ['score', 'x.npy', '--axis', 'up']).exit_code == 2\n"
-        "assert r.invoke(app, ['score']).exit_code == 2\n"
-        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
+def test_help_does_not_load_heavy_modules():
+    assert heavy_modules_after([0, "--help"], [0, "score", "--help"]) == []
+
+
+def test_usage_errors_do_not_load_heavy_modules():
+    assert (
+        heavy_modules_after(
+            [2, "score", "x.npy", "--scalarise", "nope("],
+            [2, "score", "x.npy", "--axis", "up"],
+            [2, "score"],
+            [2, "score", "x.npy", "--format", "xml"],
+        )
+        == []
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
 
 
 def test_python_dash_m_entry_point_runs():
