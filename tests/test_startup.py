@@ -20,7 +20,7 @@ def heavy_modules_after(*invocations: list[str]) -> list[str]:
     out = subprocess.run(
         [sys.executable, "-c", "\n".join(lines)], capture_output=True, text=True, check=True
     )
-    return json.loads(out.stdout.replace("'", '"'))
+    return json.loads(out.stdout)
 
 
 def test_help_does_not_load_heavy_modules():
