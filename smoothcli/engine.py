@@ -33,7 +33,7 @@ lax = jax.lax
 __all__ = ["ArraySource", "ChunkedSource", "SmoothcliWarning", "evaluate"]
 
 #: bytes of input per kernel call; big enough to hide dispatch, small enough for cache
-DEFAULT_CHUNK_BYTES = 4 << 20
+DEFAULT_CHUNK_BYTES = 8 << 20
 #: elements handled per step of a kernel's inner loop
 _STEP_ELEMENTS = 16384
 _ALIGN = 64
@@ -274,19 +274,30 @@ def _build_kernel(spec: _KernelSpec) -> Any:
 # -- host side -----------------------------------------------------------------------------
 
 
-def _aligned_empty(size: int, dtype: np.dtype) -> np.ndarray:
-    raw = np.empty(size * dtype.itemsize + _ALIGN, np.uint8)
-    off = (-raw.ctypes.data) % _ALIGN
-    return raw[off : off + size * dtype.itemsize].view(dtype)
+class _Staging:
+    """64-byte-aligned buffers for blocks that cannot be shared with JAX as they are (the
+    first and last blocks of an array, and every block of a file reader). Buffers come back
+    to the pool once the kernel that read them has finished, so a long file reuses a few
+    buffers instead of faulting in fresh pages for every block."""
 
+    def __init__(self, size: int, dtype: np.dtype, cshape: tuple[int, ...]) -> None:
+        self.size, self.dtype, self.cshape = size, dtype, cshape
+        self.free: list[np.ndarray] = []
 
-def _stage(block: np.ndarray, total: int, extra: int) -> tuple[np.ndarray, int]:
-    """Copy a canonical block into a fresh 64-byte-aligned buffer, zero-padding the tail."""
-    buf = _aligned_empty(total + extra, block.dtype)
-    flat = block.reshape(-1)
-    buf[: flat.size] = flat
-    buf[flat.size :] = 0
-    return buf, 0
+    def take(self) -> tuple[np.ndarray, np.ndarray]:
+        """A buffer, and its first ``prod(cshape)`` elements viewed in canonical shape."""
+        if self.free:
+            buf = self.free.pop()
+        else:
+            raw = np.empty(self.size * self.dtype.itemsize + _ALIGN, np.uint8)
+            off = (-raw.ctypes.data) % _ALIGN
+            buf = raw[off : off + self.size * self.dtype.itemsize].view(self.dtype)
+            buf[math.prod(self.cshape) :] = 0
+        return buf, buf[: math.prod(self.cshape)].reshape(self.cshape)
+
+    def give_back(self, buf: np.ndarray) -> None:
+        if len(self.free) < 4:
+            self.free.append(buf)
 
 
 def _window(flat: np.ndarray, start: int, total: int, extra: int) -> tuple[np.ndarray, int] | None:
@@ -345,7 +356,7 @@ def evaluate(
     omit = nan == "omit"
     src = _as_source(source)
     shape = tuple(int(s) for s in src.shape)
-    dtype = np.dtype(src.dtype)
+    dtype = np.dtype(src.dtype).newbyteorder("=")  # blocks are staged in native order
     n, d = check_options(shape, loss.n, loss.axis)
     cdtype = float_dtype(dtype)
     scal = loss.scalarisation
@@ -377,7 +388,6 @@ def evaluate(
     if getattr(src, "order", "C") == "F":  # keep the fastest axis last: a free transpose
         others.reverse()
     perm = (c, *others)
-    can = src.canonical() if isinstance(src, ArraySource) else None
     cshape = (rows + (n if carry else 0), *[shape[a] for a in perm[1:]])
     spec = _KernelSpec(
         cshape,
@@ -403,11 +413,15 @@ def evaluate(
     acc: np.ndarray | None = None
     counts: Any = 0
     pieces: list[np.ndarray] = []
-    inflight: deque[tuple[Any, int, int]] = deque()
+    inflight: deque[tuple[Any, int, int, np.ndarray | None]] = deque()
+    staging = _Staging(total + extra, dtype, cshape)
 
     def fold() -> None:
         nonlocal acc, counts
-        out, lo, hi = inflight.popleft()
+        out, lo, hi, staged = inflight.popleft()
+        jax.block_until_ready(out)
+        if staged is not None:
+            staging.give_back(staged)
         if plan.combiner is None:
             pieces.append(_take(np.asarray(out), plan.chunk_pos, lo, max(hi, lo)))
             return
@@ -417,22 +431,14 @@ def evaluate(
         if omit:
             counts = counts + np.asarray(out[1]).sum(axis=axes, dtype=np.int64)
 
-    flat = can.reshape(-1) if can is not None else None
-    row_len = total // cshape[0]
-    for j, (start, block) in enumerate(_blocks(src, rows, n if carry else 0, pad, perm)):
+    blocks = _blocks(src, rows, n if carry else 0, pad, perm, staging, total, extra)
+    for j, (start, buf, k, staged) in enumerate(blocks):
         have = min(rows, total_rows - start)
         # with a carry, block row j is D row start - n + j (+1 with a pad): mask those < 0
         lo = max(n - (pad is not None) - start, 0) if carry else 0
-        staged = None
-        if flat is not None and block is None:
-            staged = _window(flat, (start - (n if carry else 0)) * row_len, total, extra)
-        if staged is None:
-            if block is None:
-                block = _canonical_block(src, start, rows, n if carry else 0, pad, perm)
-            staged = _stage(_native(block), total, extra)
-        buf, k = staged
         dev = devices[j % len(devices)]
-        inflight.append((kern(jax.device_put(buf, dev), k, lo, have), lo, have))
+        out = kern(jax.device_put(buf, dev), k, lo, have)
+        inflight.append((out, lo, have, buf if staged else None))
         if len(inflight) > 2 * len(devices):
             fold()
     while inflight:
@@ -461,55 +467,59 @@ def _native(block: np.ndarray) -> np.ndarray:
 
 
 def _blocks(
-    src: Any, rows: int, carry: int, pad: float | None, perm: tuple[int, ...]
-) -> Iterator[tuple[int, np.ndarray | None]]:
-    """Yield ``(start_row, canonical block or None)``; ``None`` means "read it from the
-    array directly" (an :class:`ArraySource` whose memory JAX can share)."""
-    c = src.chunk_axis
-    if isinstance(src, ArraySource) and src.canonical() is not None:
-        for s in range(0, src.shape[c], rows):
-            yield s, None
-        return
-    tail: np.ndarray | None = None
-    start = 0
-    for chunk in src.chunks(rows):
-        chunk = _native(np.asarray(chunk))
-        if carry:
-            if tail is None:
-                head_shape = list(chunk.shape)
-                head_shape[c] = carry
-                tail = np.zeros(head_shape, chunk.dtype)
-                if pad is not None:
-                    _take(tail, c, carry - 1, carry)[...] = pad
-            block = np.concatenate([tail, chunk], axis=c)
-            tail = _take(block, c, block.shape[c] - carry, block.shape[c]).copy()
-        else:
-            block = chunk
-        yield start, np.transpose(block, perm)
-        start += chunk.shape[c]
-
-
-def _canonical_block(
-    src: ArraySource,
-    start: int,
+    src: Any,
     rows: int,
     carry: int,
     pad: float | None,
     perm: tuple[int, ...],
-) -> np.ndarray:
-    """Rows ``[start - carry, start + rows)`` of an in-memory array, canonical layout; rows
-    before the start are zeros with the pad last."""
-    a, c = src.array, src.chunk_axis
-    lo = start - carry
-    body = _take(a, c, max(lo, 0), min(start + rows, a.shape[c]))
-    if lo < 0:
-        head_shape = list(a.shape)
-        head_shape[c] = -lo
-        head = np.zeros(head_shape, a.dtype)
-        if pad is not None:
-            _take(head, c, -lo - 1, -lo)[...] = pad
-        body = np.concatenate([head, body], axis=c)
-    return np.transpose(body, perm)
+    staging: _Staging,
+    total: int,
+    extra: int,
+) -> Iterator[tuple[int, np.ndarray, int, bool]]:
+    """Yield ``(start_row, buffer, offset, staged)`` for each block: the block is
+    ``buffer[offset:]`` in canonical layout (chunk axis first), preceded by ``carry`` rows of
+    history (zeros and the pad before the first row). ``staged`` buffers are the pool's."""
+    can = src.canonical() if isinstance(src, ArraySource) else None
+    if can is not None:  # in memory: share aligned windows, stage only where they do not fit
+        flat = can.reshape(-1)
+        row_len = math.prod(can.shape[1:])
+        for s in range(0, can.shape[0], rows):
+            win = _window(flat, (s - carry) * row_len, total, extra)
+            if win is not None:
+                yield s, win[0], win[1], False
+                continue
+            buf, view = staging.take()
+            _fill(view, can[max(s - carry, 0) : s + rows], carry - min(s, carry), pad)
+            yield s, buf, 0, True
+        return
+    tail: np.ndarray | None = None
+    start = 0
+    for chunk in src.chunks(rows):
+        block = np.transpose(_native(np.asarray(chunk)), perm)  # free for F-ordered frames
+        k = block.shape[0]
+        buf, view = staging.take()
+        if carry:
+            if tail is None:
+                tail = np.zeros((carry, *view.shape[1:]), view.dtype)
+                if pad is not None:
+                    tail[-1] = pad
+            view[:carry] = tail
+        view[carry : carry + k] = block
+        view[carry + k :] = 0
+        if carry:
+            tail = view[k : k + carry].copy()
+        yield start, buf, 0, True
+        start += k
+
+
+def _fill(view: np.ndarray, body: np.ndarray, head: int, pad: float | None) -> None:
+    """Write ``head`` rows of history (zeros, the pad last) then ``body`` into ``view``,
+    zeroing the rest."""
+    view[:head] = 0
+    if head and pad is not None:
+        view[head - 1] = pad
+    view[head : head + body.shape[0]] = body
+    view[head + body.shape[0] :] = 0
 
 
 def _whole(loss: SmoothnessLoss, src: Any, omit: bool) -> np.ndarray:

@@ -44,10 +44,10 @@ def _axes(axis, ndim, time):
 
 def _vector_norm(X, p, axes, keepdims):
     A = np.abs(X)
-    if p == math.inf:
-        r = A.max(axis=axes, keepdims=keepdims)
-    elif p == -math.inf:
-        r = A.min(axis=axes, keepdims=keepdims)
+    if p == math.inf:  # the largest magnitude; of nothing, 0
+        r = A.max(axis=axes, keepdims=keepdims, initial=0.0)
+    elif p == -math.inf:  # the smallest magnitude; of nothing, inf
+        r = A.min(axis=axes, keepdims=keepdims, initial=math.inf)
     elif p == 0:
         r = (A != 0).sum(axis=axes, keepdims=keepdims).astype(np.float64)
     else:
