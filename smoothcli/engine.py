@@ -439,7 +439,7 @@ def evaluate(
         dev = devices[j % len(devices)]
         out = kern(jax.device_put(buf, dev), k, lo, have)
         inflight.append((out, lo, have, buf if staged else None))
-        if len(inflight) > 2 * len(devices):
+        if len(inflight) > len(devices):  # one block queued per device, one being staged
             fold()
     while inflight:
         fold()
