@@ -114,11 +114,21 @@ class Writer:
         from rich.table import Table
 
         table = Table(show_edge=False, header_style="bold")
-        for c in self.columns:
-            table.add_column(c, justify="right" if c in ("score", "axis") else "left")
-        for row in self.held:
+        texts = [[_text(row.get(c, "")) for c in self.columns] for row in self.held]
+        for i, c in enumerate(self.columns):
+            # numbers are never cut short; long paths and errors fold onto more lines
+            whole = c in ("score", "index", "status", "check", "axis", "shape")
+            width = max([len(c)] + [len(t[i]) for t in texts]) if whole else None
+            table.add_column(
+                c,
+                justify="right" if c in ("score", "axis") else "left",
+                overflow="fold",
+                no_wrap=whole,
+                min_width=width,
+            )
+        for row, text in zip(self.held, texts, strict=True):
             style = "red" if row.get("status") == "error" or row.get("check") == "fail" else None
-            table.add_row(*[_text(row.get(c, "")) for c in self.columns], style=style)
+            table.add_row(*text, style=style)
         # colour only on a terminal; NO_COLOR still wins there, and FORCE_COLOR never
         # puts escape codes into a pipe or a file
         console = Console(
