@@ -1,4 +1,5 @@
-"""Strict JAX for every test: implicit rank promotion is an error."""
+"""Strict JAX for every test (implicit rank promotion is an error); a fixed hypothesis
+profile on CI."""
 
 from __future__ import annotations
 
@@ -6,8 +7,15 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 os.environ.setdefault("JAX_NUMPY_RANK_PROMOTION", "raise")
+
+# CI replays the same examples every run, so a red build always means a change did it;
+# locally, hypothesis keeps exploring new ones.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
