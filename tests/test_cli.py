@@ -466,3 +466,21 @@ def test_a_terminal_gets_a_whole_table_in_colour_unless_no_color():
     assert "\x1b[31m" in coloured  # the error row is red
     plain = _run_on_a_terminal(args, {**env, "NO_COLOR": "1"})
     assert "2031.9187" in plain and "\x1b[31m" not in plain
+
+
+@pytest.mark.parametrize(
+    "variant", ["nifti1.nii.gz", "nifti2.nii.gz", "nifti2.nii", "big_endian.nii", "extension.nii"]
+)
+def test_nifti_variants_are_read_with_their_scaling(tmp_path, variant):
+    data = (np.random.default_rng(0).standard_normal((3, 4, 5, 6)) * 100).astype(np.int16)
+    cls = nib.Nifti2Image if variant.startswith("nifti2") else nib.Nifti1Image
+    header = nib.Nifti1Header(endianness=">") if variant.startswith("big") else None
+    img = cls(data, np.eye(4), header=header)
+    img.header.set_slope_inter(2.0, 1.0)
+    if variant.startswith("extension"):
+        img.header.extensions.append(nib.nifti1.Nifti1Extension("comment", b"note " * 40))
+    nib.save(img, tmp_path / variant)
+    (row,) = json.loads(run(tmp_path / variant, "--format", "json").stdout)
+    want = np.abs(np.diff(data.astype(np.float64) * 2.0 + 1.0, axis=3)).sum()
+    assert row["status"] == "ok"
+    assert row["score"] == pytest.approx(want, rel=1e-6)
