@@ -76,6 +76,12 @@ def main() -> None:
     exe = str(Path(sys.executable).with_name("smoothcli"))
     base_peak, _, _ = _peak_of([exe, "score", str(tiny), "-q"])
     print(f"baseline (CLI on a tiny image): peak RSS {base_peak / 1e6:.0f} MB")
+    try:
+        import isal  # noqa: F401
+
+        print("gzip: ISA-L (isal installed)")
+    except ImportError:
+        print("gzip: the standard library (pip install 'smoothcli[fast]' for ISA-L)")
     extras: dict[str, list[float]] = {".nii": [], ".nii.gz": []}
     sizes = []
     made = [tiny]

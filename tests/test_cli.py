@@ -484,3 +484,23 @@ def test_nifti_variants_are_read_with_their_scaling(tmp_path, variant):
     want = np.abs(np.diff(data.astype(np.float64) * 2.0 + 1.0, axis=3)).sum()
     assert row["status"] == "ok"
     assert row["score"] == pytest.approx(want, rel=1e-6)
+
+
+def test_gzip_reading_with_and_without_isal_gives_the_same_bytes():
+    from smoothcli.sources.nifti import open_gzip
+
+    want = gzip.decompress(BOLD.read_bytes())
+    with open_gzip(BOLD, prefer_isal=False) as plain:
+        assert plain.read() == want
+    with open_gzip(BOLD) as fast:  # ISA-L when installed (the test extra installs it)
+        assert fast.read() == want
+
+
+def test_truncated_gzip_image_is_an_error_row(tmp_path):
+    (tmp_path / "cut.nii.gz").write_bytes(BOLD.read_bytes()[:20000])
+    result = run(tmp_path / "cut.nii.gz", SLABS)
+    assert result.exit_code == 3
+    rows = tsv(result)
+    assert rows[0]["status"] == "error" and rows[1]["status"] == "ok"
+    assert rows[0]["error"]
+    assert "Traceback" not in result.output
