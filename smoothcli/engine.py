@@ -36,6 +36,8 @@ __all__ = ["ArraySource", "ChunkedSource", "SmoothcliWarning", "evaluate"]
 DEFAULT_CHUNK_BYTES = 8 << 20
 #: elements handled per step of a kernel's inner loop
 _STEP_ELEMENTS = 16384
+#: fewest rows in a block (a NIfTI frame of 1M voxels makes a 4 MB row)
+_MIN_ROWS = 4
 _ALIGN = 64
 
 
@@ -296,7 +298,7 @@ class _Staging:
         return buf, buf[: math.prod(self.cshape)].reshape(self.cshape)
 
     def give_back(self, buf: np.ndarray) -> None:
-        if len(self.free) < 4:
+        if len(self.free) < 3:  # as many as can be in flight at once on two devices
             self.free.append(buf)
 
 
@@ -323,7 +325,9 @@ def _sizes(
         while rows % step:
             step //= 2
         return rows, step
-    rows = max(step, chunk_bytes // max(row_elems * itemsize, 1) // step * step)
+    # at least _MIN_ROWS rows, so that a block's accumulator (one row's worth of values,
+    # reduced on the host) is amortised over several rows even for whole-volume rows
+    rows = max(step, _MIN_ROWS, chunk_bytes // max(row_elems * itemsize, 1) // step * step)
     if total_rows < rows:  # small input: round up to a power of two so shapes repeat
         rows = max(1 << max(total_rows - 1, 0).bit_length(), 1)
         step = min(step, rows)
@@ -426,7 +430,11 @@ def evaluate(
             pieces.append(_take(np.asarray(out), plan.chunk_pos, lo, max(hi, lo)))
             return
         axes = plan.combiner.axes
-        part = plan.combiner.reduce(np.asarray(out[0]).astype(np.float64), axes, np)
+        part = np.asarray(out[0])
+        if plan.combiner.combine == "sum":  # converts to float64 as it sums, without a copy
+            part = np.sum(part, axis=axes, dtype=np.float64)
+        else:  # max and min are exact in any precision
+            part = plan.combiner.reduce(part, axes, np).astype(np.float64)
         acc = part if acc is None else plan.combiner.merge(acc, part)
         if omit:
             counts = counts + np.asarray(out[1]).sum(axis=axes, dtype=np.int64)
