@@ -122,8 +122,7 @@ class _Plan:
     combiner: Decomposition | None  # the first map that reduces the chunk axis
     outer: tuple[ScalarisationMap, ...]  # maps after it, run on the small result
     chunk_pos: int  # where the chunk axis is in the local maps' output
-    outer_ndim: int
-    outer_time: int | None
+    outer_time: int | None  # where the time axis is in the combiner's output
 
 
 def _plan(scal: ScalarisationMap, ndim: int, time: int, chunk: int) -> _Plan | None:
@@ -134,10 +133,10 @@ def _plan(scal: ScalarisationMap, ndim: int, time: int, chunk: int) -> _Plan | N
             dec = m.decomposition(cur, t)
             if dec is None:
                 return None
-            return _Plan(maps[:i], dec, maps[i + 1 :], pc, m.out_ndim(cur, t), m.out_time(cur, t))
+            return _Plan(maps[:i], dec, maps[i + 1 :], pc, m.out_time(cur, t))
         pc, t, cur = m.out_position(cur, t, pc), m.out_time(cur, t), m.out_ndim(cur, t)
         assert pc is not None
-    return _Plan(maps, None, (), pc, cur, t)
+    return _Plan(maps, None, (), pc, t)
 
 
 # -- the kernel ----------------------------------------------------------------------------

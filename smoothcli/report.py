@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import IO, Any
 
 FORMATS = ("table", "tsv", "csv", "json", "jsonl", "markdown")
-STREAMING = ("tsv", "csv", "jsonl")
 _EXTENSIONS = {
     ".tsv": "tsv",
     ".tab": "tsv",
