@@ -32,16 +32,21 @@ def float_dtype(dtype: Any) -> np.dtype:
     raise TypeError(f"smoothness needs numeric data, not dtype {dtype}")
 
 
-def check_options(shape: tuple[int, ...], n: Any, axis: Any) -> tuple[int, int]:
-    """Validate ``n`` and ``axis`` for an array of ``shape``; return them as plain ints."""
-    if len(shape) == 0:
-        raise ValueError("smoothness needs an array with at least one axis, not a 0-d scalar")
+def _check_n(n: Any) -> int:
     try:
         n = operator.index(n)
     except TypeError:
         raise TypeError(f"n must be an integer, not {n!r}") from None
     if n < 0:
         raise ValueError(f"n must be >= 0, not {n}")
+    return n
+
+
+def check_options(shape: tuple[int, ...], n: Any, axis: Any) -> tuple[int, int]:
+    """Validate ``n`` and ``axis`` for an array of ``shape``; return them as plain ints."""
+    if len(shape) == 0:
+        raise ValueError("smoothness needs an array with at least one axis, not a 0-d scalar")
+    n = _check_n(n)
     try:
         axis = operator.index(axis)
     except TypeError:
@@ -103,14 +108,7 @@ class SmoothnessLoss:
             raise TypeError(
                 f"scalarisation must be a scalarisation map, not {self.scalarisation!r}"
             )
-        n = self.n
-        try:
-            n = operator.index(n)
-        except TypeError:
-            raise TypeError(f"n must be an integer, not {self.n!r}") from None
-        if n < 0:
-            raise ValueError(f"n must be >= 0, not {n}")
-        set_(self, "n", n)
+        set_(self, "n", _check_n(self.n))
         set_(self, "pad_value", _hashable_pad(self.pad_value))
 
     def __call__(self, X: Any, *, key: Any = None) -> Any:
