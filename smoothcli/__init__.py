@@ -15,9 +15,9 @@ _EXPORTS = {
     "evaluate": "engine",
     "score_paths": "batch",
     "ScoreOptions": "batch",
-    "ArraySource": "engine",
-    "ChunkedSource": "engine",
-    "SmoothcliWarning": "engine",
+    "ArraySource": "sources._base",
+    "ChunkedSource": "sources._base",
+    "SmoothcliWarning": "_warnings",
     "ScalarisationMap": "scalarise",
     "parse_scalarisation": "scalarise",
     "sum_scalarise": "scalarise",
@@ -32,11 +32,9 @@ _EXPORTS = {
 __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:
+    from ._warnings import SmoothcliWarning as SmoothcliWarning
     from .batch import ScoreOptions as ScoreOptions
     from .batch import score_paths as score_paths
-    from .engine import ArraySource as ArraySource
-    from .engine import ChunkedSource as ChunkedSource
-    from .engine import SmoothcliWarning as SmoothcliWarning
     from .engine import evaluate as evaluate
     from .loss import SmoothnessLoss as SmoothnessLoss
     from .loss import smoothness as smoothness
@@ -49,6 +47,8 @@ if TYPE_CHECKING:
     from .scalarise import rms_scalarise as rms_scalarise
     from .scalarise import sum_scalarise as sum_scalarise
     from .scalarise import vnorm_scalarise as vnorm_scalarise
+    from .sources._base import ArraySource as ArraySource
+    from .sources._base import ChunkedSource as ChunkedSource
 
 
 def __getattr__(name: str) -> Any:

@@ -221,8 +221,8 @@ def _run(
     import contextlib
     import warnings
 
+    from ._warnings import SmoothcliWarning
     from .batch import columns_for, iter_scores
-    from .engine import SmoothcliWarning
     from .report import Writer, atomic_output
 
     def on_error(path: str, exc: BaseException) -> None:

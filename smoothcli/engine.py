@@ -19,13 +19,16 @@ import warnings
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal
 
 import numpy as np
 
 from ._jax import jax
+from ._warnings import SmoothcliWarning
 from .loss import SmoothnessLoss, check_options, float_dtype, smoothness
 from .scalarise import Decomposition, ScalarisationMap, apply_maps
+from .sources._base import ArraySource, ChunkedSource
+from .sources._base import take as _take
 
 jnp = jax.numpy
 lax = jax.lax
@@ -39,69 +42,6 @@ _STEP_ELEMENTS = 16384
 #: fewest rows in a block (a NIfTI frame of 1M voxels makes a 4 MB row)
 _MIN_ROWS = 4
 _ALIGN = 64
-
-
-class SmoothcliWarning(UserWarning):
-    """A smoothcli notice, such as a fall-back to whole-array evaluation."""
-
-
-@runtime_checkable
-class ChunkedSource(Protocol):
-    """An array read in consecutive blocks along ``chunk_axis``.
-
-    A source may also set ``order = "F"`` when its blocks are Fortran-ordered (NIfTI), so
-    that the engine lays them out without a copy.
-    """
-
-    shape: tuple[int, ...]
-    dtype: np.dtype
-    chunk_axis: int
-
-    def chunks(self, rows: int) -> Iterator[np.ndarray]:
-        """Yield consecutive blocks of at most ``rows`` along ``chunk_axis``."""
-        ...
-
-    def read(self) -> np.ndarray:
-        """The whole array (used only when a scalarisation cannot be chunked)."""
-        ...
-
-
-class ArraySource:
-    """A NumPy array or memmap as a chunked source, chunked along its slowest axis."""
-
-    def __init__(self, array: Any) -> None:
-        self.array = array if isinstance(array, np.ndarray) else np.asarray(array)
-        self.shape = tuple(self.array.shape)
-        self.dtype = self.array.dtype
-        a = self.array
-        f_only = a.ndim > 1 and a.flags.f_contiguous and not a.flags.c_contiguous
-        self.chunk_axis = a.ndim - 1 if f_only else 0
-        self.order = "F" if f_only else "C"
-
-    def chunks(self, rows: int) -> Iterator[np.ndarray]:
-        total = self.shape[self.chunk_axis]
-        for s in range(0, total, rows):
-            yield _take(self.array, self.chunk_axis, s, min(s + rows, total))
-
-    def read(self) -> np.ndarray:
-        return self.array
-
-    def canonical(self) -> np.ndarray | None:
-        """A C-contiguous view with the chunk axis first, if the array has one."""
-        a = self.array
-        if a.ndim == 0 or not a.dtype.isnative:
-            return None
-        if self.chunk_axis == 0 and a.flags.c_contiguous:
-            return a
-        if self.chunk_axis == a.ndim - 1 and a.flags.f_contiguous:
-            return a.T
-        return None
-
-
-def _take(a: np.ndarray, axis: int, start: int, stop: int) -> np.ndarray:
-    index = [slice(None)] * a.ndim
-    index[axis] = slice(start, stop)
-    return a[tuple(index)]
 
 
 _warned: set[str] = set()

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..engine import ArraySource
 from . import Loaded
+from ._base import ArraySource
 
 
 def _check(arr: np.ndarray, what: str) -> np.ndarray:

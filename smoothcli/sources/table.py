@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..engine import ArraySource
 from . import Loaded
+from ._base import ArraySource
 
 NA_VALUES = ["n/a", "NA", "N/A", "nan", "NaN", ""]
 

@@ -1,0 +1,9 @@
+"""smoothcli's warning class, in a module that imports nothing heavy."""
+
+from __future__ import annotations
+
+__all__ = ["SmoothcliWarning"]
+
+
+class SmoothcliWarning(UserWarning):
+    """A smoothcli notice, such as a fall-back to whole-array evaluation."""
