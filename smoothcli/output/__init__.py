@@ -1,0 +1,34 @@
+"""Rows to output: the columns, their text, one writer per format, and where they go.
+
+Nothing here computes a score; NumPy and rich load only when a value or a table needs them.
+"""
+
+from __future__ import annotations
+
+from ._columns import COLUMN_NAMES, COLUMNS, Column, select_columns
+from ._errors import OutputError
+from ._formats import FORMATS, STREAMING, format_for_path
+from ._sidecar import sidecar, sidecar_path, write_sidecar
+from ._target import Target, check_target
+from ._values import ESCAPE_ERRORS
+from ._writers import WRITERS, Writer, make_writer
+
+__all__ = [
+    "COLUMNS",
+    "COLUMN_NAMES",
+    "ESCAPE_ERRORS",
+    "FORMATS",
+    "STREAMING",
+    "WRITERS",
+    "Column",
+    "OutputError",
+    "Target",
+    "Writer",
+    "check_target",
+    "format_for_path",
+    "make_writer",
+    "select_columns",
+    "sidecar",
+    "sidecar_path",
+    "write_sidecar",
+]

@@ -1,0 +1,75 @@
+"""The BIDS-style JSON sidecar: ``scores.tsv`` comes with ``scores.json`` describing it."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from ._columns import BY_NAME
+from ._formats import format_for_path
+from ._values import clean
+
+if TYPE_CHECKING:
+    from ._target import Target
+
+_WITH_SIDECAR = frozenset({"tsv", "csv", "jsonl"})
+
+
+def sidecar_path(path: str) -> str | None:
+    """``scores.json`` for ``scores.tsv``, ``.csv`` or ``.jsonl``; None for other names."""
+    if format_for_path(path) not in _WITH_SIDECAR:
+        return None
+    return os.path.splitext(path)[0] + ".json"
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as strict JSON data: strings cleaned, NaN/inf as None, others as text."""
+    if value is None or isinstance(value, bool | int | str):
+        return clean(value) if isinstance(value, str) else value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {clean(str(k)): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return clean(str(value))
+
+
+def sidecar(columns: Iterable[str], meta: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The sidecar's content: one key per column (``Description``, and ``Levels`` for a
+    column of levels), ``GeneratedBy``, then ``meta`` (the command, options, date)."""
+    from .. import __version__
+
+    doc: dict[str, Any] = {}
+    for name in columns:
+        column = BY_NAME[name]
+        entry: dict[str, Any] = {"Description": column.description}
+        if column.levels:
+            entry["Levels"] = dict(column.levels)
+        doc[name] = entry
+    doc["GeneratedBy"] = [
+        {
+            "Name": "smoothcli",
+            "Version": __version__,
+            "Description": "Smoothness scores: scalarised backward differences of each input.",
+        }
+    ]
+    for key, value in (meta or {}).items():
+        doc[clean(str(key))] = _plain(value)
+    return doc
+
+
+def write_sidecar(
+    target: Target, columns: Iterable[str], meta: Mapping[str, Any] | None = None
+) -> str | None:
+    """Write ``target``'s sidecar atomically (if it has one); return its path, else None."""
+    side = target.sidecar
+    if side is None:
+        return None
+    text = json.dumps(sidecar(columns, meta), indent=2, allow_nan=False) + "\n"
+    with side.open() as stream:
+        stream.write(text)
+    return side.path

@@ -1,0 +1,302 @@
+"""Where output goes: checked before any work, then written atomically or straight into it.
+
+A regular file (or a new name) is written atomically: an anonymous ``O_TMPFILE`` file in the
+target's folder, linked into place only when writing ended without an error, so even SIGKILL
+leaves nothing behind (a named ``.NAME.xxxx.tmp`` file, removed on any exception, where
+``O_TMPFILE`` is not supported). A new file gets the mode the umask gives; an existing one
+keeps its mode. Anything else (a device, a FIFO, ``/dev/stdout``, ``/proc/self/fd/N``) is
+written into, as a shell redirection would, and never replaced.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import re
+import secrets
+import stat
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import IO
+
+from ._errors import OutputError
+from ._values import ESCAPE_ERRORS, clean
+
+# file descriptors named as paths: written through a copy of the descriptor, like bash does
+_FD_PATHS = re.compile(r"/(?:dev/fd|proc/self/fd|proc/thread-self/fd|proc/(\d+)/fd)/(\d+)")
+_STD_FDS = {"/dev/stdout": 1, "/dev/stderr": 2}
+
+
+@dataclass(frozen=True)
+class Target:
+    """A checked output path. ``regular`` is True when it is (or will be) a regular file,
+    written atomically; False when it is written into (a device, a FIFO, a descriptor)."""
+
+    path: str
+    regular: bool
+    real: str  # the file to write: symlinks resolved
+    mode: int | None = None  # an existing file's permission bits, kept
+    fd: int | None = None  # a descriptor to write through (/dev/stdout, /proc/self/fd/N)
+    sidecar: Target | None = None  # the JSON sidecar, checked the same way
+
+    @contextlib.contextmanager
+    def open(self) -> Iterator[IO[str]]:
+        """A UTF-8 text stream (``newline=""``) onto the target. A regular target becomes the
+        new file only when the block ends without an exception; before that the old file, if
+        any, is untouched."""
+        if not self.regular:
+            with _direct(self) as stream:
+                yield stream
+            return
+        with _atomic(self) as stream:
+            yield stream
+
+
+def _text_stream(fd: int) -> IO[str]:
+    return open(fd, "w", encoding="utf-8", errors=ESCAPE_ERRORS, newline="")
+
+
+@contextlib.contextmanager
+def _direct(target: Target) -> Iterator[IO[str]]:
+    if target.fd is not None:
+        fd = os.dup(target.fd)
+    else:
+        # as a shell's '>' would (O_TRUNC does nothing to a device or a FIFO)
+        fd = os.open(target.real, os.O_WRONLY | os.O_TRUNC | os.O_NOCTTY | os.O_CLOEXEC)
+    with _text_stream(fd) as stream:
+        yield stream
+
+
+@contextlib.contextmanager
+def _atomic(target: Target) -> Iterator[IO[str]]:
+    folder, name = os.path.split(target.real)
+    dir_fd = os.open(folder or ".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fd = _anonymous(dir_fd)
+        if fd is not None:
+            with _text_stream(fd) as stream:
+                yield stream
+                _finish(stream, fd, target)
+                _link(fd, dir_fd, name)
+        else:
+            yield from _named(dir_fd, name, target)
+    finally:
+        os.close(dir_fd)
+
+
+def _anonymous(dir_fd: int) -> int | None:
+    """An unnamed file in the folder, or None where O_TMPFILE is not supported."""
+    flags = getattr(os, "O_TMPFILE", 0)
+    if not flags or not os.path.isdir("/proc/self/fd"):
+        return None
+    try:
+        return os.open(".", flags | os.O_WRONLY | os.O_CLOEXEC, 0o666, dir_fd=dir_fd)
+    except OSError as exc:
+        if exc.errno in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOENT):
+            return None
+        raise
+
+
+def _finish(stream: IO[str], fd: int, target: Target) -> None:
+    stream.flush()
+    if target.mode is not None:
+        os.fchmod(fd, target.mode)
+    os.fsync(fd)
+
+
+def _temp_name(name: str) -> str:
+    return f".{name[:40]}.{secrets.token_hex(4)}.tmp"
+
+
+def _link(fd: int, dir_fd: int, name: str) -> None:
+    """Give the anonymous file ``name``: directly when the name is free, else under a
+    temporary name renamed over the old file (atomic for a reader)."""
+    source = f"/proc/self/fd/{fd}"
+    with contextlib.suppress(FileExistsError):
+        os.link(source, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd, follow_symlinks=True)
+        return
+    while True:
+        temp = _temp_name(name)
+        try:
+            os.link(source, temp, src_dir_fd=dir_fd, dst_dir_fd=dir_fd, follow_symlinks=True)
+            break
+        except FileExistsError:
+            continue
+    try:
+        os.replace(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp, dir_fd=dir_fd)
+        raise
+
+
+def _named(dir_fd: int, name: str, target: Target) -> Iterator[IO[str]]:
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+    while True:
+        temp = _temp_name(name)
+        try:
+            fd = os.open(temp, flags, 0o666, dir_fd=dir_fd)
+            break
+        except FileExistsError:
+            continue
+    try:
+        with _text_stream(fd) as stream:
+            yield stream
+            _finish(stream, fd, target)
+        os.replace(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    except BaseException:  # KeyboardInterrupt and SystemExit too
+        with contextlib.suppress(OSError):
+            os.unlink(temp, dir_fd=dir_fd)
+        raise
+
+
+# -- checks ---------------------------------------------------------------------------------
+
+
+def _shown(path: str) -> str:
+    text = clean(path)
+    if len(text) > 80:
+        text = text[:40] + "..." + text[-30:]
+    return text if text.isprintable() else ascii(text)[1:-1]
+
+
+def _fail(path: str, reason: str) -> OutputError:
+    return OutputError(f"cannot write {_shown(path)}: {reason}")
+
+
+def _stat(path: str, shown: str) -> os.stat_result | None:
+    """The target's status (symlinks followed), None if it does not exist."""
+    try:
+        return os.stat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise _fail(shown, _reason(exc)) from None
+
+
+def _reason(exc: OSError) -> str:
+    if exc.errno == errno.ENAMETOOLONG:
+        return "the name is too long"
+    if exc.errno == errno.ENOTDIR:
+        return "a part of it is not a folder"
+    if exc.errno == errno.EACCES:
+        return "permission denied (a folder on the way cannot be entered)"
+    if exc.errno == errno.ELOOP:
+        return "too many levels of symbolic links"
+    return exc.strerror or str(exc)
+
+
+def _descriptor(path: str) -> int | None:
+    """The descriptor a path names (``/dev/stdout``, ``/proc/self/fd/3``), if it names one."""
+    absolute = os.path.normpath(os.path.abspath(path))
+    if absolute in _STD_FDS:
+        return _STD_FDS[absolute]
+    match = _FD_PATHS.fullmatch(absolute)
+    if match is None or (match.group(1) and int(match.group(1)) != os.getpid()):
+        return None
+    return int(match.group(2))
+
+
+def _is_protected(st: os.stat_result, protect: Iterable[str]) -> bool:
+    for other in protect:
+        if other == "-":
+            continue
+        try:
+            theirs = os.stat(other)
+        except (OSError, ValueError):
+            continue
+        if (theirs.st_dev, theirs.st_ino) == (st.st_dev, st.st_ino):
+            return True
+    return False
+
+
+def _special(path: str) -> bool:
+    """Paths under /dev/ and /proc/ are written into, never replaced (bar /dev/shm/)."""
+    real = os.path.realpath(path)
+    for where in (os.path.abspath(path), real):
+        if where.startswith(("/dev/", "/proc/")) and not where.startswith("/dev/shm/"):
+            return True
+    return False
+
+
+def check_target(path: str, *, protect: Iterable[str] = (), sidecar: bool = True) -> Target:
+    """Check that ``path`` can be written, before any work is done.
+
+    Parameters
+    ----------
+    path
+        Where the output goes.
+    protect
+        Files the command reads (inputs, the mask, the ``--files-from`` list): the target
+        (and its sidecar) must be none of them, symlinks and hard links included.
+    sidecar
+        Also check the JSON sidecar's path (see :func:`sidecar_path`) when the target is a
+        regular file with a TSV/CSV/JSONL extension; it becomes ``Target.sidecar``.
+
+    Raises
+    ------
+    OutputError
+        In one line: a directory, a missing folder, a name too long, a folder that cannot
+        be written, a file that is read by the command, a descriptor that is not open.
+    """
+    from ._sidecar import sidecar_path
+
+    protect = list(protect)
+    if not path:
+        raise OutputError("cannot write an empty file name")
+    if "\0" in path:
+        raise _fail(path, "the name holds a NUL character")
+    fd = _descriptor(path)
+    if fd is not None:
+        try:
+            st = os.fstat(fd)
+        except OSError:
+            raise _fail(path, f"file descriptor {fd} is not open") from None
+        if stat.S_ISREG(st.st_mode) and _is_protected(st, protect):
+            raise _fail(path, "the command also reads it")
+        return Target(path, regular=False, real=path, fd=fd)
+    st = _stat(path, path)
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        raise _fail(path, "it is a directory")
+    if st is not None and (not stat.S_ISREG(st.st_mode) or _special(path)):
+        if stat.S_ISREG(st.st_mode) and _is_protected(st, protect):
+            raise _fail(path, "the command also reads it")
+        return Target(path, regular=False, real=path)
+    real = os.path.realpath(path)
+    folder = os.path.dirname(real) or "."
+    mode = None
+    if st is not None:
+        if _is_protected(st, protect):
+            raise _fail(path, "the command also reads it; it would be overwritten")
+        if not os.access(real, os.W_OK):
+            raise _fail(path, "permission denied")
+        mode = stat.S_IMODE(st.st_mode)
+    else:
+        _check_new_name(path, real)
+    folder_st = _stat(folder, path)
+    if folder_st is None:
+        raise _fail(path, f"no such folder: {_shown(folder)}")
+    if not stat.S_ISDIR(folder_st.st_mode):
+        raise _fail(path, f"{_shown(folder)} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise _fail(path, f"cannot write to the folder {_shown(folder)}")
+    side = None
+    name = sidecar_path(path) if sidecar else None
+    if name is not None:
+        try:
+            side = check_target(name, protect=protect, sidecar=False)
+        except OutputError as exc:
+            raise OutputError(f"sidecar: {exc}") from None
+    return Target(path, regular=True, real=real, mode=mode, sidecar=side)
+
+
+def _check_new_name(path: str, real: str) -> None:
+    folder, name = os.path.split(real)
+    encoded = os.fsencode(name)
+    try:
+        limit = os.pathconf(folder or ".", "PC_NAME_MAX")
+    except (OSError, ValueError):
+        limit = 255
+    if len(encoded) > limit or len(os.fsencode(real)) >= 4096:
+        raise _fail(path, "the name is too long")
