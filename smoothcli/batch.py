@@ -1,4 +1,4 @@
-"""Score many inputs: one task per input, each isolated, each giving rows.
+"""Score many inputs: one task per input, each isolated, each giving a :class:`Result`.
 
 A failure in one input becomes an error row and the batch goes on. ``score_paths`` is the
 library entry point; the CLI streams :func:`iter_scores` instead.
@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from typing import Any, Literal
+import warnings
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO, Literal
 
 import numpy as np
 
-from .discover import ENTITIES, STDIN, discover, entities
-from .engine import evaluate
-from .loss import SmoothnessLoss
+from .discover import STDIN, Unlisted, discover, entities
 from .scalarise import ScalarisationMap, parse_scalarisation
-from .sources import Loaded, open_bytes, open_path
 
-__all__ = ["ScoreOptions", "columns_for", "iter_scores", "score_paths"]
+__all__ = ["Result", "ScoreOptions", "iter_scores", "one_line", "score_paths"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +37,18 @@ class ScoreOptions:
     fail_above: float | None = None
     fail_below: float | None = None
 
+    def __post_init__(self) -> None:
+        for label, value in (("fail_above", self.fail_above), ("fail_below", self.fail_below)):
+            if value is not None and math.isnan(value):
+                raise ValueError(f"{label} is NaN, which no score can pass or fail")
+        below, above = self.fail_below, self.fail_above
+        if below is not None and above is not None and below > above:
+            raise ValueError(
+                f"fail_below {below:g} is above fail_above {above:g}: every score would fail"
+            )
+        if self.nan not in ("propagate", "omit"):
+            raise ValueError(f"nan must be 'propagate' or 'omit', not {self.nan!r}")
+
     def scalarisation(self) -> ScalarisationMap:
         s = self.scalarise
         return s if isinstance(s, ScalarisationMap) else parse_scalarisation(s)
@@ -47,29 +57,40 @@ class ScoreOptions:
     def has_thresholds(self) -> bool:
         return self.fail_above is not None or self.fail_below is not None
 
-    def fails(self, score: float) -> bool:
-        """A NaN score always fails a threshold."""
+    def check(self, score: float) -> Literal["pass", "fail"] | None:
+        """``pass`` or ``fail`` against the thresholds (a NaN always fails); ``None``
+        without thresholds."""
+        if not self.has_thresholds:
+            return None
         if self.fail_above is not None and not score <= self.fail_above:
-            return True
-        return self.fail_below is not None and not score >= self.fail_below
+            return "fail"
+        if self.fail_below is not None and not score >= self.fail_below:
+            return "fail"
+        return "pass"
 
 
-def columns_for(paths: list[str], opts: ScoreOptions) -> list[str]:
-    """The table's columns, known before any input is read, so output can stream."""
-    found = {key for p in paths for key in entities(p)}
-    cols = ["path"]
-    if any(p == STDIN or p.lower().endswith(".npz") for p in paths):
-        cols.append("array")
-    cols += [e for e in ENTITIES if e in found]
-    cols += ["name", "index", "score"]
-    if opts.has_thresholds:
-        cols.append("check")
-    return [*cols, "status", "shape", "axis", "error"]
+@dataclass
+class Result:
+    """What one input gave: its rows (one error row if it failed), and its warnings."""
+
+    path: str
+    rows: list[dict]
+    error: BaseException | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def failed_rows(self) -> list[dict]:
+        return [row for row in self.rows if row.get("check") == "fail"]
 
 
 def one_line(exc: BaseException) -> str:
+    """An exception as one line: the message alone for the plain kinds, else with its type."""
+    if isinstance(exc, MemoryError):
+        return "out of memory while reading or scoring this input"
     plain = (ValueError, TypeError, OSError)
     text = str(exc) if isinstance(exc, plain) and str(exc) else f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, OSError) and exc.strerror and exc.filename is not None:
+        text = f"{exc.strerror}: {exc.filename}"
     return " ".join(text.split())
 
 
@@ -86,7 +107,12 @@ def _output_axis(scal: ScalarisationMap, ndim: int, time: int) -> int | None:
     return hits[0] if len(hits) == 1 else None
 
 
-def _score_loaded(item: Loaded, opts: ScoreOptions, scal: ScalarisationMap) -> list[dict]:
+def _score_loaded(
+    item: Any, opts: ScoreOptions, scal: ScalarisationMap, notes: list[str]
+) -> list[dict]:
+    from .engine import evaluate_info
+    from .loss import SmoothnessLoss
+
     shape = tuple(item.source.shape)
     ndim = len(shape)
     axis = item.time_axis if opts.axis == "time" else int(opts.axis)
@@ -96,10 +122,22 @@ def _score_loaded(item: Loaded, opts: ScoreOptions, scal: ScalarisationMap) -> l
     loss = SmoothnessLoss(
         opts.nu, opts.name, n=opts.n, pad_value=opts.pad_value, axis=axis, scalarisation=scal
     )
-    value = np.asarray(evaluate(loss, item.source, nan=opts.nan))
-    base = {"shape": "x".join(map(str, shape)), "axis": axis}
+    info = evaluate_info(loss, item.source, nan=opts.nan)
+    value = np.asarray(info.value)
+    if info.differences == 0:
+        notes.append(f"-n {opts.n} leaves no differences along axis {axis} (length {shape[axis]})")
+    elif info.nonfinite and opts.nan == "propagate" and np.isnan(value).any():
+        notes.append(
+            f"score is NaN: {info.nonfinite} of {info.differences} differences are NaN or "
+            "infinite (--nan omit leaves them out)"
+        )
+    base = {
+        "shape": "x".join(map(str, shape)),
+        "axis": axis,
+        "dtype": np.dtype(info.dtype).name,
+    }
     if value.ndim == 0:
-        return [{**base, "index": "", "score": value.item()}]
+        return [{**base, "index": None, "score": value[()]}]
     along = _output_axis(scal, ndim, axis) if value.ndim == 1 else None
     names = item.labels.get(along) if along is not None else None
     rows = []
@@ -108,61 +146,72 @@ def _score_loaded(item: Loaded, opts: ScoreOptions, scal: ScalarisationMap) -> l
             label: Any = names[idx[0]]
         else:
             label = idx[0] if len(idx) == 1 else ",".join(map(str, idx))
-        rows.append({**base, "index": label, "score": value[idx].item()})
+        rows.append({**base, "index": label, "score": value[idx]})
     return rows
 
 
-def _open(path: str, opts: ScoreOptions, mask: Any, stdin: Callable[[], bytes] | None) -> list:
+def _open(path: str, opts: ScoreOptions, mask: Any, stdin: BinaryIO | None) -> list:
+    from .sources import open_path, open_stdin
+
+    if isinstance(path, Unlisted):
+        raise ValueError(path.reason)
     if path == STDIN:
         if stdin is None:
             raise ValueError("'-' means stdin, and there is none here")
-        return open_bytes(stdin(), fmt=opts.stdin_format, mask=mask)
+        return open_stdin(stdin, fmt=opts.stdin_format, mask=mask)
     return open_path(path, mask=mask)
+
+
+def _score_one(
+    path: str, opts: ScoreOptions, scal: ScalarisationMap, mask: Any, stdin: BinaryIO | None
+) -> Result:
+    head = {"path": path, **entities(path), "name": opts.name}
+    notes: list[str] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            rows = []
+            for item in _open(path, opts, mask, stdin):
+                notes.extend(getattr(item, "notes", []))
+                member = {"array": item.member} if item.member is not None else {}
+                for row in _score_loaded(item, opts, scal, notes):
+                    rows.append({**head, **member, **row, "status": "ok"})
+        notes.extend(str(w.message) for w in caught)
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # one bad input must not stop the batch; MemoryError included
+        row = {**head, "score": None, "status": "error", "error": one_line(exc)}
+        return Result(path, [row], exc, notes)
+    for row in rows:
+        row["check"] = opts.check(row["score"])
+    return Result(path, rows, None, notes)
+
+
+def load_mask(path: str) -> Any:
+    """Load ``--mask``; a ``ValueError`` that names the problem if it cannot serve."""
+    from .sources.nifti import load_mask as load
+
+    try:
+        return load(path)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"cannot use mask {path}: {one_line(exc)}") from None
 
 
 def iter_scores(
     paths: Iterable[str],
     opts: ScoreOptions,
     *,
-    stdin: Callable[[], bytes] | None = None,
-    on_error: Callable[[str, BaseException], None] | None = None,
-) -> Iterator[list[dict]]:
-    """Yield the rows of each input in turn. Every input gives at least one row, with
-    ``path``, ``score``, ``status`` (``ok``/``error``) and ``error``."""
+    stdin: BinaryIO | None = None,
+    mask: Any = None,
+) -> Iterator[Result]:
+    """Yield each input's :class:`Result` in turn. Every input gives at least one row, with
+    ``path``, ``score``, ``status`` (``ok``/``error``) and ``error``. ``mask`` is a mask
+    already loaded with :func:`load_mask`; without it, ``opts.mask`` is loaded here."""
     scal = opts.scalarisation()
-    mask: Any = None
-    mask_error: BaseException | None = None
-    if opts.mask is not None:
-        from .sources.nifti import load_mask
-
-        try:
-            mask = load_mask(opts.mask)
-        except Exception as exc:  # every input will report it
-            mask_error = ValueError(f"cannot use mask {opts.mask}: {one_line(exc)}")
+    if mask is None and opts.mask is not None:
+        mask = load_mask(opts.mask)
     for path in paths:
-        head = {"path": path, **entities(path), "name": opts.name}
-        try:
-            if mask_error is not None:
-                raise mask_error
-            rows = []
-            for item in _open(path, opts, mask, stdin):
-                for row in _score_loaded(item, opts, scal):
-                    if item.member is not None:
-                        row["array"] = item.member
-                    rows.append(row)
-            out = [{**head, **row, "status": "ok", "error": ""} for row in rows]
-        except KeyboardInterrupt:
-            raise
-        except Exception as exc:  # one bad input must not stop the batch
-            if on_error is not None:
-                on_error(path, exc)
-            out = [
-                {**head, "index": "", "score": math.nan, "status": "error", "error": one_line(exc)}
-            ]
-        if opts.has_thresholds:
-            for row in out:
-                row["check"] = "fail" if opts.fails(row["score"]) else "pass"
-        yield out
+        yield _score_one(path, opts, scal, mask, stdin)
 
 
 def score_paths(paths: str | Iterable[str], **options: Any) -> Any:
@@ -170,13 +219,22 @@ def score_paths(paths: str | Iterable[str], **options: Any) -> Any:
 
     ``options`` are the fields of :class:`ScoreOptions` (``axis``, ``n``, ``pad_value``,
     ``scalarise``, ``nu``, ``name``, ``mask``, ``nan``, ``fail_above``, ``fail_below``).
+    The columns are :data:`smoothcli.output.COLUMNS`; BIDS entities are strings.
     """
     import pandas as pd
+
+    from .output import COLUMNS
 
     if isinstance(paths, str):
         paths = [paths]
     opts = ScoreOptions(**options)
     inputs = discover(paths)
-    stdin = (lambda: sys.stdin.buffer.read()) if STDIN in inputs else None
-    rows = [row for rows in iter_scores(inputs, opts, stdin=stdin) for row in rows]
-    return pd.DataFrame(rows, columns=columns_for(inputs, opts))
+    stdin = sys.stdin.buffer if STDIN in inputs else None
+    rows = [row for result in iter_scores(inputs, opts, stdin=stdin) for row in result.rows]
+    names = [c.name for c in COLUMNS]
+    frame = pd.DataFrame(rows, columns=names)
+    frame["score"] = frame["score"].astype(np.float64)
+    # strings stay strings ('01' is not 1), and a missing value is None, not NaN
+    text = [c.name for c in COLUMNS if c.kind in ("text", "entity", "level")]
+    frame[text] = frame[text].astype(object).where(frame[text].notna(), None)
+    return frame

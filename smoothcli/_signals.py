@@ -1,0 +1,62 @@
+"""Ctrl-C and SIGTERM at any moment: exit 130 or 143, never a traceback or an abort.
+
+While smoothcli starts (imports, JAX set-up) an interruption ends the process at once with
+``os._exit``: raising ``KeyboardInterrupt`` inside an import can leave a native library half
+initialised (seen as exit -6, SIGABRT). Once the command has work to clean up (a temporary
+output file), :func:`raise_on_signal` turns both signals into :class:`Interrupted`, a
+``KeyboardInterrupt`` that unwinds through every ``with`` block and carries its exit status.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from typing import Any
+
+__all__ = ["Interrupted", "exit_status", "exit_at_once", "raise_on_signal"]
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM arrived; ``status`` is 128 + the signal number."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.status = 128 + signum
+
+
+def exit_status(exc: KeyboardInterrupt) -> int:
+    """130 for Ctrl-C, 143 for SIGTERM."""
+    return getattr(exc, "status", 128 + signal.SIGINT)
+
+
+def _exit_now(signum: int, frame: Any) -> None:
+    try:
+        sys.stderr.write("\nsmoothcli: interrupted\n")
+        sys.stderr.flush()
+    finally:
+        os._exit(128 + signum)
+
+
+def _raise(signum: int, frame: Any) -> None:
+    raise Interrupted(signum)
+
+
+def _install(handler: Any) -> None:
+    for signum in _SIGNALS:
+        try:
+            signal.signal(signum, handler)
+        except ValueError:  # not the main thread (an embedding program): leave them be
+            return
+
+
+def exit_at_once() -> None:
+    """From now on, SIGINT/SIGTERM end the process at once (start-up)."""
+    _install(_exit_now)
+
+
+def raise_on_signal() -> None:
+    """From now on, SIGINT/SIGTERM raise :class:`Interrupted` (work with clean-up)."""
+    _install(_raise)

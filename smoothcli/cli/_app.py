@@ -1,0 +1,103 @@
+"""The app, its global options (version, shell completion) and its commands."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any
+
+import typer
+
+from .. import __version__
+from ._score import score
+from ._spec import spec
+
+HELP = """Score how smooth signals are: backward differences reduced to a number.
+
+Commands: 'score' scores files (NIfTI, CSV/TSV, NPY/NPZ) and writes one row per score;
+'spec' checks a --scalarise spec and prints its canonical form.
+
+Exit status: 0 every input scored and within the thresholds; 1 a threshold failed (a NaN
+always fails); 2 usage error (options, a bad spec or mask); 3 an input could not be scored;
+130 interrupted (Ctrl-C); 141 stdout closed (| head); 143 terminated (SIGTERM).
+"""
+
+app = typer.Typer(
+    name="smoothcli",
+    help=HELP,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+class Shell(StrEnum):
+    bash = "bash"
+    zsh = "zsh"
+    fish = "fish"
+    powershell = "powershell"
+    pwsh = "pwsh"
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"smoothcli {__version__}")
+        raise typer.Exit()
+
+
+def _completion(install: bool) -> Any:
+    def callback(ctx: typer.Context, value: Shell | None) -> None:
+        if value is None or ctx.resilient_parsing:
+            return
+        from typer._completion_shared import get_completion_script
+        from typer._completion_shared import install as install_script
+
+        shell = value.value
+        if install:
+            _, path = install_script(shell=shell, prog_name="smoothcli")
+            typer.echo(f"{shell} completion installed in {path}")
+        else:
+            typer.echo(
+                get_completion_script(
+                    prog_name="smoothcli", complete_var="_SMOOTHCLI_COMPLETE", shell=shell
+                )
+            )
+        raise typer.Exit()
+
+    return callback
+
+
+@app.callback(help=HELP)
+def main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+    install_completion: Annotated[
+        Shell | None,
+        typer.Option(
+            "--install-completion",
+            metavar="SHELL",
+            callback=_completion(install=True),
+            is_eager=True,
+            expose_value=False,
+            help="Install completion for SHELL (bash, zsh, fish, powershell, pwsh).",
+        ),
+    ] = None,
+    show_completion: Annotated[
+        Shell | None,
+        typer.Option(
+            "--show-completion",
+            metavar="SHELL",
+            callback=_completion(install=False),
+            is_eager=True,
+            expose_value=False,
+            help="Print the completion script for SHELL.",
+        ),
+    ] = None,
+) -> None:
+    pass
+
+
+app.command()(score)
+app.command()(spec)

@@ -1,0 +1,126 @@
+"""Command-line options, as ``Annotated`` aliases that several commands can share.
+
+Help texts list names statically, so that ``--help`` imports neither NumPy nor JAX;
+tests check them against the registries they describe.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
+SPEC_HELP = (
+    "How to reduce the differences to a score, in the spec language: a map name "
+    "(vnorm, norm, sum, mean, meansq, max, rms; aliases l1, l2, linf) with keywords p=, "
+    "axis= (an int, a tuple, None, time or space), keepdims=; a positional argument is "
+    "the inner map. Example: 'rms(axis=space)' is DVARS with --mask. "
+    "Check a spec with 'smoothcli spec SPEC'."
+)
+
+
+class Format(StrEnum):
+    auto = "auto"
+    table = "table"
+    tsv = "tsv"
+    csv = "csv"
+    json = "json"
+    jsonl = "jsonl"
+    markdown = "markdown"
+
+
+class NanPolicy(StrEnum):
+    propagate = "propagate"
+    omit = "omit"
+
+
+class StdinFormat(StrEnum):
+    nifti = "nifti"
+    csv = "csv"
+    tsv = "tsv"
+    npy = "npy"
+    npz = "npz"
+
+
+Paths = Annotated[
+    list[str] | None,
+    typer.Argument(
+        metavar="PATH...",
+        help="Files, directories (searched recursively) or '-' for stdin.",
+        show_default=False,
+    ),
+]
+FilesFrom = Annotated[
+    str | None,
+    typer.Option(
+        "--files-from", metavar="FILE|-", help="Read more paths from FILE (or stdin), one a line."
+    ),
+]
+Axis = Annotated[
+    str,
+    typer.Option("--axis", metavar="INT|time", help="Difference axis; 'time' is chosen per input."),
+]
+N = Annotated[int, typer.Option("-n", "--n", metavar="INT", min=0, help="Order of differences.")]
+PadValue = Annotated[
+    float | None,
+    typer.Option("--pad-value", metavar="FLOAT", help="Value prepended once before differencing."),
+]
+Scalarise = Annotated[str, typer.Option("--scalarise", metavar="SPEC", help=SPEC_HELP)]
+Nu = Annotated[float, typer.Option("--nu", metavar="FLOAT", help="Multiplier of the score.")]
+Name = Annotated[
+    str, typer.Option("--name", metavar="TEXT", help="The loss's name, for the name column.")
+]
+Mask = Annotated[
+    str | None,
+    typer.Option(
+        "--mask", metavar="FILE", help="3D NIfTI mask (nonzero is in) for 4D NIfTI inputs."
+    ),
+]
+Nan = Annotated[
+    NanPolicy,
+    typer.Option(
+        "--nan",
+        help="propagate: a NaN/Inf difference gives what IEEE arithmetic gives (often NaN); "
+        "omit: non-finite differences are left out.",
+    ),
+]
+OutFormat = Annotated[
+    Format,
+    typer.Option("--format", help="Output format; auto: a table on a terminal, else TSV."),
+]
+Output = Annotated[
+    str | None,
+    typer.Option(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="Write the table to FILE (atomically; format from its extension), with a JSON "
+        "sidecar beside a .tsv/.csv/.jsonl. A device or FIFO is written into.",
+    ),
+]
+Columns = Annotated[
+    str | None,
+    typer.Option("--columns", metavar="A,B,...", help="Write only these columns, in this order."),
+]
+FailAbove = Annotated[
+    float | None,
+    typer.Option("--fail-above", metavar="X", help="Exit 1 if a score is above X (or NaN)."),
+]
+FailBelow = Annotated[
+    float | None,
+    typer.Option("--fail-below", metavar="X", help="Exit 1 if a score is below X (or NaN)."),
+]
+StdinFmt = Annotated[
+    StdinFormat | None,
+    typer.Option("--stdin-format", help="Format of '-'; sniffed from its first bytes by default."),
+]
+Quiet = Annotated[
+    bool,
+    typer.Option(
+        "-q", "--quiet", help="Only input errors and threshold failures on stderr, one a line."
+    ),
+]
+Silent = Annotated[bool, typer.Option("-s", "--silent", help="Nothing on stderr.")]
+Verbose = Annotated[bool, typer.Option("-v", "--verbose", help="Say what each input gave.")]
+Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks.")]

@@ -1,0 +1,200 @@
+"""Run a batch from the command line: gather inputs, check the output, stream the rows,
+report on stderr, and pick the exit status."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import shlex
+import sys
+import time
+from typing import Any
+
+from ..status import ExitStatus, exit_status_for
+from ._ui import UI
+
+__all__ = ["Usage", "gather_inputs", "run_batch"]
+
+#: the formats a file name's extension gives; what -o to a device or FIFO writes by default
+DEVICE_FORMAT = "tsv"
+
+
+class Usage(Exception):
+    """A problem with the command line: exit 2 with this message."""
+
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.message, self.param = message, param
+
+
+def gather_inputs(paths: list[str], files_from: str | None) -> list[str]:
+    """The command line's paths and the ``--files-from`` list, folders expanded."""
+    from ..discover import STDIN, discover, read_list
+
+    paths = list(paths)
+    if files_from is not None:
+        if files_from == STDIN and STDIN in paths:
+            raise Usage("stdin cannot be both a path list and an input", "--files-from")
+        try:
+            with contextlib.ExitStack() as stack:
+                if files_from == STDIN:
+                    stream = sys.stdin.buffer
+                else:
+                    stream = stack.enter_context(open(files_from, "rb"))
+                paths += read_list(stream, files_from if files_from != STDIN else "stdin")
+        except OSError as exc:
+            raise Usage(
+                f"cannot read {files_from}: {exc.strerror or exc}", "--files-from"
+            ) from None
+        except ValueError as exc:
+            raise Usage(f"{exc}; it should hold one path a line", "--files-from") from None
+    if not paths:
+        raise Usage("give at least one PATH, or --files-from", "PATH")
+    if paths.count(STDIN) > 1:
+        raise Usage("'-' (stdin) can be read once only", "PATH")
+    inputs = discover(paths)
+    if not inputs:
+        shown = ", ".join(paths[:3]) + (", ..." if len(paths) > 3 else "")
+        raise Usage(f"no .nii, .nii.gz, .csv, .tsv, .npy or .npz files in {shown}")
+    return inputs
+
+
+def _resolve_output(output: str | None, fmt: str, protect: list[str]) -> tuple[Any, str]:
+    from ..output import OutputError, check_target, format_for_path
+
+    if output is None:
+        return None, ("table" if sys.stdout.isatty() else "tsv") if fmt == "auto" else fmt
+    try:
+        target = check_target(output, protect=protect)
+    except OutputError as exc:
+        raise Usage(str(exc), "--output") from None
+    if fmt == "auto":
+        fmt = format_for_path(output) or ("" if target.regular else DEVICE_FORMAT)
+        if not fmt:
+            raise Usage(f"cannot tell a format from {output!r}; add --format", "--output")
+    return target, fmt
+
+
+def _threshold_text(row: dict, opts: Any) -> str:
+    score = float(row["score"])
+    if math.isnan(score):
+        return "score nan (a NaN always fails)"
+    if opts.fail_above is not None and score > opts.fail_above:
+        return f"score {score:.6g} is above {opts.fail_above:g}"
+    return f"score {score:.6g} is below {opts.fail_below:g}"
+
+
+def _report(result: Any, opts: Any, ui: UI) -> None:
+    path = result.path
+    if result.error is not None:
+        ui.say(f"error: {path}: {result.rows[0]['error']}")
+        ui.traceback(result.error)
+    for note in result.warnings:
+        ui.info(f"warning: {path}: {note}")
+    failed = result.failed_rows
+    if len(failed) == 1 and len(result.rows) == 1:
+        ui.say(f"fail: {path}: {_threshold_text(failed[0], opts)}")
+    elif failed:
+        first = failed[0]
+        ui.say(
+            f"fail: {path}: {len(failed)} of {len(result.rows)} scores failed the threshold; "
+            f"the first, index {first['index']}: {_threshold_text(first, opts)}"
+        )
+    if ui.verbose:
+        status = "error" if result.error is not None else "ok"
+        ui.info(f"{path}: {len(result.rows)} row(s), status {status}")
+
+
+def _meta(opts: Any) -> dict:
+    from datetime import UTC, datetime
+
+    options = {
+        "axis": opts.axis,
+        "n": opts.n,
+        "pad_value": opts.pad_value,
+        "scalarise": str(opts.scalarisation()),
+        "nu": opts.nu,
+        "name": opts.name,
+        "mask": opts.mask,
+        "nan": opts.nan,
+        "fail_above": opts.fail_above,
+        "fail_below": opts.fail_below,
+        "stdin_format": opts.stdin_format,
+    }
+    return {
+        "Command": shlex.join(["smoothcli", *sys.argv[1:]]),
+        "Options": options,
+        "Date": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def run_batch(
+    inputs: list[str],
+    opts: Any,
+    ui: UI,
+    *,
+    fmt: str,
+    output: str | None,
+    columns: str | None,
+    files_from: str | None,
+) -> ExitStatus | int:
+    """Score ``inputs``, write the table, say what failed; return the exit status."""
+    from ..output import OutputError, make_writer, select_columns, write_sidecar
+
+    try:
+        names = select_columns(columns)
+    except OutputError as exc:
+        raise Usage(str(exc), "--columns") from None
+    protect = [p for p in inputs if p != "-"]
+    protect += [p for p in (opts.mask, files_from) if p not in (None, "-")]
+    target, fmt = _resolve_output(output, fmt, protect)
+    mask = None
+    if opts.mask is not None:
+        from ..batch import load_mask
+
+        try:
+            mask = load_mask(opts.mask)
+        except ValueError as exc:
+            raise Usage(str(exc), "--mask") from None
+
+    from .. import runtime
+    from .._signals import exit_status, raise_on_signal
+    from ..batch import iter_scores
+
+    runtime.configure()
+    raise_on_signal()  # from here on, Ctrl-C and SIGTERM unwind and clean up
+    stdin = sys.stdin.buffer if "-" in inputs else None
+    color = fmt == "table" and target is None and sys.stdout.isatty()
+    counts = {"ok": 0, "error": 0, "fail": 0}
+    start = time.perf_counter()
+    try:
+        with contextlib.ExitStack() as stack:
+            stream = stack.enter_context(target.open()) if target is not None else sys.stdout
+            writer = make_writer(fmt, stream, names, color=color, hide_empty=columns is None)
+            with ui.progress(len(inputs)) as advance:
+                for result in iter_scores(inputs, opts, stdin=stdin, mask=mask):
+                    writer.add(result.rows)
+                    counts["error" if result.error is not None else "ok"] += 1
+                    counts["fail"] += bool(result.failed_rows)
+                    _report(result, opts, ui)
+                    advance()
+            writer.close()  # after the progress bar is gone
+        if target is not None:
+            write_sidecar(target, names, _meta(opts))
+    except KeyboardInterrupt as exc:
+        ui.say("interrupted")
+        return exit_status(exc)
+    except BrokenPipeError:  # the reader went away: stop quietly, keep the final flush quiet
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return ExitStatus.BROKEN_PIPE
+    took = time.perf_counter() - start
+    ui.info(
+        f"{len(inputs)} input(s): {counts['ok']} scored, {counts['error']} failed to score"
+        + (f", {counts['fail']} failed the threshold" if opts.has_thresholds else "")
+        + (f"; wrote {output}" if output else "")
+        + f" ({took:.2f} s)"
+    )
+    return exit_status_for(counts["error"], counts["fail"])

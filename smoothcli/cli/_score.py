@@ -1,0 +1,121 @@
+"""``smoothcli score``: check the command line, then hand the batch to :mod:`._run`."""
+
+from __future__ import annotations
+
+import math
+import sys
+
+import typer
+
+from ..status import ExitStatus
+from . import _options as o
+from ._run import Usage, gather_inputs, run_batch
+from ._ui import UI, say
+
+
+def _usage(message: str, param: str | None = None) -> typer.Exit:
+    """Say what is wrong with the command line, plainly, and return the exit to raise."""
+    say(f"usage error: {param + ': ' if param else ''}{message}")
+    sys.stderr.write("Try 'smoothcli score --help' for help.\n")
+    return typer.Exit(ExitStatus.USAGE)
+
+
+def _parse_axis(text: str) -> int | str:
+    if text == "time":
+        return "time"
+    try:
+        return int(text)
+    except ValueError:
+        raise _usage(f"{text!r} is neither an integer nor 'time'", "--axis") from None
+
+
+def _check_thresholds(above: float | None, below: float | None) -> None:
+    for flag, value in (("--fail-above", above), ("--fail-below", below)):
+        if value is not None and math.isnan(value):
+            raise _usage("NaN is not a threshold (a NaN score always fails)", flag)
+    if above is not None and below is not None and below > above:
+        raise _usage(
+            f"--fail-below {below:g} is above --fail-above {above:g}: every score would fail"
+        )
+
+
+def score(
+    paths: o.Paths = None,
+    files_from: o.FilesFrom = None,
+    axis: o.Axis = "time",
+    n: o.N = 1,
+    pad_value: o.PadValue = None,
+    scalarise: o.Scalarise = "vnorm(p=1, axis=None)",
+    nu: o.Nu = 1.0,
+    name: o.Name = "Smoothness",
+    mask: o.Mask = None,
+    nan: o.Nan = o.NanPolicy.propagate,
+    fmt: o.OutFormat = o.Format.auto,
+    output: o.Output = None,
+    columns: o.Columns = None,
+    fail_above: o.FailAbove = None,
+    fail_below: o.FailBelow = None,
+    stdin_format: o.StdinFmt = None,
+    quiet: o.Quiet = False,
+    silent: o.Silent = False,
+    verbose: o.Verbose = False,
+    debug: o.Debug = False,
+) -> None:
+    """Score files and write one row per score: path, index, score, status, ...
+
+    A PATH is a file, a folder (searched recursively for .nii, .nii.gz, .csv, .tsv, .npy,
+    .npz) or '-' for stdin. Precision follows the input: float64 and 32/64-bit integers are
+    computed in float64, smaller types in float32.
+
+    Examples:
+
+      smoothcli score run.nii.gz
+
+      smoothcli score bids/ --mask brain.nii.gz --scalarise 'rms(axis=space)' -o scores.tsv
+
+      smoothcli score data/ --fail-above 3.5 -q
+
+    Exit status: 0 all scored and within thresholds; 1 a threshold failed; 2 usage error;
+    3 an input could not be scored; 130 interrupted; 143 terminated.
+    """
+    from ..scalarise import parse_scalarisation
+
+    axis_value = _parse_axis(axis)
+    try:
+        spec = parse_scalarisation(scalarise)
+    except ValueError as exc:
+        raise _usage(str(exc), "--scalarise") from None
+    for flag, value in (("--nu", nu), ("--pad-value", pad_value)):
+        if value is not None and not math.isfinite(value):
+            raise _usage(f"{value} is not a finite number", flag)
+    _check_thresholds(fail_above, fail_below)
+    ui = UI(quiet=quiet, silent=silent, verbose=verbose, debug=debug)
+    try:
+        inputs = gather_inputs(paths or [], files_from)
+        from ..batch import ScoreOptions
+
+        opts = ScoreOptions(
+            axis=axis_value,
+            n=n,
+            pad_value=pad_value,
+            scalarise=spec,
+            nu=nu,
+            name=name,
+            mask=mask,
+            nan=nan.value,
+            stdin_format=stdin_format.value if stdin_format else None,
+            fail_above=fail_above,
+            fail_below=fail_below,
+        )
+        code = run_batch(
+            inputs,
+            opts,
+            ui,
+            fmt=fmt.value,
+            output=output,
+            columns=columns,
+            files_from=files_from,
+        )
+    except Usage as exc:
+        raise _usage(exc.message, exc.param) from None
+    raise typer.Exit(int(code))
