@@ -14,6 +14,7 @@ Aligned C-ordered NumPy buffers are shared with JAX, not copied: see :func:`_win
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 from collections import deque
@@ -25,7 +26,8 @@ import numpy as np
 
 from ._jax import jax
 from ._warnings import SmoothcliWarning
-from .loss import SmoothnessLoss, check_options, float_dtype, smoothness
+from .loss import SmoothnessLoss, check_options, smoothness
+from .precision import compute_dtype
 from .scalarise import Decomposition, ScalarisationMap, apply_maps
 from .sources._base import ArraySource, ChunkedSource
 from .sources._base import take as _take
@@ -33,7 +35,14 @@ from .sources._base import take as _take
 jnp = jax.numpy
 lax = jax.lax
 
-__all__ = ["ArraySource", "ChunkedSource", "SmoothcliWarning", "evaluate"]
+__all__ = [
+    "ArraySource",
+    "ChunkedSource",
+    "Evaluation",
+    "SmoothcliWarning",
+    "evaluate",
+    "evaluate_info",
+]
 
 #: bytes of input per kernel call; big enough to hide dispatch, small enough for cache
 DEFAULT_CHUNK_BYTES = 8 << 20
@@ -110,45 +119,75 @@ def _extra(spec: _KernelSpec) -> int:
     return align + spec.n * math.prod(spec.cshape[cd + 1 :])
 
 
-def _differences(buf: Any, k: Any, spec: _KernelSpec, i: Any) -> Any:
-    """The n-fold differences of rows ``[i*r, i*r + r)`` of a block, in logical axis order.
+#: largest n whose differences are formed from n + 1 shifted windows (they fuse well); above
+#: it, a loop of n passes over one fixed-shape array keeps the kernel's size independent of n
+_UNROLL_MAX_N = 2
 
-    The block is the flat buffer ``buf[k:]`` in canonical layout. Each shifted window is one
-    contiguous slice of it, reshaped: XLA fuses that into the loop, with no copy of the block.
+
+def _repeat_diff(a: Any, n: int, axis: int) -> Any:
+    """n passes of ``a[j] = a[j + 1] - a[j]`` along ``axis``, in a loop over a fixed shape.
+
+    After pass p the first ``len - p`` entries are the p-fold differences, computed with the
+    same subtractions in the same order as p passes of ``jnp.diff``; the tail is scratch.
     """
-    n, r = spec.n, spec.step
-    cd = spec.perm.index(spec.diff_axis)
+    size = a.shape[axis]
+
+    def one_pass(_: Any, x: Any) -> Any:
+        ahead = lax.slice_in_dim(x, 1, size, axis=axis)
+        here = lax.slice_in_dim(x, 0, size - 1, axis=axis)
+        return lax.concatenate([ahead - here, lax.slice_in_dim(x, size - 1, size, axis=axis)], axis)
+
+    return lax.fori_loop(0, n, one_pass, a)
+
+
+def _differences(buf: Any, offset: Any, spec: _KernelSpec, step_index: Any) -> Any:
+    """The n-fold differences of the ``step`` rows from ``step_index * step`` of a block, in
+    canonical layout (block rows first), in the compute dtype.
+
+    The block is the flat buffer ``buf[offset:]`` in canonical layout. Each shifted window is
+    one contiguous slice of it, reshaped: XLA fuses that into the loop, with no copy.
+    """
+    n, step = spec.n, spec.step
+    diff_pos = spec.perm.index(spec.diff_axis)  # canonical position of the difference axis
     rest = spec.cshape[1:]
     row = math.prod(rest)
-    stride = math.prod(spec.cshape[cd + 1 :])
+    stride = math.prod(spec.cshape[diff_pos + 1 :])
+    cdtype = spec.cdtype
 
-    def window(row_off: int, col_off: int, length: int | None) -> Any:
-        start = k + (i * r + row_off) * row + col_off * stride
-        w = lax.dynamic_slice(buf, (start,), (r * row,)).reshape((r, *rest))
-        return w if length is None else lax.slice_in_dim(w, 0, length, axis=cd)
+    def window(row_off: int, col_off: int, length: int | None, rows: int = step) -> Any:
+        start = offset + (step_index * step + row_off) * row + col_off * stride
+        w = lax.dynamic_slice(buf, (start,), (rows * row,)).reshape((rows, *rest))
+        w = w.astype(cdtype)  # before any subtraction: float16 and integers never overflow
+        return w if length is None else lax.slice_in_dim(w, 0, length, axis=diff_pos)
+
+    def pad_slab() -> Any:
+        shape = [step, *rest]
+        shape[diff_pos] = 1
+        return jnp.full(shape, spec.pad, cdtype)
 
     if n == 0:
-        win = [window(0, 0, None)]
-    elif spec.carry:
+        return window(0, 0, None)
+    if n > _UNROLL_MAX_N:
+        if spec.carry:  # the step's rows and the n before them, differenced along rows
+            return lax.slice_in_dim(_repeat_diff(window(0, 0, None, step + n), n, 0), 0, step)
+        a = window(0, 0, None)
+        if spec.pad is not None:
+            a = lax.concatenate([pad_slab(), a], diff_pos)
+        length = a.shape[diff_pos] - n
+        return lax.slice_in_dim(_repeat_diff(a, n, diff_pos), 0, length, axis=diff_pos)
+    if spec.carry:
         win = [window(o, 0, None) for o in range(n + 1)]
     else:
-        L = spec.cshape[cd]
+        width = spec.cshape[diff_pos]
         if spec.pad is None:
-            win = [window(0, o, L - n) for o in range(n + 1)]
+            win = [window(0, o, width - n) for o in range(n + 1)]
         else:
-            win = [window(0, o - 1, L + 1 - n) for o in range(1, n + 1)]
-            pad_shape = [r, *rest]
-            pad_shape[cd] = 1
-            pad = jnp.full(pad_shape, spec.pad, buf.dtype)
-            first = [pad] + ([window(0, 0, L - n)] if L - n > 0 else [])
-            win.insert(0, jnp.concatenate(first, axis=cd) if len(first) > 1 else pad)
-    win = [w.astype(spec.cdtype) for w in win]
+            win = [window(0, o - 1, width + 1 - n) for o in range(1, n + 1)]
+            first = [pad_slab()] + ([window(0, 0, width - n)] if width - n > 0 else [])
+            win.insert(0, lax.concatenate(first, diff_pos) if len(first) > 1 else first[0])
     for _ in range(n):  # the same subtractions, in the same order, as n passes of jnp.diff
         win = [win[o + 1] - win[o] for o in range(len(win) - 1)]
-    d = win[0]
-    d = d.astype(jnp.promote_types(d.dtype, jnp.float32))  # accumulate float16 in float32
-    inv = tuple(int(a) for a in np.argsort(spec.perm))
-    return d if inv == tuple(range(len(inv))) else jnp.transpose(d, inv)
+    return win[0]
 
 
 #: compiled kernels by spec; a batch of files with the same row shape reuses one
@@ -166,48 +205,66 @@ def _kernel(spec: _KernelSpec) -> Any:
 
 
 def _build_kernel(spec: _KernelSpec) -> Any:
+    """The jitted kernel ``(buf, offset, lo, hi) -> (partial, nonfinite)`` for one block.
+
+    ``partial`` is the accumulator (and, when omitting, per-element counts) or, when no map
+    reduces the chunk axis, the local maps' output for every block row; rows outside
+    ``[lo, hi)`` (history and zero padding) are masked with ``where``, so they never inject
+    a NaN or hide one. ``nonfinite`` counts the NaN/Inf differences of rows ``[lo, hi)``.
+    """
     steps = spec.rows // spec.step
     dec = spec.combiner
+    inverse = tuple(int(a) for a in np.argsort(spec.perm))
+    identity_perm = inverse == tuple(range(len(inverse)))
 
-    def rows_mask(i: Any, lo: Any, hi: Any, ndim: int) -> Any:
+    def row_mask(i: Any, lo: Any, hi: Any, ndim: int, pos: int) -> Any:
         idx = i * spec.step + jnp.arange(spec.step)
         shape = [1] * ndim
-        shape[spec.chunk_pos] = spec.step
+        shape[pos] = spec.step
         return ((idx >= lo) & (idx < hi)).reshape(shape)
 
-    def kernel(buf: Any, k: Any, lo: Any, hi: Any) -> Any:
-        def local(i: Any) -> Any:
-            d = _differences(buf, k, spec, i)
-            if spec.omit:
-                d = jnp.where(jnp.isfinite(d), d, jnp.nan)
-            return apply_maps(spec.local, d, spec.diff_axis, omit=spec.omit)[0]
+    def local(buf: Any, offset: Any, i: Any, lo: Any, hi: Any) -> tuple[Any, Any]:
+        d = _differences(buf, offset, spec, i)  # canonical layout: block rows first
+        finite = jnp.isfinite(d)
+        bad = ~finite & row_mask(i, lo, hi, d.ndim, 0)
+        nonfinite = jnp.sum(bad, dtype=jnp.int32)
+        if spec.omit:
+            d = jnp.where(finite, d, jnp.nan)
+        if not identity_perm:
+            d = jnp.transpose(d, inverse)
+        return apply_maps(spec.local, d, spec.diff_axis, omit=spec.omit)[0], nonfinite
 
-        y0 = jax.eval_shape(local, 0)
+    def kernel(buf: Any, offset: Any, lo: Any, hi: Any) -> Any:
+        y0 = jax.eval_shape(lambda: local(buf, offset, 0, lo, hi)[0])
+        zero = jnp.zeros((), jnp.int32)
         if dec is None:
             out_shape = list(y0.shape)
             out_shape[spec.chunk_pos] = spec.rows
 
-            def body(i: Any, out: Any) -> Any:
-                return lax.dynamic_update_slice_in_dim(out, local(i), i * spec.step, spec.chunk_pos)
+            def gather(i: Any, carry: tuple[Any, Any]) -> tuple[Any, Any]:
+                out, nonfinite = carry
+                y, bad = local(buf, offset, i, lo, hi)
+                out = lax.dynamic_update_slice_in_dim(out, y, i * spec.step, spec.chunk_pos)
+                return out, nonfinite + bad
 
-            return lax.fori_loop(0, steps, body, jnp.zeros(out_shape, y0.dtype))
+            return lax.fori_loop(0, steps, gather, (jnp.zeros(out_shape, y0.dtype), zero))
         merge = {"sum": jnp.add, "max": jnp.maximum, "min": jnp.minimum}[dec.combine]
 
-        def body(i: Any, carry: tuple[Any, Any]) -> tuple[Any, Any]:
-            acc, count = carry
-            y = local(i)
+        def fold(i: Any, carry: tuple[Any, Any, Any]) -> tuple[Any, Any, Any]:
+            acc, count, nonfinite = carry
+            y, bad = local(buf, offset, i, lo, hi)
             t = dec.apply_transform(y, jnp)
-            keep = rows_mask(i, lo, hi, t.ndim)
+            keep = row_mask(i, lo, hi, t.ndim, spec.chunk_pos)
             if spec.omit:  # count what went in, per output element, for the finaliser
                 keep = keep & ~jnp.isnan(y)
                 count = count + keep.astype(count.dtype)
             t = jnp.where(keep, t, jnp.asarray(dec.identity, t.dtype))
-            return merge(acc, t), count
+            return merge(acc, t), count, nonfinite + bad
 
-        init = (jnp.full(y0.shape, dec.identity, y0.dtype), jnp.zeros(y0.shape, jnp.int32))
-        if not spec.omit:
-            init = (init[0], jnp.zeros((), jnp.int32))
-        return lax.fori_loop(0, steps, body, init)
+        acc = jnp.full(y0.shape, dec.identity, y0.dtype)
+        count = jnp.zeros(y0.shape if spec.omit else (), jnp.int32)
+        acc, count, nonfinite = lax.fori_loop(0, steps, fold, (acc, count, zero))
+        return (acc, count), nonfinite
 
     return jax.jit(kernel)
 
@@ -279,6 +336,28 @@ def _as_source(source: Any) -> Any:
     return ArraySource(source)
 
 
+@dataclass(frozen=True)
+class Evaluation:
+    """What :func:`evaluate_info` found.
+
+    Attributes
+    ----------
+    value
+        The score, as :func:`evaluate` returns it (in the compute dtype).
+    nonfinite
+        How many difference elements were NaN or infinite (what ``nan="omit"`` leaves out).
+    differences
+        How many difference elements there were; 0 when ``n`` left none.
+    dtype
+        The dtype the differences and reductions were computed in.
+    """
+
+    value: np.ndarray
+    nonfinite: int
+    differences: int
+    dtype: np.dtype
+
+
 def evaluate(
     loss: SmoothnessLoss,
     source: Any,
@@ -289,41 +368,98 @@ def evaluate(
 ) -> np.ndarray:
     """Return what ``loss(X)`` returns, as NumPy, without holding all of ``X`` at once.
 
-    ``source`` is a NumPy array or memmap (chunked along its slowest axis) or a
-    :class:`ChunkedSource`. ``chunk_rows`` fixes the block length along the chunk axis.
-    ``nan="omit"`` leaves non-finite differences out of every reduction instead of letting
-    them turn the score into NaN.
+    Parameters
+    ----------
+    loss
+        The loss to evaluate; its ``n``, ``pad_value``, ``axis``, ``nu`` and scalarisation.
+    source
+        A NumPy array or memmap (chunked along its slowest axis) or a :class:`ChunkedSource`.
+    chunk_rows
+        Fixes the block length along the chunk axis (default: about ``chunk_bytes``).
+    chunk_bytes
+        Bytes of input per block when ``chunk_rows`` is not given.
+    nan
+        ``"omit"`` leaves non-finite differences out of every reduction instead of letting
+        them propagate (by IEEE arithmetic, as NumPy float64 would).
+
+    Returns
+    -------
+    numpy.ndarray
+        The score in the compute dtype (:func:`smoothcli.precision.compute_dtype`): float64
+        for float64 and 32/64-bit integer input, float32 for smaller types.
     """
+    return evaluate_info(
+        loss, source, chunk_rows=chunk_rows, chunk_bytes=chunk_bytes, nan=nan
+    ).value
+
+
+def evaluate_info(
+    loss: SmoothnessLoss,
+    source: Any,
+    *,
+    chunk_rows: int | None = None,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    nan: Literal["propagate", "omit"] = "propagate",
+) -> Evaluation:
+    """Like :func:`evaluate`, and also say how many differences there were, how many of them
+    were not finite, and the dtype they were computed in."""
     if nan not in ("propagate", "omit"):
         raise ValueError(f"nan must be 'propagate' or 'omit', not {nan!r}")
     omit = nan == "omit"
     src = _as_source(source)
     shape = tuple(int(s) for s in src.shape)
     dtype = np.dtype(src.dtype).newbyteorder("=")  # blocks are staged in native order
+    cdtype = compute_dtype(dtype)
     n, d = check_options(shape, loss.n, loss.axis)
-    cdtype = float_dtype(dtype)
+    with _precision(cdtype):
+        return _evaluate(loss, src, shape, dtype, cdtype, n, d, omit, chunk_rows, chunk_bytes)
+
+
+def _precision(cdtype: np.dtype) -> Any:
+    """JAX's x64 mode, for the duration of a float64 evaluation only (a scoped setting: a
+    library user's own JAX configuration is the same afterwards)."""
+    return jax.enable_x64(True) if cdtype == np.float64 else contextlib.nullcontext()
+
+
+def _evaluate(
+    loss: SmoothnessLoss,
+    src: Any,
+    shape: tuple[int, ...],
+    dtype: np.dtype,
+    cdtype: np.dtype,
+    n: int,
+    d: int,
+    omit: bool,
+    chunk_rows: int | None,
+    chunk_bytes: int,
+) -> Evaluation:
     scal = loss.scalarisation
     assert scal is not None
     pad = loss.pad_value
     if pad is not None and not isinstance(pad, float):
         _warn_once("an array pad_value is evaluated on the whole array")
-        return _whole(loss, src, omit)
+        return _whole(loss, src, cdtype, omit)
     c = src.chunk_axis
     dshape = list(shape)
     if n > 0:
         dshape[d] = max(shape[d] + (pad is not None) - n, 0)
     if math.prod(dshape) == 0:  # nothing to stream: the maps on an empty array decide
         empty = jnp.zeros(dshape, cdtype)
-        return np.asarray(loss.nu * scal.reduce(empty, time_axis=d, omit=omit))
+        value = np.asarray(loss.nu * scal.reduce(empty, time_axis=d, omit=omit), cdtype)
+        return Evaluation(value, 0, 0, cdtype)
     plan = _plan(scal, len(shape), d, c)
     if plan is None:
         _warn_once(
             f"scalarisation {scal} reduces the chunk axis with a matrix norm, which cannot "
             "be chunked; evaluating the whole array in memory"
         )
-        return _whole(loss, src, omit)
+        return _whole(loss, src, cdtype, omit)
 
     carry = c == d and n > 0
+    if carry and pad is not None and not _holds(dtype, pad):
+        # the pad is staged with the history rows: stage in the compute dtype, not the
+        # stored one (an integer block would truncate a pad of 0.5)
+        dtype = cdtype
     total_rows = shape[c]
     row_elems = math.prod(shape) // max(total_rows, 1)
     rows, step = _sizes(total_rows, row_elems, max(dtype.itemsize, 4), chunk_rows, chunk_bytes)
@@ -355,16 +491,18 @@ def evaluate(
 
     acc: np.ndarray | None = None
     counts: Any = 0
+    nonfinite = 0
     pieces: list[np.ndarray] = []
     inflight: deque[tuple[Any, int, int, np.ndarray | None]] = deque()
     staging = _Staging(total + extra, dtype, cshape)
 
     def fold() -> None:
-        nonlocal acc, counts
-        out, lo, hi, staged = inflight.popleft()
+        nonlocal acc, counts, nonfinite
+        (out, bad), lo, hi, staged = inflight.popleft()
         jax.block_until_ready(out)
         if staged is not None:
             staging.give_back(staged)
+        nonfinite += int(bad)
         if plan.combiner is None:
             pieces.append(_take(np.asarray(out), plan.chunk_pos, lo, max(hi, lo)))
             return
@@ -378,7 +516,7 @@ def evaluate(
         if omit:
             counts = counts + np.asarray(out[1]).sum(axis=axes, dtype=np.int64)
 
-    blocks = _blocks(src, rows, n if carry else 0, pad, perm, staging, total, extra)
+    blocks = _blocks(src, dtype, rows, n if carry else 0, pad, perm, staging, total, extra)
     for j, (start, buf, k, staged) in enumerate(blocks):
         have = min(rows, total_rows - start)
         # with a carry, block row j is D row start - n + j (+1 with a pad): mask those < 0
@@ -391,10 +529,11 @@ def evaluate(
     while inflight:
         fold()
 
-    out_dtype = np.dtype(cdtype)
+    differences = math.prod(dshape)
     if plan.combiner is None:
         result = np.concatenate(pieces, axis=plan.chunk_pos)
-        return np.asarray(loss.nu * jnp.asarray(result, out_dtype))
+        value = np.asarray(loss.nu * jnp.asarray(result, cdtype))
+        return Evaluation(value, nonfinite, differences, cdtype)
     inter = jax.eval_shape(
         lambda y: apply_maps(plan.local, y, d, omit=omit)[0],
         jax.ShapeDtypeStruct(tuple(dshape), cdtype),
@@ -403,18 +542,24 @@ def evaluate(
     assert acc is not None
     value = plan.combiner.finish(acc, count)
     if plan.outer:
-        value = jnp.asarray(value, out_dtype)
+        value = jnp.asarray(value, cdtype)
         value = apply_maps(plan.outer, value, plan.outer_time, omit=omit)[0]
-        return np.asarray(loss.nu * value)
-    return np.asarray(loss.nu * value, out_dtype)
+        value = np.asarray(loss.nu * value)
+    else:
+        value = np.asarray(loss.nu * value, cdtype)
+    return Evaluation(value, nonfinite, differences, cdtype)
 
 
-def _native(block: np.ndarray) -> np.ndarray:
-    return block if block.dtype.isnative else block.astype(block.dtype.newbyteorder("="))
+def _holds(dtype: np.dtype, value: float) -> bool:
+    """Whether ``dtype`` stores ``value`` exactly."""
+    with np.errstate(all="ignore"):
+        stored = np.asarray(value).astype(dtype)
+    return bool(stored == value)
 
 
 def _blocks(
     src: Any,
+    dtype: np.dtype,
     rows: int,
     carry: int,
     pad: float | None,
@@ -427,6 +572,8 @@ def _blocks(
     ``buffer[offset:]`` in canonical layout (chunk axis first), preceded by ``carry`` rows of
     history (zeros and the pad before the first row). ``staged`` buffers are the pool's."""
     can = src.canonical() if isinstance(src, ArraySource) else None
+    if can is not None and can.dtype != dtype:
+        can = None  # staged in another dtype than stored: no buffer to share
     if can is not None:  # in memory: share aligned windows, stage only where they do not fit
         flat = can.reshape(-1)
         row_len = math.prod(can.shape[1:])
@@ -442,7 +589,9 @@ def _blocks(
     tail: np.ndarray | None = None
     start = 0
     for chunk in src.chunks(rows):
-        block = np.transpose(_native(np.asarray(chunk)), perm)  # free for F-ordered frames
+        block = np.transpose(
+            np.asarray(chunk), perm
+        )  # view[...] = block converts as needed  # free for F-ordered frames
         k = block.shape[0]
         buf, view = staging.take()
         if carry:
@@ -469,11 +618,12 @@ def _fill(view: np.ndarray, body: np.ndarray, head: int, pad: float | None) -> N
     view[head + body.shape[0] :] = 0
 
 
-def _whole(loss: SmoothnessLoss, src: Any, omit: bool) -> np.ndarray:
-    X = np.asarray(src.read())
-    if not omit:
-        return np.asarray(loss(X))
+def _whole(loss: SmoothnessLoss, src: Any, cdtype: np.dtype, omit: bool) -> Evaluation:
+    X = np.asarray(src.read()).astype(cdtype, copy=False)  # float16 promoted first
     D = smoothness(X, n=loss.n, pad_value=loss.pad_value, axis=loss.axis)
-    D = jnp.where(jnp.isfinite(D), D, jnp.nan)
+    nonfinite = int(jnp.sum(~jnp.isfinite(D)))
+    if omit:
+        D = jnp.where(jnp.isfinite(D), D, jnp.nan)
     assert loss.scalarisation is not None
-    return np.asarray(loss.nu * loss.scalarisation.reduce(D, time_axis=loss.axis, omit=True))
+    value = loss.scalarisation.reduce(D, time_axis=loss.axis, omit=omit)
+    return Evaluation(np.asarray(loss.nu * value), nonfinite, int(D.size), cdtype)
