@@ -61,7 +61,7 @@ def test_sample_data_scores_with_exit_0_and_values_match_numpy():
     assert result.exit_code == 0, result.output
     rows = {Path(r["path"]).name: r for r in tsv(result)}
     assert set(rows) == {BOLD.name, SLABS.name, EVENTS.name, CONFOUNDS.name}  # mask skipped
-    assert all(r["status"] == "ok" and r["error"] == "" for r in rows.values())
+    assert all(r["status"] == "ok" and r["error"] == "n/a" for r in rows.values())
     # NIfTI: time is the last axis
     assert float(rows[BOLD.name]["score"]) == pytest.approx(
         np.abs(np.diff(bold64())).sum(), rel=1e-6
@@ -77,8 +77,9 @@ def test_sample_data_scores_with_exit_0_and_values_match_numpy():
     # BIDS entities became columns
     assert rows[EVENTS.name]["sub"] == "02" and rows[EVENTS.name]["task"] == "events"
     assert rows[CONFOUNDS.name]["desc"] == "confounds"
-    # the confounds table has n/a in its first row: propagate gives NaN, still status ok
-    assert rows[CONFOUNDS.name]["score"] == "nan"
+    # the confounds table has n/a in its first row: propagate gives NaN (written n/a in
+    # TSV), still status ok
+    assert rows[CONFOUNDS.name]["score"] == "n/a"
 
 
 def test_int16_nifti_is_scaled_and_promoted_not_wrapped(tmp_path):
@@ -248,8 +249,8 @@ def test_every_output_format_parses_back_to_the_same_rows(fmt):
     ref = tsv(run(SAMPLE))
     for r in ref:
         got = scores[Path(r["path"]).name]
-        if r["score"] == "nan":
-            assert got in (None, "nan")  # JSON writes NaN as null
+        if r["score"] == "n/a":
+            assert got in (None, "nan", "n/a", "")  # JSON writes NaN as null
         else:
             assert float(got) == float(r["score"])
 
@@ -293,7 +294,7 @@ def test_quiet_verbose_and_debug():
     verbose = run(SLABS, "-v").stderr
     assert "1 row(s), status ok" in verbose and "1 input(s): 1 scored" in verbose
     debug = run(SLABS, "missing.npy", "--debug").stderr
-    assert "Traceback" in debug and "FileNotFoundError" in debug
+    assert "Traceback" in debug and "missing.npy" in debug
     plain = run(SLABS, "missing.npy").stderr
     assert "Traceback" not in plain and "no such file: missing.npy" in plain
 
@@ -350,7 +351,7 @@ def test_nan_input_fails_threshold_and_passes_with_nan_omit(tmp_path):
     np.save(tmp_path / "holes.npy", X)
     fail = run(tmp_path / "holes.npy", "--fail-above", "1e9")
     assert fail.exit_code == 1
-    assert tsv(fail)[0]["score"] == "nan" and tsv(fail)[0]["check"] == "fail"
+    assert tsv(fail)[0]["score"] == "n/a" and tsv(fail)[0]["check"] == "fail"
     assert "holes.npy: score nan" in fail.stderr
     ok = run(tmp_path / "holes.npy", "--fail-above", "1e9", "--nan", "omit")
     assert ok.exit_code == 0
@@ -363,7 +364,7 @@ def test_nan_input_fails_threshold_and_passes_with_nan_omit(tmp_path):
 
 def test_score_paths_returns_the_same_rows_as_a_dataframe():
     df = score_paths(str(SAMPLE), scalarise="rms(axis=space)", mask=str(MASK))
-    assert list(df.columns[:4]) == ["path", "sub", "task", "desc"]
+    assert list(df.columns[:4]) == ["path", "index", "score", "status"]
     cli = tsv(run(SAMPLE, "--scalarise", "rms(axis=space)", "--mask", MASK))
     assert len(df) == len(cli)
     np.testing.assert_allclose(
@@ -384,7 +385,7 @@ def test_installed_entry_point_scores_and_pipes():
     )
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    assert lines[0].split("\t")[:2] == ["path", "sub"]  # a pipe gets TSV with a header
+    assert lines[0].split("\t")[:4] == ["path", "index", "score", "status"]  # TSV, a header
     assert len(lines) == 5
     assert "4 input(s): 4 scored" in proc.stderr
 
