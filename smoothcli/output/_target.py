@@ -69,11 +69,12 @@ def _direct(target: Target) -> Iterator[IO[str]]:
 
 
 @contextlib.contextmanager
-def _atomic(target: Target) -> Iterator[IO[str]]:
+def _atomic(target: Target, *, anonymous: bool = True) -> Iterator[IO[str]]:
+    """``anonymous=False`` takes the named-temporary-file way (tests use it)."""
     folder, name = os.path.split(target.real)
     dir_fd = os.open(folder or ".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        fd = _anonymous(dir_fd)
+        fd = _anonymous(dir_fd) if anonymous else None
         if fd is not None:
             with _text_stream(fd) as stream:
                 yield stream
