@@ -31,7 +31,7 @@ from smoothcli.output import (
     sidecar_path,
     write_sidecar,
 )
-from smoothcli.output._target import _atomic
+from smoothcli.output._target import _atomic, _copy
 from smoothcli.output._values import number_text
 
 ENTITIES = ("sub", "ses", "task", "acq", "run", "echo", "space", "desc")
@@ -363,6 +363,24 @@ def test_writing_through_a_symlink_replaces_the_file_it_points_to(tmp_path):
     with check_target(str(tmp_path / "link.tsv")).open() as stream:
         stream.write("new\n")
     assert (tmp_path / "link.tsv").is_symlink() and real.read_text() == "new\n"
+
+
+def test_where_linkat_is_refused_the_anonymous_file_is_copied_into_place(tmp_path):
+    """The path taken when /proc cannot link an O_TMPFILE file (EXDEV, EPERM)."""
+    old = tmp_path / "scores.tsv"
+    old.write_text("old\n")
+    old.chmod(0o640)
+    source = os.open(tmp_path, os.O_TMPFILE | os.O_RDWR)
+    dir_fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.write(source, b"x" * 3_000_000)
+        _copy(source, dir_fd, "scores.tsv", check_target(str(old)))
+    finally:
+        os.close(source)
+        os.close(dir_fd)
+    assert old.read_bytes() == b"x" * 3_000_000
+    assert stat.S_IMODE(old.stat().st_mode) == 0o640
+    assert os.listdir(tmp_path) == ["scores.tsv"]
 
 
 _KILLED_CHILD = """

@@ -16,6 +16,7 @@ import os
 import re
 import secrets
 import stat
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO
@@ -60,6 +61,7 @@ def _text_stream(fd: int) -> IO[str]:
 @contextlib.contextmanager
 def _direct(target: Target) -> Iterator[IO[str]]:
     if target.fd is not None:
+        _flush_std(target.fd)
         fd = os.dup(target.fd)
     else:
         # as a shell's '>' would (O_TRUNC does nothing to a device or a FIFO)
@@ -79,7 +81,12 @@ def _atomic(target: Target, *, anonymous: bool = True) -> Iterator[IO[str]]:
             with _text_stream(fd) as stream:
                 yield stream
                 _finish(stream, fd, target)
-                _link(fd, dir_fd, name)
+                try:
+                    _link(fd, dir_fd, name)
+                except OSError as exc:  # /proc not usable for linkat: copy into place
+                    if exc.errno not in (errno.EXDEV, errno.EPERM, errno.ENOENT, errno.EACCES):
+                        raise
+                    _copy(fd, dir_fd, name, target)
         else:
             yield from _named(dir_fd, name, target)
     finally:
@@ -92,11 +99,19 @@ def _anonymous(dir_fd: int) -> int | None:
     if not flags or not os.path.isdir("/proc/self/fd"):
         return None
     try:
-        return os.open(".", flags | os.O_WRONLY | os.O_CLOEXEC, 0o666, dir_fd=dir_fd)
+        return os.open(".", flags | os.O_RDWR | os.O_CLOEXEC, 0o666, dir_fd=dir_fd)
     except OSError as exc:
         if exc.errno in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOENT):
             return None
         raise
+
+
+def _flush_std(fd: int) -> None:
+    """Text this process already buffered for stdout or stderr goes first."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            if stream.fileno() == fd:
+                stream.flush()
 
 
 def _finish(stream: IO[str], fd: int, target: Target) -> None:
@@ -132,15 +147,35 @@ def _link(fd: int, dir_fd: int, name: str) -> None:
         raise
 
 
-def _named(dir_fd: int, name: str, target: Target) -> Iterator[IO[str]]:
+def _create_temp(dir_fd: int, name: str) -> tuple[int, str]:
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
     while True:
         temp = _temp_name(name)
-        try:
-            fd = os.open(temp, flags, 0o666, dir_fd=dir_fd)
-            break
-        except FileExistsError:
-            continue
+        with contextlib.suppress(FileExistsError):
+            return os.open(temp, flags, 0o666, dir_fd=dir_fd), temp
+
+
+def _copy(source: int, dir_fd: int, name: str, target: Target) -> None:
+    """Copy the anonymous file into a named temporary file, then rename that into place."""
+    fd, temp = _create_temp(dir_fd, name)
+    try:
+        with open(fd, "wb") as out:
+            os.lseek(source, 0, os.SEEK_SET)
+            while block := os.read(source, 1 << 20):
+                out.write(block)
+            out.flush()
+            if target.mode is not None:
+                os.fchmod(fd, target.mode)
+            os.fsync(fd)
+        os.replace(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp, dir_fd=dir_fd)
+        raise
+
+
+def _named(dir_fd: int, name: str, target: Target) -> Iterator[IO[str]]:
+    fd, temp = _create_temp(dir_fd, name)
     try:
         with _text_stream(fd) as stream:
             yield stream
