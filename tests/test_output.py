@@ -419,7 +419,7 @@ def test_a_fifo_is_written_into_and_still_exists(tmp_path):
     fifo = tmp_path / "scores.tsv"
     os.mkfifo(fifo)
     received: list[str] = []
-    reader = threading.Thread(target=lambda: received.append(fifo.read_text()))
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text()), daemon=True)
     reader.start()
     target = check_target(str(fifo), protect=[])
     assert not target.regular and target.sidecar is None
