@@ -1,110 +1,133 @@
 """Readers, one module per format family, and a registry from file name or magic bytes.
 
 Every reader returns :class:`Loaded` items: a chunked source for the engine, its time axis
-and, where the file has them, names for its axes (CSV/TSV columns). Readers never compute.
+and, where the file has them, names for its axes (CSV/TSV columns). Readers never compute,
+never hold more than a few blocks, and turn every input they cannot read into
+:class:`~smoothcli.sources._base.InputError` with a one-line message.
 """
 
 from __future__ import annotations
 
-import gzip
+import io
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-FORMATS = ("nifti", "csv", "tsv", "npy", "npz")
-_SUFFIXES = {
-    ".nii": "nifti",
-    ".nii.gz": "nifti",
-    ".csv": "csv",
-    ".tsv": "tsv",
-    ".npy": "npy",
-    ".npz": "npz",
-}
+from ._base import InputError, os_error_message
+from ._registry import FORMATS, READERS, format_of_name, is_supported, reader, sniff
+
+__all__ = [
+    "FORMATS",
+    "READERS",
+    "InputError",
+    "Loaded",
+    "format_of_name",
+    "is_supported",
+    "open_bytes",
+    "open_path",
+    "open_stdin",
+    "sniff",
+]
+
+#: how many bytes are peeked at to recognise a format
+HEAD_BYTES = 512
 
 
 @dataclass
 class Loaded:
     """One array to score."""
 
-    source: Any  # an engine source: ArraySource or a ChunkedSource
+    source: Any  # a chunked source (see sources._base)
     time_axis: int
     kind: str
     member: str | None = None  # the array's name inside an NPZ
     labels: dict[int, list[str]] = field(default_factory=dict)  # axis -> element names
+    notes: list[str] = field(default_factory=list)  # one-line remarks, shown as warnings
 
 
-def format_of_name(name: str) -> str | None:
-    low = name.lower()
-    for suffix in sorted(_SUFFIXES, key=len, reverse=True):
-        if low.endswith(suffix):
-            return _SUFFIXES[suffix]
-    return None
+_KINDS = {
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFIFO: "a FIFO (named pipe)",
+    stat.S_IFSOCK: "a socket",
+}
 
 
-def is_supported(name: str) -> bool:
-    return format_of_name(name) is not None
-
-
-def sniff(head: bytes) -> str:
-    """The format of some bytes from their magic: NPY, NPZ (zip), gzip'd or plain NIfTI,
-    else text (TSV if its first line has a tab, CSV otherwise)."""
-    if head.startswith(b"\x93NUMPY"):
-        return "npy"
-    if head.startswith(b"PK\x03\x04"):
-        return "npz"
-    if head.startswith(b"\x1f\x8b"):
-        return "nifti"
-    if _nifti_header(head):
-        return "nifti"
-    first = head.split(b"\n", 1)[0]
-    return "tsv" if b"\t" in first else "csv"
-
-
-def _nifti_header(head: bytes) -> bool:
-    if len(head) < 4:
-        return False
-    return int.from_bytes(head[:4], "little") in (348, 540) or int.from_bytes(head[:4], "big") in (
-        348,
-        540,
-    )
+def _check_regular(path: str) -> None:
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise InputError(os_error_message(exc, path)) from exc
+    if stat.S_ISDIR(st.st_mode):
+        raise InputError(f"is a directory: {path}")
+    if not stat.S_ISREG(st.st_mode):
+        kind = _KINDS.get(stat.S_IFMT(st.st_mode), "a special file")
+        raise InputError(f"not a regular file but {kind}")
 
 
 def open_path(path: str | Path, *, fmt: str | None = None, mask: Any = None) -> list[Loaded]:
-    """Open a file; ``fmt`` overrides the format its name implies. ``mask`` applies to
-    NIfTI images only; other formats ignore it."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"no such file: {path}")
-    if path.is_dir():
-        raise IsADirectoryError(f"is a directory: {path}")
-    fmt = fmt or format_of_name(path.name)
+    """Open a regular file; ``fmt`` overrides the format its name implies, and a name with
+    no known suffix is sniffed. ``mask`` applies to NIfTI images only; other formats ignore
+    it. The path is used as given (a non-UTF-8 name works through the OS's encoding)."""
+    where = os.fspath(path)
+    _check_regular(where)
+    fmt = fmt or format_of_name(os.path.basename(where))
     if fmt is None:
-        with open(path, "rb") as fh:
-            fmt = sniff(fh.read(512))
-    return _open(fmt, path, mask)
+        from ._base import open_binary
+
+        with open_binary(where) as fh:
+            fmt = sniff(fh.read(HEAD_BYTES))
+    return reader(fmt).load()(where, mask=mask)
+
+
+class _Prefixed(io.RawIOBase):
+    """A stream that gives back the bytes already peeked from it, then the rest."""
+
+    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+        self._head = memoryview(head)
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        if self._head:
+            n = min(len(b), len(self._head))
+            b[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        into = getattr(self._rest, "readinto", None)
+        if into is not None:
+            return into(b) or 0
+        data = self._rest.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+
+def _peek(stream: BinaryIO) -> bytes:
+    head = b""
+    while len(head) < HEAD_BYTES:
+        more = stream.read(HEAD_BYTES - len(head))
+        if not more:
+            break
+        head += more
+    return head
+
+
+def open_stdin(stream: BinaryIO, *, fmt: str | None = None, mask: Any = None) -> list[Loaded]:
+    """Open what a binary stream holds (stdin): the format from ``fmt`` or from its first
+    bytes. NIfTI (plain or gzip), NPY and CSV/TSV are read as they come; an NPZ is spooled to
+    an anonymous temporary file first, since a zip archive is read from its end."""
+    head = _peek(stream)
+    if not head:
+        raise InputError("stdin is empty")
+    fmt = fmt or sniff(head)
+    whole = io.BufferedReader(_Prefixed(head, stream), 1 << 20)
+    return reader(fmt).load()(whole, mask=mask)
 
 
 def open_bytes(data: bytes, *, fmt: str | None = None, mask: Any = None) -> list[Loaded]:
-    """Open bytes read from stdin; without ``fmt``, sniff them."""
-    if not data:
-        raise ValueError("stdin is empty")
-    fmt = fmt or sniff(data[:512])
-    if fmt == "nifti" and data[:2] == b"\x1f\x8b":
-        data = gzip.decompress(data)
-    return _open(fmt, data, mask)
-
-
-def _open(fmt: str, where: Path | bytes, mask: Any) -> list[Loaded]:
-    if fmt == "nifti":
-        from .nifti import open_nifti
-
-        return [open_nifti(where, mask=mask)]
-    if fmt in ("csv", "tsv"):
-        from .table import open_table
-
-        return [open_table(where, sep="," if fmt == "csv" else "\t")]
-    if fmt in ("npy", "npz"):
-        from .arrays import open_numpy
-
-        return open_numpy(where, npz=fmt == "npz")
-    raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    """Open bytes already read (from stdin); without ``fmt``, sniff them."""
+    return open_stdin(io.BytesIO(data), fmt=fmt, mask=mask)

@@ -15,7 +15,16 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["ArraySource", "ChunkedSource", "InputError", "take"]
+__all__ = [
+    "ArraySource",
+    "ChunkedSource",
+    "InputError",
+    "drain",
+    "prefetch",
+    "read_block",
+    "read_exact",
+    "take",
+]
 
 
 class InputError(ValueError):
@@ -80,3 +89,127 @@ def take(a: np.ndarray, axis: int, start: int, stop: int) -> np.ndarray:
     index = [slice(None)] * a.ndim
     index[axis] = slice(start, stop)
     return a[tuple(index)]
+
+
+# -- reading blocks with file reads ------------------------------------------------------------
+
+#: a block larger than this is read in pieces of this size, so that a header that lies about
+#: the size of its data (on a stream, where the size cannot be checked first) allocates only
+#: as much memory as the stream really holds
+PIECE_BYTES = 64 << 20
+
+
+def read_exact(fh: Any, out: memoryview) -> int:
+    """Fill ``out`` from ``fh`` with ``readinto``; return how many bytes it holds (fewer only
+    at the end of the stream)."""
+    got = 0
+    size = len(out)
+    while got < size:
+        n = fh.readinto(out[got:])
+        if not n:
+            break
+        got += n
+    return got
+
+
+def read_block(fh: Any, nbytes: int) -> tuple[np.ndarray, int]:
+    """Read ``nbytes`` into a new byte array; return it and how many bytes were there.
+
+    A block of up to :data:`PIECE_BYTES` is read straight into its array. A larger one is
+    read piece by piece and put together only once all of it has arrived, so a short stream
+    never allocates the size its header claimed.
+    """
+    if nbytes <= PIECE_BYTES:
+        out = np.empty(nbytes, np.uint8)
+        return out, read_exact(fh, memoryview(out))
+    pieces = []
+    got = 0
+    while got < nbytes:
+        piece = np.empty(min(PIECE_BYTES, nbytes - got), np.uint8)
+        n = read_exact(fh, memoryview(piece))
+        pieces.append(piece[:n])
+        got += n
+        if n < piece.size:
+            break
+    if got < nbytes:
+        return np.empty(0, np.uint8), got
+    return np.concatenate(pieces), got
+
+
+def drain(fh: Any, piece: int = 1 << 20) -> int:
+    """Read ``fh`` to its end (a gzip or zip stream checks its CRC and length there);
+    return how many bytes were left."""
+    buf = memoryview(bytearray(piece))
+    left = 0
+    while True:
+        n = fh.readinto(buf)
+        if not n:
+            return left
+        left += n
+
+
+def stream_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions a corrupt gzip or zip stream raises, with either gzip backend."""
+    import zlib
+
+    kinds: list[type[BaseException]] = [OSError, EOFError, zlib.error]
+    try:
+        from isal import isal_zlib
+    except ImportError:
+        pass
+    else:
+        kinds.append(isal_zlib.error)
+    return tuple(kinds)
+
+
+def prefetch(blocks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+    """Run ``blocks`` one step ahead in a helper thread: the next block is read, decompressed
+    and converted while the caller works on this one (zlib, file reads and NumPy release the
+    GIL). The iterator runs to its end, so checks made after its last block still raise."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    done = object()
+
+    def step() -> Any:
+        return next(blocks, done)
+
+    with ThreadPoolExecutor(1, "smoothcli-read") as pool:
+        pending = pool.submit(step)
+        while True:
+            block = pending.result()
+            if block is done:
+                return
+            pending = pool.submit(step)
+            yield block
+
+
+# -- files ---------------------------------------------------------------------------------------
+
+_OS_MESSAGES = {
+    "ENAMETOOLONG": "file name too long",
+    "EACCES": "permission denied",
+    "EPERM": "permission denied",
+    "ENOTDIR": "a part of the path is not a directory",
+    "ELOOP": "too many levels of symbolic links",
+    "EISDIR": "is a directory",
+}
+
+
+def os_error_message(exc: OSError, path: str | None = None) -> str:
+    """One line for an error the OS gave about a path."""
+    import errno
+
+    name = errno.errorcode.get(exc.errno or 0, "")
+    if name == "ENOENT":
+        return f"no such file: {path}" if path is not None else "no such file"
+    if name in _OS_MESSAGES:
+        return _OS_MESSAGES[name]
+    return (exc.strerror or str(exc) or type(exc).__name__).lower()
+
+
+def open_binary(path: str) -> Any:
+    """Open a file for reading; an OS error becomes :class:`InputError`."""
+    try:
+        return open(path, "rb")
+    except OSError as exc:
+        raise InputError(os_error_message(exc, path)) from exc

@@ -1,48 +1,280 @@
-"""CSV and TSV tables through pandas: rows are time, columns are signals."""
+"""CSV and TSV tables: rows are time, columns are signals, values float64.
+
+The text is read in pieces of whole lines (a file or a stream, in one pass) and each piece is
+parsed by pandas, so memory stays bounded: the parsed numbers stay in memory up to
+:data:`IN_MEMORY_BYTES` and are spooled to an anonymous temporary file beyond that, which
+also tells the engine the table's shape before it computes anything. Every problem is an
+:class:`InputError` found while reading: NUL bytes ("binary data, not a text table", found in
+the first piece, so ``/dev/zero`` fails at once), a line longer than :data:`MAX_LINE_BYTES`,
+text that is not UTF-8, a row with too many fields, a cell that is not a number (named by
+its line in the file and its column).
+
+A UTF-8 byte order mark is skipped. The first non-blank line is a header unless every cell
+in it is a number; pandas' default names ``0,1,2,...`` (with or without a leading empty cell)
+are a header too. A leading unnamed column holding 0..N-1 (pandas' index, written by
+``DataFrame.to_csv()``) is dropped, with a note.
+"""
 
 from __future__ import annotations
 
+import csv
 import io
-from pathlib import Path
+import os
+import re
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
 from . import Loaded
-from ._base import ArraySource
+from ._base import ArraySource, InputError, open_binary, read_block
 
 NA_VALUES = ["n/a", "NA", "N/A", "nan", "NaN", ""]
+#: bytes of text read at a time (whole lines of it are parsed together)
+PIECE_BYTES = 4 << 20
+#: the longest line buffered; a longer one is not a table
+MAX_LINE_BYTES = 16 << 20
+#: parsed values kept in memory; beyond this they are spooled to a temporary file
+IN_MEMORY_BYTES = 64 << 20
+BOM = b"\xef\xbb\xbf"
+INDEX_NOTE = "dropped a leading unnamed column holding 0..N-1 (a pandas index)"
+
+# what pandas' C parser reads as a float (cells are stripped first)
+_NUMBER = re.compile(r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf|infinity)", re.IGNORECASE)
+_BOOL = {"True", "False", "TRUE", "FALSE", "true", "false"}
 
 
 def _is_number(token: str) -> bool:
-    token = token.strip().strip('"')
-    if token in NA_VALUES:
-        return True
+    token = token.strip()
+    return token in NA_VALUES or token in _BOOL or _NUMBER.fullmatch(token) is not None
+
+
+def _is_default_names(tokens: list[str]) -> bool:
+    """pandas' default column names ``0,1,2,...``, optionally after an empty index cell."""
+    tokens = [t.strip() for t in tokens]
+    if len(tokens) > 1 and tokens[0] == "":
+        tokens = tokens[1:]
+    return tokens == [str(i) for i in range(len(tokens))]
+
+
+def _pieces(fh: Any) -> Iterator[tuple[int, bytes]]:
+    """``(number of its first line, bytes)`` for consecutive pieces of whole lines."""
+    line = 1
+    rest = b""
+    first = True
+    while True:
+        data = fh.read(PIECE_BYTES)
+        if not data:
+            break
+        if first:
+            data = data.removeprefix(BOM)
+            first = False
+        if b"\0" in data:
+            raise InputError("binary data, not a text table")
+        data = rest + data
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            rest = data
+        else:
+            piece, rest = data[: cut + 1], data[cut + 1 :]
+            yield line, piece
+            line += piece.count(b"\n")
+        if len(rest) > MAX_LINE_BYTES:
+            raise InputError(f"line {line} is longer than {MAX_LINE_BYTES >> 20} MB: not a table")
+    if rest:
+        yield line, rest + b"\n"
+
+
+def _decode(raw: bytes, line: int) -> str:
     try:
-        float(token)
-    except ValueError:
-        return False
-    return True
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        at = line + raw[: exc.start].count(b"\n")
+        raise InputError(f"line {at} is not UTF-8 text") from None
 
 
-def open_table(where: Path | bytes, *, sep: str) -> Loaded:
-    import pandas as pd
+def _lines(piece: bytes, first: int, sep: str) -> Iterator[tuple[int, list[str]]]:
+    """The non-blank lines of a piece as ``(line number, cells)``."""
+    for i, raw in enumerate(piece.split(b"\n")):
+        text = _decode(raw, first + i).rstrip("\r")
+        if text.strip():
+            yield first + i, next(csv.reader([text], delimiter=sep))
 
-    text = where.decode() if isinstance(where, bytes) else Path(where).read_text()
-    lines = text.splitlines()
-    first = next((line for line in lines if line.strip()), None)
-    if first is None:
-        raise ValueError("the table is empty")
-    header = 0 if not all(_is_number(t) for t in first.split(sep)) else None
-    frame = pd.read_csv(
-        io.StringIO(text), sep=sep, header=header, na_values=NA_VALUES, keep_default_na=False
-    )
-    if frame.shape[0] == 0:
-        raise ValueError("the table has a header but no rows")
-    for name in frame.columns:
-        col = frame[name]
-        if not (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)):
-            bad = next(v for v in col if not _is_number(str(v)))
-            raise ValueError(f"column {str(name)!r} is not numeric (it holds {str(bad)!r})")
-    X = np.ascontiguousarray(frame.to_numpy(dtype=np.float64))
-    labels = {1: [str(c) for c in frame.columns]}
-    return Loaded(ArraySource(X), 0, "table", labels=labels)
+
+class _Parser:
+    """Turns pieces of text into float64 rows, checking every cell."""
+
+    def __init__(self, sep: str) -> None:
+        self.sep = sep
+        self.names: list[str] | None = None
+        self.header = False
+
+    def start(self, piece: bytes, first: int) -> tuple[bytes, int] | None:
+        """Find the header in the first piece that has a non-blank line; return the rest of
+        the piece to parse as data (and its first line number), or ``None`` if the piece is
+        blank."""
+        offset = 0
+        for i, raw in enumerate(piece.split(b"\n")):
+            text = _decode(raw, first + i).rstrip("\r")
+            if text.strip():
+                cells = next(csv.reader([text], delimiter=self.sep))
+                numbers = all(_is_number(c) for c in cells)
+                self.header = not numbers or _is_default_names(cells)
+                if self.header:
+                    self.names = [c if c.strip() else f"Unnamed: {j}" for j, c in enumerate(cells)]
+                    return piece[offset + len(raw) + 1 :], first + i + 1
+                self.names = [str(j) for j in range(len(cells))]
+                return piece[offset:], first + i
+            offset += len(raw) + 1
+        return None
+
+    def parse(self, piece: bytes, first: int) -> np.ndarray:
+        import pandas as pd
+
+        assert self.names is not None
+        ncols = len(self.names)
+        try:
+            frame = pd.read_csv(
+                io.BytesIO(piece),
+                sep=self.sep,
+                header=None,
+                names=list(range(ncols)),
+                index_col=False,
+                na_values=NA_VALUES,
+                keep_default_na=False,
+                encoding="utf-8",
+                skip_blank_lines=True,
+            )
+        except UnicodeDecodeError:
+            _decode(piece, first)  # names the line
+            raise InputError(f"the table is not UTF-8 text (near line {first})") from None
+        except pd.errors.EmptyDataError:
+            return np.empty((0, ncols))
+        except (pd.errors.ParserError, ValueError) as exc:
+            for line, cells in _lines(piece, first, self.sep):
+                if len(cells) > ncols:
+                    raise InputError(
+                        f"line {line} has {len(cells)} fields, but the table has {ncols} columns"
+                    ) from None
+            text = " ".join(str(exc).split())
+            raise InputError(f"the table cannot be parsed near line {first} ({text})") from None
+        for j in range(ncols):
+            col = frame[j]
+            if not (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)):
+                raise self._bad_cell(piece, first, j)
+        return np.ascontiguousarray(frame.to_numpy(dtype=np.float64))
+
+    def _bad_cell(self, piece: bytes, first: int, j: int) -> InputError:
+        assert self.names is not None
+        name = self.names[j]
+        for line, cells in _lines(piece, first, self.sep):
+            if j < len(cells) and not _is_number(cells[j]):
+                return InputError(
+                    f"line {line}, column {name!r}: {cells[j]!r} is not a number, "
+                    f"so column {name!r} is not numeric"
+                )
+        return InputError(f"column {name!r} is not numeric (near line {first})")
+
+
+class SpooledTable:
+    """A float64 table spooled to an anonymous temporary file, read back in row blocks."""
+
+    order = "C"
+    chunk_axis = 0
+    dtype = np.dtype(np.float64)
+
+    def __init__(self, spool: Any, rows: int, width: int, drop_first: bool) -> None:
+        self._spool = spool
+        self._width = width
+        self._drop = drop_first
+        self.shape = (rows, width - drop_first)
+
+    def chunks(self, rows: int) -> Iterator[np.ndarray]:
+        rows = max(int(rows), 1)
+        row_bytes = self._width * 8
+        self._spool.seek(0)
+        for start in range(0, self.shape[0], rows):
+            k = min(rows, self.shape[0] - start)
+            raw, got = read_block(self._spool, k * row_bytes)
+            if got < k * row_bytes:
+                raise InputError("the spooled table is shorter than it was written")
+            block = raw.view(np.float64).reshape(k, self._width)
+            yield np.ascontiguousarray(block[:, 1:]) if self._drop else block
+
+    def read(self) -> np.ndarray:
+        blocks = list(self.chunks(max(self.shape[0], 1)))
+        return np.concatenate(blocks) if blocks else np.empty(self.shape)
+
+
+def _source(where: Any) -> Any:
+    if isinstance(where, bytes):
+        return io.BytesIO(where)
+    if hasattr(where, "read"):
+        return where
+    return open_binary(os.fspath(where))
+
+
+def open_table(where: Any, *, sep: str) -> Loaded:
+    """A CSV (``sep=","``) or TSV (``sep="\\t"``) table from a path, a stream or bytes."""
+    import tempfile
+
+    parser = _Parser(sep)
+    held: list[np.ndarray] = []
+    held_bytes = 0
+    spool: Any = None
+    rows = 0
+    index = True  # does column 0 hold 0, 1, 2, ... so far?
+    fh = _source(where)
+    close = fh is not where
+    try:
+        for first, piece in _pieces(fh):
+            if parser.names is None:
+                started = parser.start(piece, first)
+                if started is None:
+                    continue
+                piece, first = started
+            values = parser.parse(piece, first)
+            k = values.shape[0]
+            if index and k:
+                index = bool(np.array_equal(values[:, 0], np.arange(rows, rows + k)))
+            rows += k
+            if spool is None and held_bytes + values.nbytes <= IN_MEMORY_BYTES:
+                held.append(values)
+                held_bytes += values.nbytes
+                continue
+            if spool is None:
+                spool = tempfile.TemporaryFile(prefix="smoothcli-table-")  # noqa: SIM115
+                for part in held:
+                    spool.write(memoryview(part).cast("B"))
+                held = []
+            spool.write(memoryview(values).cast("B"))
+    except OSError as exc:
+        raise InputError(f"cannot read the table ({' '.join(str(exc).split())})") from None
+    finally:
+        if close:
+            fh.close()
+    if parser.names is None:
+        raise InputError("the table is empty")
+    if rows == 0:
+        raise InputError("the table has a header but no rows")
+    names = parser.names
+    drop = parser.header and index and len(names) > 1 and names[0] in ("Unnamed: 0", "")
+    notes = [INDEX_NOTE] if drop else []
+    labels = {1: names[1:] if drop else list(names)}
+    if spool is not None:
+        spool.flush()
+        source: Any = SpooledTable(spool, rows, len(names), drop)
+    else:
+        X = np.concatenate(held) if len(held) > 1 else held[0]
+        if drop:
+            X = X[:, 1:]
+        source = ArraySource(np.ascontiguousarray(X))
+    return Loaded(source, 0, "table", labels=labels, notes=notes)
+
+
+def open_csv(where: Any, *, mask: Any = None) -> list[Loaded]:
+    return [open_table(where, sep=",")]
+
+
+def open_tsv(where: Any, *, mask: Any = None) -> list[Loaded]:
+    return [open_table(where, sep="\t")]
