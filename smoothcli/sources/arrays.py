@@ -293,6 +293,26 @@ def _npz(zf_open: Callable[[], AbstractContextManager[zipfile.ZipFile]], size: i
     return out
 
 
+class _Spool:
+    """stdin spooled to an anonymous temporary file, open while a source needs it."""
+
+    def __init__(self, file: Any) -> None:
+        self.file = file
+        self.archive: zipfile.ZipFile | None = None
+
+    def open(self) -> AbstractContextManager[zipfile.ZipFile]:
+        assert self.archive is not None
+        return nullcontext(self.archive)
+
+    def close(self) -> None:
+        if self.archive is not None:
+            self.archive.close()
+        self.file.close()
+
+    def __del__(self) -> None:
+        self.close()
+
+
 def _not_zip(head: bytes) -> InputError:
     if head.startswith(NPY_MAGIC):
         return InputError("not an NPZ (zip) archive: it is an NPY file")
@@ -305,25 +325,29 @@ def open_npz(where: Any, *, mask: Any = None) -> list[Loaded]:
     if hasattr(where, "read"):
         import tempfile
 
-        head = where.peek(4)[:4] if hasattr(where, "peek") else b""
+        head = where.peek(8)[:8] if hasattr(where, "peek") else b""
         if not head.startswith(ZIP_MAGICS):
             raise _not_zip(head)
         # it outlives this call: the sources reopen their members from it
-        spool = tempfile.TemporaryFile(prefix="smoothcli-stdin-", suffix=".npz")  # noqa: SIM115
+        file = tempfile.TemporaryFile(prefix="smoothcli-stdin-", suffix=".npz")  # noqa: SIM115
+        spool = _Spool(file)
         buf = memoryview(bytearray(1 << 20))
         while n := read_exact(where, buf):
-            spool.write(buf[:n])
-        size = spool.tell()
-        spool.seek(0)
+            spool.file.write(buf[:n])
+        size = spool.file.tell()
+        spool.file.seek(0)
         try:
-            archive = zipfile.ZipFile(spool)
+            spool.archive = zipfile.ZipFile(spool.file)
+            return _npz(spool.open, size)
         except zipfile.BadZipFile as exc:
             spool.close()
             raise InputError(f"not an NPZ (zip) archive ({_one(exc)})") from None
-        return _npz(lambda: nullcontext(archive), size)
+        except BaseException:
+            spool.close()
+            raise
     path = os.fspath(where)
     with open_binary(path) as fh:
-        head = fh.read(4)
+        head = fh.read(8)
     if not head.startswith(ZIP_MAGICS):
         raise _not_zip(head)
     size = os.stat(path).st_size

@@ -50,12 +50,17 @@ MASK_SLAB_BYTES = 8 << 20
 # -- opening streams ---------------------------------------------------------------------------
 
 
-def open_gzip(path: Any, *, prefer_isal: bool = True) -> Any:
+#: read gzip through ISA-L when it is installed (``False``: always the standard library)
+USE_ISAL = True
+
+
+def open_gzip(path: Any, *, prefer_isal: bool | None = None) -> Any:
     """A gzip file (a path or a binary stream) for sequential reading: through ISA-L (the
-    optional ``isal`` package, about twice as fast here) when it is installed, else the
-    standard library. Both check the CRC and length of each member at its end."""
+    optional ``isal`` package, about twice as fast here) when it is installed and
+    ``prefer_isal`` (default :data:`USE_ISAL`), else the standard library. Both check the CRC
+    and length of each member at its end."""
     is_stream = hasattr(path, "read")
-    if prefer_isal:
+    if USE_ISAL if prefer_isal is None else prefer_isal:
         try:
             from isal import igzip
         except ImportError:
@@ -383,7 +388,8 @@ class NiftiSource:
             if m.count == 0:
                 raise InputError("the mask selects no voxel")
             self.mask = m
-            self._index = np.flatnonzero(m.voxels.reshape(-1, order="F"))
+            # voxels in NumPy's order for ``data[mask]``, as positions in an F-ordered frame
+            self._index = np.ravel_multi_index(np.nonzero(m.voxels), self._frame, order="F")
             self.shape: tuple[int, ...] = (m.count, self.frames)
             self.chunk_axis = 1
         else:

@@ -158,6 +158,8 @@ class _Parser:
                     ) from None
             text = " ".join(str(exc).split())
             raise InputError(f"the table cannot be parsed near line {first} ({text})") from None
+        if frame.shape[0] == 0:  # blank lines only
+            return np.empty((0, ncols))
         for j in range(ncols):
             col = frame[j]
             if not (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)):
@@ -188,6 +190,9 @@ class SpooledTable:
         self._width = width
         self._drop = drop_first
         self.shape = (rows, width - drop_first)
+
+    def __del__(self) -> None:
+        self._spool.close()
 
     def chunks(self, rows: int) -> Iterator[np.ndarray]:
         rows = max(int(rows), 1)
@@ -226,6 +231,7 @@ def open_table(where: Any, *, sep: str) -> Loaded:
     index = True  # does column 0 hold 0, 1, 2, ... so far?
     fh = _source(where)
     close = fh is not where
+    ok = False
     try:
         for first, piece in _pieces(fh):
             if parser.names is None:
@@ -248,11 +254,14 @@ def open_table(where: Any, *, sep: str) -> Loaded:
                     spool.write(memoryview(part).cast("B"))
                 held = []
             spool.write(memoryview(values).cast("B"))
+        ok = True
     except OSError as exc:
         raise InputError(f"cannot read the table ({' '.join(str(exc).split())})") from None
     finally:
         if close:
             fh.close()
+        if spool is not None and not ok:
+            spool.close()
     if parser.names is None:
         raise InputError("the table is empty")
     if rows == 0:

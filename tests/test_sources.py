@@ -1,0 +1,739 @@
+"""The readers on real files built in each test: right values, or InputError naming the
+problem. Real nibabel, NumPy and pandas; nothing mocked."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import pickle
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from smoothcli.sources import (
+    FORMATS,
+    InputError,
+    format_of_name,
+    is_supported,
+    open_bytes,
+    open_path,
+    open_stdin,
+    sniff,
+)
+from smoothcli.sources import nifti as nifti_mod
+from smoothcli.sources import table as table_mod
+from smoothcli.sources.nifti import load_mask
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+def blocks_of(source, rows: int) -> np.ndarray:
+    """Every block of a source, put back together along its chunk axis."""
+    parts = list(source.chunks(rows))
+    for part in parts:
+        assert part.dtype == source.dtype
+    return np.concatenate(parts, axis=source.chunk_axis)
+
+
+def one(path, **kw):
+    (item,) = open_path(path, **kw)
+    return item
+
+
+def read_all(path, rows: int = 3, **kw) -> np.ndarray:
+    return blocks_of(one(path, **kw).source, rows)
+
+
+def nifti_bytes(data, *, slope=None, inter=None, cls=nib.Nifti1Image, dtype=None) -> bytes:
+    img = cls(data, np.eye(4), dtype=dtype)
+    if slope is not None:
+        img.header.set_slope_inter(slope, inter or 0.0)
+    return img.to_bytes()
+
+
+def write_nii(path: Path, data, **kw) -> Path:
+    raw = nifti_bytes(data, **kw)
+    path.write_bytes(gzip.compress(raw, 1) if path.name.endswith(".gz") else raw)
+    return path
+
+
+def series(shape=(3, 4, 5, 7), dtype=np.int16, seed=0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal(shape) * 100).astype(dtype)
+
+
+@pytest.fixture(params=["isal", "stdlib"])
+def gzip_backend(request, monkeypatch):
+    """Run the test with ISA-L's igzip and with the standard library's gzip."""
+    if request.param == "isal":
+        pytest.importorskip("isal")
+    monkeypatch.setattr(nifti_mod, "USE_ISAL", request.param == "isal")
+    return request.param
+
+
+# -- NIfTI: values and precision ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["run.nii", "run.nii.gz"])
+def test_nifti_blocks_equal_the_scaled_data(tmp_path, name, gzip_backend):
+    data = series()
+    path = write_nii(tmp_path / name, data, slope=0.5, inter=10.0)
+    src = one(path).source
+    assert src.shape == data.shape and src.chunk_axis == 3 and src.order == "F"
+    assert src.dtype == np.float32
+    got = blocks_of(src, 3)
+    np.testing.assert_array_equal(got, data.astype(np.float32) * np.float32(0.5) + 10)
+    # a second pass reopens the file
+    np.testing.assert_array_equal(blocks_of(src, 2), got)
+    np.testing.assert_array_equal(src.read(), got)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "slope", "want"),
+    [
+        (np.int16, None, np.float32),
+        (np.uint8, 2.0, np.float32),
+        (np.uint16, None, np.float32),
+        (np.int8, None, np.float32),
+        (np.float32, None, np.float32),
+        (np.float32, 2.0, np.float64),
+        (np.int32, None, np.float64),
+        (np.int64, None, np.float64),
+        (np.uint32, None, np.float64),
+        (np.float64, None, np.float64),
+        (np.int16, 1e36, np.float64),
+    ],
+)
+def test_nifti_block_dtype_follows_what_the_scaled_values_need(tmp_path, dtype, slope, want):
+    data = np.arange(2 * 2 * 1 * 4, dtype=dtype).reshape(2, 2, 1, 4)
+    path = write_nii(tmp_path / "x.nii", data, slope=slope, dtype=dtype)
+    src = one(path).source
+    assert src.dtype == np.dtype(want)
+    expected = data.astype(np.float64) * float(np.float32(slope or 1.0))  # stored as float32
+    np.testing.assert_array_equal(blocks_of(src, 2), expected.astype(want))
+
+
+def test_int16_with_slope_1e36_is_finite_not_nan(tmp_path):
+    data = np.full((1, 1, 1, 3), 30000, np.int16)
+    data[..., 1] = -30000
+    path = write_nii(tmp_path / "big.nii", data, slope=1e36)
+    got = read_all(path)
+    assert got.dtype == np.float64 and np.isfinite(got).all()
+    np.testing.assert_allclose(got.ravel(), [3e40, -3e40, 3e40], rtol=1e-6)
+
+
+def test_large_int32_values_are_exact_in_float64(tmp_path):
+    data = (2_000_000_000 + np.arange(8, dtype=np.int32)).reshape(1, 1, 2, 4)
+    got = read_all(write_nii(tmp_path / "i32.nii.gz", data), rows=3)
+    np.testing.assert_array_equal(got, data.astype(np.float64))
+
+
+@pytest.mark.parametrize("name", ["v.nii", "v.nii.gz"])
+def test_nifti2_big_endian_and_extensions(tmp_path, name):
+    data = series((2, 3, 4, 5))
+    img = nib.Nifti2Image(data, np.eye(4))
+    img.header.extensions.append(nib.nifti1.Nifti1Extension("comment", b"note " * 40))
+    raw = img.to_bytes()
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(raw) if name.endswith("gz") else raw)
+    np.testing.assert_array_equal(read_all(path), data.astype(np.float32))
+    big = nib.Nifti1Image(data, np.eye(4), header=nib.Nifti1Header(endianness=">"))
+    (tmp_path / "be.nii").write_bytes(big.to_bytes())
+    np.testing.assert_array_equal(read_all(tmp_path / "be.nii"), data.astype(np.float32))
+
+
+# -- NIfTI: integrity -----------------------------------------------------------------------------
+
+
+def good_gz(tmp_path) -> tuple[bytes, np.ndarray]:
+    data = series((8, 8, 8, 12))
+    return gzip.compress(nifti_bytes(data), 6), data
+
+
+def failing(path, rows=4, **kw) -> str:
+    with pytest.raises(InputError) as info:
+        read_all(path, rows=rows, **kw)
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+def test_gzip_crc_mismatch_is_an_error(tmp_path, gzip_backend):
+    blob, _ = good_gz(tmp_path)
+    crc = bytearray(blob)
+    crc[-8] ^= 0xFF  # the stored CRC32
+    (tmp_path / "crc.nii.gz").write_bytes(bytes(crc))
+    assert "CRC check failed" in failing(tmp_path / "crc.nii.gz")
+    length = bytearray(blob)
+    length[-4] ^= 0x01  # the stored length
+    (tmp_path / "len.nii.gz").write_bytes(bytes(length))
+    assert "Incorrect length" in failing(tmp_path / "len.nii.gz")
+
+
+def test_random_bytes_in_the_middle_of_the_stream_are_an_error(tmp_path, gzip_backend):
+    blob, _ = good_gz(tmp_path)
+    mid = len(blob) // 2
+    bad = blob[:mid] + np.random.default_rng(1).bytes(64) + blob[mid + 64 :]
+    (tmp_path / "mid.nii.gz").write_bytes(bad)
+    assert "gzip stream" in failing(tmp_path / "mid.nii.gz")
+
+
+def test_truncated_gzip_is_an_error(tmp_path, gzip_backend):
+    blob, _ = good_gz(tmp_path)
+    (tmp_path / "cut.nii.gz").write_bytes(blob[: len(blob) * 2 // 3])
+    assert "truncated" in failing(tmp_path / "cut.nii.gz")
+    (tmp_path / "tail.nii.gz").write_bytes(blob[:-3])  # only the trailer is cut
+    assert "truncated" in failing(tmp_path / "tail.nii.gz")
+
+
+def test_trailing_garbage_is_an_error_and_zero_padding_is_not(tmp_path, gzip_backend):
+    blob, data = good_gz(tmp_path)
+    (tmp_path / "junk.nii.gz").write_bytes(blob + b"trailing junk")
+    assert "trailing garbage" in failing(tmp_path / "junk.nii.gz")
+    (tmp_path / "pad.nii.gz").write_bytes(blob + bytes(1000))
+    np.testing.assert_array_equal(read_all(tmp_path / "pad.nii.gz"), data)
+    # two gzip members are one stream, as gzip -d reads it
+    raw = gzip.decompress(blob)
+    (tmp_path / "two.nii.gz").write_bytes(gzip.compress(raw[:1000]) + gzip.compress(raw[1000:]))
+    np.testing.assert_array_equal(read_all(tmp_path / "two.nii.gz"), data)
+
+
+def test_gzip_error_on_stdin_comes_from_the_blocks(tmp_path, gzip_backend):
+    blob, data = good_gz(tmp_path)
+    (item,) = open_stdin(io.BytesIO(blob))
+    np.testing.assert_array_equal(blocks_of(item.source, 5), data)
+    crc = bytearray(blob)
+    crc[-7] ^= 0x10
+    (item,) = open_stdin(io.BytesIO(bytes(crc)))
+    with pytest.raises(InputError, match="CRC"):
+        blocks_of(item.source, 5)
+
+
+def test_truncated_plain_nii_is_found_from_the_header(tmp_path):
+    raw = nifti_bytes(series())
+    (tmp_path / "short.nii").write_bytes(raw[:-10])
+    with pytest.raises(InputError, match="truncated: the header claims 840 bytes"):
+        open_path(tmp_path / "short.nii")
+
+
+def lying_header(shape, dtype=np.int16) -> bytes:
+    hdr = nib.Nifti1Header()
+    hdr.set_data_shape(shape)
+    hdr.set_data_dtype(dtype)
+    hdr.set_data_offset(352)
+    return hdr.binaryblock + bytes(4) + bytes(1000)
+
+
+def test_a_header_claiming_1e12_voxels_is_refused_before_allocating(tmp_path):
+    blob = lying_header((10000, 10000, 100, 100))
+    (tmp_path / "huge.nii").write_bytes(blob)
+    with pytest.raises(InputError, match="truncated: the header claims 2000000000000 bytes"):
+        open_path(tmp_path / "huge.nii")
+    (tmp_path / "huge.nii.gz").write_bytes(gzip.compress(blob))
+    with pytest.raises(InputError, match=r"more than a .*-byte gzip file can hold"):
+        open_path(tmp_path / "huge.nii.gz")
+
+
+def test_a_lying_header_on_a_stream_reads_only_what_is_there():
+    (item,) = open_stdin(io.BytesIO(gzip.compress(lying_header((1000, 1000, 100, 50)))))
+    with pytest.raises(InputError, match=r"the gzip stream is truncated|frame 0 of 50 is missing"):
+        next(iter(item.source.chunks(4)))
+    (item,) = open_stdin(io.BytesIO(lying_header((1000, 1000, 100, 50))))
+    with pytest.raises(InputError, match="frame 0 of 50 is missing"):
+        next(iter(item.source.chunks(4)))
+
+
+@pytest.mark.parametrize(
+    ("dtype", "label"),
+    [(np.complex64, "complex64"), (np.complex128, "complex128"), ("RGB", "RGB")],
+)
+def test_non_real_nifti_types_are_named(tmp_path, dtype, label):
+    if dtype == "RGB":
+        data = np.zeros((2, 2, 2, 3), [("R", "u1"), ("G", "u1"), ("B", "u1")])
+        img = nib.Nifti1Image(data, np.eye(4))
+    else:
+        img = nib.Nifti1Image(np.ones((2, 2, 2, 3), dtype), np.eye(4))
+    (tmp_path / "c.nii").write_bytes(img.to_bytes())
+    with pytest.raises(InputError, match=f"data type is {label}, not real numbers"):
+        open_path(tmp_path / "c.nii")
+
+
+def test_not_nifti_and_3d_images(tmp_path):
+    (tmp_path / "text.nii").write_text("hello, I am not an image\n" * 30)
+    with pytest.raises(InputError, match="not a NIfTI-1 or NIfTI-2 image"):
+        open_path(tmp_path / "text.nii")
+    (tmp_path / "text.nii.gz").write_text("plain text named .nii.gz\n" * 30)
+    with pytest.raises(InputError, match="not a NIfTI-1 or NIfTI-2 image"):
+        open_path(tmp_path / "text.nii.gz")
+    write_nii(tmp_path / "vol.nii.gz", np.ones((3, 3, 3), np.float32))
+    with pytest.raises(InputError, match=r"a 3D image has no time axis"):
+        open_path(tmp_path / "vol.nii.gz")
+
+
+# -- masks ----------------------------------------------------------------------------------------
+
+
+def test_mask_is_read_as_bool_and_selects_voxels_by_time(tmp_path, monkeypatch):
+    monkeypatch.setattr(nifti_mod, "MASK_SLAB_BYTES", 16)  # several slabs
+    data = series((4, 3, 5, 6))
+    m = np.zeros((4, 3, 5), np.int16)
+    m[1:3, :, 1:4] = 7
+    m[0, 0, 0] = -1
+    write_nii(tmp_path / "m.nii.gz", m[..., None])  # 4D with one frame is fine
+    mask = load_mask(tmp_path / "m.nii.gz")
+    assert mask.voxels.dtype == bool and mask.count == int((m != 0).sum())
+    path = write_nii(tmp_path / "bold.nii.gz", data)
+    src = one(path, mask=mask).source
+    assert src.shape == (mask.count, 6) and src.chunk_axis == 1
+    np.testing.assert_array_equal(blocks_of(src, 4), data[m != 0].astype(np.float32))
+
+
+def test_scaled_mask_uses_the_scaled_values(tmp_path):
+    m = np.array([0, 1, 2, 3], np.uint8).reshape(2, 2, 1)
+    write_nii(tmp_path / "m.nii", m, slope=1.0, inter=-1.0)  # 0 -> -1, 1 -> 0
+    np.testing.assert_array_equal(load_mask(tmp_path / "m.nii").voxels, m != 1)
+
+
+def test_bad_masks_are_input_errors(tmp_path):
+    with pytest.raises(InputError, match="not a NIfTI"):
+        (tmp_path / "m.csv").write_text("1,2\n")
+        load_mask(tmp_path / "m.csv")
+    write_nii(tmp_path / "m4.nii", np.ones((2, 2, 2, 2), np.uint8))
+    with pytest.raises(InputError, match=r"the mask must be 3D, not shape \(2, 2, 2, 2\)"):
+        load_mask(tmp_path / "m4.nii")
+    write_nii(tmp_path / "zero.nii.gz", np.zeros((3, 3, 3), np.uint8))
+    with pytest.raises(InputError, match="the mask selects no voxel"):
+        load_mask(tmp_path / "zero.nii.gz")
+    (tmp_path / "lie.nii").write_bytes(lying_header((1024, 1024, 768), np.int16))  # 1.5 GiB
+    with pytest.raises(InputError, match="truncated: the header claims"):
+        load_mask(tmp_path / "lie.nii")
+    with pytest.raises(InputError, match="no such file"):
+        load_mask(tmp_path / "missing.nii")
+
+
+def test_a_zero_voxel_mask_is_never_a_score(tmp_path):
+    path = write_nii(tmp_path / "bold.nii", series((2, 2, 2, 4)))
+    with pytest.raises(InputError, match="selects no voxel"):
+        open_path(path, mask=(np.zeros((2, 2, 2), bool), np.eye(4)))
+
+
+def test_mask_on_another_grid_or_shape(tmp_path):
+    path = write_nii(tmp_path / "bold.nii", series((2, 2, 2, 4)))
+    with pytest.raises(InputError, match="does not match"):
+        open_path(path, mask=(np.ones((3, 2, 2), bool), np.eye(4)))
+    with pytest.raises(InputError, match="affines differ"):
+        open_path(path, mask=(np.ones((2, 2, 2), bool), 2 * np.eye(4)))
+
+
+# -- NPY ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("dtype", ["<f4", ">f8", "<i2", ">u2", "|b1", "<f2", "<i8"])
+def test_npy_blocks_along_the_slow_axis(tmp_path, order, dtype):
+    X = np.asarray(series((5, 4, 9), np.float64) / 7, order=order).astype(dtype, order=order)
+    np.save(tmp_path / "a.npy", X)
+    item = one(tmp_path / "a.npy")
+    src = item.source
+    assert item.time_axis == 2
+    assert src.chunk_axis == (0 if order == "C" else 2) and src.order == order
+    assert src.dtype == np.dtype(dtype).newbyteorder("=")
+    np.testing.assert_array_equal(blocks_of(src, 2), X)
+    np.testing.assert_array_equal(src.read(), X)
+
+
+def test_npy_header_claiming_more_than_the_file_holds(tmp_path):
+    np.save(tmp_path / "a.npy", np.arange(1000.0))
+    blob = (tmp_path / "a.npy").read_bytes()
+    (tmp_path / "cut.npy").write_bytes(blob[:-8])
+    with pytest.raises(InputError, match="truncated: the header claims 8000 bytes"):
+        open_path(tmp_path / "cut.npy")
+    fake = blob.replace(b"(1000,)", b"(10**12,)".replace(b"10**12", b"1000000000000"))
+    fake = fake[:8] + (len(fake) - 10 - 8000).to_bytes(2, "little") + fake[10:]
+    (tmp_path / "huge.npy").write_bytes(fake)
+    with pytest.raises(InputError, match="header claims 8000000000000 bytes"):
+        open_path(tmp_path / "huge.npy")
+
+
+def test_things_named_npy_that_are_not(tmp_path):
+    (tmp_path / "text.npy").write_text("just some text\n")
+    with pytest.raises(InputError, match=r"^the file is not an NPY file$"):
+        open_path(tmp_path / "text.npy")
+    with open(tmp_path / "p.npy", "wb") as fh:
+        pickle.dump({"x": 1}, fh)
+    with pytest.raises(InputError, match="pickled data, which is never unpickled"):
+        open_path(tmp_path / "p.npy")
+    np.save(tmp_path / "o.npy", np.array([{"a": 1}], object), allow_pickle=True)
+    with pytest.raises(InputError, match="Python objects, which are never unpickled"):
+        open_path(tmp_path / "o.npy")
+    np.save(tmp_path / "s.npy", np.float64(3.0))
+    with pytest.raises(InputError, match="0-d scalar"):
+        open_path(tmp_path / "s.npy")
+
+
+@pytest.mark.parametrize(
+    ("value", "name"),
+    [
+        (np.ones(3, np.complex64), "complex64"),
+        (np.array(["a", "b"]), "str"),
+        (np.array([b"a"]), "bytes"),
+        (np.zeros(3, [("a", "<i4"), ("b", "<f8")]), "structured"),
+        (np.arange(3).astype("datetime64[s]"), "datetime64"),
+        (np.arange(3).astype("timedelta64[s]"), "timedelta64"),
+    ],
+)
+def test_non_numeric_npy_dtypes_are_named(tmp_path, value, name):
+    np.save(tmp_path / "x.npy", value)
+    with pytest.raises(InputError, match=f"has dtype .*{name}.*not real numbers"):
+        open_path(tmp_path / "x.npy")
+
+
+# -- NPZ ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("save", [np.savez, np.savez_compressed])
+def test_npz_members_stream_and_reopen(tmp_path, save):
+    a = series((6, 5), np.float32)
+    b = np.asfortranarray(series((3, 4, 8), np.float64))
+    save(tmp_path / "z.npz", first=a, second=b)
+    items = open_path(tmp_path / "z.npz")
+    assert [i.member for i in items] == ["first", "second"]
+    for item, want in zip(items, (a, b), strict=True):
+        np.testing.assert_array_equal(blocks_of(item.source, 2), want)
+        np.testing.assert_array_equal(blocks_of(item.source, 3), want)  # reopened
+
+
+def test_npz_member_that_is_not_an_array_is_named(tmp_path):
+    with zipfile.ZipFile(tmp_path / "z.npz", "w") as zf:
+        zf.writestr("good.npy", _npy_bytes(np.arange(3.0)))
+        zf.writestr("notes.txt", b"hello")
+    with pytest.raises(InputError, match=r"member 'notes.txt' of the archive is not an NPY array"):
+        open_path(tmp_path / "z.npz")
+    with zipfile.ZipFile(tmp_path / "y.npz", "w") as zf:
+        zf.writestr("raw.npy", b"these are not NPY bytes")
+    with pytest.raises(InputError, match="member 'raw' is not an NPY file"):
+        open_path(tmp_path / "y.npz")
+
+
+def _npy_bytes(X) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, X)
+    return buf.getvalue()
+
+
+def test_npz_member_crc_is_checked(tmp_path):
+    X = np.arange(4000.0)
+    with zipfile.ZipFile(tmp_path / "z.npz", "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("x.npy", _npy_bytes(X))
+    blob = bytearray((tmp_path / "z.npz").read_bytes())
+    blob[5000] ^= 0xFF  # inside the member's data
+    (tmp_path / "z.npz").write_bytes(bytes(blob))
+    (item,) = open_path(tmp_path / "z.npz")
+    with pytest.raises(InputError, match=r"member 'x' cannot be read .*CRC"):
+        blocks_of(item.source, 100)
+
+
+def test_things_named_npz_that_are_not(tmp_path):
+    (tmp_path / "t.npz").write_text("text\n")
+    with pytest.raises(InputError, match=r"^not an NPZ \(zip\) archive$"):
+        open_path(tmp_path / "t.npz")
+    np.save(tmp_path / "a.npy", np.arange(3.0))
+    os.rename(tmp_path / "a.npy", tmp_path / "a.npz")
+    with pytest.raises(InputError, match=r"not an NPZ \(zip\) archive: it is an NPY file"):
+        open_path(tmp_path / "a.npz")
+    with zipfile.ZipFile(tmp_path / "empty.npz", "w"):
+        pass
+    with pytest.raises(InputError, match="holds no arrays"):
+        open_path(tmp_path / "empty.npz")
+
+
+def test_npz_on_stdin_is_spooled_and_an_npy_is_refused(tmp_path):
+    a, b = np.arange(12.0).reshape(3, 4), np.arange(5, dtype=np.int32)
+    np.savez_compressed(tmp_path / "z.npz", a=a, b=b)
+    items = open_stdin(io.BytesIO((tmp_path / "z.npz").read_bytes()))
+    assert [i.member for i in items] == ["a", "b"]
+    np.testing.assert_array_equal(blocks_of(items[0].source, 1), a)
+    np.testing.assert_array_equal(blocks_of(items[1].source, 2), b)
+    np.testing.assert_array_equal(blocks_of(items[1].source, 3), b)  # the spool is kept
+    with pytest.raises(InputError, match=r"not an NPZ \(zip\) archive"):
+        open_stdin(io.BytesIO(_npy_bytes(a)), fmt="npz")
+
+
+# -- CSV / TSV ------------------------------------------------------------------------------------
+
+
+def table(tmp_path, text: str | bytes, name="t.csv"):
+    path = tmp_path / name
+    if isinstance(text, str):
+        text = text.encode()
+    path.write_bytes(text)
+    return one(path)
+
+
+def values(item) -> np.ndarray:
+    return blocks_of(item.source, 2)
+
+
+def test_bom_without_header_keeps_the_first_row(tmp_path):
+    item = table(tmp_path, b"\xef\xbb\xbf7,1\n9,2\n16,4\n")
+    np.testing.assert_array_equal(values(item), [[7, 1], [9, 2], [16, 4]])
+    item = table(tmp_path, b"\xef\xbb\xbfa,b\n1,2\n")
+    assert item.labels == {1: ["a", "b"]}
+
+
+def test_header_detection_and_pandas_default_names(tmp_path):
+    item = table(tmp_path, "0,1,2\n5,6,7\n8,9,10\n")
+    assert item.labels == {1: ["0", "1", "2"]} and item.source.shape == (2, 3)
+    item = table(tmp_path, "1,2,3\n5,6,7\n")
+    assert item.source.shape == (2, 3)  # numbers: no header
+    item = table(tmp_path, "\n\ntime,x\n1,2\n\n3,5\n")  # blank lines are skipped
+    np.testing.assert_array_equal(values(item), [[1, 2], [3, 5]])
+
+
+def test_a_pandas_index_column_is_dropped_with_a_note(tmp_path):
+    item = table(tmp_path, ",0,1\n0,5,6\n1,7,9\n2,8,8\n")
+    assert item.labels == {1: ["0", "1"]}
+    np.testing.assert_array_equal(values(item), [[5, 6], [7, 9], [8, 8]])
+    assert item.notes == ["dropped a leading unnamed column holding 0..N-1 (a pandas index)"]
+    item = table(tmp_path, "Unnamed: 0,a\n0,5\n1,7\n")
+    assert item.labels == {1: ["a"]} and item.notes
+    # not 0..N-1: a signal like any other, named as pandas names it
+    item = table(tmp_path, ",a\n3,5\n1,7\n")
+    assert item.labels == {1: ["Unnamed: 0", "a"]} and item.notes == []
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a,b\n1,2\n3,4\n5,1_000\n", "line 4, column 'b': '1_000' is not a number"),
+        ("a,b\n1,2\n3,NAN\n", "line 3, column 'b': 'NAN' is not a number"),
+        ("a\tb\n1\t2\n\n7\tx y\n", "line 4, column 'b': 'x y' is not a number"),
+        ("1,2\n3,abc\n", "line 2, column '1': 'abc' is not a number"),
+        ("a,b\n1,2\n3,4,5\n", "line 3 has 3 fields, but the table has 2 columns"),
+        ("a,b\n", "the table has a header but no rows"),
+        ("\n\n", "the table is empty"),
+        ("", "the table is empty"),
+        (b"a,b\n1,\xff\n", "line 2 is not UTF-8 text"),
+        (b"a,b\n1,2\x00\n", "binary data, not a text table"),
+    ],
+)
+def test_bad_tables_name_the_problem(tmp_path, text, message):
+    name = "t.tsv" if isinstance(text, str) and "\t" in text else "t.csv"
+    with pytest.raises(InputError, match=message):
+        table(tmp_path, text, name)
+
+
+def test_missing_values_are_nan(tmp_path):
+    item = table(tmp_path, "a,b\nn/a,1\nNA,N/A\nnan,NaN\n,4\n")
+    got = values(item)
+    assert np.isnan(got[:, 0]).all() and np.isnan(got[1:3, 1]).all()
+    assert got[0, 1] == 1 and got[3, 1] == 4
+
+
+def test_exact_float64_parsing(tmp_path):
+    times = 1.7e9 + np.arange(50) + 0.1
+    text = "t\n" + "\n".join(repr(float(t)) for t in times) + "\n"
+    np.testing.assert_array_equal(values(table(tmp_path, text))[:, 0], times)
+
+
+def test_large_tables_are_parsed_in_pieces_and_spooled(tmp_path, monkeypatch):
+    monkeypatch.setattr(table_mod, "PIECE_BYTES", 64)
+    monkeypatch.setattr(table_mod, "IN_MEMORY_BYTES", 200)
+    X = np.arange(300.0).reshape(100, 3) / 4
+    text = ",a,b,c\n" + "".join(f"{i},{r[0]},{r[1]},{r[2]}\n" for i, r in enumerate(X))
+    item = table(tmp_path, text)
+    assert isinstance(item.source, table_mod.SpooledTable)
+    assert item.source.shape == (100, 3) and item.notes
+    np.testing.assert_array_equal(blocks_of(item.source, 7), X)
+    np.testing.assert_array_equal(item.source.read(), X)
+    with pytest.raises(InputError, match="line 52, column 'b': 'x' is not a number"):
+        table(tmp_path, text.replace("\n50,37.5,37.75", "\n50,37.5,x"))
+
+
+def test_a_line_longer_than_the_bound_is_an_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(table_mod, "PIECE_BYTES", 1000)
+    monkeypatch.setattr(table_mod, "MAX_LINE_BYTES", 5000)
+    with pytest.raises(InputError, match="line 2 is longer than"):
+        table(tmp_path, "a\n" + "1" * 20000 + "\n")
+
+
+def test_dev_zero_named_csv_fails_fast(tmp_path):
+    os.symlink("/dev/zero", tmp_path / "x.csv")
+    with pytest.raises(InputError, match="not a regular file but a character device"):
+        open_path(tmp_path / "x.csv")
+    with open("/dev/zero", "rb") as zero:
+        with pytest.raises(InputError, match="binary data, not a text table"):
+            open_stdin(zero, fmt="csv")
+        with pytest.raises(InputError, match="not an NPY file"):
+            open_stdin(zero, fmt="npy")
+        with pytest.raises(InputError, match="binary data, not a text table"):
+            open_stdin(zero)
+
+
+# -- stdin ----------------------------------------------------------------------------------------
+
+
+def test_stdin_is_sniffed_and_streamed(tmp_path):
+    X = series((4, 6), np.float64)
+    for raw in (_npy_bytes(X), _npy_bytes(np.asfortranarray(X))):
+        (item,) = open_stdin(io.BytesIO(raw))
+        assert item.kind == "npy"
+        np.testing.assert_array_equal(blocks_of(item.source, 2), X)
+        with pytest.raises(InputError, match="read only once"):
+            list(item.source.chunks(2))
+    (item,) = open_stdin(io.BytesIO(b"a\tb\n1\t2\n3\t5\n"))
+    assert item.labels == {1: ["a", "b"]}
+    np.testing.assert_array_equal(values(item), [[1, 2], [3, 5]])
+    data = series((2, 3, 4, 5))
+    (item,) = open_stdin(io.BytesIO(nifti_bytes(data)))
+    np.testing.assert_array_equal(blocks_of(item.source, 2), data)
+    (item,) = open_bytes(gzip.compress(nifti_bytes(data)))  # the old interface still works
+    np.testing.assert_array_equal(blocks_of(item.source, 2), data)
+
+
+def test_stdin_empty_and_told_the_wrong_format():
+    with pytest.raises(InputError, match=r"^stdin is empty$"):
+        open_stdin(io.BytesIO(b""))
+    with pytest.raises(InputError, match="not a NIfTI"):
+        open_stdin(io.BytesIO(b"1,2\n3,4\n"), fmt="nifti")
+    with pytest.raises(InputError, match="not an NPY file"):
+        open_stdin(io.BytesIO(b"1,2\n3,4\n"), fmt="npy")
+
+
+def test_stdin_from_a_real_pipe(tmp_path):
+    """A pipe (not seekable) through a child process, as the CLI reads it."""
+    data = series((3, 3, 3, 9))
+    (tmp_path / "x.nii.gz").write_bytes(gzip.compress(nifti_bytes(data)))
+    code = (
+        "import sys, numpy as np\n"
+        "from smoothcli.sources import open_stdin\n"
+        "(item,) = open_stdin(sys.stdin.buffer)\n"
+        "print(np.concatenate(list(item.source.chunks(2)), axis=3).sum())\n"
+    )
+    with open(tmp_path / "x.nii.gz", "rb") as fh:
+        out = subprocess.run(
+            [sys.executable, "-c", code], stdin=fh, capture_output=True, text=True, check=True
+        )
+    assert float(out.stdout) == data.sum()
+
+
+# -- paths ----------------------------------------------------------------------------------------
+
+
+def test_paths_that_cannot_be_read(tmp_path):
+    with pytest.raises(InputError, match=r"^file name too long$"):
+        open_path(tmp_path / ("x" * 300 + ".npy"))
+    with pytest.raises(InputError, match="is a directory"):
+        open_path(tmp_path)
+    os.mkfifo(tmp_path / "fifo.csv")
+    with pytest.raises(InputError, match=r"^not a regular file but a FIFO"):
+        open_path(tmp_path / "fifo.csv")
+    with pytest.raises(InputError, match=r"^not a regular file but a character device$"):
+        open_path("/dev/zero", fmt="npy")
+    with pytest.raises(InputError, match="no such file"):
+        open_path(tmp_path / "missing.csv")
+    (tmp_path / "f.csv").write_text("1\n")
+    with pytest.raises(InputError, match="a part of the path is not a directory"):
+        open_path(tmp_path / "f.csv" / "x.csv")
+
+
+def test_permission_denied(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    np.save(locked / "a.npy", np.arange(3.0))
+    (tmp_path / "unreadable.csv").write_text("1\n2\n")
+    os.chmod(tmp_path / "unreadable.csv", 0)
+    os.chmod(locked, 0)
+    code = (
+        "import sys\n"
+        "from smoothcli.sources import open_path, InputError\n"
+        "for p in sys.argv[1:]:\n"
+        "    try:\n"
+        "        open_path(p)\n"
+        "    except InputError as exc:\n"
+        "        print(exc)\n"
+    )
+    args = [sys.executable, "-c", code, str(locked / "a.npy"), str(tmp_path / "unreadable.csv")]
+    # root reads anything: check as an unprivileged user then
+    extra = {"user": 65534} if os.geteuid() == 0 else {}
+    os.chmod(tmp_path, 0o755)
+    try:
+        out = subprocess.run(args, capture_output=True, text=True, **extra)
+    except PermissionError:
+        pytest.skip("this interpreter cannot run as an unprivileged user")
+    finally:
+        os.chmod(locked, 0o755)
+    if out.returncode != 0 and "ermission denied" in out.stderr:
+        pytest.skip("this interpreter cannot run as an unprivileged user")
+    assert out.stdout.splitlines() == ["permission denied", "permission denied"], out.stderr
+
+
+def test_os_errors_become_one_line():
+    import errno
+
+    from smoothcli.sources._base import os_error_message
+
+    def err(code):
+        return OSError(code, os.strerror(code))
+
+    assert os_error_message(err(errno.EACCES), "p") == "permission denied"
+    assert os_error_message(err(errno.ENAMETOOLONG), "p") == "file name too long"
+    assert os_error_message(err(errno.ENOENT), "p") == "no such file: p"
+    assert os_error_message(err(errno.EIO), "p") == "input/output error"
+
+
+def test_non_utf8_file_names(tmp_path):
+    name = os.fsdecode(b"caf\xe9-\xff.csv")
+    path = os.path.join(os.fsdecode(bytes(tmp_path)), name)
+    with open(path, "w") as fh:
+        fh.write("a\n1\n4\n")
+    np.testing.assert_array_equal(values(one(path)), [[1], [4]])
+    np.save(os.path.join(tmp_path, os.fsdecode(b"\xfe.npy")), np.arange(4.0))
+    np.testing.assert_array_equal(read_all(os.path.join(tmp_path, os.fsdecode(b"\xfe.npy"))),
+                                  np.arange(4.0))  # fmt: skip
+
+
+# -- the registry ---------------------------------------------------------------------------------
+
+
+def test_registry_names_suffixes_and_magic():
+    assert set(FORMATS) == {"nifti", "npy", "npz", "csv", "tsv"}
+    assert format_of_name("a.NII.GZ") == "nifti" and format_of_name("b.tsv") == "tsv"
+    assert format_of_name("c.txt") is None and not is_supported("c.txt")
+    assert sniff(b"\x93NUMPY\x01\x00") == "npy"
+    assert sniff(b"PK\x03\x04") == "npz"
+    assert sniff(b"\x1f\x8b\x08") == "nifti"
+    assert sniff((348).to_bytes(4, "little")) == "nifti"
+    assert sniff((540).to_bytes(4, "big")) == "nifti"
+    assert sniff(b"a\tb\n1\t2") == "tsv" and sniff(b"a,b\n1,2") == "csv"
+
+
+def test_unknown_suffix_is_sniffed(tmp_path):
+    np.save(tmp_path / "a.npy", np.arange(3.0))
+    os.rename(tmp_path / "a.npy", tmp_path / "a.data")
+    np.testing.assert_array_equal(read_all(tmp_path / "a.data"), np.arange(3.0))
+
+
+# -- through the engine: an error comes before any value ----------------------------------------
+
+
+def test_engine_never_returns_a_score_from_a_corrupt_stream(tmp_path):
+    from smoothcli.engine import evaluate
+    from smoothcli.loss import SmoothnessLoss
+
+    blob, data = good_gz(tmp_path)
+    (tmp_path / "ok.nii.gz").write_bytes(blob)
+    loss = SmoothnessLoss(axis=3)
+    want = np.abs(np.diff(data.astype(np.float64), axis=3)).sum()
+    assert float(evaluate(loss, one(tmp_path / "ok.nii.gz").source)) == pytest.approx(want)
+    crc = bytearray(blob)
+    crc[-8] ^= 1
+    (tmp_path / "crc.nii.gz").write_bytes(bytes(crc))
+    with pytest.raises(InputError, match="CRC"):
+        evaluate(loss, one(tmp_path / "crc.nii.gz").source)
