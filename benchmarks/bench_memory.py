@@ -1,0 +1,252 @@
+"""Bounded memory for every input kind: `smoothcli score`'s peak RSS on big and endless inputs.
+
+Writes, into a temporary folder under /tmp (deleted afterwards), a 2 GiB float32 NPY, an NPZ
+whose one member is 1 GiB of zeros (about 1 MB on disk), a `.nii.gz` of 1 GiB of int16 voxels
+(written frame by frame, gzip level 1) and a 500 MB CSV, then runs the installed CLI on each
+in a fresh process (files, and stdin where it matters) and reads the child's peak RSS. The
+baseline is the same CLI scoring a tiny NPY in the same run (imports and an initialised JAX
+runtime). Endless inputs (`x.csv -> /dev/zero`, `/dev/zero` piped into stdin) must end with
+an error quickly, or are killed after a few seconds; either way their memory must stay
+bounded. Exits non-zero if any input needs 200 MB or more above the baseline.
+
+    python benchmarks/bench_memory.py [--only npy,csv] [--limit-mb 200] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+GiB = 1 << 30
+
+# A wrapper process runs the CLI (its stdin a file, or a pipe from `cat /dev/zero`), kills it
+# after a timeout, reaps it and reports the peak RSS of its children: the CLI (and `cat`).
+_WRAPPER = r"""
+import json, resource, subprocess, sys, time
+timeout, stdin, cmd = float(sys.argv[1]), sys.argv[2], sys.argv[3:]
+feeder = None
+if stdin == "zero":
+    feeder = subprocess.Popen(["cat", "/dev/zero"], stdout=subprocess.PIPE)
+    source = feeder.stdout
+elif stdin:
+    source = open(stdin, "rb")
+else:
+    source = subprocess.DEVNULL
+t = time.perf_counter()
+p = subprocess.Popen(cmd, stdin=source, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+if feeder is not None:
+    feeder.stdout.close()  # the CLI holds the pipe now
+killed = False
+try:
+    _, err = p.communicate(timeout=timeout)
+except subprocess.TimeoutExpired:
+    p.kill()
+    _, err = p.communicate()
+    killed = True
+dt = time.perf_counter() - t
+if feeder is not None:
+    feeder.kill()
+    feeder.wait()
+peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+print(json.dumps([peak, dt, p.returncode, killed, err.decode(errors="replace")[-2000:]]))
+"""
+
+
+def measure(cmd: list[str], timeout: float, stdin: str = "") -> dict:
+    """Run ``cmd`` with stdin from a file, ``"zero"`` (an endless pipe) or nothing."""
+    out = subprocess.run(
+        [sys.executable, "-c", _WRAPPER, str(timeout), stdin, *cmd],
+        capture_output=True,
+        text=True,
+    )
+    peak, dt, rc, killed, err = json.loads(out.stdout)
+    return {"peak": peak, "time": dt, "rc": rc, "killed": killed, "stderr": err}
+
+
+# -- inputs ----------------------------------------------------------------------------------------
+
+
+def write_npy(path: Path, shape: tuple[int, int]) -> None:
+    """A float32 NPY written in row blocks: smooth ramps with a little structure."""
+    import numpy as np
+
+    with open(path, "wb") as fh:
+        np.lib.format.write_array_header_1_0(
+            fh, {"descr": "<f4", "fortran_order": False, "shape": shape}
+        )
+        ramp = np.sin(np.arange(shape[1], dtype=np.float32) / 1000)
+        step = max(1, (32 << 20) // (shape[1] * 4))
+        for start in range(0, shape[0], step):
+            k = min(step, shape[0] - start)
+            block = ramp[None, :] * np.arange(start, start + k, dtype=np.float32)[:, None]
+            fh.write(block.astype(np.float32).tobytes())
+
+
+def write_npz_zeros(path: Path, shape: tuple[int, int]) -> None:
+    """An NPZ (deflated) whose one member is ``shape`` float32 zeros, streamed into the zip."""
+    import zipfile
+
+    import numpy as np
+
+    header = {"descr": "<f4", "fortran_order": False, "shape": shape}
+    with (
+        zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf,
+        zf.open("zeros.npy", "w", force_zip64=True) as fh,
+    ):
+        np.lib.format.write_array_header_1_0(fh, header)
+        piece = bytes(16 << 20)
+        left = shape[0] * shape[1] * 4
+        while left:
+            fh.write(piece[: min(left, len(piece))])
+            left -= min(left, len(piece))
+
+
+def write_nii_gz(path: Path, shape: tuple[int, int, int, int]) -> None:
+    """An int16 `.nii.gz`, frame by frame, gzip level 1 (ISA-L when installed)."""
+    import nibabel as nib
+    import numpy as np
+
+    try:
+        from isal import igzip as gz
+    except ImportError:
+        import gzip as gz
+    hdr = nib.Nifti1Header()
+    hdr.set_data_shape(shape)
+    hdr.set_data_dtype(np.int16)
+    rng = np.random.default_rng(0)
+    base = rng.integers(500, 1500, shape[:3]).astype(np.int16)
+    noise = rng.integers(-20, 20, (8, *shape[:3])).astype(np.int16)
+    with gz.open(path, "wb", compresslevel=1) as fh:
+        hdr.write_to(fh)
+        fh.write(b"\0" * (int(hdr.get_data_offset()) - 348))
+        for t in range(shape[3]):
+            fh.write((base + noise[t % 8]).tobytes(order="F"))
+
+
+def write_csv(path: Path, nbytes: int) -> None:
+    """A CSV of about ``nbytes``: a header and 8 columns of floats, one block repeated."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    rows = rng.standard_normal((50_000, 8)).cumsum(axis=0)
+    block = "".join(",".join(f"{v:.6f}" for v in r) + "\n" for r in rows).encode()
+    with open(path, "wb") as fh:
+        fh.write(b"a,b,c,d,e,f,g,h\n")
+        written = 0
+        while written < nbytes:
+            fh.write(block)
+            written += len(block)
+
+
+# -- the run ---------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--exe", default=str(Path(sys.executable).with_name("smoothcli")))
+    ap.add_argument("--limit-mb", type=float, default=200.0)
+    ap.add_argument("--timeout", type=float, default=8.0, help="seconds for endless inputs")
+    ap.add_argument("--only", help="comma-separated: npy,npz,nifti,csv,endless")
+    ap.add_argument("--keep", type=Path, help="write the inputs here and keep them")
+    args = ap.parse_args()
+    only = set(args.only.split(",")) if args.only else {"npy", "npz", "nifti", "csv", "endless"}
+
+    import numpy as np
+
+    folder = args.keep or Path(tempfile.mkdtemp(prefix="smoothcli-mem-", dir="/tmp"))
+    folder.mkdir(parents=True, exist_ok=True)
+    exe = args.exe
+    quiet = ["-q", "--format", "tsv"]
+
+    def score(*what: object) -> list[str]:
+        return [exe, "score", *map(str, what), *quiet]
+
+    try:
+        tiny = folder / "tiny.npy"
+        np.save(tiny, np.arange(64, dtype=np.float32).reshape(8, 8))
+        base = measure(score(tiny), 600)
+        if base["rc"] != 0:
+            raise SystemExit(f"the CLI fails on a tiny input: {base['stderr']}")
+        print(f"baseline (CLI on a tiny NPY): peak RSS {base['peak'] / 1e6:.0f} MB\n")
+
+        # name, command, stdin, size, timeout, the exit statuses that are right
+        cases: list[tuple[str, list[str], str, float, float, set[int]]] = []
+        if "npy" in only:
+            npy = folder / "big.npy"
+            if not npy.exists():
+                write_npy(npy, (4096, 131072))
+            cases.append(("NPY 2 GiB float32 (file)", score(npy), "", 2 * GiB, 900, {0}))
+        if "npz" in only:
+            npz = folder / "zeros.npz"
+            if not npz.exists():
+                write_npz_zeros(npz, (8192, 32768))
+            cases += [
+                ("NPZ 1 GiB zeros member (file)", score(npz), "", GiB, 900, {0}),
+                (
+                    "NPZ 1 GiB zeros member (stdin)",
+                    score("-", "--stdin-format", "npz"),
+                    str(npz),
+                    GiB,
+                    900,
+                    {0},
+                ),
+            ]
+        if "nifti" in only:
+            nii = folder / "run.nii.gz"
+            if not nii.exists():
+                write_nii_gz(nii, (128, 128, 64, 512))
+            cases.append(("NIfTI 1 GiB int16 .nii.gz (stdin)", score("-"), str(nii), GiB, 900, {0}))
+        if "csv" in only:
+            csv = folder / "big.csv"
+            if not csv.exists():
+                write_csv(csv, 500 * 10**6)
+            cases.append(("CSV 500 MB (file)", score(csv), "", csv.stat().st_size, 1800, {0}))
+        if "endless" in only:
+            link = folder / "x.csv"
+            if not link.exists():
+                link.symlink_to("/dev/zero")
+            t = args.timeout
+            cases.append(("x.csv -> /dev/zero", score(link), "", 0, t, {3}))
+            cases.append(("/dev/zero | score - (sniffed)", score("-"), "zero", 0, t, {3}))
+            for fmt in ("npy", "csv", "npz", "nifti"):
+                cmd = score("-", "--stdin-format", fmt)
+                cases.append((f"/dev/zero | --stdin-format {fmt}", cmd, "zero", 0, t, {3}))
+
+        limit = args.limit_mb * 1e6
+        ok = True
+        head = f"{'input':36s} {'size':>9s} {'time':>8s} {'extra RSS':>10s}  outcome"
+        print(head)
+        print("-" * len(head))
+        for name, cmd, stdin, size, timeout, want in cases:
+            r = measure(cmd, timeout, stdin)
+            extra = r["peak"] - base["peak"]
+            if r["killed"]:
+                outcome = f"killed after {timeout:.0f} s"
+            else:
+                outcome = f"exit {r['rc']}"
+                last = r["stderr"].strip().splitlines()[-1:] if r["stderr"].strip() else []
+                if r["rc"] != 0 and last:
+                    outcome += f": {last[0][:70]}"
+            good = extra < limit and (r["killed"] or r["rc"] in want)
+            ok &= good
+            shown = f"{size / 1e9:.2f} GB" if size else "endless"
+            print(
+                f"{name:36s} {shown:>9s} {r['time']:7.1f}s {extra / 1e6:8.0f} MB  "
+                f"{outcome}{'' if good else '  <-- FAIL'}",
+                flush=True,
+            )
+        verdict = "PASS" if ok else "FAIL"
+        print(f"\n{verdict}: every input within {args.limit_mb:.0f} MB of the baseline")
+    finally:
+        if not args.keep:
+            shutil.rmtree(folder, ignore_errors=True)
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
