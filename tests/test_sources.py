@@ -737,3 +737,14 @@ def test_engine_never_returns_a_score_from_a_corrupt_stream(tmp_path):
     (tmp_path / "crc.nii.gz").write_bytes(bytes(crc))
     with pytest.raises(InputError, match="CRC"):
         evaluate(loss, one(tmp_path / "crc.nii.gz").source)
+
+
+def test_a_lying_npy_header_on_stdin_allocates_only_what_arrives():
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        buf, {"descr": "<f4", "fortran_order": False, "shape": (4, 10**12)}
+    )
+    (item,) = open_stdin(io.BytesIO(buf.getvalue() + bytes(1000)))
+    assert item.source.shape == (4, 10**12)
+    with pytest.raises(InputError, match=r"the array is truncated: it ends in row 0 of 4"):
+        next(iter(item.source.chunks(4)))

@@ -112,13 +112,17 @@ def read_exact(fh: Any, out: memoryview) -> int:
     return got
 
 
-def read_block(fh: Any, nbytes: int) -> tuple[np.ndarray, int]:
+def read_block(fh: Any, nbytes: int, reuse: np.ndarray | None = None) -> tuple[np.ndarray, int]:
     """Read ``nbytes`` into a new byte array; return it and how many bytes were there.
 
-    A block of up to :data:`PIECE_BYTES` is read straight into its array. A larger one is
+    A block of up to :data:`PIECE_BYTES` is read straight into its array (into ``reuse``,
+    a byte buffer the caller no longer needs, when it is large enough). A larger one is
     read piece by piece and put together only once all of it has arrived, so a short stream
     never allocates the size its header claimed.
     """
+    if reuse is not None and reuse.size >= nbytes:  # a buffer the caller has done with
+        out = reuse[:nbytes]
+        return out, read_exact(fh, memoryview(out))
     if nbytes <= PIECE_BYTES:
         out = np.empty(nbytes, np.uint8)
         return out, read_exact(fh, memoryview(out))

@@ -425,9 +425,13 @@ class NiftiSource:
                     _skip(fh, self._hdr.offset)
                 else:
                     fh.seek(self._hdr.offset)
+            # the raw bytes are converted into a new block, so one buffer serves every read
+            copies = self.dtype != self.storage or self._index is not None
+            spare: np.ndarray | None = None
             for start in range(0, self.frames, rows):
                 k = min(rows, self.frames - start)
-                raw, got = read_block(fh, k * frame_bytes)
+                raw, got = read_block(fh, k * frame_bytes, spare)
+                spare = raw if copies else None
                 if got < k * frame_bytes:
                     missing = start + got // max(frame_bytes, 1)
                     raise InputError(
