@@ -262,17 +262,20 @@ class ScalarisationMap:
         if self.kind == "meansq":
             return jnp.mean(X**2, axis=ax, keepdims=kd)
         if self.kind == "rms":
-            return jnp.sqrt(jnp.mean(X**2, axis=ax, keepdims=kd))
+            return jnp.sqrt(_ieee(jnp.mean(X**2, axis=ax, keepdims=kd), X, ax))
         if self.kind == "max":
             return jnp.max(X, axis=ax, keepdims=kd)
         # norm, following hypercoil's norm_scalarise: an unfolded vector norm when forced.
         multi = self._vector_multi(X.ndim, time)
         if multi is not None:
             rest = [i for i in range(X.ndim) if i not in multi]
-            Xp = jnp.transpose(X, (*multi, *rest)).reshape(-1, *(X.shape[i] for i in rest))
-            return jnp.linalg.norm(Xp, ord=self.p, axis=0, keepdims=kd)
-        if self.force_vector_norm and ax is None:
+            X = jnp.transpose(X, (*multi, *rest)).reshape(-1, *(X.shape[i] for i in rest))
+            ax = 0
+        elif self.force_vector_norm and ax is None:
             ax = (0,)
+        single = ax is not None and math.prod(X.shape[a] for a in np.atleast_1d(ax)) == 1
+        if self.p == 2 and single and (isinstance(ax, int) or len(ax) == 1):
+            return jnp.sqrt(_ieee(jnp.sum(X * X, axis=ax, keepdims=kd), X, ax))
         return jnp.linalg.norm(X, ord=self.p, axis=ax, keepdims=kd)
 
     def _apply_omitting_nan(self, X: Any, time: int | None) -> Any:
@@ -331,6 +334,18 @@ class ScalarisationMap:
         if self.keepdims:
             args.append("keepdims=True")
         return f"{name}({', '.join(args)})"
+
+
+def _ieee(squares: Any, X: Any, ax: Any) -> Any:
+    """``squares`` kept from XLA's rewrite of ``sqrt(x * x)`` into ``abs(x)``, which it makes
+    when a reduction covers a single element: that rewrite would turn an overflow to inf
+    (what IEEE arithmetic and NumPy give for ``|x| > 1.3e154`` in float64) into ``|x|``."""
+    from jax import lax
+
+    axes = range(X.ndim) if ax is None else np.atleast_1d(ax)
+    if math.prod(X.shape[a] for a in axes) > 1:
+        return squares
+    return lax.optimization_barrier(squares)
 
 
 def apply_maps(

@@ -1,0 +1,299 @@
+"""Evaluate a :class:`~smoothcli.loss.SmoothnessLoss` over a source in bounded memory.
+
+The source is read in blocks along its cheap axis (``chunk_axis``). Each block goes to a
+compiled kernel (:mod:`._kernel`) that forms the n-fold differences of a few rows at a time
+(carrying the last ``n`` samples across block borders when the blocks split the difference
+axis), applies the maps that keep the chunk axis and folds the first map that reduces it into
+an accumulator. Accumulators are merged in float64 on the host (:mod:`._accumulate`),
+finalised, and any outer maps run on the small result. Blocks have a fixed shape (the last
+one is zero-padded and masked), so a kernel is compiled once per block shape, not per file.
+Blocks alternate between JAX's CPU devices so that every core works.
+
+Precision follows the input (:func:`smoothcli.precision.compute_dtype`): float64 and 32/64-bit
+integers are computed in float64, under a scoped ``jax.enable_x64`` that leaves a library
+user's JAX configuration as it was; smaller types in float32. NaN and infinity follow IEEE
+arithmetic, as NumPy float64 would on the same formula.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import warnings
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from .._jax import jax
+from .._warnings import SmoothcliWarning
+from ..loss import SmoothnessLoss, check_options, smoothness
+from ..precision import compute_dtype
+from ..scalarise import apply_maps
+from ..sources._base import ArraySource, ChunkedSource
+from . import _kernel
+from ._accumulate import Concatenator, Reducer
+from ._blocks import Staging, blocks, holds
+from ._plan import KernelSpec, block_sizes, plan_maps, tally_mode
+
+jnp = jax.numpy
+
+__all__ = [
+    "ArraySource",
+    "CacheInfo",
+    "ChunkedSource",
+    "DEFAULT_CHUNK_BYTES",
+    "Evaluation",
+    "SmoothcliWarning",
+    "cache_info",
+    "clear_caches",
+    "evaluate",
+    "evaluate_info",
+]
+
+#: bytes of input per kernel call; big enough to hide dispatch, small enough for cache
+DEFAULT_CHUNK_BYTES = 8 << 20
+
+_warned: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    if message not in _warned:
+        _warned.add(message)
+        warnings.warn(message, SmoothcliWarning, stacklevel=4)
+
+
+def clear_caches() -> None:
+    """Forget the compiled kernels and the notices already given (each is said once)."""
+    _kernel.clear_kernels()
+    _warned.clear()
+
+
+@dataclass(frozen=True)
+class CacheInfo:
+    """``kernels``: kernel specs cached; ``compilations``: XLA compilations they hold (one
+    per CPU device and precision a kernel ran on)."""
+
+    kernels: int
+    compilations: int
+
+
+def cache_info() -> CacheInfo:
+    """How many kernels are cached, and how many times XLA compiled them."""
+    return CacheInfo(_kernel.kernel.cache_info().currsize, _kernel.compilations())
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What :func:`evaluate_info` found.
+
+    Attributes
+    ----------
+    value
+        The score, as :func:`evaluate` returns it (in the compute dtype).
+    nonfinite
+        How many difference elements were NaN or infinite (what ``nan="omit"`` leaves out).
+    differences
+        How many difference elements there were; 0 when ``n`` left none.
+    dtype
+        The dtype the differences and reductions were computed in.
+    """
+
+    value: np.ndarray
+    nonfinite: int
+    differences: int
+    dtype: np.dtype
+
+
+def evaluate(
+    loss: SmoothnessLoss,
+    source: Any,
+    *,
+    chunk_rows: int | None = None,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    nan: Literal["propagate", "omit"] = "propagate",
+) -> np.ndarray:
+    """Return what ``loss(X)`` returns, as NumPy, without holding all of ``X`` at once.
+
+    Parameters
+    ----------
+    loss
+        The loss to evaluate: its ``n``, ``pad_value``, ``axis``, ``nu`` and scalarisation.
+    source
+        A NumPy array or memmap (chunked along its slowest axis) or a :class:`ChunkedSource`.
+    chunk_rows
+        Fixes the block length along the chunk axis (default: about ``chunk_bytes``).
+    chunk_bytes
+        Bytes of input per block when ``chunk_rows`` is not given.
+    nan
+        ``"omit"`` leaves non-finite differences out of every reduction instead of letting
+        them propagate by IEEE arithmetic (as NumPy float64 would).
+
+    Returns
+    -------
+    numpy.ndarray
+        The score in the compute dtype: float64 for float64 and 32/64-bit integer input,
+        float32 for smaller types.
+    """
+    info = evaluate_info(loss, source, chunk_rows=chunk_rows, chunk_bytes=chunk_bytes, nan=nan)
+    return info.value
+
+
+def evaluate_info(
+    loss: SmoothnessLoss,
+    source: Any,
+    *,
+    chunk_rows: int | None = None,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    nan: Literal["propagate", "omit"] = "propagate",
+) -> Evaluation:
+    """Like :func:`evaluate`, and also say how many differences there were, how many of them
+    were not finite, and the dtype they were computed in. Same parameters."""
+    if nan not in ("propagate", "omit"):
+        raise ValueError(f"nan must be 'propagate' or 'omit', not {nan!r}")
+    src = source
+    if not isinstance(source, ChunkedSource) or isinstance(source, np.ndarray):
+        src = ArraySource(source)
+    dtype = np.dtype(src.dtype).newbyteorder("=")  # blocks are staged in native order
+    cdtype = compute_dtype(dtype)
+    x64 = jax.enable_x64(True) if cdtype == np.float64 else contextlib.nullcontext()
+    with x64, np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # IEEE, quietly
+        return _evaluate(loss, src, dtype, cdtype, nan == "omit", chunk_rows, chunk_bytes)
+
+
+def _evaluate(
+    loss: SmoothnessLoss,
+    src: Any,
+    dtype: np.dtype,
+    cdtype: np.dtype,
+    omit: bool,
+    chunk_rows: int | None,
+    chunk_bytes: int,
+) -> Evaluation:
+    shape = tuple(int(s) for s in src.shape)
+    n, diff_axis = check_options(shape, loss.n, loss.axis)
+    scal, pad = loss.scalarisation, loss.pad_value
+    assert scal is not None
+    if pad is not None and not isinstance(pad, float):
+        _warn_once("an array pad_value is evaluated on the whole array")
+        return _whole(loss, src, cdtype, omit)
+    diff_shape = list(shape)
+    if n > 0:
+        diff_shape[diff_axis] = max(shape[diff_axis] + (pad is not None) - n, 0)
+    if math.prod(diff_shape) == 0:  # nothing to stream: the maps on an empty array decide
+        empty = jnp.zeros(diff_shape, cdtype)
+        value = np.asarray(loss.nu * scal.reduce(empty, time_axis=diff_axis, omit=omit), cdtype)
+        return Evaluation(value, 0, 0, cdtype)
+    chunk_axis = src.chunk_axis
+    plan = plan_maps(scal, len(shape), diff_axis, chunk_axis)
+    if plan is None:
+        _warn_once(
+            f"scalarisation {scal} reduces the chunk axis with a matrix norm, which cannot "
+            "be chunked; evaluating the whole array in memory"
+        )
+        return _whole(loss, src, cdtype, omit)
+
+    carry = chunk_axis == diff_axis and n > 0
+    if carry and pad is not None and not holds(dtype, pad):
+        # the pad is staged with the history rows: stage in the compute dtype, not the
+        # stored one (an integer block would truncate a pad of 0.5, float16 overflow 1e5)
+        dtype = cdtype
+    total_rows = shape[chunk_axis]
+    row_elems = math.prod(shape) // max(total_rows, 1)
+    itemsize = max(dtype.itemsize, 4)
+    rows, step = block_sizes(total_rows, row_elems, itemsize, chunk_rows, chunk_bytes)
+    others = [a for a in range(len(shape)) if a != chunk_axis]
+    if getattr(src, "order", "C") == "F":  # keep the fastest axis last: a free transpose
+        others.reverse()
+    perm = (chunk_axis, *others)
+    history = n if carry else 0
+    spec = KernelSpec(
+        block_shape=(rows + history, *[shape[a] for a in perm[1:]]),
+        perm=perm,
+        stored_dtype=dtype.str,
+        compute_dtype=cdtype.str,
+        rows=rows,
+        step=step,
+        n=n,
+        diff_axis=diff_axis,
+        pad=pad if n > 0 else None,
+        carry=carry,
+        local=plan.local,
+        combiner=plan.combiner,
+        chunk_pos=plan.chunk_pos,
+        omit=omit,
+        tally=tally_mode(plan.local, plan.combiner, omit),
+    )
+    acc: Reducer | Concatenator
+    acc = Concatenator(plan.chunk_pos) if plan.combiner is None else Reducer(plan.combiner, omit)
+    nonfinite = _run(spec, src, acc, total_rows)
+
+    if isinstance(acc, Concatenator):
+        value = np.asarray(loss.nu * jnp.asarray(acc.result(), cdtype))
+        return Evaluation(value, nonfinite, math.prod(diff_shape), cdtype)
+    reduced = jax.eval_shape(
+        lambda y: apply_maps(plan.local, y, diff_axis, omit=omit)[0],
+        jax.ShapeDtypeStruct(tuple(diff_shape), cdtype),
+    )
+    value = acc.result(reduced.shape)
+    if plan.outer:
+        value = jnp.asarray(value, cdtype)
+        value = np.asarray(loss.nu * apply_maps(plan.outer, value, plan.outer_time, omit=omit)[0])
+    else:
+        value = np.asarray(loss.nu * value, cdtype)
+    return Evaluation(value, nonfinite, math.prod(diff_shape), cdtype)
+
+
+def _run(spec: KernelSpec, src: Any, acc: Reducer | Concatenator, total_rows: int) -> int:
+    """Stream every block of ``src`` through the kernel into ``acc``; return how many
+    differences were not finite."""
+    kern = _kernel.kernel(spec)
+    devices = jax.local_devices(backend="cpu")
+    dtype = np.dtype(spec.stored_dtype)
+    total = math.prod(spec.block_shape)
+    extra = spec.extra()
+    staging = Staging(total + extra, dtype, spec.block_shape, depth=len(devices) + 1)
+    history = spec.n if spec.carry else 0
+    inflight: deque[tuple[Any, Any, Any, int, int, np.ndarray | None]] = deque()
+    nonfinite = 0
+
+    def fold() -> None:
+        nonlocal nonfinite
+        (partial, tally), on_device, offset, lo, hi, staged = inflight.popleft()
+        jax.block_until_ready(partial)
+        result = acc.add(partial, lo, hi)
+        if spec.tally == "count":
+            nonfinite += int(tally)
+        elif (spec.tally == "flag" and not np.isfinite(tally)) or (
+            spec.tally == "derive" and not np.isfinite(result).all()
+        ):  # a block with something non-finite: count what (the buffer is still ours)
+            nonfinite += int(_kernel.counter(spec)(on_device, offset, lo, hi))
+        if staged is not None:
+            staging.give_back(staged)
+
+    parts = blocks(src, dtype, spec.rows, history, spec.pad, spec.perm, staging, total, extra)
+    for j, (start, buf, offset, staged) in enumerate(parts):
+        have = min(spec.rows, total_rows - start)
+        # with a carry, block row j is difference row start - n + j (+1 with a pad): mask < 0
+        lo = max(spec.n - (spec.pad is not None) - start, 0) if spec.carry else 0
+        on_device = jax.device_put(buf, devices[j % len(devices)])
+        out = kern(on_device, offset, lo, have)
+        inflight.append((out, on_device, offset, lo, have, buf if staged else None))
+        if len(inflight) > len(devices):  # one block queued per device, one being staged
+            fold()
+    while inflight:
+        fold()
+    return nonfinite
+
+
+def _whole(loss: SmoothnessLoss, src: Any, cdtype: np.dtype, omit: bool) -> Evaluation:
+    """Evaluate on the whole array in memory (a matrix norm over the chunk axis)."""
+    X = np.asarray(src.read()).astype(cdtype, copy=False)  # float16 promoted first
+    D = smoothness(X, n=loss.n, pad_value=loss.pad_value, axis=loss.axis)
+    nonfinite = int(jnp.sum(~jnp.isfinite(D)))
+    if omit:
+        D = jnp.where(jnp.isfinite(D), D, jnp.nan)
+    assert loss.scalarisation is not None
+    value = loss.scalarisation.reduce(D, time_axis=loss.axis, omit=omit)
+    return Evaluation(np.asarray(loss.nu * value, cdtype), nonfinite, int(D.size), cdtype)
