@@ -11,6 +11,12 @@ from hypothesis import settings
 
 os.environ.setdefault("JAX_NUMPY_RANK_PROMOTION", "raise")
 
+# what the CLI does at start-up: one CPU device per core, so that tests exercise the engine
+# spreading blocks over several devices (importing smoothcli no longer does this)
+from smoothcli import runtime
+
+runtime.configure()
+
 # CI replays the same examples every run, so a red build always means a change did it;
 # locally, hypothesis keeps exploring new ones.
 settings.register_profile("ci", derandomize=True, print_blob=True)

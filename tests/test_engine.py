@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 
 from smoothcli import SmoothcliWarning, SmoothnessLoss, evaluate, parse_scalarisation
 from smoothcli import engine as engine_mod
+from smoothcli.engine import evaluate_info
 
-from .reference import ref_loss
+from .reference import ref_loss, ref_smoothness
 
 # Every map and the compositions from the spec language; each is valid for any ndim >= 1.
 SPECS = [
@@ -246,3 +247,131 @@ def test_accumulates_in_float64():
     got = float(evaluate(SmoothnessLoss(), X))
     assert got == 4100 * 4096
     assert got == np.abs(np.diff(X.astype(np.float64))).sum()
+
+
+# -- any n -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n", [3, 5, 37, 300])
+@pytest.mark.parametrize(
+    ("shape", "axis", "order", "chunk"),
+    [
+        ((700, 3), 0, "C", 64),  # blocks split the difference axis: history carried
+        ((700, 3), 0, "C", None),
+        ((3, 700), 1, "C", 2),  # difference axis inside a row; last block padded
+        ((700, 3), 0, "F", 2),  # F order: chunked along axis 1, differences inside rows
+    ],
+)
+@pytest.mark.parametrize("pad", [None, 2.5])
+def test_any_n_equals_n_passes_of_numpy_diff(n, shape, axis, order, chunk, pad):
+    rng = np.random.default_rng(n)
+    X = np.asarray(rng.integers(-3, 4, shape).astype(np.float64), order=order)
+    D = ref_smoothness(X, n=n, pad_value=pad, axis=axis)
+    # the same subtractions in the same order: every difference is bit for bit NumPy's,
+    # so a max of magnitudes (which does not depend on the order of reduction) is exact
+    peak = SmoothnessLoss(
+        n=n, pad_value=pad, axis=axis, scalarisation=parse_scalarisation("vnorm(p=inf, axis=space)")
+    )
+    np.testing.assert_array_equal(evaluate(peak, X, chunk_rows=chunk), np.abs(D).max(axis=1 - axis))
+    l1 = evaluate_info(SmoothnessLoss(n=n, pad_value=pad, axis=axis), X, chunk_rows=chunk)
+    if n <= 37:  # n-fold differences of small integers stay integers below 2**53: exact
+        assert float(l1.value) == np.abs(D).sum()
+    else:  # huge binomial sums: only the order of summation differs
+        np.testing.assert_allclose(l1.value, np.abs(D).sum(), rtol=1e-12)
+    assert l1.differences == D.size and l1.nonfinite == 0
+
+
+def _lowered_kernel_size(n: int, carry: bool) -> int:
+    from smoothcli.engine import _kernel
+    from smoothcli.engine._plan import KernelSpec
+
+    rows = 4096
+    combiner = parse_scalarisation("l1").decomposition(2, 0)
+    spec = KernelSpec(
+        block_shape=(rows + n, 1) if carry else (rows, 1000),
+        perm=(0, 1),
+        stored_dtype="<f4",
+        compute_dtype="<f4",
+        rows=rows,
+        step=rows if carry else 16,
+        n=n,
+        diff_axis=0 if carry else 1,
+        pad=None,
+        carry=carry,
+        local=(),
+        combiner=combiner,
+        chunk_pos=0,
+        omit=False,
+        tally="derive",
+    )
+    size = math.prod(spec.block_shape) + spec.extra()
+    buf = jax.ShapeDtypeStruct((size,), np.float32)
+    return len(_kernel.kernel(spec).lower(buf, 0, 0, rows).as_text())
+
+
+@pytest.mark.parametrize("carry", [True, False])
+def test_kernel_size_does_not_grow_with_n(carry):
+    small, large = _lowered_kernel_size(1, carry), _lowered_kernel_size(300, carry)
+    assert large < 3 * small, (small, large)
+    # beyond the threshold, n is a loop bound and a few shapes: only its digits change
+    assert abs(_lowered_kernel_size(900, carry) - large) < 100
+
+
+# -- runtime -----------------------------------------------------------------------------------
+
+
+def _child(code: str, **env: str) -> str:
+    import os
+    import subprocess
+    import sys
+
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("JAX_", "SMOOTHCLI_"))}
+    clean.pop("XLA_FLAGS", None)
+    out = subprocess.run(
+        [sys.executable, "-c", code], env={**clean, **env}, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+def test_importing_smoothcli_leaves_jax_alone():
+    code = (
+        "import os, jax, numpy as np\n"
+        "from smoothcli import SmoothnessLoss, evaluate\n"
+        "evaluate(SmoothnessLoss(), np.arange(5.0))\n"
+        "print(jax.config.jax_num_cpu_devices, len(jax.local_devices()), "
+        "os.environ.get('JAX_PLATFORMS'))\n"
+    )
+    assert _child(code) == "-1 1 None"
+
+
+def test_configure_sets_devices_and_platform_once():
+    code = (
+        "import os\n"
+        "from smoothcli import runtime\n"
+        "runtime.configure(cpu_devices=3)\n"
+        "runtime.configure(cpu_devices=1)  # idempotent: the first call decides\n"
+        "import jax\n"
+        "print(len(jax.local_devices()), os.environ['JAX_PLATFORMS'])\n"
+    )
+    assert _child(code) == "3 cpu"
+    assert _child(code, JAX_NUM_CPU_DEVICES="2") == "2 cpu"  # the user's setting wins
+    assert _child(code, JAX_PLATFORMS="") == "3"  # the user's choice of platform is kept
+    env_code = code.replace("cpu_devices=3", "").replace("runtime.configure(cpu_devices=1)", "")
+    assert _child(env_code, SMOOTHCLI_CPU_DEVICES="1") == "1 cpu"
+
+
+def test_one_device_and_several_give_the_same_scores():
+    code = (
+        "import sys, numpy as np\n"
+        "from smoothcli import runtime\n"
+        "runtime.configure(cpu_devices=int(sys.argv[1]) if len(sys.argv) > 1 else None)\n"
+        "from smoothcli import SmoothnessLoss, evaluate, parse_scalarisation\n"
+        "X = np.random.default_rng(3).standard_normal((997, 13))\n"
+        "for spec in ('l1', 'rms(axis=space)', 'max'):\n"
+        "    loss = SmoothnessLoss(n=2, axis=0, scalarisation=parse_scalarisation(spec))\n"
+        "    print(repr(evaluate(loss, X, chunk_rows=37).tolist()))\n"
+    )
+    one = _child(code.replace("int(sys.argv[1]) if len(sys.argv) > 1 else None", "1"))
+    three = _child(code.replace("int(sys.argv[1]) if len(sys.argv) > 1 else None", "3"))
+    assert one == three
