@@ -28,6 +28,8 @@ from smoothcli.sources import (
 )
 from smoothcli.sources import nifti as nifti_mod
 from smoothcli.sources import table as table_mod
+from smoothcli.sources.nifti import _mask as nifti_mask
+from smoothcli.sources.nifti import _stream as nifti_stream
 from smoothcli.sources.nifti import load_mask
 
 # -- helpers -------------------------------------------------------------------------------------
@@ -73,7 +75,9 @@ def gzip_backend(request, monkeypatch):
     """Run the test with ISA-L's igzip and with the standard library's gzip."""
     if request.param == "isal":
         pytest.importorskip("isal")
-    monkeypatch.setattr(nifti_mod, "USE_ISAL", request.param == "isal")
+    monkeypatch.setattr(nifti_stream, "USE_ISAL", request.param == "isal")
+    with nifti_mod.open_gzip(io.BytesIO(gzip.compress(b""))) as fh:  # the switch took effect
+        assert type(fh).__module__.startswith("isal" if request.param == "isal" else "gzip")
     return request.param
 
 
@@ -280,7 +284,7 @@ def test_not_nifti_and_3d_images(tmp_path):
 
 
 def test_mask_is_read_as_bool_and_selects_voxels_by_time(tmp_path, monkeypatch):
-    monkeypatch.setattr(nifti_mod, "MASK_SLAB_BYTES", 16)  # several slabs
+    monkeypatch.setattr(nifti_mask, "MASK_SLAB_BYTES", 16)  # several slabs
     data = series((4, 3, 5, 6))
     m = np.zeros((4, 3, 5), np.int16)
     m[1:3, :, 1:4] = 7
@@ -292,6 +296,22 @@ def test_mask_is_read_as_bool_and_selects_voxels_by_time(tmp_path, monkeypatch):
     src = one(path, mask=mask).source
     assert src.shape == (mask.count, 6) and src.chunk_axis == 1
     np.testing.assert_array_equal(blocks_of(src, 4), data[m != 0].astype(np.float32))
+
+
+def test_a_short_mask_names_its_first_missing_slice(tmp_path, monkeypatch):
+    monkeypatch.setattr(nifti_mask, "MASK_SLAB_BYTES", 1)  # one slice at a time
+    raw = nifti_bytes(np.ones((3, 2, 4), np.int16))
+    # gzip can only be bounded by deflate's ratio: the short data is found while reading
+    # slices are 3 * 2 int16 = 12 bytes: cut slice 2 in half, and drop slice 3
+    (tmp_path / "m.nii.gz").write_bytes(gzip.compress(raw[: len(raw) - 12 - 6]))
+    with pytest.raises(InputError, match="the mask is truncated: slice 2 of 4"):
+        load_mask(tmp_path / "m.nii.gz")
+
+
+def test_the_nifti_names_stay_importable_from_the_package():
+    from smoothcli.sources.nifti import Mask, NiftiSource, load_mask, open_gzip, open_nifti
+
+    assert all(callable(f) for f in (Mask, NiftiSource, load_mask, open_gzip, open_nifti))
 
 
 def test_scaled_mask_uses_the_scaled_values(tmp_path):

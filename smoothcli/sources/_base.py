@@ -10,25 +10,41 @@ truncated file), so that no score is ever made from data that was not verified.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 __all__ = [
+    "DEFLATE_MAX_RATIO",
     "ArraySource",
     "ChunkedSource",
     "InputError",
+    "Once",
     "drain",
+    "input_errors",
+    "one_line",
     "prefetch",
+    "read_all",
     "read_block",
     "read_exact",
+    "read_rows",
+    "skip_bytes",
     "take",
 ]
+
+#: deflate never compresses better than 1032:1, so a compressed size bounds the data it holds
+DEFLATE_MAX_RATIO = 1032
 
 
 class InputError(ValueError):
     """This input cannot be scored: its message is one line that names the problem."""
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception's message on one line (its type's name if it has none)."""
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 @runtime_checkable
@@ -91,6 +107,16 @@ def take(a: np.ndarray, axis: int, start: int, stop: int) -> np.ndarray:
     return a[tuple(index)]
 
 
+def read_all(source: Any) -> np.ndarray:
+    """A block-reading source's ``read()``: all of its blocks joined along ``chunk_axis``
+    (zeros of its shape when it has none)."""
+    axis = source.chunk_axis
+    blocks = list(source.chunks(max(source.shape[axis], 1)))
+    if not blocks:
+        return np.zeros(source.shape, source.dtype, order=getattr(source, "order", "C"))
+    return np.concatenate(blocks, axis=axis)
+
+
 # -- reading blocks with file reads ------------------------------------------------------------
 
 #: a block larger than this is read in pieces of this size, so that a header that lies about
@@ -140,6 +166,43 @@ def read_block(fh: Any, nbytes: int, reuse: np.ndarray | None = None) -> tuple[n
     return np.concatenate(pieces), got
 
 
+def read_rows(
+    fh: Any,
+    total: int,
+    rows: int,
+    row_bytes: int,
+    *,
+    short: Callable[[int], InputError],
+    reuse: bool = False,
+) -> Iterator[tuple[int, int, np.ndarray]]:
+    """Read ``total`` rows of ``row_bytes`` each, ``rows`` at a time (a row is a frame, a
+    slice, an array row): yield ``(first row, row count, raw bytes)``. Where the stream ends
+    early, raise ``short(the first missing row)``. With ``reuse``, the caller has finished
+    with each block's bytes when it asks for the next, so one buffer serves every read."""
+    spare: np.ndarray | None = None
+    for start in range(0, total, rows):
+        k = min(rows, total - start)
+        raw, got = read_block(fh, k * row_bytes, spare)
+        if got < k * row_bytes:
+            raise short(start + got // max(row_bytes, 1))
+        spare = raw if reuse else None
+        yield start, k, raw
+
+
+def skip_bytes(fh: Any, nbytes: int, short: str) -> None:
+    """Read past ``nbytes`` (a header's extensions, or all of it on a stream that cannot
+    seek) in bounded pieces; :class:`InputError` ``short`` if the stream ends first."""
+    if nbytes <= 0:
+        return
+    buf = memoryview(bytearray(min(nbytes, 1 << 20)))
+    left = nbytes
+    while left:
+        n = read_exact(fh, buf[: min(left, len(buf))])
+        if n == 0:
+            raise InputError(short)
+        left -= n
+
+
 def drain(fh: Any, piece: int = 1 << 20) -> int:
     """Read ``fh`` to its end (a gzip or zip stream checks its CRC and length there);
     return how many bytes were left."""
@@ -164,6 +227,37 @@ def stream_errors() -> tuple[type[BaseException], ...]:
     else:
         kinds.append(isal_zlib.error)
     return tuple(kinds)
+
+
+@contextmanager
+def input_errors(
+    problem: Callable[[BaseException], InputError],
+    kinds: tuple[type[BaseException], ...] | None = None,
+) -> Iterator[None]:
+    """Turn what an unreadable or corrupt stream raises (``kinds``, by default
+    :func:`stream_errors`) into the :class:`InputError` ``problem(exc)``."""
+    caught = kinds or stream_errors()
+    try:
+        yield
+    except InputError:
+        raise
+    except caught as exc:
+        raise problem(exc) from None
+
+
+class Once:
+    """A stream (stdin) that can be opened once, and that ``with`` does not close: it
+    belongs to the caller."""
+
+    def __init__(self, fh: Any) -> None:
+        self._fh = fh
+        self._used = False
+
+    def __call__(self) -> AbstractContextManager[Any]:
+        if self._used:
+            raise InputError("stdin can be read only once")
+        self._used = True
+        return nullcontext(self._fh)
 
 
 def prefetch(blocks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:

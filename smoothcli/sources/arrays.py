@@ -24,18 +24,23 @@ import numpy as np
 
 from . import Loaded
 from ._base import (
+    DEFLATE_MAX_RATIO,
     InputError,
+    Once,
     drain,
+    input_errors,
+    one_line,
     open_binary,
+    os_error_message,
     prefetch,
-    read_block,
+    read_all,
     read_exact,
+    read_rows,
+    skip_bytes,
     stream_errors,
 )
 from ._registry import NPY_MAGIC, ZIP_MAGICS
 
-#: deflate never compresses better than 1032:1
-DEFLATE_MAX_RATIO = 1032
 #: the longest NPY header read (NumPy itself refuses more than 10000 bytes by default)
 MAX_HEADER_BYTES = 1 << 16
 PICKLED = "the file holds pickled data, which is never unpickled"
@@ -90,7 +95,7 @@ def read_npy_header(fh: Any, what: str) -> NpyHeader:
         read = npformat.read_array_header_1_0 if width == 2 else npformat.read_array_header_2_0
         shape, fortran, dtype = read(blob, max_header_size=MAX_HEADER_BYTES)
     except Exception as exc:
-        raise InputError(f"{what} has an invalid NPY header ({_one(exc)})") from None
+        raise InputError(f"{what} has an invalid NPY header ({one_line(exc)})") from None
     dtype = np.dtype(dtype)
     if dtype.hasobject:
         raise InputError(f"{what} holds Python objects, which are never unpickled")
@@ -101,12 +106,13 @@ def read_npy_header(fh: Any, what: str) -> NpyHeader:
     return NpyHeader(tuple(int(s) for s in shape), bool(fortran), dtype, 8 + width + length)
 
 
-def _one(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
-
-
-def _read_errors() -> tuple[type[BaseException], ...]:
-    return (*stream_errors(), zipfile.BadZipFile)
+def _reading(what: str) -> AbstractContextManager[None]:
+    """Turn what a corrupt stream or zip member raises into :class:`InputError`
+    ("``what`` cannot be read (...)")."""
+    return input_errors(
+        lambda exc: InputError(f"{what} cannot be read ({one_line(exc)})"),
+        (*stream_errors(), zipfile.BadZipFile),
+    )
 
 
 class NpySource:
@@ -142,33 +148,30 @@ class NpySource:
         c = self.chunk_axis
         total = self.shape[c]
         row_bytes = (math.prod(self.shape) // total if total else 0) * hdr.dtype.itemsize
-        try:
-            with self._open() as fh:
-                if self._skip is None:
-                    fh.seek(hdr.offset)
+        with _reading(self._what), self._open() as fh:
+            if self._skip is None:
+                fh.seek(hdr.offset)
+            else:
+                skip_bytes(fh, self._skip, "the data is truncated before its array starts")
+            blocks = read_rows(
+                fh,
+                total,
+                rows,
+                row_bytes,
+                short=lambda missing: InputError(
+                    f"{self._what} is truncated: it ends in row {missing} of {total} along axis {c}"
+                ),
+            )
+            for _, k, raw in blocks:
+                block = raw.view(hdr.dtype)
+                if not hdr.dtype.isnative:
+                    block = block.byteswap(inplace=True).view(self.dtype)
+                if self.order == "F":
+                    yield block.reshape((*self.shape[:-1], k), order="F")
                 else:
-                    _skip(fh, self._skip)
-                for start in range(0, total, rows):
-                    k = min(rows, total - start)
-                    raw, got = read_block(fh, k * row_bytes)
-                    if got < k * row_bytes:
-                        raise InputError(
-                            f"{self._what} is truncated: it ends in row {start + got // row_bytes}"
-                            f" of {total} along axis {c}"
-                        )
-                    block = raw.view(hdr.dtype)
-                    if not hdr.dtype.isnative:
-                        block = block.byteswap(inplace=True).view(self.dtype)
-                    if self.order == "F":
-                        yield block.reshape((*self.shape[:-1], k), order="F")
-                    else:
-                        yield block.reshape((k, *self.shape[1:]))
-                if self._verify:
-                    drain(fh)  # a zip member's CRC is checked at its end
-        except InputError:
-            raise
-        except _read_errors() as exc:
-            raise InputError(f"{self._what} cannot be read ({_one(exc)})") from None
+                    yield block.reshape((k, *self.shape[1:]))
+            if self._verify:
+                drain(fh)  # a zip member's CRC is checked at its end
 
     def chunks(self, rows: int) -> Iterator[np.ndarray]:
         """Consecutive blocks of ``rows`` along ``chunk_axis``, read one ahead in a helper
@@ -176,36 +179,7 @@ class NpySource:
         return prefetch(self._blocks(max(int(rows), 1)))
 
     def read(self) -> np.ndarray:
-        blocks = list(self.chunks(max(self.shape[self.chunk_axis], 1)))
-        if not blocks:
-            return np.zeros(self.shape, self.dtype, order=self.order)
-        return np.concatenate(blocks, axis=self.chunk_axis)
-
-
-def _skip(fh: Any, nbytes: int) -> None:
-    if nbytes <= 0:
-        return
-    buf = memoryview(bytearray(min(nbytes, 1 << 20)))
-    left = nbytes
-    while left:
-        n = read_exact(fh, buf[: min(left, len(buf))])
-        if n == 0:
-            raise InputError("the data is truncated before its array starts")
-        left -= n
-
-
-class _Once:
-    """A stream that can be opened once and that ``with`` does not close (stdin)."""
-
-    def __init__(self, fh: Any) -> None:
-        self._fh = fh
-        self._used = False
-
-    def __call__(self) -> AbstractContextManager[Any]:
-        if self._used:
-            raise InputError("stdin can be read only once")
-        self._used = True
-        return nullcontext(self._fh)
+        return read_all(self)
 
 
 # -- NPY -------------------------------------------------------------------------------------------
@@ -214,12 +188,10 @@ class _Once:
 def open_npy(where: Any, *, mask: Any = None) -> list[Loaded]:
     """An NPY file (a path) or stream."""
     if hasattr(where, "read"):
-        try:
+        with _reading("the input"):
             hdr = read_npy_header(where, "the input")
-        except _read_errors() as exc:
-            raise InputError(f"the input cannot be read ({_one(exc)})") from None
         # the header has been read: the stream is now at the data
-        src = NpySource(hdr, _Once(where), skip=0, verify=False, what="the array")
+        src = NpySource(hdr, Once(where), skip=0, verify=False, what="the array")
         return [Loaded(src, len(hdr.shape) - 1, "npy")]
     path = os.fspath(where)
     with open_binary(path) as fh:
@@ -242,16 +214,6 @@ def _member_name(info: zipfile.ZipInfo) -> str:
     return name[:-4] if name.endswith(".npy") else name
 
 
-@contextmanager
-def _zip_errors(what: str) -> Iterator[None]:
-    try:
-        yield
-    except InputError:
-        raise
-    except _read_errors() as exc:
-        raise InputError(f"{what} cannot be read ({_one(exc)})") from None
-
-
 def _check_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, archive_size: int) -> NpyHeader:
     what = f"member {_member_name(info)!r}"
     if not info.filename.endswith(".npy"):
@@ -263,7 +225,7 @@ def _check_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, archive_size: int)
         info.compress_size != info.file_size or info.compress_size > archive_size
     ):
         raise InputError(f"{what} claims more data than the archive holds")
-    with _zip_errors(what), zf.open(info) as fh:
+    with _reading(what), zf.open(info) as fh:
         hdr = read_npy_header(fh, what)
     if hdr.offset + hdr.nbytes > info.file_size:
         raise InputError(
@@ -275,7 +237,7 @@ def _check_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, archive_size: int)
 
 def _npz(zf_open: Callable[[], AbstractContextManager[zipfile.ZipFile]], size: int) -> list:
     out = []
-    with _zip_errors("the archive"), zf_open() as zf:
+    with _reading("the archive"), zf_open() as zf:
         infos = [i for i in zf.infolist() if not i.is_dir()]
         for info in infos:
             hdr = _check_member(zf, info, size)
@@ -341,7 +303,7 @@ def open_npz(where: Any, *, mask: Any = None) -> list[Loaded]:
             return _npz(spool.open, size)
         except zipfile.BadZipFile as exc:
             spool.close()
-            raise InputError(f"not an NPZ (zip) archive ({_one(exc)})") from None
+            raise InputError(f"not an NPZ (zip) archive ({one_line(exc)})") from None
         except BaseException:
             spool.close()
             raise
@@ -356,10 +318,8 @@ def open_npz(where: Any, *, mask: Any = None) -> list[Loaded]:
         try:
             return zipfile.ZipFile(path)
         except zipfile.BadZipFile as exc:
-            raise InputError(f"not an NPZ (zip) archive ({_one(exc)})") from None
+            raise InputError(f"not an NPZ (zip) archive ({one_line(exc)})") from None
         except OSError as exc:
-            from ._base import os_error_message
-
             raise InputError(os_error_message(exc, path)) from None
 
     return _npz(reopen, size)

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from . import Loaded
-from ._base import ArraySource, InputError, open_binary, read_block
+from ._base import ArraySource, InputError, one_line, open_binary, read_all, read_rows
 
 NA_VALUES = ["n/a", "NA", "N/A", "nan", "NaN", ""]
 #: bytes of text read at a time (whole lines of it are parsed together)
@@ -195,20 +195,20 @@ class SpooledTable:
         self._spool.close()
 
     def chunks(self, rows: int) -> Iterator[np.ndarray]:
-        rows = max(int(rows), 1)
-        row_bytes = self._width * 8
         self._spool.seek(0)
-        for start in range(0, self.shape[0], rows):
-            k = min(rows, self.shape[0] - start)
-            raw, got = read_block(self._spool, k * row_bytes)
-            if got < k * row_bytes:
-                raise InputError("the spooled table is shorter than it was written")
+        blocks = read_rows(
+            self._spool,
+            self.shape[0],
+            max(int(rows), 1),
+            self._width * 8,
+            short=lambda _: InputError("the spooled table is shorter than it was written"),
+        )
+        for _, k, raw in blocks:
             block = raw.view(np.float64).reshape(k, self._width)
             yield np.ascontiguousarray(block[:, 1:]) if self._drop else block
 
     def read(self) -> np.ndarray:
-        blocks = list(self.chunks(max(self.shape[0], 1)))
-        return np.concatenate(blocks) if blocks else np.empty(self.shape)
+        return read_all(self)
 
 
 def _source(where: Any) -> Any:
@@ -256,7 +256,7 @@ def open_table(where: Any, *, sep: str) -> Loaded:
             spool.write(memoryview(values).cast("B"))
         ok = True
     except OSError as exc:
-        raise InputError(f"cannot read the table ({' '.join(str(exc).split())})") from None
+        raise InputError(f"cannot read the table ({one_line(exc)})") from None
     finally:
         if close:
             fh.close()

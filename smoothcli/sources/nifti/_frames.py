@@ -1,0 +1,127 @@
+"""A 4D image read a few frames at a time: :class:`NiftiSource` and :func:`open_nifti`.
+
+Frames are read with ``readinto`` in a helper thread, so a multi-GB ``.nii.gz`` is
+decompressed once and never held whole; after the last frame the gzip stream is read to its
+end, so its CRC and length are checked before the engine returns a value. Blocks are scaled
+by the header's slope and intercept in the dtype :func:`value_dtype` chooses; with a mask
+they are voxels x time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from .. import Loaded
+from .._base import InputError, drain, prefetch, read_all, read_rows, skip_bytes
+from ._header import (
+    TRUNCATED_BEFORE_DATA,
+    Header,
+    check_size,
+    read_header,
+    skip_extensions,
+    value_dtype,
+)
+from ._mask import Mask, as_mask
+from ._stream import ImageBytes, image_bytes
+
+
+class NiftiSource:
+    """Frames of a 4D image as a chunked source; masked to voxels x time if given a mask.
+
+    ``dtype`` is the dtype of the blocks (see :func:`value_dtype`); ``storage``, ``slope``
+    and ``inter`` describe the file."""
+
+    order = "F"
+
+    def __init__(self, hdr: Header, src: ImageBytes, mask: Any = None) -> None:
+        shape = hdr.shape
+        if len(shape) != 4:
+            raise InputError(f"a {len(shape)}D image has no time axis; expected 4D, not {shape}")
+        self._hdr = hdr
+        self._src = src
+        self.storage = hdr.storage
+        self.slope, self.inter = hdr.slope, hdr.inter
+        self.dtype = value_dtype(hdr.storage, hdr.slope, hdr.inter)
+        self._frame = shape[:3]
+        self.frames = shape[3]
+        self.mask: Mask | None = None
+        self._index: np.ndarray | None = None  # the masked voxels' positions in a frame
+        if mask is not None:
+            self.mask = as_mask(mask)
+            self._index = self.mask.positions(self._frame, hdr.affine)
+            self.shape: tuple[int, ...] = (self.mask.count, self.frames)
+            self.chunk_axis = 1
+        else:
+            self.shape = shape
+            self.chunk_axis = 3
+
+    def _convert(self, raw: np.ndarray, k: int) -> np.ndarray:
+        """``k`` frames of raw bytes -> a scaled block: (X, Y, Z, k) or (voxels, k), F-order."""
+        frames = raw.view(self.storage).reshape(k, -1)  # one frame per row, as stored
+        if self._index is not None:
+            frames = np.take(frames, self._index, axis=1)
+        block = frames.astype(self.dtype, copy=False)  # no copy when stored as self.dtype
+        if self._hdr.scaled:
+            block *= self.dtype.type(self.slope)
+            block += self.dtype.type(self.inter or 0.0)
+        if self._index is not None:
+            return block.T
+        x, y, z = self._frame
+        return block.reshape(k, z, y, x).transpose(3, 2, 1, 0)
+
+    def _blocks(self, rows: int) -> Iterator[np.ndarray]:
+        frame_bytes = math.prod(self._frame) * self.storage.itemsize
+        src = self._src
+        with src.errors(), src.open() as fh:
+            if src.path is not None:  # a stream is already at its data
+                if src.gzipped:
+                    skip_bytes(fh, self._hdr.offset, TRUNCATED_BEFORE_DATA)
+                else:
+                    fh.seek(self._hdr.offset)
+            blocks = read_rows(
+                fh,
+                self.frames,
+                rows,
+                frame_bytes,
+                short=lambda missing: InputError(
+                    f"the image is truncated: frame {missing} of {self.frames} is missing"
+                ),
+                # unless a block is a view of its raw bytes, one buffer serves every read
+                reuse=self.dtype != self.storage or self._index is not None,
+            )
+            for _, k, raw in blocks:
+                yield self._convert(raw, k)
+            if src.gzipped:
+                drain(fh)  # the CRC, the length and anything after them are checked here
+
+    def chunks(self, rows: int) -> Iterator[np.ndarray]:
+        """Blocks of ``rows`` frames, read, decompressed and converted in a helper thread
+        while the caller works on the previous one. After the last block the stream has been
+        read to its end and verified."""
+        return prefetch(self._blocks(max(int(rows), 1)))
+
+    def read(self) -> np.ndarray:
+        return read_all(self)
+
+
+def open_nifti(where: Any, *, mask: Any = None) -> Loaded:
+    """One 4D image (a path, a binary stream or bytes) as a :class:`Loaded`."""
+    src = image_bytes(where)
+    if src.path is None:  # a stream is read once: parse the header and skip to the data
+        with src.errors():
+            hdr = read_header(src.stream)
+            skip_extensions(src.stream, hdr)
+    else:
+        hdr = src.read(read_header)
+        check_size(hdr, src.path, gzipped=src.gzipped)
+    source = NiftiSource(hdr, src, mask)
+    return Loaded(source, source.chunk_axis, "nifti")
+
+
+def open_nifti_input(where: Any, *, mask: Any = None) -> list[Loaded]:
+    """The registry's entry point: :func:`open_nifti` as a list."""
+    return [open_nifti(where, mask=mask)]
