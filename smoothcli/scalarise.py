@@ -71,6 +71,16 @@ def _check_p(p: Any, *, matrix_ok: bool) -> int | float | str:
         raise ValueError(f"norm order p={p!r} is not valid; use {valid}")
     if isinstance(p, bool) or not isinstance(p, (int, float, np.integer, np.floating)):
         raise TypeError(f"norm order p must be a number, not {p!r}")
+    if isinstance(p, (int, np.integer)):
+        try:
+            float(p)
+        except OverflowError:  # |p| > 1.8e308: no float can hold it
+            digits = len(str(abs(int(p))))
+            raise ValueError(
+                f"norm order p (a {digits}-digit integer) is too large; use inf for the "
+                "largest magnitude"
+            ) from None
+        return int(p)
     if math.isnan(p):
         raise ValueError("norm order p must not be NaN")
     return int(p) if float(p).is_integer() and math.isfinite(p) else float(p)

@@ -173,3 +173,15 @@ def test_bad_specs_raise_one_valueerror_pointing_at_the_problem(spec, fragment, 
     assert lines[1].strip() == spec
     if col is not None:
         assert lines[2].index("^") - 2 == col
+
+
+def test_a_norm_order_too_large_for_a_float_is_a_spec_error():
+    spec = "vnorm(p=1" + "0" * 400 + ")"
+    with pytest.raises(ValueError, match="bad scalarisation spec") as info:
+        parse_scalarisation(spec)
+    message = str(info.value)
+    assert "401-digit integer" in message and "too large" in message
+    assert message.splitlines()[2].strip() == "^"  # the caret line, under the map
+    with pytest.raises(ValueError, match="too large"):
+        vnorm_scalarise(p=-(10**400))
+    assert vnorm_scalarise(p=10**300).p == 10**300  # large, but a float holds it
