@@ -185,3 +185,28 @@ def test_a_norm_order_too_large_for_a_float_is_a_spec_error():
     with pytest.raises(ValueError, match="too large"):
         vnorm_scalarise(p=-(10**400))
     assert vnorm_scalarise(p=10**300).p == 10**300  # large, but a float holds it
+
+
+@pytest.mark.parametrize(
+    ("spec", "time", "want"),
+    [
+        ("l1", 0, ()),
+        ("rms(axis=space)", 1, (1,)),
+        ("mean(vnorm(p=2, axis=0))", 0, ()),
+        ("vnorm(p=2, axis=0)", 2, (1, 2)),
+        ("max(meansq(axis=space), axis=0)", 0, ()),
+        ("sum(axis=1, keepdims=True)", 0, (0, 1, 2)),
+        ("vnorm(p=2, axis=(0, 2), keepdims=True)", 1, (None, 1)),
+        ("mean(vnorm(p=1, axis=time, keepdims=True), axis=0)", 2, (1, 2)),
+    ],
+)
+def test_output_axes_trace_each_output_axis_to_its_input_axis(spec, time, want):
+    m = parse_scalarisation(spec)
+    got = m.output_axes(3, time)
+    assert got == want
+    shape = (2, 3, 5)  # distinct sizes: an axis that came from input axis a keeps its size
+    out = np.asarray(m.reduce(np.ones(shape), time_axis=time))
+    assert out.ndim == len(got)
+    for size, origin in zip(out.shape, got, strict=True):
+        if origin is not None and size != 1:
+            assert size == shape[origin]

@@ -11,7 +11,7 @@ from typing import Literal
 
 import numpy as np
 
-from ..scalarise import Decomposition, ScalarisationMap
+from ..scalarise import Decomposition, ScalarisationMap, trace
 
 __all__ = ["ALIGN", "KernelSpec", "Plan", "block_sizes", "plan_maps", "tally_mode"]
 
@@ -49,9 +49,8 @@ def plan_maps(scal: ScalarisationMap, ndim: int, time: int, chunk: int) -> Plan 
             if dec is None:
                 return None
             return Plan(maps[:i], dec, maps[i + 1 :], chunk_now, m.out_time(ndim_now, time_now))
-        chunk_now = m.out_position(ndim_now, time_now, chunk_now)
+        chunk_now = trace((m,), ndim_now, time_now).index(chunk_now)  # it kept the axis
         time_now, ndim_now = m.out_time(ndim_now, time_now), m.out_ndim(ndim_now, time_now)
-        assert chunk_now is not None
     return Plan(maps, None, (), chunk_now, time_now)
 
 
