@@ -1,13 +1,27 @@
 """``python -m smoothcli`` and the ``smoothcli`` script: start the CLI.
 
-Ctrl-C exits 130 and SIGTERM 143 at any moment, start-up included; a closed pipe
-(``| head``) exits 141 without a traceback.
+Ctrl-C exits 130 and SIGTERM 143 at any moment, start-up and shut-down included; a closed
+pipe (``| head``) exits 141 without a traceback.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+
+
+def _flush() -> int | None:
+    """Flush stdout and stderr; 141 if stdout's reader has gone."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return 141
+    except (OSError, ValueError):
+        pass
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.flush()
+    return None
 
 
 def main() -> None:
@@ -16,18 +30,25 @@ def main() -> None:
     exit_at_once()  # before anything slow is imported
     from .status import ExitStatus
 
+    code: int
     try:
         from .cli import app
 
         app()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        if exc.code is not None and not isinstance(exc.code, int):
+            sys.stderr.write(f"{exc.code}\n")
     except KeyboardInterrupt as exc:
         sys.stderr.write("\nsmoothcli: interrupted\n")
-        sys.exit(exit_status(exc))
+        code = exit_status(exc)
     except BrokenPipeError:
-        # stdout's reader is gone: point stdout at /dev/null so the final flush is quiet
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        sys.exit(ExitStatus.BROKEN_PIPE)
+        code = ExitStatus.BROKEN_PIPE
+    # Leave without the interpreter's shut-down: it restores the default signal handlers
+    # (a Ctrl-C then would kill the process, not exit 130) and tears JAX down slowly.
+    broken = _flush()
+    os._exit(broken if broken is not None and code == 0 else int(code))
 
 
 if __name__ == "__main__":

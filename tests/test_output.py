@@ -491,34 +491,49 @@ def test_bad_targets_are_one_line_output_errors(tmp_path):
 
 
 def test_a_folder_that_cannot_be_written_is_refused(tmp_path):
-    locked = tmp_path / "locked"
-    locked.mkdir()
-    locked.chmod(0o555)
     if os.getuid() != 0:
+        locked = tmp_path / "locked"
+        locked.mkdir()
+        locked.chmod(0o555)
         with pytest.raises(OutputError, match="cannot write to the folder"):
             check_target(str(locked / "x.tsv"))
         return
-    # root may write anywhere: check as an unprivileged user in a forked child
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child
-        message = b"no error"
-        try:
-            os.setgid(65534)
-            os.setuid(65534)
-            check_target(str(locked / "x.tsv"))
-        except OutputError as exc:
-            message = str(exc).encode()
-        except BaseException as exc:
-            message = repr(exc).encode()
-        os.write(write_end, message)
-        os._exit(0)
-    os.close(write_end)
-    _, status = os.waitpid(pid, 0)
-    message = os.read(read_end, 4096).decode()
-    os.close(read_end)
+    # root may write anywhere: check as an unprivileged user in a forked child, in a folder
+    # that user can reach (pytest's own temporary folders are private to root)
+    import shutil
+    import tempfile
+    import warnings
+
+    reachable = Path(tempfile.mkdtemp(prefix="smoothcli-test-"))
+    try:
+        reachable.chmod(0o755)
+        locked = reachable / "locked"
+        locked.mkdir()
+        locked.chmod(0o555)
+        read_end, write_end = os.pipe()
+        with warnings.catch_warnings():  # JAX warns that forking a threaded process is risky
+            warnings.simplefilter("ignore", RuntimeWarning)
+            pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child
+            message = b"no error"
+            try:
+                os.setgid(65534)
+                os.setuid(65534)
+                check_target(str(locked / "x.tsv"))
+            except OutputError as exc:
+                message = str(exc).encode()
+            except BaseException as exc:
+                message = repr(exc).encode()
+            os.write(write_end, message)
+            os._exit(0)
+        os.close(write_end)
+        _, status = os.waitpid(pid, 0)
+        message = os.read(read_end, 4096).decode()
+        os.close(read_end)
+    finally:
+        shutil.rmtree(reachable)
     assert status == 0
-    assert "cannot write to the folder" in message or "permission denied" in message
+    assert "cannot write to the folder" in message, message
 
 
 def test_files_the_command_reads_are_protected_also_through_links(tmp_path):

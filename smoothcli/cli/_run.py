@@ -158,7 +158,7 @@ def run_batch(
             raise Usage(str(exc), "--mask") from None
 
     from .. import runtime
-    from .._signals import exit_status, raise_on_signal
+    from .._signals import exit_at_once, exit_status, raise_on_signal
     from ..batch import iter_scores
 
     runtime.configure()
@@ -190,6 +190,8 @@ def run_batch(
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return ExitStatus.BROKEN_PIPE
+    finally:
+        exit_at_once()  # nothing left to clean up: a late signal ends the process at once
     took = time.perf_counter() - start
     ui.info(
         f"{len(inputs)} input(s): {counts['ok']} scored, {counts['error']} failed to score"
