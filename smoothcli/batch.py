@@ -94,17 +94,18 @@ def one_line(exc: BaseException) -> str:
     return " ".join(text.split())
 
 
-def _output_axis(scal: ScalarisationMap, ndim: int, time: int) -> int | None:
-    """The input axis that a 1-d result runs along, if exactly one does."""
-    hits = []
-    for axis in range(ndim):
-        pos: int | None = axis
-        cur, t = ndim, time
-        for m in scal.chain():
-            pos, t, cur = m.out_position(cur, t, pos), m.out_time(cur, t), m.out_ndim(cur, t)
-        if pos == 0:
-            hits.append(axis)
-    return hits[0] if len(hits) == 1 else None
+def _labels(item: Any, value: np.ndarray, scal: ScalarisationMap, axis: int) -> Iterator[Any]:
+    """The ``index`` of each element of a vector or array score, in ``np.ndindex`` order: per
+    output axis, the name of the element where the input axis it came from has names (CSV
+    columns), else its position; several axes are joined by commas."""
+    sources = scal.output_axes(len(item.source.shape), axis)
+    names = []
+    for pos, size in enumerate(value.shape):
+        found = item.labels.get(sources[pos]) if pos < len(sources) else None
+        names.append(found if found is not None and len(found) == size else None)
+    for idx in np.ndindex(value.shape):
+        parts = [n[i] if n is not None else i for n, i in zip(names, idx, strict=True)]
+        yield parts[0] if len(parts) == 1 else ",".join(map(str, parts))
 
 
 def _score_loaded(
@@ -138,14 +139,9 @@ def _score_loaded(
     }
     if value.ndim == 0:
         return [{**base, "index": None, "score": value[()]}]
-    along = _output_axis(scal, ndim, axis) if value.ndim == 1 else None
-    names = item.labels.get(along) if along is not None else None
+    labels = _labels(item, value, scal, axis)
     rows = []
-    for idx in np.ndindex(value.shape):
-        if names is not None and len(names) == value.shape[0]:
-            label: Any = names[idx[0]]
-        else:
-            label = idx[0] if len(idx) == 1 else ",".join(map(str, idx))
+    for idx, label in zip(np.ndindex(value.shape), labels, strict=True):
         rows.append({**base, "index": label, "score": value[idx]})
     return rows
 

@@ -508,3 +508,12 @@ def test_truncated_gzip_image_is_an_error_row(tmp_path):
     assert rows[0]["status"] == "error" and rows[1]["status"] == "ok"
     assert rows[0]["error"]
     assert "Traceback" not in result.output
+
+
+def test_array_scores_get_labels_on_every_axis():
+    result = run(EVENTS, "--scalarise", "vnorm(p=1, axis=time, keepdims=True)")
+    assert result.exit_code == 0, result.output
+    rows = tsv(result)
+    assert [r["index"] for r in rows] == ["0,bold", "0,events"]
+    want = np.abs(np.diff(events64(), axis=0)).sum(axis=0)
+    np.testing.assert_allclose([float(r["score"]) for r in rows], want, rtol=1e-12)
