@@ -588,3 +588,92 @@ def test_zlib_level_does_not_matter_for_integrity(tmp_path):
     assert result.exit_code == 0
     rows = rows_of(result)
     assert rows[0]["score"] == rows[1]["score"]
+
+
+def test_the_progress_bar_is_gone_before_the_table_is_printed():
+    import pty
+
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "NO_COLOR", "FORCE_COLOR")}
+    env["TERM"] = "xterm-256color"
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [*entry(), "score", str(SAMPLE), "--nan", "omit"], stdout=slave, stderr=slave, env=env
+    )
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=60)
+    os.close(master)
+    screen = b"".join(chunks).decode(errors="replace")
+    assert proc.returncode == 0
+    bar, table = screen.rfind("scoring"), screen.find("┃")
+    assert 0 <= bar < table  # the bar ran, then the table came
+    assert "\x1b[2K" in screen[bar:table]  # and the bar's line was erased in between
+    assert "2031.9187" in screen[table:]
+
+
+def _as_nobody(work) -> str:
+    """Run ``work()`` in a forked child as an unprivileged user; return what it returned
+    (a string) or the repr of what it raised. Root may enter any folder, so the permission
+    problems of issue 6 can only be made this way when the tests run as root."""
+    import warnings
+
+    read_end, write_end = os.pipe()
+    with warnings.catch_warnings():  # JAX warns that forking a threaded process is risky
+        warnings.simplefilter("ignore", RuntimeWarning)
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            message = str(work())
+        except BaseException as exc:
+            message = f"{type(exc).__name__}: {exc}"
+        os.write(write_end, message.encode(errors="replace"))
+        os._exit(0)
+    os.close(write_end)
+    os.waitpid(pid, 0)
+    message = os.read(read_end, 65536).decode()
+    os.close(read_end)
+    return message
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="needs root to make an unprivileged child")
+def test_a_file_inside_a_folder_that_cannot_be_entered_is_an_error_row():
+    import shutil
+    import tempfile
+
+    from smoothcli.discover import discover
+    from smoothcli.sources import open_path
+
+    top = Path(tempfile.mkdtemp(prefix="smoothcli-test-"))
+    try:
+        top.chmod(0o755)
+        (top / "open").mkdir(mode=0o755)
+        np.save(top / "open" / "a.npy", np.arange(3.0))
+        (top / "closed").mkdir()
+        np.save(top / "closed" / "b.npy", np.arange(3.0))
+        (top / "closed").chmod(0o700)
+
+        def opened() -> str:
+            open_path(str(top / "closed" / "b.npy"))
+            return "opened"
+
+        said = _as_nobody(opened)
+        assert said.startswith("InputError") and "permission denied" in said.lower(), said
+
+        def found() -> str:
+            return repr([(str(p), getattr(p, "reason", None)) for p in discover([str(top)])])
+
+        listing = _as_nobody(found)
+        assert "a.npy', None" in listing
+        assert "closed', 'cannot list folder: Permission denied'" in listing
+    finally:
+        shutil.rmtree(top)

@@ -15,8 +15,10 @@ from ._ui import UI
 
 __all__ = ["Usage", "gather_inputs", "run_batch"]
 
-#: the formats a file name's extension gives; what -o to a device or FIFO writes by default
+#: what -o to a device or FIFO writes when its name has no known extension
 DEVICE_FORMAT = "tsv"
+#: a terminal table's columns, for a person (every column is in the machine formats)
+TABLE_COLUMNS = "path,array,index,score,status,check,shape,dtype,error"
 
 
 class Usage(Exception):
@@ -141,13 +143,13 @@ def run_batch(
     """Score ``inputs``, write the table, say what failed; return the exit status."""
     from ..output import OutputError, make_writer, select_columns, write_sidecar
 
-    try:
-        names = select_columns(columns)
-    except OutputError as exc:
-        raise Usage(str(exc), "--columns") from None
     protect = [p for p in inputs if p != "-"]
     protect += [p for p in (opts.mask, files_from) if p not in (None, "-")]
     target, fmt = _resolve_output(output, fmt, protect)
+    try:
+        names = select_columns(columns if columns or fmt != "table" else TABLE_COLUMNS)
+    except OutputError as exc:
+        raise Usage(str(exc), "--columns") from None
     mask = None
     if opts.mask is not None:
         from ..batch import load_mask
