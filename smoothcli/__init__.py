@@ -13,6 +13,8 @@ _EXPORTS = {
     "SmoothnessLoss": "loss",
     "smoothness": "loss",
     "evaluate": "engine",
+    "evaluate_info": "engine",
+    "Evaluation": "engine",
     "score_paths": "batch",
     "ScoreOptions": "batch",
     "ArraySource": "sources._base",
@@ -35,7 +37,9 @@ if TYPE_CHECKING:
     from ._warnings import SmoothcliWarning as SmoothcliWarning
     from .batch import ScoreOptions as ScoreOptions
     from .batch import score_paths as score_paths
+    from .engine import Evaluation as Evaluation
     from .engine import evaluate as evaluate
+    from .engine import evaluate_info as evaluate_info
     from .loss import SmoothnessLoss as SmoothnessLoss
     from .loss import smoothness as smoothness
     from .scalarise import ScalarisationMap as ScalarisationMap

@@ -25,9 +25,9 @@ def _flush() -> int | None:
 
 
 def main() -> None:
-    from ._signals import exit_at_once, exit_status
+    from ._signals import exit_status, take_over
 
-    exit_at_once()  # before anything slow is imported
+    take_over()  # before anything slow is imported
     from .status import ExitStatus
 
     code: int

@@ -14,9 +14,12 @@ import signal
 import sys
 from typing import Any
 
-__all__ = ["Interrupted", "exit_status", "exit_at_once", "raise_on_signal"]
+__all__ = ["Interrupted", "exit_at_once", "exit_status", "raise_on_signal", "take_over"]
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
+#: set by :func:`take_over`: only the smoothcli process itself has its handlers changed, not
+#: a program (or a test runner) that calls the CLI in-process
+_managed = False
 
 
 class Interrupted(KeyboardInterrupt):
@@ -52,11 +55,21 @@ def _install(handler: Any) -> None:
             return
 
 
-def exit_at_once() -> None:
-    """From now on, SIGINT/SIGTERM end the process at once (start-up)."""
+def take_over() -> None:
+    """Called first thing by the ``smoothcli`` entry point: this process's signals are ours,
+    and from now on SIGINT/SIGTERM end it at once."""
+    global _managed
+    _managed = True
     _install(_exit_now)
+
+
+def exit_at_once() -> None:
+    """From now on, SIGINT/SIGTERM end the process at once (nothing to clean up)."""
+    if _managed:
+        _install(_exit_now)
 
 
 def raise_on_signal() -> None:
     """From now on, SIGINT/SIGTERM raise :class:`Interrupted` (work with clean-up)."""
-    _install(_raise)
+    if _managed:
+        _install(_raise)

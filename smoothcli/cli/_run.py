@@ -169,6 +169,7 @@ def run_batch(
     color = fmt == "table" and target is None and sys.stdout.isatty()
     counts = {"ok": 0, "error": 0, "fail": 0}
     start = time.perf_counter()
+    sidecar = None
     try:
         with contextlib.ExitStack() as stack:
             stream = stack.enter_context(target.open()) if target is not None else sys.stdout
@@ -182,7 +183,7 @@ def run_batch(
                     advance()
             writer.close()  # after the progress bar is gone
         if target is not None:
-            write_sidecar(target, names, _meta(opts))
+            sidecar = write_sidecar(target, names, _meta(opts))
     except KeyboardInterrupt as exc:
         ui.say("interrupted")
         return exit_status(exc)
@@ -199,6 +200,7 @@ def run_batch(
         f"{len(inputs)} input(s): {counts['ok']} scored, {counts['error']} failed to score"
         + (f", {counts['fail']} failed the threshold" if opts.has_thresholds else "")
         + (f"; wrote {output}" if output else "")
+        + (f" and its sidecar {sidecar}" if sidecar else "")
         + f" ({took:.2f} s)"
     )
     return exit_status_for(counts["error"], counts["fail"])
