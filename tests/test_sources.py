@@ -10,7 +10,10 @@ import pickle
 import subprocess
 import sys
 import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import nibabel as nib
 import numpy as np
@@ -70,32 +73,27 @@ def series(shape=(3, 4, 5, 7), dtype=np.int16, seed=0) -> np.ndarray:
     return (rng.standard_normal(shape) * 100).astype(dtype)
 
 
+def use_gzip_backend(monkeypatch, backend: str) -> None:
+    """Read gzip through ISA-L's igzip ("isal") or the standard library's gzip ("stdlib")."""
+    if backend == "isal":
+        pytest.importorskip("isal")
+    monkeypatch.setattr(nifti_stream, "USE_ISAL", backend == "isal")
+    with nifti_mod.open_gzip(io.BytesIO(gzip.compress(b""))) as fh:  # the switch took effect
+        assert type(fh).__module__.startswith("isal" if backend == "isal" else "gzip")
+
+
 @pytest.fixture(params=["isal", "stdlib"])
 def gzip_backend(request, monkeypatch):
     """Run the test with ISA-L's igzip and with the standard library's gzip."""
-    if request.param == "isal":
-        pytest.importorskip("isal")
-    monkeypatch.setattr(nifti_stream, "USE_ISAL", request.param == "isal")
-    with nifti_mod.open_gzip(io.BytesIO(gzip.compress(b""))) as fh:  # the switch took effect
-        assert type(fh).__module__.startswith("isal" if request.param == "isal" else "gzip")
+    use_gzip_backend(monkeypatch, request.param)
     return request.param
 
 
 # -- NIfTI: values and precision ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["run.nii", "run.nii.gz"])
-def test_nifti_blocks_equal_the_scaled_data(tmp_path, name, gzip_backend):
-    data = series()
-    path = write_nii(tmp_path / name, data, slope=0.5, inter=10.0)
-    src = one(path).source
-    assert src.shape == data.shape and src.chunk_axis == 3 and src.order == "F"
-    assert src.dtype == np.float32
-    got = blocks_of(src, 3)
-    np.testing.assert_array_equal(got, data.astype(np.float32) * np.float32(0.5) + 10)
-    # a second pass reopens the file
-    np.testing.assert_array_equal(blocks_of(src, 2), got)
-    np.testing.assert_array_equal(src.read(), got)
+# int16 with scale factors, float32, masked or not, plain or gzip (either backend), from a file or
+# from stdin: see TestReaderContract at the end of this file.
 
 
 @pytest.mark.parametrize(
@@ -536,6 +534,8 @@ def test_a_pandas_index_column_is_dropped_with_a_note(tmp_path):
         ("a\tb\n1\t2\n\n7\tx y\n", "line 4, column 'b': 'x y' is not a number"),
         ("1,2\n3,abc\n", "line 2, column '1': 'abc' is not a number"),
         ("a,b\n1,2\n3,4,5\n", "line 3 has 3 fields, but the table has 2 columns"),
+        ("a,b,c\n1,2,3\n4,5\n", r"line 3 has 2 fields, but the table has 3 columns \(is"),
+        ("a\tb\n1\t2\n\n3\n", "line 4 has 1 field, but the table has 2 columns"),
         ("a,b\n", "the table has a header but no rows"),
         ("\n\n", "the table is empty"),
         ("", "the table is empty"),
@@ -768,3 +768,348 @@ def test_a_lying_npy_header_on_stdin_allocates_only_what_arrives():
     assert item.source.shape == (4, 10**12)
     with pytest.raises(InputError, match=r"the array is truncated: it ends in row 0 of 4"):
         next(iter(item.source.chunks(4)))
+
+
+# -- the reader contract: one class, every reader and every route --------------------------------
+
+
+class Pipe(io.RawIOBase):
+    """Bytes as a pipe delivers them (stdin): read once, not seekable, and in short reads of
+    whatever has arrived rather than what was asked for."""
+
+    def __init__(self, data: bytes, most: int = 4093) -> None:
+        self._data = memoryview(data)
+        self._most = most
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        n = min(len(b), self._most, len(self._data))
+        b[:n] = self._data[:n]
+        self._data = self._data[n:]
+        return n
+
+
+def nifti_data_offset(blob: bytes) -> int:
+    """Where a plain NIfTI's voxels start (its vox_offset)."""
+    hdr = nib.Nifti1Header.from_fileobj(io.BytesIO(blob), check=False)
+    return int(hdr.get_data_offset())
+
+
+def npy_bytes_of(X) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, X)
+    return buf.getvalue()
+
+
+def npz_bytes_of(save, **arrays) -> bytes:
+    buf = io.BytesIO()
+    save(buf, **arrays)
+    return buf.getvalue()
+
+
+def flip_zip_crc(blob: bytes, member: str) -> bytes:
+    """The archive with the CRC-32 its central directory records for ``member`` changed (the
+    one zipfile checks at the end of the member)."""
+    out = bytearray(blob)
+    at = 0
+    while (at := out.find(b"PK\x01\x02", at)) >= 0:
+        size = int.from_bytes(out[at + 28 : at + 30], "little")
+        if out[at + 46 : at + 46 + size] == f"{member}.npy".encode():
+            out[at + 16] ^= 0xFF
+            return bytes(out)
+        at += 4
+    raise AssertionError(f"no central directory entry for {member}")
+
+
+def flip_gzip_crc(blob: bytes) -> bytes:
+    out = bytearray(blob)
+    out[-8] ^= 0xFF  # the trailer: CRC-32, then the length
+    return bytes(out)
+
+
+def before_separator(blob: bytes, sep: bytes) -> int:
+    """A cut in the middle of a table, just before a separator: the last line keeps fewer
+    fields than the header names. (A cut at the end of a line, or inside a number, leaves a
+    shorter table that is still a valid one: text carries no length to check it against.)"""
+    return blob.index(sep, len(blob) // 2)
+
+
+BOLD = series((5, 4, 3, 9), np.int16, seed=3) * 3
+MASK = (np.arange(5 * 4 * 3).reshape(5, 4, 3) % 3 == 1).astype(np.uint8)
+FLOAT = (series((5, 4, 3, 7), np.float64, seed=4) / 64).astype(np.float32)
+TABLE = series((11, 3), np.float64, seed=5) / 8
+
+
+def table_text(sep: str) -> bytes:
+    lines = [sep.join(["a", "b", "c"])]
+    for i, row in enumerate(TABLE):
+        cells = [repr(float(v)) for v in row]
+        if i == 4:
+            cells[1] = "n/a"  # a missing value is NaN, to every reader
+        lines.append(sep.join(cells))
+    return ("\n".join(lines) + "\n").encode()
+
+
+@dataclass(frozen=True)
+class Route:
+    """One reader on one route (a file, or stdin), and what the contract promises for it."""
+
+    id: str
+    name: str  # the file written in tmp_path (its suffix picks the reader)
+    blob: Callable[[], bytes]  # the file's bytes
+    #: the values, as NumPy, nibabel or pandas read them from the file (and the mask's file)
+    expect: Callable[[Path, Path | None], np.ndarray]
+    dtype: Any  # the dtype of the blocks
+    chunk_axis: int
+    order: str
+    cut: Callable[[bytes], int]  # a truncation in the middle of the data
+    corrupt: Callable[[bytes], bytes] | None = None  # a stored CRC that does not match
+    stdin: bool = False
+    member: str | None = None  # of an NPZ
+    masked: bool = False
+    backend: str | None = None  # "isal" or "stdlib", for gzip NIfTI
+
+
+def scaled_int16() -> bytes:
+    return nifti_bytes(BOLD, slope=0.5, inter=10.0)
+
+
+def nib_values(path: Path, mask: Path | None = None) -> np.ndarray:
+    values = np.asarray(nib.load(path).dataobj, dtype=np.float64)  # scaled by nibabel
+    if mask is not None:
+        values = values[np.asarray(nib.load(mask).dataobj) != 0]
+    return values
+
+
+def nifti_routes() -> list[Route]:
+    gz = {".nii": False, ".nii.gz": True}
+    routes = []
+    for label, make, dtype in [
+        ("int16-scaled", scaled_int16, np.float32),
+        ("float32", lambda: nifti_bytes(FLOAT), np.float32),
+    ]:
+        for suffix, gzipped in gz.items():
+            for stdin in (False, True):
+                for masked in (False, True):
+                    if stdin and label == "float32":
+                        continue  # stdin: the int16 image, plain and gzip, masked or not
+                    blob = (lambda m=make: gzip.compress(m(), 6)) if gzipped else make
+                    for backend in ("isal", "stdlib") if gzipped else (None,):
+                        parts = ["stdin" if stdin else "path", f"nifti{suffix}", label]
+                        parts += ["masked"] * masked + [backend] * bool(backend)
+                        routes.append(
+                            Route(
+                                id="-".join(parts),
+                                name=f"bold{suffix}",
+                                blob=blob,
+                                expect=nib_values,
+                                dtype=dtype,
+                                chunk_axis=1 if masked else 3,
+                                order="F",
+                                cut=(
+                                    (lambda b: len(b) // 2)
+                                    if gzipped
+                                    else (lambda b: (nifti_data_offset(b) + len(b)) // 2)
+                                ),
+                                corrupt=flip_gzip_crc if gzipped else None,
+                                stdin=stdin,
+                                masked=masked,
+                                backend=backend,
+                            )
+                        )
+    return routes
+
+
+def npy_middle(blob: bytes) -> int:
+    from numpy.lib import format as npformat
+
+    fh = io.BytesIO(blob)
+    version = npformat.read_magic(fh)
+    read = npformat.read_array_header_1_0 if version == (1, 0) else npformat.read_array_header_2_0
+    read(fh)
+    return (fh.tell() + len(blob)) // 2
+
+
+NPY_C = series((9, 4, 5), np.float64, seed=6).astype("<f4") / 4
+NPY_F = np.asfortranarray(series((3, 4, 8), np.float64, seed=7) / 16)
+NPY_BIG = series((7, 6), np.int32, seed=8).astype(">f8") / 2
+NPY_BIG_F = np.asfortranarray(series((3, 2, 6), np.int32, seed=9).astype(">i4"))
+
+
+def npy_route(id_, X, *, stdin=False) -> Route:
+    fortran = X.ndim > 1 and X.flags.f_contiguous and not X.flags.c_contiguous
+    return Route(
+        id=id_,
+        name="a.npy",
+        blob=lambda: npy_bytes_of(X),
+        expect=lambda p, _: np.load(p),
+        dtype=X.dtype.newbyteorder("="),
+        chunk_axis=X.ndim - 1 if fortran else 0,
+        order="F" if fortran else "C",
+        cut=npy_middle,
+        stdin=stdin,
+    )
+
+
+NPZ_A = series((6, 5), np.float32, seed=10)
+NPZ_B = np.asfortranarray(series((3, 4, 8), np.float64, seed=11) / 3)
+
+
+def npz_route(id_, save, member, *, stdin=False) -> Route:
+    X = {"a": NPZ_A, "b": NPZ_B}[member]
+    fortran = member == "b"
+    return Route(
+        id=id_,
+        name="z.npz",
+        blob=lambda: npz_bytes_of(save, a=NPZ_A, b=NPZ_B),
+        expect=lambda p, _: np.load(p)[member],
+        dtype=X.dtype,
+        chunk_axis=X.ndim - 1 if fortran else 0,
+        order="F" if fortran else "C",
+        cut=lambda b: len(b) // 2,
+        corrupt=lambda b: flip_zip_crc(b, member),
+        stdin=stdin,
+        member=member,
+    )
+
+
+def table_route(id_, name, sep, *, stdin=False) -> Route:
+    import pandas as pd
+
+    return Route(
+        id=id_,
+        name=name,
+        blob=lambda: table_text(sep),
+        expect=lambda p, _: pd.read_csv(p, sep=sep).to_numpy(np.float64),
+        dtype=np.float64,
+        chunk_axis=0,
+        order="C",
+        cut=lambda b: before_separator(b, sep.encode()),
+        stdin=stdin,
+    )
+
+
+ROUTES = [
+    *nifti_routes(),
+    table_route("path-csv", "t.csv", ","),
+    table_route("path-tsv", "t.tsv", "\t"),
+    table_route("stdin-csv", "t.csv", ",", stdin=True),
+    table_route("stdin-tsv", "t.tsv", "\t", stdin=True),
+    npy_route("path-npy-C-f4", NPY_C),
+    npy_route("path-npy-F-f8", NPY_F),
+    npy_route("path-npy-C-big-endian-f8", NPY_BIG),
+    npy_route("path-npy-F-big-endian-i4", NPY_BIG_F),
+    npy_route("stdin-npy-C-f4", NPY_C, stdin=True),
+    npy_route("stdin-npy-F-big-endian-i4", NPY_BIG_F, stdin=True),
+    npz_route("path-npz-stored-C", np.savez, "a"),
+    npz_route("path-npz-stored-F", np.savez, "b"),
+    npz_route("path-npz-compressed-C", np.savez_compressed, "a"),
+    npz_route("path-npz-compressed-F", np.savez_compressed, "b"),
+    npz_route("stdin-npz-stored-F", np.savez, "b", stdin=True),
+    npz_route("stdin-npz-compressed-C", np.savez_compressed, "a", stdin=True),
+]
+CORRUPTIBLE = [r for r in ROUTES if r.corrupt is not None]
+
+
+class TestReaderContract:
+    """Every reader, on every route, keeps the contract of ``sources._base``: ``shape``,
+    ``dtype`` and ``order`` describe what ``read()`` and ``chunks()`` give; the blocks, joined
+    along ``chunk_axis``, are ``read()`` exactly, whatever their size; the values are what
+    NumPy, nibabel or pandas read from the same file; and a truncated file or a stored CRC
+    that does not match is an :class:`InputError` (on opening or from the blocks), never
+    another exception and never fewer rows."""
+
+    @pytest.fixture
+    def route(self, request, monkeypatch):
+        route: Route = request.param
+        if route.backend is not None:
+            use_gzip_backend(monkeypatch, route.backend)
+        return route
+
+    def opener(self, route: Route, tmp_path: Path, blob: bytes | None = None):
+        """Open the route's file (written once) or a fresh stdin stream each call: the
+        :class:`Loaded` of the array under test."""
+        blob = route.blob() if blob is None else blob
+        path = tmp_path / route.name
+        path.write_bytes(blob)
+        mask = None
+        if route.masked:
+            write_nii(tmp_path / "mask.nii", MASK)
+            mask = load_mask(tmp_path / "mask.nii")
+
+        def open_it():
+            items = open_stdin(Pipe(blob), mask=mask) if route.stdin else open_path(path, mask=mask)
+            (item,) = [i for i in items if i.member == route.member]
+            return item
+
+        return path, open_it
+
+    @pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.id, indirect=True)
+    def test_shape_dtype_and_order_describe_the_data(self, route, tmp_path):
+        _, open_it = self.opener(route, tmp_path)
+        item = open_it()
+        src = item.source
+        assert 0 <= item.time_axis < len(src.shape)
+        assert src.chunk_axis == route.chunk_axis
+        assert src.dtype == np.dtype(route.dtype)
+        assert src.order == route.order
+        whole = (open_it().source if route.stdin else src).read()
+        assert whole.shape == src.shape and whole.dtype == src.dtype
+        contiguous = "f_contiguous" if route.order == "F" else "c_contiguous"
+        assert getattr(whole.flags, contiguous)
+        for block in (open_it().source if route.stdin else src).chunks(3):
+            assert block.dtype == src.dtype and getattr(block.flags, contiguous)
+
+    @pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.id, indirect=True)
+    @pytest.mark.parametrize("rows", [1, 3, "more than the axis"])
+    def test_chunks_joined_are_read_exactly(self, route, rows, tmp_path):
+        _, open_it = self.opener(route, tmp_path)
+        src = open_it().source
+        whole = (open_it().source if route.stdin else src).read()
+        axis = src.chunk_axis
+        total = src.shape[axis]
+        step = total + 5 if rows == "more than the axis" else rows
+        blocks = list((open_it().source if route.stdin else src).chunks(step))
+        sizes = [b.shape[axis] for b in blocks]
+        assert sizes == [min(step, total - s) for s in range(0, total, step)]
+        for block in blocks:
+            assert block.dtype == src.dtype
+            rest = block.shape[:axis] + block.shape[axis + 1 :]
+            assert rest == src.shape[:axis] + src.shape[axis + 1 :]
+        joined = np.concatenate(blocks, axis=axis)
+        assert joined.shape == whole.shape and joined.dtype == whole.dtype
+        assert joined.tobytes() == whole.tobytes()  # bit for bit, NaN and -0.0 included
+
+    @pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.id, indirect=True)
+    def test_values_are_what_an_independent_reader_sees(self, route, tmp_path):
+        path, open_it = self.opener(route, tmp_path)
+        got = open_it().source.read()
+        want = route.expect(path, tmp_path / "mask.nii" if route.masked else None)
+        assert got.shape == want.shape
+        np.testing.assert_array_equal(got, want.astype(got.dtype), strict=True)
+        np.testing.assert_array_equal(got.astype(np.float64), want.astype(np.float64))
+
+    @staticmethod
+    def fails(open_it) -> InputError:
+        """Opening and reading every block raises :class:`InputError` (and only that)."""
+        with pytest.raises(InputError) as info:
+            src = open_it().source
+            for _ in src.chunks(2):
+                pass
+        assert "\n" not in str(info.value)
+        return info.value
+
+    @pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.id, indirect=True)
+    def test_a_file_cut_in_the_middle_of_its_data_is_an_input_error(self, route, tmp_path):
+        blob = route.blob()
+        _, open_it = self.opener(route, tmp_path, blob[: route.cut(blob)])
+        self.fails(open_it)
+
+    @pytest.mark.parametrize("route", CORRUPTIBLE, ids=lambda r: r.id, indirect=True)
+    def test_a_crc_that_does_not_match_is_an_input_error(self, route, tmp_path):
+        assert route.corrupt is not None
+        _, open_it = self.opener(route, tmp_path, route.corrupt(route.blob()))
+        message = str(self.fails(open_it))
+        assert "CRC" in message

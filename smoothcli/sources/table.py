@@ -160,11 +160,41 @@ class _Parser:
             raise InputError(f"the table cannot be parsed near line {first} ({text})") from None
         if frame.shape[0] == 0:  # blank lines only
             return np.empty((0, ncols))
+        short = self._short_row(piece, first, ncols)
+        if short is not None:
+            raise short
         for j in range(ncols):
             col = frame[j]
             if not (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)):
                 raise self._bad_cell(piece, first, j)
         return np.ascontiguousarray(frame.to_numpy(dtype=np.float64))
+
+    def _short_row(self, piece: bytes, first: int, ncols: int) -> InputError | None:
+        """The first non-blank line with fewer fields than the table has columns. pandas fills
+        the missing cells with NaN, so a file cut in the middle of a line would be read as
+        missing values, not as the truncated file it is. Only lines with too few separators
+        (counted with NumPy) are parsed again, to tell a short row from a blank line."""
+        if ncols < 2:
+            return None
+        raw = np.frombuffer(piece, np.uint8)
+        ends = np.flatnonzero(raw == ord("\n"))
+        if not raw.size or raw[-1] != ord("\n"):
+            ends = np.append(ends, raw.size)
+        starts = np.concatenate(([0], ends[:-1] + 1))
+        seps = np.flatnonzero(raw == ord(self.sep))
+        count = np.searchsorted(seps, ends) - np.searchsorted(seps, starts)
+        for i in np.flatnonzero(count < ncols - 1):
+            text = piece[starts[i] : ends[i]].decode("utf-8", "replace").rstrip("\r")
+            if not text.strip():
+                continue
+            fields = len(next(csv.reader([text], delimiter=self.sep)))
+            if fields < ncols:
+                noun = "field" if fields == 1 else "fields"
+                return InputError(
+                    f"line {first + int(i)} has {fields} {noun}, but the table has {ncols} "
+                    "columns (is the file truncated?)"
+                )
+        return None
 
     def _bad_cell(self, piece: bytes, first: int, j: int) -> InputError:
         assert self.names is not None
