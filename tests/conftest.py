@@ -32,3 +32,27 @@ def hypercoil_X():
     import numpy as np
 
     return np.array([[0, 0.1, 0.2, 0.3], [0.2, 0.3, 0.4, 0.5], [0.4, 0.5, 0.6, 0.7]])
+
+
+def run_on_a_terminal(args: list[str], env: dict, *, stderr_too: bool = False) -> str:
+    """Run a command with stdout (and, if asked, stderr) on a pseudo-terminal; return what it
+    wrote there, as text."""
+    import pty
+    import subprocess
+
+    master, slave = pty.openpty()
+    err = slave if stderr_too else subprocess.DEVNULL
+    proc = subprocess.Popen(args, stdout=slave, stderr=err, env=env)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # the other end closed: EIO on Linux
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=60)
+    os.close(master)
+    return b"".join(chunks).decode(errors="replace")

@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from smoothcli import score_paths
 from smoothcli.cli import app
 
-from .conftest import ROOT
+from .conftest import ROOT, run_on_a_terminal
 
 SAMPLE = ROOT / "sample_data"
 BOLD = SAMPLE / "sub-01_task-rest_bold.nii.gz"
@@ -436,39 +436,17 @@ def test_table_format_into_a_pipe_has_no_escape_codes_even_with_force_color():
     assert "\x1b[" not in proc.stdout and "score" in proc.stdout
 
 
-def _run_on_a_terminal(args: list[str], env: dict) -> str:
-    """Run the CLI with stdout on a pseudo-terminal; return what it wrote there."""
-    import os
-    import pty
-
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(args, stdout=slave, stderr=subprocess.DEVNULL, env=env)
-    os.close(slave)
-    chunks = []
-    while True:
-        try:
-            data = os.read(master, 65536)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    proc.wait(timeout=60)
-    os.close(master)
-    return b"".join(chunks).decode(errors="replace")
-
-
 def test_a_terminal_gets_a_whole_table_in_colour_unless_no_color():
     import os
 
     env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
     env["TERM"] = "xterm-256color"
     args = [*_entry_point(), "score", str(SLABS), "missing.npy"]
-    coloured = _run_on_a_terminal(args, env)
+    coloured = run_on_a_terminal(args, env)
     assert "\t" not in coloured  # a table, not TSV
     assert "2031.9187" in coloured  # the score is never cut short on an 80-column terminal
     assert "\x1b[31m" in coloured  # the error row is red
-    plain = _run_on_a_terminal(args, {**env, "NO_COLOR": "1"})
+    plain = run_on_a_terminal(args, {**env, "NO_COLOR": "1"})
     assert "2031.9187" in plain and "\x1b[31m" not in plain
 
 

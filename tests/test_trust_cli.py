@@ -27,7 +27,7 @@ from typer.testing import CliRunner
 
 from smoothcli.cli import app
 
-from .conftest import ROOT
+from .conftest import ROOT, run_on_a_terminal
 
 SAMPLE = ROOT / "sample_data"
 BOLD = SAMPLE / "sub-01_task-rest_bold.nii.gz"
@@ -591,28 +591,10 @@ def test_zlib_level_does_not_matter_for_integrity(tmp_path):
 
 
 def test_the_progress_bar_is_gone_before_the_table_is_printed():
-    import pty
-
     env = {k: v for k, v in os.environ.items() if k not in ("CI", "NO_COLOR", "FORCE_COLOR")}
     env["TERM"] = "xterm-256color"
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(
-        [*entry(), "score", str(SAMPLE), "--nan", "omit"], stdout=slave, stderr=slave, env=env
-    )
-    os.close(slave)
-    chunks = []
-    while True:
-        try:
-            data = os.read(master, 65536)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    proc.wait(timeout=60)
-    os.close(master)
-    screen = b"".join(chunks).decode(errors="replace")
-    assert proc.returncode == 0
+    args = [*entry(), "score", str(SAMPLE), "--nan", "omit"]
+    screen = run_on_a_terminal(args, env, stderr_too=True)
     bar, table = screen.rfind("scoring"), screen.find("┃")
     assert 0 <= bar < table  # the bar ran, then the table came
     assert "\x1b[2K" in screen[bar:table]  # and the bar's line was erased in between
