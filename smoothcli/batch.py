@@ -15,6 +15,7 @@ from typing import Any, BinaryIO, Literal
 
 import numpy as np
 
+from ._nan import NanPolicy
 from .discover import STDIN, Unlisted, discover, entities
 from .scalarise import ScalarisationMap, parse_scalarisation
 
@@ -32,7 +33,7 @@ class ScoreOptions:
     nu: float = 1.0
     name: str = "Smoothness"
     mask: str | None = None
-    nan: Literal["propagate", "omit"] = "propagate"
+    nan: NanPolicy | str = NanPolicy.propagate
     stdin_format: str | None = None
     fail_above: float | None = None
     fail_below: float | None = None
@@ -46,8 +47,7 @@ class ScoreOptions:
             raise ValueError(
                 f"fail_below {below:g} is above fail_above {above:g}: every score would fail"
             )
-        if self.nan not in ("propagate", "omit"):
-            raise ValueError(f"nan must be 'propagate' or 'omit', not {self.nan!r}")
+        object.__setattr__(self, "nan", NanPolicy.of(self.nan))
 
     def scalarisation(self) -> ScalarisationMap:
         s = self.scalarise
@@ -127,7 +127,7 @@ def _score_loaded(
     value = np.asarray(info.value)
     if info.differences == 0:
         notes.append(f"-n {opts.n} leaves no differences along axis {axis} (length {shape[axis]})")
-    elif info.nonfinite and opts.nan == "propagate" and np.isnan(value).any():
+    elif info.nonfinite and opts.nan is NanPolicy.propagate and np.isnan(value).any():
         notes.append(
             f"score is NaN: {info.nonfinite} of {info.differences} differences are NaN or "
             "infinite (--nan omit leaves them out)"

@@ -11,6 +11,8 @@ from typing import Annotated
 
 import typer
 
+from .._nan import NanPolicy
+
 SPEC_HELP = (
     "How to reduce the differences to a score, in the spec language: a map name "
     "(vnorm, norm, sum, mean, meansq, max, rms; aliases l1, l2, linf) with keywords p=, "
@@ -28,11 +30,6 @@ class Format(StrEnum):
     json = "json"
     jsonl = "jsonl"
     markdown = "markdown"
-
-
-class NanPolicy(StrEnum):
-    propagate = "propagate"
-    omit = "omit"
 
 
 class StdinFormat(StrEnum):

@@ -118,7 +118,7 @@ def _meta(opts: Any) -> dict:
         "nu": opts.nu,
         "name": opts.name,
         "mask": opts.mask,
-        "nan": opts.nan,
+        "nan": str(opts.nan),
         "fail_above": opts.fail_above,
         "fail_below": opts.fail_below,
         "stdin_format": opts.stdin_format,

@@ -7,6 +7,7 @@ import sys
 
 import typer
 
+from .._nan import NanPolicy
 from ..status import ExitStatus
 from . import _options as o
 from ._run import Usage, gather_inputs, run_batch
@@ -49,7 +50,7 @@ def score(
     nu: o.Nu = 1.0,
     name: o.Name = "Smoothness",
     mask: o.Mask = None,
-    nan: o.Nan = o.NanPolicy.propagate,
+    nan: o.Nan = NanPolicy.propagate,
     fmt: o.OutFormat = o.Format.auto,
     output: o.Output = None,
     columns: o.Columns = None,
@@ -102,7 +103,7 @@ def score(
             nu=nu,
             name=name,
             mask=mask,
-            nan=nan.value,
+            nan=nan,
             stdin_format=stdin_format.value if stdin_format else None,
             fail_above=fail_above,
             fail_below=fail_below,

@@ -22,11 +22,12 @@ import math
 import warnings
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from .._jax import jax
+from .._nan import NanPolicy
 from .._warnings import SmoothcliWarning
 from ..loss import SmoothnessLoss, check_options, smoothness
 from ..precision import compute_dtype
@@ -112,7 +113,7 @@ def evaluate(
     *,
     chunk_rows: int | None = None,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
-    nan: Literal["propagate", "omit"] = "propagate",
+    nan: NanPolicy | str = NanPolicy.propagate,
 ) -> np.ndarray:
     """Return what ``loss(X)`` returns, as NumPy, without holding all of ``X`` at once.
 
@@ -146,12 +147,11 @@ def evaluate_info(
     *,
     chunk_rows: int | None = None,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
-    nan: Literal["propagate", "omit"] = "propagate",
+    nan: NanPolicy | str = NanPolicy.propagate,
 ) -> Evaluation:
     """Like :func:`evaluate`, and also say how many differences there were, how many of them
     were not finite, and the dtype they were computed in. Same parameters."""
-    if nan not in ("propagate", "omit"):
-        raise ValueError(f"nan must be 'propagate' or 'omit', not {nan!r}")
+    omit = NanPolicy.of(nan) is NanPolicy.omit
     src = source
     if not isinstance(source, ChunkedSource) or isinstance(source, np.ndarray):
         src = ArraySource(source)
@@ -159,7 +159,7 @@ def evaluate_info(
     cdtype = compute_dtype(dtype)
     x64 = jax.enable_x64(True) if cdtype == np.float64 else contextlib.nullcontext()
     with x64, np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # IEEE, quietly
-        return _evaluate(loss, src, dtype, cdtype, nan == "omit", chunk_rows, chunk_bytes)
+        return _evaluate(loss, src, dtype, cdtype, omit, chunk_rows, chunk_bytes)
 
 
 def _evaluate(
