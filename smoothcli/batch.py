@@ -39,13 +39,17 @@ class ScoreOptions:
     fail_below: float | None = None
 
     def __post_init__(self) -> None:
-        for label, value in (("fail_above", self.fail_above), ("fail_below", self.fail_below)):
+        for label, value in (("nu", self.nu), ("pad_value", self.pad_value)):
+            if value is not None and not math.isfinite(value):
+                raise ValueError(f"{label} must be a finite number, not {value}")
+        above, below = self.fail_above, self.fail_below
+        for label, value in (("upper", above), ("lower", below)):
             if value is not None and math.isnan(value):
-                raise ValueError(f"{label} is NaN, which no score can pass or fail")
-        below, above = self.fail_below, self.fail_above
+                raise ValueError(f"the {label} threshold is NaN (a NaN score always fails)")
         if below is not None and above is not None and below > above:
             raise ValueError(
-                f"fail_below {below:g} is above fail_above {above:g}: every score would fail"
+                f"the lower threshold {below:g} is above the upper threshold {above:g}: "
+                "every score would fail"
             )
         object.__setattr__(self, "nan", NanPolicy.of(self.nan))
 
@@ -163,21 +167,22 @@ def _score_one(
 ) -> Result:
     head = {"path": path, **entities(path), "name": opts.name}
     notes: list[str] = []
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            rows = []
+    rows: list[dict] = []
+    error: Exception | None = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
             for item in _open(path, opts, mask, stdin):
-                notes.extend(getattr(item, "notes", []))
+                notes.extend(item.notes)
                 member = {"array": item.member} if item.member is not None else {}
                 for row in _score_loaded(item, opts, scal, notes):
                     rows.append({**head, **member, **row, "status": "ok"})
-        notes.extend(str(w.message) for w in caught)
-    except KeyboardInterrupt:
-        raise
-    except Exception as exc:  # one bad input must not stop the batch; MemoryError included
-        row = {**head, "score": None, "status": "error", "error": one_line(exc)}
-        return Result(path, [row], exc, notes)
+        except Exception as exc:  # one bad input must not stop the batch; MemoryError too
+            error = exc
+    notes.extend(str(w.message) for w in caught)  # said before a failure too
+    if error is not None:
+        row = {**head, "score": None, "status": "error", "error": one_line(error)}
+        return Result(path, [row], error, notes)
     for row in rows:
         row["check"] = opts.check(row["score"])
     return Result(path, rows, None, notes)

@@ -659,3 +659,40 @@ def test_a_file_inside_a_folder_that_cannot_be_entered_is_an_error_row():
         assert "closed', 'cannot list folder: Permission denied'" in listing
     finally:
         shutil.rmtree(top)
+
+
+def test_corrupt_data_is_an_error_even_when_n_leaves_no_differences(tmp_path):
+    data = _gzip_of(BOLD)
+    crc = struct.unpack("<I", data[-8:-4])[0]
+    data[-8:-4] = struct.pack("<I", crc ^ 0xFFFF)
+    (tmp_path / "crc.nii.gz").write_bytes(bytes(data))
+    (tmp_path / "cut.nii.gz").write_bytes(BOLD.read_bytes()[: len(data) // 2])
+    result = run(tmp_path / "crc.nii.gz", tmp_path / "cut.nii.gz", SLABS, "-n", "60")
+    assert result.exit_code == 3, result.output
+    rows = by_name(result)
+    assert "crc" in rows["crc.nii.gz"]["error"].lower()
+    assert rows["cut.nii.gz"]["status"] == "error"
+    assert rows[SLABS.name]["status"] == "ok" and rows[SLABS.name]["score"] == "0.0"
+    assert "leaves no differences" in result.stderr
+
+
+def test_a_table_that_cannot_be_written_is_one_line_and_exit_3(tmp_path):
+    for args in (["-o", "/dev/full"], ["--format", "tsv"]):
+        with open("/dev/full", "w") as full:
+            proc = subprocess.run(
+                [*entry(), "score", str(SLABS), *args], stdout=full, stderr=subprocess.PIPE
+            )
+        assert proc.returncode == 3, proc.stderr
+        assert b"Traceback" not in proc.stderr
+        assert b"cannot write the table" in proc.stderr
+        assert b"No space left on device" in proc.stderr
+
+
+def test_help_texts_name_exactly_the_formats_of_the_registry():
+    from smoothcli.cli._options import StdinFormat
+    from smoothcli.sources import FORMATS, READERS
+
+    assert {f.value for f in StdinFormat} == set(FORMATS)
+    flat = " ".join(runner.invoke(app, ["score", "--help"]).stdout.split())
+    for suffix in (s for r in READERS for s in r.suffixes):
+        assert suffix in flat

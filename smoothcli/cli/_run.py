@@ -56,8 +56,11 @@ def gather_inputs(paths: list[str], files_from: str | None) -> list[str]:
         raise Usage("'-' (stdin) can be read once only", "PATH")
     inputs = discover(paths)
     if not inputs:
+        from ..sources import READERS
+
         shown = ", ".join(paths[:3]) + (", ..." if len(paths) > 3 else "")
-        raise Usage(f"no .nii, .nii.gz, .csv, .tsv, .npy or .npz files in {shown}")
+        kinds = ", ".join(suffix for r in READERS for suffix in r.suffixes)
+        raise Usage(f"no files of a known kind ({kinds}) in {shown}")
     return inputs
 
 
@@ -193,6 +196,10 @@ def run_batch(
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return ExitStatus.BROKEN_PIPE
+    except OSError as exc:  # a full disk, /dev/full, an I/O error: the table is not written
+        where = output if output is not None else "stdout"
+        ui.say(f"error: cannot write the table to {where}: {exc.strerror or exc}")
+        return ExitStatus.INPUT_ERROR
     finally:
         exit_at_once()  # nothing left to clean up: a late signal ends the process at once
     took = time.perf_counter() - start

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import sys
 
 import typer
@@ -28,16 +27,6 @@ def _parse_axis(text: str) -> int | str:
         return int(text)
     except ValueError:
         raise _usage(f"{text!r} is neither an integer nor 'time'", "--axis") from None
-
-
-def _check_thresholds(above: float | None, below: float | None) -> None:
-    for flag, value in (("--fail-above", above), ("--fail-below", below)):
-        if value is not None and math.isnan(value):
-            raise _usage("NaN is not a threshold (a NaN score always fails)", flag)
-    if above is not None and below is not None and below > above:
-        raise _usage(
-            f"--fail-below {below:g} is above --fail-above {above:g}: every score would fail"
-        )
 
 
 def score(
@@ -86,15 +75,9 @@ def score(
         spec = parse_scalarisation(scalarise)
     except ValueError as exc:
         raise _usage(str(exc), "--scalarise") from None
-    for flag, value in (("--nu", nu), ("--pad-value", pad_value)):
-        if value is not None and not math.isfinite(value):
-            raise _usage(f"{value} is not a finite number", flag)
-    _check_thresholds(fail_above, fail_below)
-    ui = UI(quiet=quiet, silent=silent, verbose=verbose, debug=debug)
-    try:
-        inputs = gather_inputs(paths or [], files_from)
-        from ..batch import ScoreOptions
+    from ..batch import ScoreOptions
 
+    try:
         opts = ScoreOptions(
             axis=axis_value,
             n=n,
@@ -108,6 +91,11 @@ def score(
             fail_above=fail_above,
             fail_below=fail_below,
         )
+    except ValueError as exc:  # thresholds, --nu and --pad-value that make no sense
+        raise _usage(str(exc)) from None
+    ui = UI(quiet=quiet, silent=silent, verbose=verbose, debug=debug)
+    try:
+        inputs = gather_inputs(paths or [], files_from)
         code = run_batch(
             inputs,
             opts,

@@ -162,6 +162,17 @@ def evaluate_info(
         return _evaluate(loss, src, dtype, cdtype, omit, chunk_rows, chunk_bytes)
 
 
+def _verify(src: Any, dtype: np.dtype, chunk_bytes: int) -> None:
+    """Read a source to its end without computing: a score of no differences still comes
+    only from data that was verified (a gzip or zip CRC, a truncated file)."""
+    shape = tuple(int(s) for s in src.shape)
+    if not shape or shape[src.chunk_axis] == 0:
+        return
+    row_bytes = math.prod(shape) // shape[src.chunk_axis] * dtype.itemsize
+    for _ in src.chunks(max(chunk_bytes // max(row_bytes, 1), 1)):
+        pass
+
+
 def _evaluate(
     loss: SmoothnessLoss,
     src: Any,
@@ -181,7 +192,8 @@ def _evaluate(
     diff_shape = list(shape)
     if n > 0:
         diff_shape[diff_axis] = max(shape[diff_axis] + (pad is not None) - n, 0)
-    if math.prod(diff_shape) == 0:  # nothing to stream: the maps on an empty array decide
+    if math.prod(diff_shape) == 0:  # no differences: the maps on an empty array decide
+        _verify(src, dtype, chunk_bytes)
         empty = jnp.zeros(diff_shape, cdtype)
         value = np.asarray(loss.nu * scal.reduce(empty, time_axis=diff_axis, omit=omit), cdtype)
         return Evaluation(value, 0, 0, cdtype)
