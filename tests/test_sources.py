@@ -130,6 +130,38 @@ def test_int16_with_slope_1e36_is_finite_not_nan(tmp_path):
     np.testing.assert_allclose(got.ravel(), [3e40, -3e40, 3e40], rtol=1e-6)
 
 
+def test_a_large_intercept_is_scaled_in_float64_and_scores_what_nibabel_reads(tmp_path):
+    # float32's spacing at 1e6 is 0.0625, coarser than the slope's 0.001: in float32 the
+    # differences of this random walk would be multiples of 0.0625, and the score wrong
+    from smoothcli.engine import evaluate
+    from smoothcli.loss import SmoothnessLoss
+
+    rng = np.random.default_rng(12)
+    walk = rng.integers(-3, 4, (2, 2, 2, 200)).cumsum(axis=3).astype(np.int16)
+    path = write_nii(tmp_path / "scaled.nii", walk, slope=0.001, inter=1e6)
+    src = one(path).source
+    assert src.dtype == np.float64
+    values = np.asarray(nib.load(path).dataobj, dtype=np.float64)
+    want = np.abs(np.diff(values, axis=3)).sum()
+    got = float(evaluate(SmoothnessLoss(axis=3), src))
+    assert got == pytest.approx(want, rel=1e-12)
+    assert want == pytest.approx(np.abs(np.diff(walk, axis=3)).sum() * 0.001, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "slope", "inter", "want"),
+    [
+        (np.int16, 0.5, 10.0, np.float32),  # 32788 slopes at most: float32 is exact
+        (np.uint16, 2.0, 1.0, np.float32),
+        (np.int16, 0.001, 1e6, np.float64),  # 1e9 slopes: beyond 2**24
+        (np.int8, 1e-6, 100.0, np.float64),
+        (np.int16, 1e36, 0.0, np.float64),  # out of float32's comfortable range
+    ],
+)
+def test_float32_only_where_it_keeps_the_stored_resolution(dtype, slope, inter, want):
+    assert nifti_mod.value_dtype(np.dtype(dtype), slope, inter) == np.dtype(want)
+
+
 def test_large_int32_values_are_exact_in_float64(tmp_path):
     data = (2_000_000_000 + np.arange(8, dtype=np.int32)).reshape(1, 1, 2, 4)
     got = read_all(write_nii(tmp_path / "i32.nii.gz", data), rows=3)

@@ -20,6 +20,9 @@ GZIP_SLACK = 1 << 16
 #: scaled values up to this size are computed in float32 (float32's maximum is 3.4e38: the
 #: margin leaves room for differences, which can grow by 2**n)
 FLOAT32_SAFE = 1e30
+#: float32 holds every integer up to 2**24 exactly: scaled values, counted in units of the
+#: slope, must stay within it for float32 to keep the stored integers' resolution
+FLOAT32_EXACT = 2**24
 #: what a file that ends inside its header's extensions is told
 TRUNCATED_BEFORE_DATA = "the file is truncated: it ends before its image data starts"
 
@@ -132,10 +135,15 @@ def check_size(hdr: Header, path: str, *, gzipped: bool) -> None:
 
 
 def value_dtype(storage: np.dtype, slope: float | None, inter: float | None) -> np.dtype:
-    """The dtype of scaled blocks: float32 when every scaled value fits float32 comfortably
-    (int8/16 or uint8/16 storage with a finite slope and intercept whose extreme results stay
-    under 1e30; unscaled float32), else float64 (32/64-bit integers, float64, or a slope like
-    1e36)."""
+    """The dtype of scaled blocks: float32 only when float32 holds every scaled value at the
+    resolution of the stored integers, else float64.
+
+    float32 for unscaled float32/float16 and for int8/16 or uint8/16 storage (bool too) whose
+    scaled extremes stay under :data:`FLOAT32_SAFE` and whose scaled values, counted in units
+    of the slope, stay within float32's exact integers: ``(|inter| + |slope| * max|raw|) /
+    |slope| <= 2**24``. A large intercept fails that test (int16 with slope 0.001 and
+    intercept 1e6: float32's spacing at 1e6 is 0.06, 60 steps of the slope), and so does a
+    slope like 1e36 the first; 32/64-bit integers and float64 are always float64."""
     f32, f64 = np.dtype(np.float32), np.dtype(np.float64)
     scaled = scales(slope, inter)
     if storage.kind in "iub" and storage.itemsize <= 2:
@@ -143,8 +151,15 @@ def value_dtype(storage: np.dtype, slope: float | None, inter: float | None) -> 
             return f32
         assert slope is not None
         info = np.iinfo(storage) if storage.kind != "b" else np.iinfo(np.uint8)
-        ends = [float(v) * slope + (inter or 0.0) for v in (info.min, info.max)]
-        return f32 if all(math.isfinite(e) and abs(e) < FLOAT32_SAFE for e in ends) else f64
+        shift = inter or 0.0
+        if slope == 0 or not (math.isfinite(slope) and math.isfinite(shift)):
+            return f64
+        ends = [float(v) * slope + shift for v in (info.min, info.max)]
+        if not all(math.isfinite(e) and abs(e) < FLOAT32_SAFE for e in ends):
+            return f64
+        biggest = max(abs(info.min), abs(info.max))
+        steps = (abs(shift) + abs(slope) * biggest) / abs(slope)
+        return f32 if steps <= FLOAT32_EXACT else f64
     if storage.kind == "f" and storage.itemsize <= 4 and not scaled:
         return f32
     return f64
