@@ -16,10 +16,11 @@ from typing import Any, BinaryIO, Literal
 import numpy as np
 
 from ._nan import NanPolicy
+from ._text import error_line
 from .discover import STDIN, Unlisted, discover, entities
 from .scalarise import ScalarisationMap, parse_scalarisation
 
-__all__ = ["Result", "ScoreOptions", "iter_scores", "one_line", "score_paths"]
+__all__ = ["Result", "ScoreOptions", "iter_scores", "score_paths"]
 
 
 @dataclass(frozen=True)
@@ -85,17 +86,6 @@ class Result:
     @property
     def failed_rows(self) -> list[dict]:
         return [row for row in self.rows if row.get("check") == "fail"]
-
-
-def one_line(exc: BaseException) -> str:
-    """An exception as one line: the message alone for the plain kinds, else with its type."""
-    if isinstance(exc, MemoryError):
-        return "out of memory while reading or scoring this input"
-    plain = (ValueError, TypeError, OSError)
-    text = str(exc) if isinstance(exc, plain) and str(exc) else f"{type(exc).__name__}: {exc}"
-    if isinstance(exc, OSError) and exc.strerror and exc.filename is not None:
-        text = f"{exc.strerror}: {exc.filename}"
-    return " ".join(text.split())
 
 
 def _labels(item: Any, value: np.ndarray, scal: ScalarisationMap, axis: int) -> Iterator[Any]:
@@ -181,7 +171,7 @@ def _score_one(
             error = exc
     notes.extend(str(w.message) for w in caught)  # said before a failure too
     if error is not None:
-        row = {**head, "score": None, "status": "error", "error": one_line(error)}
+        row = {**head, "score": None, "status": "error", "error": error_line(error)}
         return Result(path, [row], error, notes)
     for row in rows:
         row["check"] = opts.check(row["score"])
@@ -195,7 +185,7 @@ def load_mask(path: str) -> Any:
     try:
         return load(path)
     except (OSError, ValueError) as exc:
-        raise ValueError(f"cannot use mask {path}: {one_line(exc)}") from None
+        raise ValueError(f"cannot use mask {path}: {error_line(exc)}") from None
 
 
 def iter_scores(

@@ -19,6 +19,8 @@ import math
 import numbers
 from typing import Any
 
+from .._text import one_line
+
 ESCAPE_ERRORS = "smoothcli.escape"
 
 
@@ -48,11 +50,6 @@ def clean(text: str) -> str:
     except UnicodeEncodeError:
         return text.encode("utf-8", ESCAPE_ERRORS).decode("utf-8")
     return text
-
-
-def one_line(text: str) -> str:
-    """``text`` with every run of whitespace (tabs, newlines) made one space."""
-    return " ".join(text.split())
 
 
 def is_number(value: Any) -> bool:
