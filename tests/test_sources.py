@@ -24,7 +24,6 @@ from smoothcli.sources import (
     InputError,
     format_of_name,
     is_supported,
-    open_bytes,
     open_path,
     open_stdin,
     sniff,
@@ -367,18 +366,25 @@ def test_bad_masks_are_input_errors(tmp_path):
         load_mask(tmp_path / "missing.nii")
 
 
+def mask_of(voxels: np.ndarray, affine: np.ndarray) -> nifti_mod.Mask:
+    """A mask load_mask would refuse (it selects no voxel), or on another grid."""
+    return nifti_mod.Mask(voxels, affine, int(np.count_nonzero(voxels)))
+
+
 def test_a_zero_voxel_mask_is_never_a_score(tmp_path):
     path = write_nii(tmp_path / "bold.nii", series((2, 2, 2, 4)))
     with pytest.raises(InputError, match="selects no voxel"):
-        open_path(path, mask=(np.zeros((2, 2, 2), bool), np.eye(4)))
+        open_path(path, mask=mask_of(np.zeros((2, 2, 2), bool), np.eye(4)))
 
 
 def test_mask_on_another_grid_or_shape(tmp_path):
     path = write_nii(tmp_path / "bold.nii", series((2, 2, 2, 4)))
     with pytest.raises(InputError, match="does not match"):
-        open_path(path, mask=(np.ones((3, 2, 2), bool), np.eye(4)))
+        open_path(path, mask=mask_of(np.ones((3, 2, 2), bool), np.eye(4)))
     with pytest.raises(InputError, match="affines differ"):
-        open_path(path, mask=(np.ones((2, 2, 2), bool), 2 * np.eye(4)))
+        open_path(path, mask=mask_of(np.ones((2, 2, 2), bool), 2 * np.eye(4)))
+    with pytest.raises(TypeError, match="a Mask from load_mask"):
+        open_path(path, mask=(np.ones((2, 2, 2), bool), np.eye(4)))  # no longer a mask
 
 
 # -- NPY ------------------------------------------------------------------------------------------
@@ -645,7 +651,7 @@ def test_stdin_is_sniffed_and_streamed(tmp_path):
     data = series((2, 3, 4, 5))
     (item,) = open_stdin(io.BytesIO(nifti_bytes(data)))
     np.testing.assert_array_equal(blocks_of(item.source, 2), data)
-    (item,) = open_bytes(gzip.compress(nifti_bytes(data)))  # the old interface still works
+    (item,) = open_stdin(io.BytesIO(gzip.compress(nifti_bytes(data))))
     np.testing.assert_array_equal(blocks_of(item.source, 2), data)
 
 

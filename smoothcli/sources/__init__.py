@@ -25,7 +25,6 @@ __all__ = [
     "Loaded",
     "format_of_name",
     "is_supported",
-    "open_bytes",
     "open_path",
     "open_stdin",
     "sniff",
@@ -126,8 +125,3 @@ def open_stdin(stream: BinaryIO, *, fmt: str | None = None, mask: Any = None) ->
     fmt = fmt or sniff(head)
     whole = io.BufferedReader(_Prefixed(head, stream), 1 << 20)
     return reader(fmt).load()(whole, mask=mask)
-
-
-def open_bytes(data: bytes, *, fmt: str | None = None, mask: Any = None) -> list[Loaded]:
-    """Open bytes already read (from stdin); without ``fmt``, sniff them."""
-    return open_stdin(io.BytesIO(data), fmt=fmt, mask=mask)

@@ -40,20 +40,17 @@ def _is_tsv(head: bytes) -> bool:
     return b"\t" in head.split(b"\n", 1)[0]
 
 
-def _is_text(head: bytes) -> bool:
-    return True
-
-
 @dataclass(frozen=True)
 class Reader:
     """A format: its name, file suffixes (lower case), a test of its first bytes, and the
-    function that opens it, as ``"module:function"``. The function is called as
+    function that opens it, as ``"module:function"``. A format without a test of its first
+    bytes (``sniff=None``: CSV) is what anything else is taken for. The function is called as
     ``open(where, mask=mask)`` with a path (``str``) or a binary stream, and returns a list of
     :class:`~smoothcli.sources.Loaded`."""
 
     name: str
     suffixes: tuple[str, ...]
-    sniff: Callable[[bytes], bool]
+    sniff: Callable[[bytes], bool] | None
     loader: str
 
     def load(self) -> Callable[..., Any]:
@@ -67,10 +64,12 @@ READERS: tuple[Reader, ...] = (
     Reader("npy", (".npy",), _is_npy, "smoothcli.sources.arrays:open_npy"),
     Reader("npz", (".npz",), _is_zip, "smoothcli.sources.arrays:open_npz"),
     Reader("tsv", (".tsv",), _is_tsv, "smoothcli.sources.table:open_tsv"),
-    Reader("csv", (".csv",), _is_text, "smoothcli.sources.table:open_csv"),
+    Reader("csv", (".csv",), None, "smoothcli.sources.table:open_csv"),
 )
 
 FORMATS: tuple[str, ...] = tuple(r.name for r in READERS)
+#: the format of bytes no magic recognises: text (CSV)
+_FALLBACK = next(r.name for r in READERS if r.sniff is None)
 _BY_NAME = {r.name: r for r in READERS}
 _BY_SUFFIX = sorted(
     ((suffix, r) for r in READERS for suffix in r.suffixes), key=lambda p: len(p[0]), reverse=True
@@ -100,4 +99,4 @@ def is_supported(name: str) -> bool:
 def sniff(head: bytes) -> str:
     """The format of some bytes from their magic: NPY, NPZ (zip), gzip'd or plain NIfTI,
     else text (TSV if its first line has a tab, CSV otherwise)."""
-    return next(r.name for r in READERS if r.sniff(head))
+    return next((r.name for r in READERS if r.sniff is not None and r.sniff(head)), _FALLBACK)

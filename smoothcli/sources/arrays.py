@@ -17,7 +17,6 @@ import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -137,7 +136,6 @@ class NpySource:
         self._verify = verify
         self._what = what
         self.shape = hdr.shape
-        self.storage = hdr.dtype
         self.dtype = hdr.dtype.newbyteorder("=")
         fortran = hdr.fortran and len(hdr.shape) > 1
         self.order = "F" if fortran else "C"
@@ -323,10 +321,3 @@ def open_npz(where: Any, *, mask: Any = None) -> list[Loaded]:
             raise InputError(os_error_message(exc, path)) from None
 
     return _npz(reopen, size)
-
-
-def open_numpy(where: Path | bytes | Any, *, npz: bool) -> list[Loaded]:
-    """NPY or NPZ, from a path or bytes (kept for callers of the old interface)."""
-    if isinstance(where, bytes):
-        where = io.BufferedReader(io.BytesIO(where))
-    return open_npz(where) if npz else open_npy(where)

@@ -5,7 +5,8 @@
 - :mod:`._header`: the header, checked before anything is allocated: a real, numeric data
   type, a ``vox_offset`` past the header, and as much data as the file can hold (a ``.nii``
   must hold ``vox_offset`` plus the data; a ``.nii.gz`` cannot hold more than deflate's
-  1032:1 allows); :func:`value_dtype`, float32 when the scaled values fit it comfortably.
+  1032:1 allows); :func:`value_dtype`, float32 only when it keeps the stored integers'
+  resolution.
 - :mod:`._frames`: :class:`NiftiSource`, a 4D image read a few frames at a time in a helper
   thread, the gzip stream read to its end after the last frame (:func:`open_nifti`).
 - :mod:`._mask`: :func:`load_mask` and :class:`Mask`; with a mask the data is voxels x time.

@@ -25,7 +25,7 @@ from ._header import (
     skip_extensions,
     value_dtype,
 )
-from ._mask import Mask, as_mask
+from ._mask import Mask
 from ._stream import ImageBytes, image_bytes
 
 
@@ -37,7 +37,7 @@ class NiftiSource:
 
     order = "F"
 
-    def __init__(self, hdr: Header, src: ImageBytes, mask: Any = None) -> None:
+    def __init__(self, hdr: Header, src: ImageBytes, mask: Mask | None = None) -> None:
         shape = hdr.shape
         if len(shape) != 4:
             raise InputError(f"a {len(shape)}D image has no time axis; expected 4D, not {shape}")
@@ -51,7 +51,9 @@ class NiftiSource:
         self.mask: Mask | None = None
         self._index: np.ndarray | None = None  # the masked voxels' positions in a frame
         if mask is not None:
-            self.mask = as_mask(mask)
+            if not isinstance(mask, Mask):
+                raise TypeError(f"a mask is a Mask from load_mask, not {type(mask).__name__}")
+            self.mask = mask
             self._index = self.mask.positions(self._frame, hdr.affine)
             self.shape: tuple[int, ...] = (self.mask.count, self.frames)
             self.chunk_axis = 1

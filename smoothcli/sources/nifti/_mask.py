@@ -4,7 +4,6 @@ mask lies on an image's grid before the image is read as voxels x time.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,9 +26,6 @@ class Mask:
     affine: np.ndarray
     count: int
 
-    def __iter__(self) -> Iterator[Any]:  # unpacks as the (voxels, affine) pair it once was
-        return iter((self.voxels, self.affine))
-
     def positions(self, frame: tuple[int, ...], affine: np.ndarray) -> np.ndarray:
         """The selected voxels as positions in an F-ordered frame of shape ``frame``, in
         NumPy's order (that of ``data[mask]``); :class:`InputError` unless the mask is on
@@ -41,15 +37,6 @@ class Mask:
         if self.count == 0:
             raise InputError("the mask selects no voxel")
         return np.ravel_multi_index(np.nonzero(self.voxels), frame, order="F")
-
-
-def as_mask(mask: Any) -> Mask:
-    """A :class:`Mask`, or a ``(voxels, affine)`` pair made into one."""
-    if isinstance(mask, Mask):
-        return mask
-    voxels, affine = mask
-    voxels = np.asarray(voxels, bool)
-    return Mask(voxels, np.asarray(affine), int(np.count_nonzero(voxels)))
 
 
 def load_mask(path: str | Path) -> Mask:
