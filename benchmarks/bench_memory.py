@@ -1,6 +1,7 @@
 """Bounded memory for every input kind: `smoothcli score`'s peak RSS on big and endless inputs.
 
-Writes, into a temporary folder under /tmp (deleted afterwards), a 2 GiB float32 NPY, an NPZ
+Writes, into a temporary folder under /tmp (deleted afterwards), a 2 GiB float32 NPY, a 1 GB
+float32 NPY of 2 rows x 1.25e8 samples (read along its long axis), an NPZ
 whose one member is 1 GiB of zeros (about 1 MB on disk), a `.nii.gz` of 1 GiB of int16 voxels
 (written frame by frame, gzip level 1) and a 500 MB CSV, then runs the installed CLI on each
 in a fresh process (files, and stdin where it matters) and reads the child's peak RSS. The
@@ -9,7 +10,7 @@ runtime). Endless inputs (`x.csv -> /dev/zero`, `/dev/zero` piped into stdin) mu
 an error quickly, or are killed after a few seconds; either way their memory must stay
 bounded. Exits non-zero if any input needs 200 MB or more above the baseline.
 
-    python benchmarks/bench_memory.py [--only npy,csv] [--limit-mb 200] [--keep DIR]
+    python benchmarks/bench_memory.py [--only npy,wide,csv] [--limit-mb 200] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -87,6 +88,21 @@ def write_npy(path: Path, shape: tuple[int, int]) -> None:
             fh.write(block.astype(np.float32).tobytes())
 
 
+def write_wide_npy(path: Path, shape: tuple[int, int]) -> None:
+    """A float32 NPY with few, very long rows (channels x time), each written in 32 MB pieces."""
+    import numpy as np
+
+    with open(path, "wb") as fh:
+        np.lib.format.write_array_header_1_0(
+            fh, {"descr": "<f4", "fortran_order": False, "shape": shape}
+        )
+        step = 8 << 20
+        for row in range(shape[0]):
+            for start in range(0, shape[1], step):
+                t = np.arange(start, min(start + step, shape[1]), dtype=np.float64)
+                fh.write(np.sin(t / (1000 + row)).astype(np.float32).tobytes())
+
+
 def write_npz_zeros(path: Path, shape: tuple[int, int]) -> None:
     """An NPZ (deflated) whose one member is ``shape`` float32 zeros, streamed into the zip."""
     import zipfile
@@ -151,10 +167,11 @@ def main() -> None:
     ap.add_argument("--exe", default=str(Path(sys.executable).with_name("smoothcli")))
     ap.add_argument("--limit-mb", type=float, default=200.0)
     ap.add_argument("--timeout", type=float, default=8.0, help="seconds for endless inputs")
-    ap.add_argument("--only", help="comma-separated: npy,npz,nifti,csv,endless")
+    ap.add_argument("--only", help="comma-separated: npy,wide,npz,nifti,csv,endless")
     ap.add_argument("--keep", type=Path, help="write the inputs here and keep them")
     args = ap.parse_args()
-    only = set(args.only.split(",")) if args.only else {"npy", "npz", "nifti", "csv", "endless"}
+    kinds = {"npy", "wide", "npz", "nifti", "csv", "endless"}
+    only = set(args.only.split(",")) if args.only else kinds
 
     import numpy as np
 
@@ -181,6 +198,15 @@ def main() -> None:
             if not npy.exists():
                 write_npy(npy, (4096, 131072))
             cases.append(("NPY 2 GiB float32 (file)", score(npy), "", 2 * GiB, 900, {0}))
+        if "wide" in only:
+            wide = folder / "wide.npy"
+            if not wide.exists():
+                write_wide_npy(wide, (2, 125_000_000))
+            size = wide.stat().st_size
+            cases += [
+                ("NPY 1 GB 2 x 1.25e8 float32 (file)", score(wide), "", size, 900, {0}),
+                ("NPY 1 GB 2 x 1.25e8 float32 (stdin)", score("-"), str(wide), size, 900, {0}),
+            ]
         if "npz" in only:
             npz = folder / "zeros.npz"
             if not npz.exists():

@@ -28,6 +28,7 @@ from smoothcli.sources import (
     open_stdin,
     sniff,
 )
+from smoothcli.sources import arrays as arrays_mod
 from smoothcli.sources import nifti as nifti_mod
 from smoothcli.sources import table as table_mod
 from smoothcli.sources.nifti import _mask as nifti_mask
@@ -521,6 +522,51 @@ def test_npz_on_stdin_is_spooled_and_an_npy_is_refused(tmp_path):
         open_stdin(io.BytesIO(_npy_bytes(a)), fmt="npz")
 
 
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("route", ["file", "stdin", "npz"])
+def test_wide_npy_is_read_along_its_long_axis_in_bounded_blocks(
+    tmp_path, monkeypatch, order, route
+):
+    # 3 channels x 100000 samples: one row is 800 kB, over a block budget of 64 kB, so the
+    # blocks run along the long axis (C order: the last; Fortran order: axis 0, here the
+    # transpose) instead of staging whole rows
+    from smoothcli.engine import evaluate
+    from smoothcli.loss import SmoothnessLoss
+
+    monkeypatch.setattr(arrays_mod, "WIDE_SLICE_BYTES", 64 << 10)
+    rng = np.random.default_rng(13)
+    X = rng.standard_normal((3, 100_000)).cumsum(axis=1)
+    X = X if order == "C" else np.asfortranarray(X.T)  # F: (100000, 3), rows of 3 samples
+    np.save(tmp_path / "w.npy", X)
+    blob = (tmp_path / "w.npy").read_bytes()
+    if route == "npz":
+        np.savez_compressed(tmp_path / "w.npz", w=X)
+
+    def open_it():
+        if route == "file":
+            (item,) = open_path(tmp_path / "w.npy")
+        elif route == "stdin":
+            (item,) = open_stdin(Pipe(blob))
+        else:
+            (item,) = open_path(tmp_path / "w.npz")
+        return item
+
+    item = open_it()
+    src = item.source
+    long_axis = 1 if order == "C" else 0
+    assert src.chunk_axis == long_axis and src.order == order
+    blocks = list(src.chunks(4096))
+    assert max(b.nbytes for b in blocks) == 3 * 4096 * 8  # never a whole row
+    np.testing.assert_array_equal(
+        np.concatenate(blocks, axis=long_axis), np.load(tmp_path / "w.npy")
+    )
+    # through the engine: the differences run along (C) or across (F) the chunk axis
+    time = item.time_axis
+    loss = SmoothnessLoss(axis=time)
+    want = np.abs(np.diff(X, axis=time)).sum()
+    assert float(evaluate(loss, open_it().source)) == pytest.approx(want, rel=1e-12)
+
+
 # -- CSV / TSV ------------------------------------------------------------------------------------
 
 
@@ -797,15 +843,23 @@ def test_engine_never_returns_a_score_from_a_corrupt_stream(tmp_path):
         evaluate(loss, one(tmp_path / "crc.nii.gz").source)
 
 
-def test_a_lying_npy_header_on_stdin_allocates_only_what_arrives():
+@pytest.mark.parametrize(
+    ("shape", "message"),
+    [
+        ((10**12, 4), r"the array is truncated: it ends in row 62 of 1000000000000"),
+        # wide rows: the stream is spooled to a file, as much of it as arrives
+        ((4, 10**12), r"the array is truncated: it holds 1000 of 16000000000000 bytes"),
+    ],
+)
+def test_a_lying_npy_header_on_stdin_allocates_only_what_arrives(shape, message):
     buf = io.BytesIO()
     np.lib.format.write_array_header_1_0(
-        buf, {"descr": "<f4", "fortran_order": False, "shape": (4, 10**12)}
+        buf, {"descr": "<f4", "fortran_order": False, "shape": shape}
     )
     (item,) = open_stdin(io.BytesIO(buf.getvalue() + bytes(1000)))
-    assert item.source.shape == (4, 10**12)
-    with pytest.raises(InputError, match=r"the array is truncated: it ends in row 0 of 4"):
-        next(iter(item.source.chunks(4)))
+    assert item.source.shape == shape
+    with pytest.raises(InputError, match=message):
+        next(iter(item.source.chunks(10**6)))
 
 
 # -- the reader contract: one class, every reader and every route --------------------------------
@@ -908,6 +962,7 @@ class Route:
     member: str | None = None  # of an NPZ
     masked: bool = False
     backend: str | None = None  # "isal" or "stdlib", for gzip NIfTI
+    wide: bool = False  # NPY/NPZ read along the fast axis (a block budget of a few bytes)
 
 
 def scaled_int16() -> bytes:
@@ -976,7 +1031,7 @@ NPY_BIG = series((7, 6), np.int32, seed=8).astype(">f8") / 2
 NPY_BIG_F = np.asfortranarray(series((3, 2, 6), np.int32, seed=9).astype(">i4"))
 
 
-def npy_route(id_, X, *, stdin=False) -> Route:
+def npy_route(id_, X, *, stdin=False, wide=False) -> Route:
     fortran = X.ndim > 1 and X.flags.f_contiguous and not X.flags.c_contiguous
     return Route(
         id=id_,
@@ -984,10 +1039,11 @@ def npy_route(id_, X, *, stdin=False) -> Route:
         blob=lambda: npy_bytes_of(X),
         expect=lambda p, _: np.load(p),
         dtype=X.dtype.newbyteorder("="),
-        chunk_axis=X.ndim - 1 if fortran else 0,
+        chunk_axis=X.ndim - 1 if fortran != wide else 0,
         order="F" if fortran else "C",
         cut=npy_middle,
         stdin=stdin,
+        wide=wide,
     )
 
 
@@ -995,7 +1051,7 @@ NPZ_A = series((6, 5), np.float32, seed=10)
 NPZ_B = np.asfortranarray(series((3, 4, 8), np.float64, seed=11) / 3)
 
 
-def npz_route(id_, save, member, *, stdin=False) -> Route:
+def npz_route(id_, save, member, *, stdin=False, wide=False) -> Route:
     X = {"a": NPZ_A, "b": NPZ_B}[member]
     fortran = member == "b"
     return Route(
@@ -1004,12 +1060,13 @@ def npz_route(id_, save, member, *, stdin=False) -> Route:
         blob=lambda: npz_bytes_of(save, a=NPZ_A, b=NPZ_B),
         expect=lambda p, _: np.load(p)[member],
         dtype=X.dtype,
-        chunk_axis=X.ndim - 1 if fortran else 0,
+        chunk_axis=X.ndim - 1 if fortran != wide else 0,
         order="F" if fortran else "C",
         cut=lambda b: len(b) // 2,
         corrupt=lambda b: flip_zip_crc(b, member),
         stdin=stdin,
         member=member,
+        wide=wide,
     )
 
 
@@ -1047,6 +1104,18 @@ ROUTES = [
     npz_route("path-npz-compressed-F", np.savez_compressed, "b"),
     npz_route("stdin-npz-stored-F", np.savez, "b", stdin=True),
     npz_route("stdin-npz-compressed-C", np.savez_compressed, "a", stdin=True),
+    # wide: one slice along the slow axis is over the budget, so blocks run along the fast
+    # axis, read line by line with seek + readinto (a stream or a zip member spooled first)
+    npy_route("path-npy-C-f4-wide", NPY_C, wide=True),
+    npy_route("path-npy-F-f8-wide", NPY_F, wide=True),
+    npy_route("path-npy-C-big-endian-f8-wide", NPY_BIG, wide=True),
+    npy_route("path-npy-F-big-endian-i4-wide", NPY_BIG_F, wide=True),
+    npy_route("stdin-npy-C-f4-wide", NPY_C, stdin=True, wide=True),
+    npy_route("stdin-npy-F-big-endian-i4-wide", NPY_BIG_F, stdin=True, wide=True),
+    npz_route("path-npz-stored-C-wide", np.savez, "a", wide=True),
+    npz_route("path-npz-compressed-F-wide", np.savez_compressed, "b", wide=True),
+    npz_route("stdin-npz-stored-F-wide", np.savez, "b", stdin=True, wide=True),
+    npz_route("stdin-npz-compressed-C-wide", np.savez_compressed, "a", stdin=True, wide=True),
 ]
 CORRUPTIBLE = [r for r in ROUTES if r.corrupt is not None]
 
@@ -1064,6 +1133,8 @@ class TestReaderContract:
         route: Route = request.param
         if route.backend is not None:
             use_gzip_backend(monkeypatch, route.backend)
+        if route.wide:
+            monkeypatch.setattr(arrays_mod, "WIDE_SLICE_BYTES", 16)
         return route
 
     def opener(self, route: Route, tmp_path: Path, blob: bytes | None = None):

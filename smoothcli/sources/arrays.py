@@ -1,22 +1,22 @@
 """NPY files and NPZ archives, read in blocks with file reads, never unpickled.
 
-An NPY header is parsed with :mod:`numpy.lib.format` and checked against the size of the
-file (or of the zip member) before anything is allocated; blocks are then read with
-``readinto`` along the slow axis (axis 0 for C order, the last axis for Fortran order), so a
-2 GiB array never pages in as a whole. NPZ members are streamed out of the zip one block at a
-time (a 1 GiB member of zeros is 1 MB on disk); each pass over a member reopens it, and the
-member is read to its end so that zip's CRC is checked. The time axis is the last axis.
+An NPY header is parsed (see :mod:`._npy_header`) and checked against the size of the file
+(or of the zip member) before anything is allocated; blocks are then read with ``readinto``
+along the slow axis (axis 0 for C order, the last axis for Fortran order), so a 2 GiB array
+never pages in as a whole. An array whose slices along the slow axis are themselves huge (2
+channels x 1e9 samples) is read along its fast axis instead, a seek and a read per line. NPZ
+members are streamed out of the zip one block at a time (a 1 GiB member of zeros is 1 MB on
+disk); each pass over a member reopens it, and the member is read to its end so that zip's
+CRC is checked. The time axis is the last axis.
 """
 
 from __future__ import annotations
 
-import io
 import math
 import os
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -38,71 +38,16 @@ from ._base import (
     skip_bytes,
     stream_errors,
 )
+from ._npy_header import MAX_HEADER_BYTES, NpyHeader, read_npy_header
 from ._registry import NPY_MAGIC, ZIP_MAGICS
 
-#: the longest NPY header read (NumPy itself refuses more than 10000 bytes by default)
-MAX_HEADER_BYTES = 1 << 16
-PICKLED = "the file holds pickled data, which is never unpickled"
+__all__ = ["MAX_HEADER_BYTES", "NpyHeader", "NpySource", "open_npy", "open_npz", "read_npy_header"]
 
-
-@dataclass(frozen=True)
-class NpyHeader:
-    shape: tuple[int, ...]
-    fortran: bool
-    dtype: np.dtype  # as stored, with its byte order
-    offset: int  # bytes before the data: magic, version, length and header
-
-    @property
-    def nbytes(self) -> int:
-        return math.prod(self.shape) * self.dtype.itemsize
-
-
-def _describe(dt: np.dtype) -> str:
-    if dt.fields is not None:
-        return f"a structured dtype {dt.descr}"
-    return dt.name if dt.name == dt.str.lstrip("<>|=") else f"{dt.name} ({dt.str})"
-
-
-def read_npy_header(fh: Any, what: str) -> NpyHeader:
-    """Parse an NPY header from the start of a byte stream; :class:`InputError` if it is not
-    one, or holds anything but an array of real numbers."""
-    from numpy.lib import format as npformat
-
-    head = bytearray(12)
-    got = read_exact(fh, memoryview(head)[:8])
-    if not head.startswith(NPY_MAGIC) or got < 8:
-        if head[:1] == b"\x80":  # a pickle's PROTO opcode
-            raise InputError(f"{what} holds pickled data, which is never unpickled")
-        raise InputError(f"{what} is not an NPY file")
-    version = (head[6], head[7])
-    width = 2 if version == (1, 0) else 4
-    if version not in ((1, 0), (2, 0), (3, 0)):
-        raise InputError(f"{what} has an unknown NPY version {version[0]}.{version[1]}")
-    if read_exact(fh, memoryview(head)[8 : 8 + width]) < width:
-        raise InputError(f"{what} has a truncated NPY header")
-    length = int.from_bytes(head[8 : 8 + width], "little")
-    if length > MAX_HEADER_BYTES:
-        raise InputError(f"{what} has an NPY header of {length} bytes, which is too long")
-    text = bytearray(length)
-    if read_exact(fh, memoryview(text)) < length:
-        raise InputError(f"{what} has a truncated NPY header")
-    # version 3.0 differs from 2.0 only in allowing UTF-8 field names, read as 2.0 here
-    prefix = bytes(head[:6]) + (b"\x01\x00" if width == 2 else b"\x02\x00")
-    blob = io.BytesIO(prefix + bytes(head[8 : 8 + width]) + bytes(text))
-    try:
-        npformat.read_magic(blob)
-        read = npformat.read_array_header_1_0 if width == 2 else npformat.read_array_header_2_0
-        shape, fortran, dtype = read(blob, max_header_size=MAX_HEADER_BYTES)
-    except Exception as exc:
-        raise InputError(f"{what} has an invalid NPY header ({one_line(exc)})") from None
-    dtype = np.dtype(dtype)
-    if dtype.hasobject:
-        raise InputError(f"{what} holds Python objects, which are never unpickled")
-    if len(shape) == 0:
-        raise InputError(f"{what} is a 0-d scalar, not a signal")
-    if dtype.fields is not None or dtype.kind not in "biuf" or dtype.itemsize > 8:
-        raise InputError(f"{what} has dtype {_describe(dtype)}, not real numbers")
-    return NpyHeader(tuple(int(s) for s in shape), bool(fortran), dtype, 8 + width + length)
+#: one slice along the slow axis larger than this is not read as a block: the array is read
+#: along its fast axis instead (see :class:`NpySource`); the engine's block budget
+WIDE_SLICE_BYTES = 8 << 20
+#: ... when it has at most this many lines along the fast axis (each read on its own)
+MAX_WIDE_LINES = 4096
 
 
 def _reading(what: str) -> AbstractContextManager[None]:
@@ -119,7 +64,14 @@ class NpySource:
 
     ``open`` returns a context manager for a byte stream; ``skip`` bytes are read past
     before the data (``None``: seek to the header's end, for a file); ``verify`` says that
-    the stream is read to its end after the last block (a zip member's CRC)."""
+    the stream is read to its end after the last block (a zip member's CRC).
+
+    When one slice along the slow axis is larger than :data:`WIDE_SLICE_BYTES` (a few
+    channels x a long time axis) and the array has at most :data:`MAX_WIDE_LINES` lines along
+    its fast axis, blocks run along the fast axis instead (the last axis for C order, axis 0
+    for Fortran order), each line's part read with ``seek`` + ``readinto``. A stream or a zip
+    member, which cannot seek, is then spooled to an anonymous temporary file first (and
+    verified to its end as it is)."""
 
     def __init__(
         self,
@@ -135,49 +87,126 @@ class NpySource:
         self._skip = skip
         self._verify = verify
         self._what = what
+        self._spool: Any = None  # the data of a wide stream or zip member, from byte 0
         self.shape = hdr.shape
         self.dtype = hdr.dtype.newbyteorder("=")
-        fortran = hdr.fortran and len(hdr.shape) > 1
+        ndim = len(hdr.shape)
+        fortran = hdr.fortran and ndim > 1
         self.order = "F" if fortran else "C"
-        self.chunk_axis = len(hdr.shape) - 1 if fortran else 0
+        slow, fast = (ndim - 1, 0) if fortran else (0, ndim - 1)
+        self.wide = ndim > 1 and _is_wide(hdr.shape, slow, fast, hdr.dtype.itemsize)
+        self.chunk_axis = fast if self.wide else slow
 
-    def _blocks(self, rows: int) -> Iterator[np.ndarray]:
+    def _truncated(self, missing: int) -> InputError:
+        c, total = self.chunk_axis, self.shape[self.chunk_axis]
+        return InputError(
+            f"{self._what} is truncated: it ends in row {missing} of {total} along axis {c}"
+        )
+
+    def _to_data(self, fh: Any) -> None:
+        """Move a freshly opened stream to the start of the array's data."""
+        if self._skip is None:
+            fh.seek(self._hdr.offset)
+        else:
+            skip_bytes(fh, self._skip, "the data is truncated before its array starts")
+
+    def _block(self, raw: np.ndarray, k: int) -> np.ndarray:
+        """Raw bytes of ``k`` slices along the chunk axis, laid out as stored -> a block."""
         hdr = self._hdr
+        block = raw.view(hdr.dtype)
+        if not hdr.dtype.isnative:
+            block = block.byteswap(inplace=True).view(self.dtype)
+        shape = list(self.shape)
+        shape[self.chunk_axis] = k
+        return block.reshape(shape, order=self.order)
+
+    def _rows(self, rows: int) -> Iterator[np.ndarray]:
         c = self.chunk_axis
         total = self.shape[c]
-        row_bytes = (math.prod(self.shape) // total if total else 0) * hdr.dtype.itemsize
+        row_bytes = (math.prod(self.shape) // total if total else 0) * self._hdr.dtype.itemsize
         with _reading(self._what), self._open() as fh:
-            if self._skip is None:
-                fh.seek(hdr.offset)
-            else:
-                skip_bytes(fh, self._skip, "the data is truncated before its array starts")
-            blocks = read_rows(
-                fh,
-                total,
-                rows,
-                row_bytes,
-                short=lambda missing: InputError(
-                    f"{self._what} is truncated: it ends in row {missing} of {total} along axis {c}"
-                ),
-            )
-            for _, k, raw in blocks:
-                block = raw.view(hdr.dtype)
-                if not hdr.dtype.isnative:
-                    block = block.byteswap(inplace=True).view(self.dtype)
-                if self.order == "F":
-                    yield block.reshape((*self.shape[:-1], k), order="F")
-                else:
-                    yield block.reshape((k, *self.shape[1:]))
+            self._to_data(fh)
+            for _, k, raw in read_rows(fh, total, rows, row_bytes, short=self._truncated):
+                yield self._block(raw, k)
             if self._verify:
                 drain(fh)  # a zip member's CRC is checked at its end
+
+    def _spooled(self) -> Any:
+        """The array's data in an anonymous temporary file (copied on the first pass)."""
+        if self._spool is None:
+            import tempfile
+
+            spool = tempfile.TemporaryFile(prefix="smoothcli-npy-")  # noqa: SIM115
+            try:
+                with _reading(self._what), self._open() as fh:
+                    self._to_data(fh)
+                    _copy(fh, spool, self._hdr.nbytes, self._what)
+                    if self._verify:
+                        drain(fh)  # the member's CRC, before any value is made from it
+            except BaseException:
+                spool.close()
+                raise
+            self._spool = spool
+        return self._spool
+
+    def _columns(self, rows: int) -> Iterator[np.ndarray]:
+        """Blocks along the fast axis: for each line (an index of the other axes), its part
+        of the block is read with ``seek`` + ``readinto`` into the block's bytes."""
+        c = self.chunk_axis
+        total = self.shape[c]
+        lines = math.prod(self.shape) // total
+        item = self._hdr.dtype.itemsize
+        if self._skip is None:
+            opened, base = self._open(), self._hdr.offset
+        else:
+            opened, base = nullcontext(self._spooled()), 0
+        with _reading(self._what), opened as fh:
+            for start in range(0, total, rows):
+                k = min(rows, total - start)
+                raw = np.empty(lines * k * item, np.uint8)
+                out = memoryview(raw)
+                for line in range(lines):
+                    fh.seek(base + (line * total + start) * item)
+                    if read_exact(fh, out[line * k * item : (line + 1) * k * item]) < k * item:
+                        raise self._truncated(start)
+                yield self._block(raw, k)
 
     def chunks(self, rows: int) -> Iterator[np.ndarray]:
         """Consecutive blocks of ``rows`` along ``chunk_axis``, read one ahead in a helper
         thread."""
-        return prefetch(self._blocks(max(int(rows), 1)))
+        rows = max(int(rows), 1)
+        return prefetch(self._columns(rows) if self.wide else self._rows(rows))
 
     def read(self) -> np.ndarray:
         return read_all(self)
+
+    def __del__(self) -> None:
+        if self._spool is not None:
+            self._spool.close()
+
+
+def _is_wide(shape: tuple[int, ...], slow: int, fast: int, itemsize: int) -> bool:
+    """Whether one slice along ``slow`` is too big for a block and the array has few enough
+    lines along ``fast`` to read them one by one."""
+    if shape[slow] == 0 or shape[fast] == 0:
+        return False
+    size = math.prod(shape)
+    return size // shape[slow] * itemsize > WIDE_SLICE_BYTES and size // shape[fast] <= (
+        MAX_WIDE_LINES
+    )
+
+
+def _copy(fh: Any, out: Any, nbytes: int, what: str) -> None:
+    """Copy ``nbytes`` from ``fh`` to the file ``out`` in bounded pieces."""
+    buf = memoryview(bytearray(min(max(nbytes, 1), 1 << 20)))
+    left = nbytes
+    while left:
+        n = read_exact(fh, buf[: min(left, len(buf))])
+        if n == 0:
+            raise InputError(f"{what} is truncated: it holds {nbytes - left} of {nbytes} bytes")
+        out.write(buf[:n])
+        left -= n
+    out.flush()
 
 
 # -- NPY -------------------------------------------------------------------------------------------
