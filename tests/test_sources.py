@@ -640,6 +640,52 @@ def test_missing_values_are_nan(tmp_path):
     assert got[0, 1] == 1 and got[3, 1] == 4
 
 
+@pytest.mark.parametrize("name", ["t.csv", "t.tsv"])
+@pytest.mark.parametrize("piece", [None, 3, 4, 5])
+def test_a_blank_line_in_a_one_column_table_is_a_missing_value(tmp_path, monkeypatch, name, piece):
+    # as an empty cell is in a wider table; dropping it would make 2 -> 4 one step
+    if piece is not None:  # the blank line at the end of a piece, or at the start of the next
+        monkeypatch.setattr(table_mod, "PIECE_BYTES", piece)
+    np.testing.assert_array_equal(
+        values(table(tmp_path, "1\n2\n\n4\n", name)).ravel(), [1, 2, np.nan, 4]
+    )
+    # only blank lines at the end of the file are not rows; CRLF and spaces are blank too
+    text = "x\r\n1\r\n \r\n\r\n4\r\n\r\n\n  \n"
+    item = table(tmp_path, text, name)
+    assert item.labels == {1: ["x"]}
+    np.testing.assert_array_equal(values(item).ravel(), [1, np.nan, np.nan, 4])
+
+
+def test_a_cell_of_spaces_is_a_missing_value(tmp_path):
+    got = values(table(tmp_path, "a,b\n1,2\n3, \n5,6\n"))
+    np.testing.assert_array_equal(got, [[1, 2], [3, np.nan], [5, 6]])
+    got = values(table(tmp_path, "a\tb\n1\t   \n 3\t 4 \n", "t.tsv"))
+    np.testing.assert_array_equal(got, [[1, np.nan], [3, 4]])
+    # a missing-value marker with a space after it is not one: named, not a vague message
+    with pytest.raises(InputError, match="line 3, column 'b': 'n/a ' is not a number"):
+        table(tmp_path, "a,b\n1,2\n3,n/a \n")
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ('a,b\n1,2\n3,"4\n5"\n6,7\n', 3),
+        ('a\n"1\n2"\n', 2),
+        ('"a\nb",c\n1,2\n', 1),
+        ('a,b\n1,2\n"3\n\n",4\n', 3),
+    ],
+)
+def test_a_quoted_cell_with_a_newline_is_named(tmp_path, monkeypatch, text, line):
+    message = rf"^a quoted cell spans lines \(line {line}\); smoothcli reads one row a line$"
+    with pytest.raises(InputError, match=message):
+        table(tmp_path, text)
+    monkeypatch.setattr(table_mod, "PIECE_BYTES", 5)  # the cell split between two pieces
+    with pytest.raises(InputError, match=message):
+        table(tmp_path, text)
+    # quotes that close on their line are cells like any other
+    np.testing.assert_array_equal(values(table(tmp_path, 'a,"b"\n"1","2"\n')), [[1, 2]])
+
+
 def test_exact_float64_parsing(tmp_path):
     times = 1.7e9 + np.arange(50) + 0.1
     text = "t\n" + "\n".join(repr(float(t)) for t in times) + "\n"

@@ -42,11 +42,29 @@ INDEX_NOTE = "dropped a leading unnamed column holding 0..N-1 (a pandas index)"
 # what pandas' C parser reads as a float (cells are stripped first)
 _NUMBER = re.compile(r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf|infinity)", re.IGNORECASE)
 _BOOL = {"True", "False", "TRUE", "FALSE", "true", "false"}
+#: what a blank line holds, if anything
+_BLANK = b" \t\r\n"
 
 
 def _is_number(token: str) -> bool:
-    token = token.strip()
-    return token in NA_VALUES or token in _BOOL or _NUMBER.fullmatch(token) is not None
+    """Whether pandas reads the cell as a number or a missing value. Cells are read with
+    ``skipinitialspace``, so leading spaces go before the test for a missing value (a cell of
+    spaces is empty: missing); a number may have spaces on either side."""
+    bare = token.lstrip(" ")
+    return bare in NA_VALUES or bare in _BOOL or _NUMBER.fullmatch(token.strip()) is not None
+
+
+def _spans_lines(text: str, sep: str) -> bool:
+    """Whether a line ends inside a quoted cell (one that goes on on the next line)."""
+    try:
+        next(csv.reader([text], delimiter=sep, strict=True))
+    except csv.Error as exc:
+        return "unexpected end of data" in str(exc)
+    return False
+
+
+def _quoted_newline(line: int) -> InputError:
+    return InputError(f"a quoted cell spans lines (line {line}); smoothcli reads one row a line")
 
 
 def _is_default_names(tokens: list[str]) -> bool:
@@ -108,6 +126,9 @@ class _Parser:
         self.sep = sep
         self.names: list[str] | None = None
         self.header = False
+        #: blank lines at the end of what was parsed so far (one-column tables): missing
+        #: values if a row follows them, nothing if the file ends
+        self.pending = 0
 
     def start(self, piece: bytes, first: int) -> tuple[bytes, int] | None:
         """Find the header in the first piece that has a non-blank line; return the rest of
@@ -117,6 +138,8 @@ class _Parser:
         for i, raw in enumerate(piece.split(b"\n")):
             text = _decode(raw, first + i).rstrip("\r")
             if text.strip():
+                if '"' in text and _spans_lines(text, self.sep):
+                    raise _quoted_newline(first + i)
                 cells = next(csv.reader([text], delimiter=self.sep))
                 numbers = all(_is_number(c) for c in cells)
                 self.header = not numbers or _is_default_names(cells)
@@ -129,10 +152,29 @@ class _Parser:
         return None
 
     def parse(self, piece: bytes, first: int) -> np.ndarray:
+        """The rows of a piece of whole lines. In a one-column table a blank line is an empty
+        cell, so a missing value (NaN), as an empty cell is in a wider table; only the blank
+        lines at the end of the file are not rows."""
+        assert self.names is not None
+        if len(self.names) > 1:
+            return self._parse(piece, first, skip_blank=True)
+        body = piece.rstrip(_BLANK)
+        if not body:
+            self.pending += piece.count(b"\n")
+            return np.empty((0, 1))
+        lead, self.pending = self.pending, piece[len(body) :].count(b"\n") - 1
+        values = self._parse(body + b"\n", first, skip_blank=False)
+        if lead:
+            values = np.concatenate([np.full((lead, 1), np.nan), values])
+        return values
+
+    def _parse(self, piece: bytes, first: int, *, skip_blank: bool) -> np.ndarray:
         import pandas as pd
 
         assert self.names is not None
         ncols = len(self.names)
+        if b'"' in piece:
+            self._check_quotes(piece, first)
         try:
             frame = pd.read_csv(
                 io.BytesIO(piece),
@@ -143,7 +185,8 @@ class _Parser:
                 na_values=NA_VALUES,
                 keep_default_na=False,
                 encoding="utf-8",
-                skip_blank_lines=True,
+                skip_blank_lines=skip_blank,
+                skipinitialspace=True,  # a cell of spaces is empty: a missing value
             )
         except UnicodeDecodeError:
             _decode(piece, first)  # names the line
@@ -168,6 +211,22 @@ class _Parser:
             if not (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)):
                 raise self._bad_cell(piece, first, j)
         return np.ascontiguousarray(frame.to_numpy(dtype=np.float64))
+
+    def _check_quotes(self, piece: bytes, first: int) -> None:
+        """A quoted cell with a newline in it is an error: pandas would read it as one
+        cell, while line numbers and the check for short rows count lines. Only lines with an
+        odd number of quotes (counted with NumPy) can end inside one."""
+        raw = np.frombuffer(piece, np.uint8)
+        ends = np.flatnonzero(raw == ord("\n"))
+        if not raw.size or raw[-1] != ord("\n"):
+            ends = np.append(ends, raw.size)
+        starts = np.concatenate(([0], ends[:-1] + 1))
+        quotes = np.flatnonzero(raw == ord('"'))
+        count = np.searchsorted(quotes, ends) - np.searchsorted(quotes, starts)
+        for i in np.flatnonzero(count % 2):
+            text = piece[starts[i] : ends[i]].decode("utf-8", "replace").rstrip("\r")
+            if _spans_lines(text, self.sep):
+                raise _quoted_newline(first + int(i))
 
     def _short_row(self, piece: bytes, first: int, ncols: int) -> InputError | None:
         """The first non-blank line with fewer fields than the table has columns. pandas fills
