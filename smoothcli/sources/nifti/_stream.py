@@ -38,14 +38,58 @@ def open_gzip(path: Any, *, prefer_isal: bool | None = None) -> Any:
     return gzip.GzipFile(fileobj=path, mode="rb") if is_stream else gzip.open(path, "rb")
 
 
-def gzip_problem(exc: BaseException) -> InputError:
-    """What a gzip reader's exception means, as one line."""
+TRAILING = "trailing data after the gzip stream: bytes that are not a gzip member follow its end"
+
+
+def gzip_problem(exc: BaseException, path: str | None = None) -> InputError:
+    """What a gzip reader's exception means, as one line. The stream's first bytes were
+    gzip's magic, so "not a gzipped file" is said of what follows a member: trailing data.
+    A reader also reports a few bytes of trailing data as a stream that ends early (ISA-L
+    when they are fewer than a member's header); for a file (``path``) that is told apart
+    from truncation by walking its members again (only when the read has failed)."""
     text = one_line(exc)
-    if isinstance(exc, EOFError):
-        return InputError("the gzip stream is truncated (it ends before its end-of-stream marker)")
     if "Not a gzipped file" in text:
-        return InputError(f"not gzip data, or trailing garbage after the gzip stream ({text})")
+        return InputError(TRAILING)
+    if isinstance(exc, EOFError):
+        if path is not None and trailing_data(path):
+            return InputError(TRAILING)
+        return InputError("the gzip stream is truncated (it ends before its end-of-stream marker)")
     return InputError(f"the gzip stream is corrupt: {text}")
+
+
+def trailing_data(path: str, piece: int = 1 << 20) -> bool:
+    """Whether a gzip file's members end before the file does, followed by bytes that are
+    neither zero padding nor another member; ``False`` when the file ends inside a member
+    (truncated) or cannot be decompressed."""
+    try:
+        from isal import isal_zlib as zlib
+    except ImportError:
+        import zlib  # type: ignore[no-redef]
+    with open(path, "rb") as fh:
+        d = zlib.decompressobj(31)
+        pending = b""
+        while True:
+            chunk = pending or fh.read(piece)
+            pending = b""
+            if not chunk:
+                return False  # the file ends inside a member
+            try:
+                d.decompress(chunk, piece)
+                while d.unconsumed_tail and not d.eof:
+                    d.decompress(d.unconsumed_tail, piece)
+            except zlib.error:
+                return False
+            if not d.eof:
+                continue
+            rest = d.unused_data.lstrip(b"\0")  # zero padding, as gzip -d allows
+            while len(rest) < 2:
+                more = fh.read(piece)
+                if not more:
+                    return bool(rest)  # one stray byte, or padding to the end
+                rest = (rest + more).lstrip(b"\0")
+            if not rest.startswith(GZIP_MAGIC):
+                return True
+            d, pending = zlib.decompressobj(31), rest
 
 
 class ImageBytes:
@@ -74,7 +118,7 @@ class ImageBytes:
 
     def _problem(self, exc: BaseException) -> InputError:
         if self.gzipped:
-            return gzip_problem(exc)
+            return gzip_problem(exc, self.path)
         return InputError(f"cannot read the image ({one_line(exc)})")
 
     def read(self, body: Callable[[Any], T]) -> T:
