@@ -199,7 +199,7 @@ class _Parser:
                     raise InputError(
                         f"line {line} has {len(cells)} fields, but the table has {ncols} columns"
                     ) from None
-            text = " ".join(str(exc).split())
+            text = one_line(exc)
             raise InputError(f"the table cannot be parsed near line {first} ({text})") from None
         if frame.shape[0] == 0:  # blank lines only
             return np.empty((0, ncols))
