@@ -605,8 +605,8 @@ def test_header_detection_and_pandas_default_names(tmp_path):
     assert item.labels == {1: ["0", "1", "2"]} and item.source.shape == (2, 3)
     item = table(tmp_path, "1,2,3\n5,6,7\n")
     assert item.source.shape == (2, 3)  # numbers: no header
-    item = table(tmp_path, "\n\ntime,x\n1,2\n\n3,5\n")  # blank lines are skipped
-    np.testing.assert_array_equal(values(item), [[1, 2], [3, 5]])
+    item = table(tmp_path, "\n\ntime,x\n1,2\n\n3,5\n\n")  # a blank row is missing values
+    np.testing.assert_array_equal(values(item), [[1, 2], [np.nan, np.nan], [3, 5]])
 
 
 def test_a_pandas_index_column_is_dropped_with_a_note(tmp_path):

@@ -696,3 +696,15 @@ def test_help_texts_name_exactly_the_formats_of_the_registry():
     flat = " ".join(runner.invoke(app, ["score", "--help"]).stdout.split())
     for suffix in (s for r in READERS for s in r.suffixes):
         assert suffix in flat
+
+
+def test_a_blank_line_inside_a_table_is_a_row_of_missing_values(tmp_path):
+    (tmp_path / "one.csv").write_text("1\n2\n\n4\n\n")
+    (tmp_path / "two.csv").write_text("a,b\n1,10\n\n4,40\n")
+    result = run(tmp_path / "one.csv", tmp_path / "two.csv", "--format", "json")
+    assert result.exit_code == 0
+    rows = {Path(r["path"]).name: r for r in json.loads(result.stdout)}
+    assert rows["one.csv"]["score"] is None and rows["one.csv"]["shape"] == "4x1"
+    assert rows["two.csv"]["shape"] == "3x2"
+    omit = run(tmp_path / "one.csv", "--nan", "omit", "--format", "json")
+    assert json.loads(omit.stdout)[0]["score"] == 1.0  # only 2 - 1: 4 has no neighbour

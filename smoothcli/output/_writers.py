@@ -10,10 +10,11 @@ from __future__ import annotations
 import csv
 from typing import IO, Any, ClassVar
 
+from .._text import one_line
 from ._columns import BY_NAME
 from ._errors import OutputError
 from ._formats import FORMATS
-from ._values import cell_text, json_object, one_line, table_text
+from ._values import cell_text, json_object, table_text
 
 
 class Writer:

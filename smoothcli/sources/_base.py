@@ -24,7 +24,6 @@ __all__ = [
     "Once",
     "drain",
     "input_errors",
-    "one_line",
     "prefetch",
     "read_all",
     "read_block",
@@ -40,11 +39,6 @@ DEFLATE_MAX_RATIO = 1032
 
 class InputError(ValueError):
     """This input cannot be scored: its message is one line that names the problem."""
-
-
-def one_line(exc: BaseException) -> str:
-    """An exception's message on one line (its type's name if it has none)."""
-    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 @runtime_checkable

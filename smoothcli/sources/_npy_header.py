@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from ._base import InputError, one_line, read_exact
+from .._text import error_line
+from ._base import InputError, read_exact
 from ._registry import NPY_MAGIC
 
 #: the longest NPY header read (NumPy itself refuses more than 10000 bytes by default)
@@ -68,7 +69,7 @@ def read_npy_header(fh: Any, what: str) -> NpyHeader:
         read = npformat.read_array_header_1_0 if width == 2 else npformat.read_array_header_2_0
         shape, fortran, dtype = read(blob, max_header_size=MAX_HEADER_BYTES)
     except Exception as exc:
-        raise InputError(f"{what} has an invalid NPY header ({one_line(exc)})") from None
+        raise InputError(f"{what} has an invalid NPY header ({error_line(exc)})") from None
     dtype = np.dtype(dtype)
     if dtype.hasobject:
         raise InputError(f"{what} holds Python objects, which are never unpickled")

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from .._text import error_line
 from . import Loaded
 from ._base import (
     DEFLATE_MAX_RATIO,
@@ -28,7 +29,6 @@ from ._base import (
     Once,
     drain,
     input_errors,
-    one_line,
     open_binary,
     os_error_message,
     prefetch,
@@ -54,7 +54,7 @@ def _reading(what: str) -> AbstractContextManager[None]:
     """Turn what a corrupt stream or zip member raises into :class:`InputError`
     ("``what`` cannot be read (...)")."""
     return input_errors(
-        lambda exc: InputError(f"{what} cannot be read ({one_line(exc)})"),
+        lambda exc: InputError(f"{what} cannot be read ({error_line(exc)})"),
         (*stream_errors(), zipfile.BadZipFile),
     )
 
@@ -330,7 +330,7 @@ def open_npz(where: Any, *, mask: Any = None) -> list[Loaded]:
             return _npz(spool.open, size)
         except zipfile.BadZipFile as exc:
             spool.close()
-            raise InputError(f"not an NPZ (zip) archive ({one_line(exc)})") from None
+            raise InputError(f"not an NPZ (zip) archive ({error_line(exc)})") from None
         except BaseException:
             spool.close()
             raise
@@ -345,7 +345,7 @@ def open_npz(where: Any, *, mask: Any = None) -> list[Loaded]:
         try:
             return zipfile.ZipFile(path)
         except zipfile.BadZipFile as exc:
-            raise InputError(f"not an NPZ (zip) archive ({one_line(exc)})") from None
+            raise InputError(f"not an NPZ (zip) archive ({error_line(exc)})") from None
         except OSError as exc:
             raise InputError(os_error_message(exc, path)) from None
 

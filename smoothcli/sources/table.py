@@ -26,8 +26,9 @@ from typing import Any
 
 import numpy as np
 
+from .._text import error_line
 from . import Loaded
-from ._base import ArraySource, InputError, one_line, open_binary, read_all, read_rows
+from ._base import ArraySource, InputError, open_binary, read_all, read_rows
 
 NA_VALUES = ["n/a", "NA", "N/A", "nan", "NaN", ""]
 #: bytes of text read at a time (whole lines of it are parsed together)
@@ -152,23 +153,24 @@ class _Parser:
         return None
 
     def parse(self, piece: bytes, first: int) -> np.ndarray:
-        """The rows of a piece of whole lines. In a one-column table a blank line is an empty
-        cell, so a missing value (NaN), as an empty cell is in a wider table; only the blank
-        lines at the end of the file are not rows."""
+        """The rows of a piece of whole lines. A blank line is a row of empty cells, so of
+        missing values (NaN), as an empty cell is: skipping it would make the samples on
+        either side neighbours in time. Only the blank lines at the end of the file are not
+        rows."""
         assert self.names is not None
-        if len(self.names) > 1:
-            return self._parse(piece, first, skip_blank=True)
-        body = piece.rstrip(_BLANK)
-        if not body:
+        last = len(piece.rstrip(_BLANK))  # just after the last non-blank character
+        if not last:
             self.pending += piece.count(b"\n")
-            return np.empty((0, 1))
-        lead, self.pending = self.pending, piece[len(body) :].count(b"\n") - 1
-        values = self._parse(body + b"\n", first, skip_blank=False)
+            return np.empty((0, len(self.names)))
+        end = piece.find(b"\n", last)  # the end of that line: its spaces are its cells
+        end = len(piece) if end < 0 else end
+        lead, self.pending = self.pending, piece[end + 1 :].count(b"\n")
+        values = self._parse(piece[:end] + b"\n", first)
         if lead:
-            values = np.concatenate([np.full((lead, 1), np.nan), values])
+            values = np.concatenate([np.full((lead, len(self.names)), np.nan), values])
         return values
 
-    def _parse(self, piece: bytes, first: int, *, skip_blank: bool) -> np.ndarray:
+    def _parse(self, piece: bytes, first: int) -> np.ndarray:
         import pandas as pd
 
         assert self.names is not None
@@ -185,7 +187,7 @@ class _Parser:
                 na_values=NA_VALUES,
                 keep_default_na=False,
                 encoding="utf-8",
-                skip_blank_lines=skip_blank,
+                skip_blank_lines=False,
                 skipinitialspace=True,  # a cell of spaces is empty: a missing value
             )
         except UnicodeDecodeError:
@@ -199,7 +201,7 @@ class _Parser:
                     raise InputError(
                         f"line {line} has {len(cells)} fields, but the table has {ncols} columns"
                     ) from None
-            text = one_line(exc)
+            text = error_line(exc)
             raise InputError(f"the table cannot be parsed near line {first} ({text})") from None
         if frame.shape[0] == 0:  # blank lines only
             return np.empty((0, ncols))
@@ -345,7 +347,7 @@ def open_table(where: Any, *, sep: str) -> Loaded:
             spool.write(memoryview(values).cast("B"))
         ok = True
     except OSError as exc:
-        raise InputError(f"cannot read the table ({one_line(exc)})") from None
+        raise InputError(f"cannot read the table ({error_line(exc)})") from None
     finally:
         if close:
             fh.close()

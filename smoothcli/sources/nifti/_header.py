@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from .._base import DEFLATE_MAX_RATIO, InputError, one_line, read_exact, skip_bytes
+from ..._text import error_line
+from .._base import DEFLATE_MAX_RATIO, InputError, read_exact, skip_bytes
 
 #: allowance for the gzip header, the NIfTI header and its extensions
 GZIP_SLACK = 1 << 16
@@ -78,7 +79,7 @@ def read_header(fh: Any) -> Header:
     try:
         hdr = klass(bytes(raw[:size]), check=False)
     except Exception as exc:
-        raise InputError(f"not a valid NIfTI header ({one_line(exc)})") from None
+        raise InputError(f"not a valid NIfTI header ({error_line(exc)})") from None
     magic = bytes(hdr["magic"]).rstrip(b"\0")
     if magic in (b"ni1", b"ni2"):
         raise InputError("a NIfTI pair header (.hdr/.img), not a single-file image")
@@ -100,7 +101,7 @@ def read_header(fh: Any) -> Header:
         slope, inter = hdr.get_slope_inter()
         affine = np.asarray(hdr.get_best_affine())
     except Exception as exc:
-        raise InputError(f"the NIfTI header is invalid ({one_line(exc)})") from None
+        raise InputError(f"the NIfTI header is invalid ({error_line(exc)})") from None
     if any(s < 0 for s in shape):
         raise InputError(f"the NIfTI header has a negative dimension: {shape}")
     offset = int(hdr.get_data_offset())

@@ -11,7 +11,8 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
-from .._base import InputError, Once, input_errors, one_line, open_binary
+from ..._text import error_line
+from .._base import InputError, Once, input_errors, open_binary
 from .._registry import GZIP_MAGIC
 
 T = TypeVar("T")
@@ -47,7 +48,7 @@ def gzip_problem(exc: BaseException, path: str | None = None) -> InputError:
     A reader also reports a few bytes of trailing data as a stream that ends early (ISA-L
     when they are fewer than a member's header); for a file (``path``) that is told apart
     from truncation by walking its members again (only when the read has failed)."""
-    text = one_line(exc)
+    text = error_line(exc)
     if "Not a gzipped file" in text:
         return InputError(TRAILING)
     if isinstance(exc, EOFError):
@@ -119,7 +120,7 @@ class ImageBytes:
     def _problem(self, exc: BaseException) -> InputError:
         if self.gzipped:
             return gzip_problem(exc, self.path)
-        return InputError(f"cannot read the image ({one_line(exc)})")
+        return InputError(f"cannot read the image ({error_line(exc)})")
 
     def read(self, body: Callable[[Any], T]) -> T:
         """``body(fh)`` on the opened bytes; read problems become :class:`InputError`."""
