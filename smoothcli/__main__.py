@@ -25,7 +25,7 @@ def _flush() -> int | None:
 
 
 def main() -> None:
-    from ._signals import exit_status, take_over
+    from ._signals import exit_status, message, signal_of, take_over
 
     take_over()  # before anything slow is imported
     from .status import ExitStatus
@@ -41,7 +41,7 @@ def main() -> None:
         if exc.code is not None and not isinstance(exc.code, int):
             sys.stderr.write(f"{exc.code}\n")
     except KeyboardInterrupt as exc:
-        sys.stderr.write("\nsmoothcli: interrupted\n")
+        sys.stderr.write(message(signal_of(exc)))
         code = exit_status(exc)
     except BrokenPipeError:
         code = ExitStatus.BROKEN_PIPE

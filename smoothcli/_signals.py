@@ -14,7 +14,15 @@ import signal
 import sys
 from typing import Any
 
-__all__ = ["Interrupted", "exit_at_once", "exit_status", "raise_on_signal", "take_over"]
+__all__ = [
+    "Interrupted",
+    "exit_at_once",
+    "exit_status",
+    "message",
+    "raise_on_signal",
+    "signal_of",
+    "take_over",
+]
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 #: set by :func:`take_over`: only the smoothcli process itself has its handlers changed, not
@@ -27,6 +35,7 @@ class Interrupted(KeyboardInterrupt):
 
     def __init__(self, signum: int) -> None:
         super().__init__(signal.Signals(signum).name)
+        self.signum = signum
         self.status = 128 + signum
 
 
@@ -35,9 +44,21 @@ def exit_status(exc: KeyboardInterrupt) -> int:
     return getattr(exc, "status", 128 + signal.SIGINT)
 
 
+def signal_of(exc: KeyboardInterrupt) -> int:
+    """The signal behind an interruption: SIGINT unless it was an :class:`Interrupted`."""
+    return getattr(exc, "signum", signal.SIGINT)
+
+
+def message(signum: int) -> str:
+    """What to say on stderr: on a terminal, first leave the line the ``^C`` is on."""
+    word = "terminated" if signum == signal.SIGTERM else "interrupted"
+    lead = "\n" if sys.stderr.isatty() else ""
+    return f"{lead}smoothcli: {word}\n"
+
+
 def _exit_now(signum: int, frame: Any) -> None:
     try:
-        sys.stderr.write("\nsmoothcli: interrupted\n")
+        sys.stderr.write(message(signum))
         sys.stderr.flush()
     finally:
         os._exit(128 + signum)

@@ -76,7 +76,8 @@ class ScoreOptions:
 
 @dataclass
 class Result:
-    """What one input gave: its rows (one error row if it failed), and its warnings."""
+    """What one input gave: its rows (one error row if it failed; an error row among the
+    others for an NPZ member that cannot be scored), its first error, and its warnings."""
 
     path: str
     rows: list[dict]
@@ -122,8 +123,10 @@ def _score_loaded(
     if info.differences == 0:
         notes.append(f"-n {opts.n} leaves no differences along axis {axis} (length {shape[axis]})")
     elif info.nonfinite and opts.nan is NanPolicy.propagate and np.isnan(value).any():
+        nans = int(np.isnan(value).sum())
+        which = "score is NaN" if value.size == 1 else f"{nans} of {value.size} scores are NaN"
         notes.append(
-            f"score is NaN: {info.nonfinite} of {info.differences} differences are NaN or "
+            f"{which}: {info.nonfinite} of {info.differences} differences are NaN or "
             "infinite (--nan omit leaves them out)"
         )
     base = {
@@ -165,17 +168,21 @@ def _score_one(
             for item in _open(path, opts, mask, stdin):
                 notes.extend(item.notes)
                 member = {"array": item.member} if item.member is not None else {}
+                if item.problem is not None:  # one array of several: the others still count
+                    error = error or item.problem
+                    rows.append({**head, **member, **_error_row(item.problem)})
+                    continue
                 for row in _score_loaded(item, opts, scal, notes):
-                    rows.append({**head, **member, **row, "status": "ok"})
+                    row = {**head, **member, **row, "status": "ok"}
+                    rows.append({**row, "check": opts.check(row["score"])})
         except Exception as exc:  # one bad input must not stop the batch; MemoryError too
-            error = exc
+            error, rows = exc, [{**head, **_error_row(exc)}]
     notes.extend(str(w.message) for w in caught)  # said before a failure too
-    if error is not None:
-        row = {**head, "score": None, "status": "error", "error": error_line(error)}
-        return Result(path, [row], error, notes)
-    for row in rows:
-        row["check"] = opts.check(row["score"])
-    return Result(path, rows, None, notes)
+    return Result(path, rows, error, notes)
+
+
+def _error_row(exc: BaseException) -> dict:
+    return {"score": None, "status": "error", "error": error_line(exc)}
 
 
 def load_mask(path: str) -> Any:

@@ -708,3 +708,13 @@ def test_a_blank_line_inside_a_table_is_a_row_of_missing_values(tmp_path):
     assert rows["two.csv"]["shape"] == "3x2"
     omit = run(tmp_path / "one.csv", "--nan", "omit", "--format", "json")
     assert json.loads(omit.stdout)[0]["score"] == 1.0  # only 2 - 1: 4 has no neighbour
+
+
+def test_one_bad_npz_member_does_not_hide_the_good_ones(tmp_path):
+    np.savez(tmp_path / "mixed.npz", good=np.array([0.0, 2.0, 5.0]), text=np.array(["a", "b"]))
+    result = run(tmp_path / "mixed.npz", "--format", "json")
+    assert result.exit_code == 3
+    rows = {r["array"]: r for r in json.loads(result.stdout)}
+    assert rows["good"]["status"] == "ok" and rows["good"]["score"] == 5.0
+    assert rows["text"]["status"] == "error" and "str" in rows["text"]["error"]
+    assert "mixed.npz [text]" in result.stderr

@@ -43,8 +43,9 @@ class StdinFormat(StrEnum):
 Paths = Annotated[
     list[str] | None,
     typer.Argument(
-        metavar="PATH...",
-        help="Files, directories (searched recursively) or '-' for stdin.",
+        metavar="PATH",
+        # described in the command's own text: typer would print a type after it here
+        hidden=True,
         show_default=False,
     ),
 ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import math
 import shlex
+import signal
 import sys
 import time
 from typing import Any
@@ -91,8 +92,11 @@ def _threshold_text(row: dict, opts: Any) -> str:
 
 def _report(result: Any, opts: Any, ui: UI) -> None:
     path = result.path
+    for row in result.rows:
+        if row["status"] == "error":
+            where = f"{path} [{row['array']}]" if row.get("array") else path
+            ui.say(f"error: {where}: {row['error']}")
     if result.error is not None:
-        ui.say(f"error: {path}: {result.rows[0]['error']}")
         ui.traceback(result.error)
     for note in result.warnings:
         ui.info(f"warning: {path}: {note}")
@@ -163,7 +167,7 @@ def run_batch(
             raise Usage(str(exc), "--mask") from None
 
     from .. import runtime
-    from .._signals import exit_at_once, exit_status, raise_on_signal
+    from .._signals import exit_at_once, exit_status, raise_on_signal, signal_of
     from ..batch import iter_scores
 
     runtime.configure()
@@ -188,7 +192,7 @@ def run_batch(
         if target is not None:
             sidecar = write_sidecar(target, names, _meta(opts))
     except KeyboardInterrupt as exc:
-        ui.say("interrupted")
+        ui.say("terminated" if signal_of(exc) == signal.SIGTERM else "interrupted")
         return exit_status(exc)
     except BrokenPipeError:  # the reader went away: stop quietly, keep the final flush quiet
         import os

@@ -66,7 +66,8 @@ def score(
       smoothcli score data/ --fail-above 3.5 -q
 
     Exit status: 0 all scored and within thresholds; 1 a threshold failed; 2 usage error;
-    3 an input could not be scored; 130 interrupted; 143 terminated.
+    3 an input could not be scored (or the table not written); 130 interrupted; 141 stdout
+    closed; 143 terminated.
     """
     from ..scalarise import parse_scalarisation
 

@@ -16,7 +16,7 @@ EXTENSIONS: dict[str, str] = {
     ".ndjson": "jsonl",
     ".md": "markdown",
     ".markdown": "markdown",
-    ".txt": "table",
+    ".txt": "tsv",
 }
 
 

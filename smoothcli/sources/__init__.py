@@ -44,6 +44,9 @@ class Loaded:
     member: str | None = None  # the array's name inside an NPZ
     labels: dict[int, list[str]] = field(default_factory=dict)  # axis -> element names
     notes: list[str] = field(default_factory=list)  # one-line remarks, shown as warnings
+    #: why this array cannot be scored (an NPZ member that is not one), while the file's
+    #: other arrays can; ``source`` is then ``None``
+    problem: InputError | None = None
 
 
 _KINDS = {

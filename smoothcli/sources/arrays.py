@@ -267,8 +267,15 @@ def _npz(zf_open: Callable[[], AbstractContextManager[zipfile.ZipFile]], size: i
     with _reading("the archive"), zf_open() as zf:
         infos = [i for i in zf.infolist() if not i.is_dir()]
         for info in infos:
-            hdr = _check_member(zf, info, size)
             name = _member_name(info)
+            try:
+                hdr = _check_member(zf, info, size)
+            except InputError as exc:  # this member only: the others are still scored
+                # kept without its traceback, whose frames would hold the archive open
+                problem = exc.with_traceback(None)
+                problem.__context__ = None
+                out.append(Loaded(None, 0, "npz", member=name, problem=problem))
+                continue
 
             @contextmanager
             def member(info: zipfile.ZipInfo = info) -> Iterator[Any]:
@@ -327,7 +334,10 @@ def open_npz(where: Any, *, mask: Any = None) -> list[Loaded]:
         spool.file.seek(0)
         try:
             spool.archive = zipfile.ZipFile(spool.file)
-            return _npz(spool.open, size)
+            items = _npz(spool.open, size)
+            if all(item.source is None for item in items):  # no member needs it any more
+                spool.close()
+            return items
         except zipfile.BadZipFile as exc:
             spool.close()
             raise InputError(f"not an NPZ (zip) archive ({error_line(exc)})") from None
