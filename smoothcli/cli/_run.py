@@ -181,13 +181,17 @@ def run_batch(
         with contextlib.ExitStack() as stack:
             stream = stack.enter_context(target.open()) if target is not None else sys.stdout
             writer = make_writer(fmt, stream, names, color=color, hide_empty=columns is None)
-            with ui.progress(len(inputs)) as advance:
-                for result in iter_scores(inputs, opts, stdin=stdin, mask=mask):
+            with ui.progress(len(inputs)) as progress:
+                if inputs:
+                    progress.reading(inputs[0])
+                for i, result in enumerate(iter_scores(inputs, opts, stdin=stdin, mask=mask)):
                     writer.add(result.rows)
                     counts["error" if result.error is not None else "ok"] += 1
                     counts["fail"] += bool(result.failed_rows)
                     _report(result, opts, ui)
-                    advance()
+                    if i + 1 < len(inputs):
+                        progress.reading(inputs[i + 1])
+                    progress.advance()
             writer.close()  # after the progress bar is gone
         if target is not None:
             sidecar = write_sidecar(target, names, _meta(opts))

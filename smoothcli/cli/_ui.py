@@ -10,10 +10,10 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Callable, Iterator
-from typing import IO
+from collections.abc import Iterator
+from typing import IO, Any
 
-__all__ = ["UI", "say"]
+__all__ = ["UI", "Progress", "say"]
 
 
 def _safe(stream: IO[str]) -> IO[str]:
@@ -61,15 +61,36 @@ class UI:
             traceback.print_exception(exc, file=self.err)
 
     @contextlib.contextmanager
-    def progress(self, total: int) -> Iterator[Callable[[], None]]:
-        """A transient progress bar on a terminal; it is gone when the block ends, before
-        anything else is printed."""
+    def progress(self, total: int) -> Iterator[Progress]:
+        """A transient progress bar on a terminal (files done of ``total``, and the file being
+        read); it is gone when the block ends, before anything else is printed."""
         if self.quiet or total < 2 or not self.err.isatty() or os.environ.get("CI"):
-            yield lambda: None
+            yield Progress()
             return
         from rich.console import Console
-        from rich.progress import Progress
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+        from rich.progress import Progress as Bar
 
-        with Progress(console=Console(file=self.err), transient=True) as bar:
-            task = bar.add_task("scoring", total=total)
-            yield lambda: bar.advance(task)
+        columns = (
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            TextColumn("{task.description}", style="dim"),
+        )
+        with Bar(*columns, console=Console(file=self.err), transient=True) as bar:
+            yield Progress(bar, bar.add_task("", total=total))
+
+
+class Progress:
+    """What the batch tells the progress bar; does nothing off a terminal."""
+
+    def __init__(self, bar: Any = None, task: Any = None) -> None:
+        self.bar, self.task = bar, task
+
+    def reading(self, path: str) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, description=os.path.basename(path) or path)
+
+    def advance(self) -> None:
+        if self.bar is not None:
+            self.bar.advance(self.task)
