@@ -8,6 +8,7 @@ from __future__ import annotations
 from ._columns import COLUMN_NAMES, COLUMNS, Column, select_columns
 from ._errors import OutputError
 from ._formats import FORMATS, STREAMING, format_for_path
+from ._resume import RESUMABLE, Resume, journal_path, open_resume
 from ._sidecar import sidecar, sidecar_path, write_sidecar
 from ._target import Target, check_target
 from ._values import ESCAPE_ERRORS
@@ -22,11 +23,15 @@ __all__ = [
     "WRITERS",
     "Column",
     "OutputError",
+    "RESUMABLE",
+    "Resume",
     "Target",
     "Writer",
     "check_target",
     "format_for_path",
+    "journal_path",
     "make_writer",
+    "open_resume",
     "select_columns",
     "sidecar",
     "sidecar_path",

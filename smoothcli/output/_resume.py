@@ -1,0 +1,395 @@
+"""``-o FILE --resume``: rows appended to FILE as each input finishes, exact under ``kill -9``.
+
+Beside FILE sits a journal, ``.FILE.resume.jsonl``: a first line naming the format, the
+columns and the options, then one line per finished input (the path as given, its absolute
+path, size and ``mtime_ns``, the byte range of its rows in FILE and a digest of those bytes).
+An input's rows are written, flushed and fsynced first; only then is its journal line
+appended and fsynced. So at any moment FILE holds every journaled input's rows, and maybe
+some bytes after them that no journal line vouches for (a killed input's rows, a torn row).
+
+On a rerun, :func:`open_resume` drops a torn last journal line, finds each journaled input's
+rows in FILE by their digest (so a FILE rewritten just before a kill is read right too),
+truncates FILE after the last one found, and removes the rows of inputs that changed (size or
+modification time), vanished, or were stdin, rewriting FILE atomically. What is left is
+FILE as an uninterrupted run would have written it up to that input.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from ._errors import OutputError
+from ._target import Target, _shown, check_target
+from ._values import ESCAPE_ERRORS
+from ._writers import make_writer
+
+RESUMABLE = ("tsv", "csv", "jsonl")
+_MAGIC = "smoothcli-resume"
+_VERSION = 1
+_Key = tuple[str, str]  # (path as given, absolute path)
+
+
+def journal_path(path: str) -> str:
+    """The journal beside ``path``: ``.NAME.resume.jsonl`` in the same folder."""
+    folder, name = os.path.split(path)
+    return os.path.join(folder, f".{name}.resume.jsonl")
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def _stamp(path: str) -> tuple[int, int] | None:
+    """(size, mtime_ns) of an input, or None for stdin and a path that cannot be stat'ed."""
+    if path == "-":
+        return None
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return st.st_size, st.st_mtime_ns
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """One finished input: its rows are FILE's bytes ``[start, end)``."""
+
+    path: str
+    abspath: str
+    size: int | None
+    mtime_ns: int | None
+    start: int
+    end: int
+    digest: str
+
+    @property
+    def key(self) -> _Key:
+        return self.path, self.abspath
+
+    def line(self) -> bytes:
+        fields = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        return (json.dumps(fields) + "\n").encode("ascii")  # ASCII: surrogates escaped
+
+    def current(self) -> bool:
+        """True when the input still has the size and modification time its rows came from."""
+        if self.path == "-" or self.size is None:
+            return False
+        return _stamp(self.abspath) == (self.size, self.mtime_ns)
+
+
+class _Render:
+    """Rows to bytes through the format's own writer, so the text is a normal run's."""
+
+    def __init__(self, fmt: str, columns: list[str]):
+        self._buffer = io.StringIO(newline="")
+        self._writer = make_writer(fmt, self._buffer, columns)
+        self.header = self._take()
+
+    def _take(self) -> bytes:
+        text = self._buffer.getvalue()
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        return text.encode("utf-8", ESCAPE_ERRORS)
+
+    def rows(self, rows: list[dict[str, Any]]) -> bytes:
+        self._writer.add(rows)
+        return self._take()
+
+
+def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
+    """Write all of ``data`` at ``offset`` (tests replace this with a slow, piecewise one)."""
+    view = memoryview(data)
+    while view:
+        done = os.pwrite(fd, view, offset)
+        view, offset = view[done:], offset + done
+
+
+def _normal(value: Any) -> Any:
+    """``value`` as the JSON the sidecar and journal hold, so a read-back compares equal."""
+    from ._sidecar import _plain
+
+    return json.loads(json.dumps(_plain(value), allow_nan=False))
+
+
+def _differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
+    parts = []
+    for key in sorted(set(old) | set(new), key=str):
+        if old.get(key) != new.get(key):
+            before, now = json.dumps(old.get(key)), json.dumps(new.get(key))
+            parts.append(f"{key} ({before} then, {now} now)")
+    return ", ".join(parts)
+
+
+def _write_atomic(target: Target, data: bytes) -> None:
+    with target.open() as stream:
+        stream.flush()
+        stream.buffer.write(data)  # type: ignore[attr-defined]
+
+
+class Resume:
+    """An open ``--resume`` output: ask :meth:`done` before scoring an input, give its rows
+    to :meth:`append` after, in input order; :meth:`close` at the end (or use ``with``)."""
+
+    def __init__(self, target: Target, journal: Target, render: _Render, head: bytes):
+        self.path, self._target, self._journal = target.path, target, journal
+        self._render, self._head = render, head
+        self._entries: dict[_Key, _Entry] = {}
+        self._end = len(render.header)
+        self._fd: int | None = None
+        self._jfd: int | None = None
+
+    # -- opening ----------------------------------------------------------------------------
+
+    def _create(self) -> None:
+        _write_atomic(self._journal, self._head)
+        _write_atomic(self._target, self._render.header)
+        self._open_fds()
+
+    def _recover(self) -> None:
+        shown = _shown(self.path)
+        try:
+            with open(self._journal.real, "rb") as stream:
+                journal = stream.read()
+        except FileNotFoundError:
+            raise OutputError(
+                f"{shown} exists but was not written with --resume; remove it or drop --resume"
+            ) from None
+        with open(self._target.real, "rb") as stream:
+            data = stream.read()
+        header = self._render.header
+        if not data.startswith(header):
+            first = data.split(b"\n", 1)[0].decode("utf-8", "replace")
+            raise OutputError(
+                f"{shown} has another header than this run's columns: {_shown(first)!r}; "
+                "remove it or drop --resume"
+            )
+        position, kept = len(header), []
+        for entry in _journal_entries(journal.partition(b"\n")[2]):
+            length = entry.end - entry.start
+            chunk = data[position : position + length]
+            if len(chunk) == length and _digest(chunk) == entry.digest:
+                kept.append(replace(entry, start=position, end=position + length))
+                position += length
+        last: dict[_Key, int] = {e.key: i for i, e in enumerate(kept)}
+        fresh = [e for i, e in enumerate(kept) if last[e.key] == i and e.current()]
+        if len(fresh) < len(kept):  # remove rows: rewrite FILE, then the journal
+            pieces, position, moved = [header], len(header), []
+            for entry in fresh:
+                pieces.append(data[entry.start : entry.end])
+                moved.append(replace(entry, start=position, end=position + entry.end - entry.start))
+                position = moved[-1].end
+            _write_atomic(self._target, b"".join(pieces))
+            fresh = moved
+        elif len(data) > position:  # a killed input's rows, a torn row: cut them off
+            fd = os.open(self._target.real, os.O_WRONLY | os.O_CLOEXEC)
+            try:
+                os.ftruncate(fd, position)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        _write_atomic(self._journal, self._head + b"".join(e.line() for e in fresh))
+        self._entries = {e.key: e for e in fresh}
+        self._end = position
+        self._open_fds()
+
+    def _open_fds(self) -> None:
+        self.close()
+        self._fd = os.open(self._target.real, os.O_WRONLY | os.O_CLOEXEC)
+        self._jfd = os.open(self._journal.real, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
+
+    # -- use --------------------------------------------------------------------------------
+
+    def done(self, path: str) -> bool:
+        """Whether ``path``'s rows are in FILE and the file still has the size and
+        modification time they came from (stdin ``-`` is never done)."""
+        entry = self._entries.get((path, os.path.abspath(path)))
+        return entry is not None and entry.current()
+
+    def append(
+        self, rows: list[dict[str, Any]], *, path: str, stat: os.stat_result | None = None
+    ) -> None:
+        """Add one input's rows to FILE (flushed and fsynced), then record it in the journal.
+
+        ``stat`` is the input's ``os.stat`` taken BEFORE it was scored, so a file changed while
+        it was being read is redone next time; without it the file is stat'ed now, after
+        scoring. An input already in FILE (changed since :func:`open_resume`) has its old
+        rows removed first.
+        """
+        if self._fd is None or self._jfd is None:
+            raise ValueError("append on a closed Resume")
+        key = (path, os.path.abspath(path))
+        if key in self._entries:
+            self._remove(key)
+        if path == "-":
+            stamp = None
+        elif stat is not None:
+            stamp = (stat.st_size, stat.st_mtime_ns)
+        else:
+            stamp = _stamp(path)  # taken after scoring: pass ``stat`` to take it before
+        data = self._render.rows(rows)
+        start = self._end
+        try:
+            _pwrite_all(self._fd, data, start)
+            os.fsync(self._fd)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, start)
+            raise
+        size, mtime_ns = stamp if stamp is not None else (None, None)
+        entry = _Entry(path, key[1], size, mtime_ns, start, start + len(data), _digest(data))
+        self._end = entry.end  # rows are safe: a kill from here redoes them, at worst
+        line = entry.line()
+        _pwrite_all(self._jfd, line, os.fstat(self._jfd).st_size)
+        os.fsync(self._jfd)
+        self._entries[key] = entry
+
+    def _remove(self, key: _Key) -> None:
+        """Take an input's rows out of FILE: rewrite FILE, then the journal (atomically)."""
+        old = self._entries.pop(key)
+        with open(self._target.real, "rb") as stream:
+            data = stream.read(self._end)
+        cut = old.end - old.start
+        moved = [
+            e if e.end <= old.start else replace(e, start=e.start - cut, end=e.end - cut)
+            for e in self._entries.values()
+        ]
+        _write_atomic(self._target, data[: old.start] + data[old.end :])
+        _write_atomic(self._journal, self._head + b"".join(e.line() for e in moved))
+        self._entries = {e.key: e for e in moved}
+        self._end -= cut
+        self._open_fds()
+
+    def close(self) -> None:
+        for name in ("_fd", "_jfd"):
+            fd = getattr(self, name)
+            if fd is not None:
+                setattr(self, name, None)
+                os.close(fd)
+
+    def __enter__(self) -> Resume:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _journal_entries(body: bytes) -> Iterable[_Entry]:
+    """The journal's input lines, stopping at a torn or unreadable one."""
+    *lines, torn = body.split(b"\n")
+    del torn  # a last line without its newline was being written when the run was killed
+    for line in lines:
+        try:
+            fields = json.loads(line)
+            entry = _Entry(**fields)
+        except (ValueError, TypeError):
+            return
+        if not 0 <= entry.start <= entry.end:
+            return
+        yield entry
+
+
+def _read_head(journal: str, shown: str) -> dict[str, Any] | None:
+    """The journal's first line, or None when there is no journal."""
+    try:
+        with open(journal, "rb") as stream:
+            first = stream.readline()
+    except FileNotFoundError:
+        return None
+    try:
+        head = json.loads(first)
+    except ValueError:
+        head = None
+    if not isinstance(head, dict) or head.get(_MAGIC) != _VERSION:
+        raise OutputError(
+            f"the resume journal of {shown} ({_shown(journal)}) is damaged; "
+            "remove both or drop --resume"
+        )
+    return head
+
+
+def open_resume(
+    path: str,
+    fmt: str,
+    columns: list[str],
+    *,
+    meta: Mapping[str, Any],
+    protect: Iterable[str] = (),
+) -> Resume:
+    """Open ``path`` for ``--resume``: create it (header, sidecar, journal) or pick it up.
+
+    Parameters
+    ----------
+    path
+        The ``-o FILE``; a regular file (or a new name).
+    fmt
+        ``tsv``, ``csv`` or ``jsonl``.
+    columns
+        The columns, in order; an existing FILE must have the same.
+    meta
+        The sidecar's extra keys; ``meta["Options"]`` must equal the options FILE was
+        written with.
+    protect
+        Files the command reads: FILE, its sidecar and its journal must be none of them.
+
+    Raises
+    ------
+    OutputError
+        Another format, a FILE that is not a regular file, written with other options or
+        columns, or existing without a journal; anything :func:`check_target` refuses.
+    """
+    from ._sidecar import write_sidecar
+
+    if fmt not in RESUMABLE:
+        raise OutputError("--resume needs -o FILE in TSV, CSV or JSONL")
+    protect = list(protect)
+    target = check_target(path, protect=protect)
+    if not target.regular:
+        raise OutputError(f"--resume needs -o FILE to be a regular file; {_shown(path)} is not")
+    try:
+        journal = check_target(journal_path(path), protect=protect, sidecar=False)
+    except OutputError as exc:
+        raise OutputError(f"resume journal: {exc}") from None
+    if not journal.regular:
+        raise OutputError(f"resume journal: {_shown(journal.path)} is not a regular file")
+    options = _normal(dict(meta).get("Options", {}))
+    head = {_MAGIC: _VERSION, "format": fmt, "columns": list(columns), "options": options}
+    resume = Resume(
+        target, journal, _Render(fmt, list(columns)), (json.dumps(head) + "\n").encode()
+    )
+    shown = _shown(path)
+    if not os.path.exists(target.real):
+        resume._create()  # journal first: a FILE never exists without its journal
+        write_sidecar(target, columns, meta)
+        return resume
+    old = _read_head(journal.real, shown)
+    if old is not None:
+        if old.get("format") != fmt:
+            raise OutputError(f"{shown} was written as {old.get('format')}, not {fmt}")
+        if old.get("columns") != list(columns):
+            had = ",".join(map(str, old.get("columns") or []))
+            raise OutputError(
+                f"{shown} was written with other columns ({had}, now {','.join(columns)})"
+            )
+        if old.get("options") != options:
+            diff = _differences(old.get("options") or {}, options)
+            raise OutputError(f"{shown} was written with other options: {diff}")
+        resume._head = (json.dumps(old) + "\n").encode()
+    resume._recover()
+    if target.sidecar is not None and _sidecar_options(target.sidecar.real) != options:
+        write_sidecar(target, columns, meta)  # missing, or another output's with this stem
+    return resume
+
+
+def _sidecar_options(path: str) -> Any:
+    try:
+        with open(path, encoding="utf-8") as stream:
+            return json.load(stream).get("Options")
+    except (OSError, ValueError, AttributeError):
+        return None
