@@ -1,0 +1,120 @@
+"""Score many inputs: one task per input, each isolated, each giving a :class:`Result`.
+
+A failure in one input becomes an error row and the batch goes on. The pieces
+(ARCHITECTURE section 6): a frozen, picklable :class:`ScoreJob`; plain-data :class:`Task`
+objects; an executor (:func:`inline_executor`, :func:`process_executor`,
+:func:`dask_executor`); and :func:`ordered`, which yields results in input order.
+``score_paths`` is the library entry point; the CLI streams :func:`iter_scores` instead.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Iterator
+from typing import Any, BinaryIO
+
+import numpy as np
+
+from ..discover import STDIN, discover
+from ._executors import (
+    DASK_INSTALL,
+    Workers,
+    client_executor,
+    dask_executor,
+    inline_executor,
+    process_executor,
+    require_dask,
+)
+from ._job import ScoreJob, Task, load_mask, make_task, remember_mask, run_task
+from ._options import Result, ScoreOptions
+from ._ordered import DIED, ordered
+
+__all__ = [
+    "DASK_INSTALL",
+    "DIED",
+    "Result",
+    "ScoreJob",
+    "ScoreOptions",
+    "Task",
+    "Workers",
+    "client_executor",
+    "dask_executor",
+    "inline_executor",
+    "iter_scores",
+    "load_mask",
+    "make_task",
+    "ordered",
+    "process_executor",
+    "require_dask",
+    "run_task",
+    "score_paths",
+]
+
+
+def iter_scores(
+    paths: Iterable[str],
+    opts: ScoreOptions,
+    *,
+    stdin: BinaryIO | None = None,
+    mask: Any = None,
+    executor: Workers | None = None,
+    jobs: int = 1,
+) -> Iterator[Result]:
+    """Yield each input's :class:`Result`, in input order. Every input gives at least one
+    row, with ``path``, ``score``, ``status`` (``ok``/``error``) and ``error``.
+
+    ``mask`` is a mask already loaded with :func:`load_mask` (for ``opts.mask``); without it,
+    ``opts.mask`` is checked here (``ValueError`` if it cannot serve) and each process loads
+    it once. ``executor`` runs the tasks (it stays open); without it, ``jobs`` says how many
+    worker processes to start for this batch (``1``: this process; ``0``: one per CPU).
+    """
+    job = ScoreJob(opts)
+    if opts.mask is not None:
+        if mask is None:
+            mask = load_mask(opts.mask)
+        remember_mask(opts.mask, mask)
+        mask = None  # tasks carry its path
+    own = executor is None
+    if executor is None:
+        executor = inline_executor() if jobs == 1 else process_executor(jobs)
+    absolute = not executor.inline
+    tasks = (make_task(path, opts.mask, absolute=absolute) for path in paths)
+    try:
+        yield from ordered(executor, job, tasks, stdin=stdin, mask=mask)
+    finally:
+        if own:
+            executor.close()
+
+
+def score_paths(
+    paths: str | Iterable[str], *, jobs: int = 1, client: Any = None, **options: Any
+) -> Any:
+    """Score files or directories; return a ``pandas.DataFrame`` with one row per score.
+
+    ``options`` are the fields of :class:`ScoreOptions` (``axis``, ``n``, ``pad_value``,
+    ``scalarise``, ``nu``, ``name``, ``mask``, ``nan``, ``fail_above``, ``fail_below``).
+    ``jobs`` worker processes score the inputs (``1``: this process; ``0``: one per CPU);
+    or give a ``distributed.Client`` as ``client`` to score each input as a task on its
+    cluster (inputs must be reachable there: paths are made absolute). The rows are in
+    input order whichever runs them. The columns are :data:`smoothcli.output.COLUMNS`; BIDS
+    entities are strings.
+    """
+    import pandas as pd
+
+    from ..output import COLUMNS
+
+    if isinstance(paths, str):
+        paths = [paths]
+    opts = ScoreOptions(**options)
+    inputs = discover(paths)
+    stdin = sys.stdin.buffer if STDIN in inputs else None
+    executor = client_executor(client) if client is not None else None
+    results = iter_scores(inputs, opts, stdin=stdin, executor=executor, jobs=jobs)
+    rows = [row for result in results for row in result.rows]
+    names = [c.name for c in COLUMNS]
+    frame = pd.DataFrame(rows, columns=names)
+    frame["score"] = frame["score"].astype(np.float64)
+    # strings stay strings ('01' is not 1), and a missing value is None, not NaN
+    text = [c.name for c in COLUMNS if c.kind in ("text", "entity", "level")]
+    frame[text] = frame[text].astype(object).where(frame[text].notna(), None)
+    return frame

@@ -1,0 +1,246 @@
+"""Where tasks run: this process, a pool of worker processes, or a Dask cluster.
+
+Each factory returns a :class:`Workers`: a ``concurrent.futures`` executor with what
+:func:`smoothcli.batch.ordered` needs besides (how many run at once, how to start a new pool
+after a worker died, how to stop every worker at once) and ``close()``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
+from typing import Any
+
+from ..runtime import configure, cpu_count
+
+__all__ = [
+    "DASK_INSTALL",
+    "Workers",
+    "dask_executor",
+    "inline_executor",
+    "process_executor",
+    "require_dask",
+]
+
+DASK_INSTALL = 'pip install "smoothcli[dask]"'
+#: a task number meaning "this worker runs no task now"
+IDLE = -1
+
+
+class InlineExecutor(Executor):
+    """Runs each call in this process, at once, when it is submitted."""
+
+    def submit(self, fn: Callable, /, *args: Any, **kwargs: Any) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as exc:
+            future.set_exception(exc)
+        return future
+
+
+class Workers:
+    """An executor and how to manage it; a context manager that closes it."""
+
+    kind = "inline"
+
+    def __init__(self, executor: Executor, count: int = 1, close: Callable | None = None):
+        self.executor, self.count, self._close = executor, max(int(count), 1), close
+
+    @property
+    def inline(self) -> bool:
+        return self.kind == "inline"
+
+    def submit(self, fn: Callable, /, *args: Any) -> Future:
+        return self.executor.submit(fn, *args)
+
+    def kill(self) -> None:
+        """Stop every worker now (an interruption)."""
+        self.close()
+
+    def close(self) -> None:
+        if self._close is not None:
+            close, self._close = self._close, None
+            close()
+
+    def __enter__(self) -> Workers:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+class _Remote(Workers):
+    kind = "remote"
+
+
+def inline_executor() -> Workers:
+    """Score in this process, one input after another (``--jobs 1``)."""
+    return Workers(InlineExecutor())
+
+
+# -- worker processes ---------------------------------------------------------------------
+
+#: in a worker process: the shared table of (pid, task number) pairs and this worker's slot
+_slot: tuple[Any, int] | None = None
+
+
+def _init_worker(table: Any, counter: Any) -> None:
+    """Each worker: one CPU device (N workers x N devices would oversubscribe the cores),
+    Ctrl-C left to the parent (which stops the workers), and a slot in the shared table."""
+    global _slot
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    configure(cpu_devices=1)
+    with counter.get_lock():
+        slot = counter.value
+        counter.value += 1
+    if 2 * slot + 1 < len(table):
+        _slot = (table, slot)
+        table[2 * slot] = os.getpid()
+        table[2 * slot + 1] = IDLE
+
+
+def mark_running(number: int) -> None:
+    """Record in the shared table which task this worker process runs (``IDLE``: none)."""
+    if _slot is not None:
+        table, slot = _slot
+        table[2 * slot + 1] = number
+
+
+class ProcessWorkers(Workers):
+    """A ``ProcessPoolExecutor`` of spawned workers that knows which task each one runs, so
+    a worker that dies is blamed for its own input only."""
+
+    kind = "process"
+
+    def __init__(self, count: int, method: str = "spawn") -> None:
+        import multiprocessing
+
+        self._ctx = multiprocessing.get_context(method)
+        self._procs: dict[int, Any] = {}
+        super().__init__(self._new_pool(count), count)
+
+    def _new_pool(self, count: int) -> Executor:
+        from concurrent.futures import ProcessPoolExecutor
+
+        self._table = self._ctx.Array("q", [0, IDLE] * count, lock=False)
+        self._counter = self._ctx.Value("i", 0)
+        self._procs = {}
+        return ProcessPoolExecutor(
+            max_workers=count,
+            mp_context=self._ctx,
+            initializer=_init_worker,
+            initargs=(self._table, self._counter),
+        )
+
+    def submit(self, fn: Callable, /, *args: Any) -> Future:
+        future = self.executor.submit(fn, *args)
+        self._procs.update(getattr(self.executor, "_processes", None) or {})
+        return future
+
+    def culprits(self) -> set[int] | None:
+        """After the pool broke: the numbers of the tasks whose worker died, or ``None``
+        when that cannot be told (the pool then terminated every other worker: SIGTERM)."""
+        self.executor.shutdown(wait=True)  # joins every worker: exit codes are known
+        dead = {
+            pid
+            for pid, proc in self._procs.items()
+            if proc.exitcode is not None and proc.exitcode != -signal.SIGTERM
+        }
+        if not dead:
+            return None
+        table = self._table
+        running = {table[i]: table[i + 1] for i in range(0, len(table), 2)}
+        if not dead <= running.keys():
+            return None
+        return {running[pid] for pid in dead if running[pid] != IDLE}
+
+    def restart(self) -> None:
+        """A new pool after the old one broke."""
+        self.executor.shutdown(wait=True)
+        self.executor = self._new_pool(self.count)
+
+    def kill(self) -> None:
+        pool, procs = self.executor, list(self._procs.values())
+        procs += list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for proc in procs:
+            with contextlib.suppress(Exception):
+                proc.kill()
+        for proc in procs:
+            with contextlib.suppress(Exception):
+                proc.join(5)
+        with contextlib.suppress(Exception):
+            pool.shutdown(wait=True)
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True, cancel_futures=True)
+
+
+def process_executor(jobs: int = 0, *, method: str = "spawn") -> Workers:
+    """``jobs`` worker processes (``0``: one per CPU this process may use), started with
+    ``spawn`` (or ``forkserver``), never forked from a process where JAX may have started."""
+    if method not in ("spawn", "forkserver"):
+        raise ValueError(f"start worker processes with spawn or forkserver, not {method}")
+    jobs = int(jobs)
+    if jobs < 0:
+        raise ValueError(f"jobs must be 0 (one per CPU) or more, not {jobs}")
+    return ProcessWorkers(jobs or cpu_count(), method)
+
+
+# -- Dask -----------------------------------------------------------------------------------
+
+
+def require_dask() -> None:
+    """Raise ``ImportError`` saying what to install when ``dask.distributed`` is missing."""
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        raise ImportError(
+            f"Dask is not installed: scoring on a Dask cluster needs {DASK_INSTALL}"
+        ) from None
+
+
+def client_executor(client: Any, close: Callable | None = None) -> Workers:
+    """Tasks on a ``distributed.Client``'s cluster; Dask retries a task lost with its worker."""
+    try:
+        count = sum(client.nthreads().values())
+    except Exception:
+        count = 1
+    return _Remote(client.get_executor(pure=False), count, close)
+
+
+def dask_executor(spec: str) -> Workers:
+    """A Dask cluster: ``local`` starts a ``LocalCluster`` of one single-threaded worker
+    process per CPU on 127.0.0.1 (no dashboard); ``tcp://...`` (any ``://`` address) connects
+    to a scheduler; anything else is a scheduler file (``dask scheduler --scheduler-file``)."""
+    require_dask()
+    from distributed import Client, LocalCluster
+
+    if spec == "local":
+        cluster = LocalCluster(
+            n_workers=cpu_count(),
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        )
+        client = Client(cluster)
+
+        def close() -> None:
+            client.close()
+            cluster.close()
+
+        return client_executor(client, close)
+    if "://" in spec:
+        client = Client(spec)
+    else:
+        if not os.path.isfile(spec):
+            raise ValueError(
+                f"no Dask scheduler at {spec!r}: give tcp://HOST:PORT, a scheduler file, or local"
+            )
+        client = Client(scheduler_file=spec)
+    return client_executor(client, client.close)

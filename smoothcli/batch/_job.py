@@ -1,0 +1,241 @@
+"""The score job: one :class:`Task` (plain data) in, one :class:`Result` out.
+
+A :class:`ScoreJob` is frozen and picklable, so the same job runs in this process, in a
+worker process or on a Dask worker. Masks travel as paths and are loaded once per process.
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+import warnings
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+import numpy as np
+
+from .._nan import NanPolicy
+from .._text import error_line
+from ..discover import STDIN, Unlisted, entities
+from ..scalarise import ScalarisationMap
+from ._options import Result, ScoreOptions
+
+__all__ = ["ScoreJob", "Task", "load_mask", "make_task", "run_task"]
+
+#: masks kept loaded per process (a mask of a 2 mm MNI grid is about 1 MB)
+MASK_CACHE_SIZE = 32
+
+
+@dataclass(frozen=True)
+class Task:
+    """One input to score, as plain picklable data. ``path`` is what is opened (absolute
+    when the task goes to a worker), ``shown`` the path as the user gave it (the row's
+    ``path``), ``mask`` a mask path or ``None``, ``problem`` an error to report without
+    reading anything (a folder that could not be listed)."""
+
+    path: str
+    shown: str
+    mask: str | None = None
+    problem: str | None = None
+
+    @property
+    def stdin(self) -> bool:
+        return self.path == STDIN and self.problem is None
+
+
+def make_task(path: str, mask: str | None = None, *, absolute: bool = False) -> Task:
+    """The task for an input from :func:`smoothcli.discover.discover`; ``absolute`` resolves
+    file paths (and the mask path) for workers that may run elsewhere."""
+    shown = str(path)
+    problem = path.reason if isinstance(path, Unlisted) else None
+    where = shown
+    if absolute and shown != STDIN:
+        where = os.path.abspath(shown)
+        mask = os.path.abspath(mask) if mask is not None else None
+    return Task(where, shown, mask, problem)
+
+
+def load_mask(path: str) -> Any:
+    """Load ``--mask``; a ``ValueError`` that names the problem if it cannot serve."""
+    from ..sources.nifti import load_mask as load
+
+    try:
+        return load(path)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"cannot use mask {path}: {error_line(exc)}") from None
+
+
+_masks: OrderedDict[tuple, Any] = OrderedDict()
+
+
+def _identity(path: str) -> tuple:
+    st = os.stat(path)
+    return (os.path.abspath(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def cached_mask(path: str) -> Any:
+    """The mask at ``path``, loaded once per process while the file is unchanged (the key
+    is the path and the file's identity: device, inode, size, modification time)."""
+    try:
+        key = _identity(path)
+    except OSError as exc:
+        raise ValueError(f"cannot use mask {path}: {error_line(exc)}") from None
+    if key in _masks:
+        _masks.move_to_end(key)
+        return _masks[key]
+    mask = load_mask(path)
+    remember_mask(path, mask, key=key)
+    return mask
+
+
+def remember_mask(path: str, mask: Any, *, key: tuple | None = None) -> None:
+    """Put a mask loaded already (the CLI checks ``--mask`` first) into this process's cache."""
+    try:
+        key = key or _identity(path)
+    except OSError:
+        return
+    _masks[key] = mask
+    while len(_masks) > MASK_CACHE_SIZE:
+        _masks.popitem(last=False)
+
+
+def _labels(item: Any, value: np.ndarray, scal: ScalarisationMap, axis: int) -> Iterator[Any]:
+    """The ``index`` of each element of a vector or array score, in ``np.ndindex`` order: per
+    output axis, the name of the element where the input axis it came from has names (CSV
+    columns), else its position; several axes are joined by commas."""
+    sources = scal.output_axes(len(item.source.shape), axis)
+    names = []
+    for pos, size in enumerate(value.shape):
+        found = item.labels.get(sources[pos]) if pos < len(sources) else None
+        names.append(found if found is not None and len(found) == size else None)
+    for idx in np.ndindex(value.shape):
+        parts = [n[i] if n is not None else i for n, i in zip(names, idx, strict=True)]
+        yield parts[0] if len(parts) == 1 else ",".join(map(str, parts))
+
+
+def _score_loaded(
+    item: Any, opts: ScoreOptions, scal: ScalarisationMap, notes: list[str]
+) -> list[dict]:
+    from ..engine import evaluate_info
+    from ..loss import SmoothnessLoss
+
+    shape = tuple(item.source.shape)
+    ndim = len(shape)
+    axis = item.time_axis if opts.axis == "time" else int(opts.axis)
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"axis {axis} is out of range for an input of shape {shape}")
+    axis %= ndim
+    loss = SmoothnessLoss(
+        opts.nu, opts.name, n=opts.n, pad_value=opts.pad_value, axis=axis, scalarisation=scal
+    )
+    info = evaluate_info(loss, item.source, nan=opts.nan)
+    value = np.asarray(info.value)
+    if info.differences == 0:
+        notes.append(f"-n {opts.n} leaves no differences along axis {axis} (length {shape[axis]})")
+    elif info.nonfinite and opts.nan is NanPolicy.propagate and np.isnan(value).any():
+        nans = int(np.isnan(value).sum())
+        which = "score is NaN" if value.size == 1 else f"{nans} of {value.size} scores are NaN"
+        notes.append(
+            f"{which}: {info.nonfinite} of {info.differences} differences are NaN or "
+            "infinite (--nan omit leaves them out)"
+        )
+    base = {
+        "shape": "x".join(map(str, shape)),
+        "axis": axis,
+        "dtype": np.dtype(info.dtype).name,
+    }
+    if value.ndim == 0:
+        return [{**base, "index": None, "score": value[()]}]
+    labels = _labels(item, value, scal, axis)
+    rows = []
+    for idx, label in zip(np.ndindex(value.shape), labels, strict=True):
+        rows.append({**base, "index": label, "score": value[idx]})
+    return rows
+
+
+def _open(task: Task, opts: ScoreOptions, mask: Any, stdin: BinaryIO | None) -> list:
+    from ..sources import open_path, open_stdin
+
+    if task.problem is not None:
+        raise ValueError(task.problem)
+    if mask is None and task.mask is not None:
+        mask = cached_mask(task.mask)
+    if task.path == STDIN:
+        if stdin is None:
+            raise ValueError("'-' means stdin, and there is none here")
+        return open_stdin(stdin, fmt=opts.stdin_format, mask=mask)
+    return open_path(task.path, mask=mask)
+
+
+def _error_row(exc: BaseException, task: Task) -> dict:
+    return {"score": None, "status": "error", "error": _shown(error_line(exc), task)}
+
+
+def _shown(text: str, task: Task) -> str:
+    """Text about the opened path, with the path as the user gave it (a worker opens the
+    absolute path; the rows are the same whichever executor scored them)."""
+    return text.replace(task.path, task.shown) if task.path != task.shown else text
+
+
+@dataclass(frozen=True)
+class ScoreJob:
+    """Score one input with ``opts``: frozen and picklable, run wherever a task runs."""
+
+    opts: ScoreOptions
+    scal: ScalarisationMap = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "scal", self.opts.scalarisation())
+
+    def __call__(self, task: Task, *, stdin: BinaryIO | None = None, mask: Any = None) -> Result:
+        """``mask`` is a mask loaded already, in this process, that wins over ``task.mask``."""
+        opts = self.opts
+        head = {"path": task.shown, **entities(task.shown), "name": opts.name}
+        notes: list[str] = []
+        rows: list[dict] = []
+        error: Exception | None = None
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                for item in _open(task, opts, mask, stdin):
+                    notes.extend(item.notes)
+                    member = {"array": item.member} if item.member is not None else {}
+                    if item.problem is not None:  # one array of several: the others still count
+                        error = error or item.problem
+                        rows.append({**head, **member, **_error_row(item.problem, task)})
+                        continue
+                    for row in _score_loaded(item, opts, self.scal, notes):
+                        row = {**head, **member, **row, "status": "ok"}
+                        rows.append({**row, "check": opts.check(row["score"])})
+            except Exception as exc:  # one bad input must not stop the batch; MemoryError too
+                error, rows = exc, [{**head, **_error_row(exc, task)}]
+        notes.extend(str(w.message) for w in caught)  # said before a failure too
+        text = "".join(traceback.format_exception(error)) if error is not None else None
+        return Result(task.shown, rows, error, [_shown(n, task) for n in notes], text)
+
+
+def run_task(
+    job: ScoreJob, task: Task, *, stdin: BinaryIO | None = None, mask: Any = None
+) -> Result:
+    """``job(task)``, never raising (but for an interruption): anything that escapes the job
+    becomes the input's error row."""
+    try:
+        return job(task, stdin=stdin, mask=mask)
+    except Exception as exc:
+        name = job.opts.name
+        row = {"path": task.shown, **entities(task.shown), "name": name, **_error_row(exc, task)}
+        text = "".join(traceback.format_exception(exc))
+        return Result(task.shown, [row], exc, [], text)
+
+
+def lost_result(job: Any, task: Task, message: str, exc: BaseException | None = None) -> Result:
+    """The error row of an input whose worker was lost (killed, out of memory)."""
+    error = RuntimeError(message)
+    if exc is not None:
+        error.__cause__ = exc
+    name = getattr(getattr(job, "opts", None), "name", None)
+    row = {"path": task.shown, **entities(task.shown), "name": name}
+    row.update(score=None, status="error", error=message)
+    return Result(task.shown, [row], error, [], None)

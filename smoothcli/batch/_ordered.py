@@ -1,0 +1,133 @@
+"""Run tasks on an executor and yield their results in input order, with a bounded window of
+futures (memory stays bounded for any number of inputs)."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Executor, Future
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from ..runtime import configure
+from ._executors import IDLE, ProcessWorkers, Workers, mark_running
+from ._job import ScoreJob, Task, lost_result, run_task
+from ._options import Result
+
+__all__ = ["DIED", "ordered"]
+
+DIED = "the worker scoring this input died (killed or out of memory)"
+
+
+def run_remote(job: ScoreJob, task: Task, number: int) -> Result:
+    """A task in a worker process or on a Dask worker."""
+    configure(cpu_devices=1)  # a Dask worker: one device per single-threaded worker
+    mark_running(number)
+    try:
+        return run_task(job, task)
+    finally:
+        mark_running(IDLE)
+
+
+@dataclass
+class _Slot:
+    number: int
+    task: Task
+    future: Future
+
+
+def _done(result: Result) -> Future:
+    future: Future = Future()
+    future.set_result(result)
+    return future
+
+
+def ordered(
+    executor: Workers | Executor,
+    job: ScoreJob,
+    tasks: Iterable[Task],
+    *,
+    window: int | None = None,
+    stdin: BinaryIO | None = None,
+    mask: Any = None,
+) -> Iterator[Result]:
+    """Each task's :class:`Result`, in input order, as soon as every earlier one is done.
+
+    At most ``window`` tasks (default: twice the workers) are submitted and not yet yielded.
+    A stdin task (``-``) runs in this process. A worker process that dies turns its own input
+    into an error row; the pool is started anew and the other inputs are scored. An
+    interruption (or closing this generator early) cancels what is pending, kills the
+    worker processes and propagates. ``mask``, a mask loaded in this process, serves an
+    inline executor only.
+    """
+    workers = executor if isinstance(executor, Workers) else Workers(executor, _count(executor))
+    if mask is not None and not workers.inline:
+        raise ValueError("a loaded mask serves this process only: give workers a mask path")
+    if window is None:
+        window = 1 if workers.inline else 2 * workers.count
+    window = max(int(window), 1)
+
+    def submit(number: int, task: Task) -> Future:
+        if workers.inline or task.stdin:
+            return _done(run_task(job, task, stdin=stdin, mask=mask))
+        return workers.submit(run_remote, job, task, number)
+
+    queue: deque[_Slot] = deque()
+    numbered = enumerate(tasks)
+    try:
+        while True:
+            while len(queue) < window:
+                nxt = next(numbered, None)
+                if nxt is None:
+                    break
+                queue.append(_Slot(nxt[0], nxt[1], submit(*nxt)))
+            if not queue:
+                return
+            head = queue[0]
+            try:
+                result = head.future.result()
+            except BrokenProcessPool:
+                assert isinstance(workers, ProcessWorkers)
+                _recover(workers, job, queue)
+                continue
+            except Exception as exc:  # Dask gave up on it (KilledWorker), or it was cancelled
+                result = lost_result(job, head.task, f"{DIED}: {type(exc).__name__}", exc)
+            queue.popleft()
+            yield result
+    except BaseException:
+        for slot in queue:
+            slot.future.cancel()
+        workers.kill()
+        raise
+
+
+def _count(executor: Executor) -> int:
+    return int(getattr(executor, "_max_workers", 1) or 1)
+
+
+def _broken(future: Future) -> bool:
+    return future.done() and isinstance(future.exception(), BrokenProcessPool)
+
+
+def _recover(workers: ProcessWorkers, job: ScoreJob, queue: deque[_Slot]) -> None:
+    """A worker died: blame its task, score the others on a new pool."""
+    culprits = workers.culprits()  # waits until the broken pool has failed every future
+    failed = [slot for slot in queue if _broken(slot.future)]
+    workers.restart()
+    if culprits is not None:
+        for slot in failed:
+            if slot.number in culprits:
+                slot.future = _done(lost_result(job, slot.task, DIED))
+            else:
+                slot.future = workers.submit(run_remote, job, slot.task, slot.number)
+        return
+    # not told which task killed it: each task once alone; blame the one that kills its
+    # worker again
+    for slot in failed:
+        future = workers.submit(run_remote, job, slot.task, slot.number)
+        try:
+            slot.future = _done(future.result())
+        except BrokenProcessPool:
+            slot.future = _done(lost_result(job, slot.task, DIED))
+            workers.restart()
