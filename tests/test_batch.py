@@ -1,0 +1,264 @@
+"""smoothcli.batch's executors: the same rows, in the same order, whichever runs the tasks;
+a worker that dies; Ctrl-C. Real files, real worker processes, a real Dask LocalCluster on
+the loopback address."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import psutil
+import pytest
+
+from smoothcli.batch import (
+    DASK_INSTALL,
+    DIED,
+    ScoreOptions,
+    inline_executor,
+    iter_scores,
+    ordered,
+    process_executor,
+    require_dask,
+    score_paths,
+)
+from smoothcli.batch._job import ScoreJob, make_task
+from smoothcli.output import COLUMNS, make_writer
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "data"
+if not SHARED.is_dir():
+    SHARED = Path("/work/shared/data")
+MASK = "sample_data/masks/sub-01_desc-brain_mask.nii.gz"
+NAMES = [c.name for c in COLUMNS]
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory) -> Path:
+    """An input that keeps a worker busy for about a second."""
+    path = tmp_path_factory.mktemp("big") / "sub-09_task-big_timeseries.npy"
+    data = np.random.default_rng(9).standard_normal((2000, 20000), dtype=np.float32)
+    np.save(path, data)
+    return path
+
+
+@pytest.fixture
+def batch(tmp_path, monkeypatch) -> list[str]:
+    """Inputs as a user types them (relative paths), a bad file and a missing one among
+    them, and stdin in the middle."""
+    monkeypatch.chdir(ROOT)
+    bad = tmp_path / "sub-03_task-bad_bold.nii.gz"
+    bad.write_bytes(b"not a gzip stream at all")
+    inputs = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "sample_data").glob("sub-*"))
+    inputs += [str(p) for p in sorted(SHARED.glob("*.*")) if p.suffix != ".md"]
+    return [*inputs[:2], "-", str(bad), "missing/sub-04_timeseries.csv", *inputs[2:]]
+
+
+def _stdin() -> io.BytesIO:
+    return io.BytesIO((ROOT / "sample_data" / "sub-02_task-events_timeseries.csv").read_bytes())
+
+
+def _tsv(results) -> str:
+    out = io.StringIO()
+    writer = make_writer("tsv", out, NAMES)
+    for result in results:
+        writer.add(result.rows)
+    writer.close()
+    return out.getvalue()
+
+
+def _exact(rows: list[dict]) -> list[list]:
+    """Each row's columns as (type, repr): 1.0 and np.float32(1.0) are not the same cell."""
+    return [[(k, type(v).__name__, repr(v)) for k, v in sorted(row.items())] for row in rows]
+
+
+def _run(inputs: list[str], opts: ScoreOptions, executor) -> list:
+    return list(iter_scores(inputs, opts, stdin=_stdin(), executor=executor))
+
+
+@pytest.mark.parametrize("mask", [None, MASK], ids=["nomask", "mask"])
+def test_inline_processes_and_dask_give_identical_rows(batch, mask):
+    opts = ScoreOptions(mask=mask, fail_above=1e6)
+    inline = _run(batch, opts, inline_executor())
+    with process_executor(2) as pool:
+        pooled = _run(batch, opts, pool)
+    assert [r.path for r in inline] == batch
+    statuses = [r.rows[0]["status"] for r in inline]
+    assert statuses.count("error") == 2, statuses
+    missing = inline[batch.index("missing/sub-04_timeseries.csv")]
+    assert missing.rows[0]["error"] == "no such file: missing/sub-04_timeseries.csv"
+    assert missing.traceback and "Traceback" in missing.traceback
+    assert [_exact(r.rows) for r in pooled] == [_exact(r.rows) for r in inline]
+    assert [r.warnings for r in pooled] == [r.warnings for r in inline]
+    assert _tsv(pooled) == _tsv(inline)
+    if mask is None:  # one LocalCluster is enough (about 3 s to start)
+        from smoothcli.batch import dask_executor
+
+        with dask_executor("local") as cluster:
+            on_dask = _run(batch, opts, cluster)
+        assert [_exact(r.rows) for r in on_dask] == [_exact(r.rows) for r in inline]
+        assert _tsv(on_dask) == _tsv(inline)
+
+
+def test_the_window_of_futures_is_bounded():
+    given = []
+
+    def tasks():
+        for i in range(40):
+            given.append(i)
+            yield make_task(str(ROOT / "sample_data" / "sub-02_task-events_timeseries.csv"))
+
+    job = ScoreJob(ScoreOptions())
+    with process_executor(2) as pool:
+        for done, _ in enumerate(ordered(pool, job, tasks(), window=3), 1):
+            assert len(given) - done <= 3
+    assert done == 40
+
+
+def _holding(path: Path) -> list[psutil.Process]:
+    """Descendants of this process that have ``path`` open or mapped."""
+    found = []
+    for proc in psutil.Process().children(recursive=True):
+        try:
+            files = {f.path for f in proc.open_files()}
+            files |= {m.path for m in proc.memory_maps(grouped=True)}
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        if str(path) in files:
+            found.append(proc)
+    return found
+
+
+def _kill_when_busy(path: Path, killed: list[int], stop: threading.Event) -> None:
+    while not stop.is_set() and not killed:
+        for proc in _holding(path):
+            proc.send_signal(signal.SIGKILL)
+            killed.append(proc.pid)
+        time.sleep(0.005)
+
+
+def _killing(path: Path):
+    killed: list[int] = []
+    stop = threading.Event()
+    thread = threading.Thread(target=_kill_when_busy, args=(path, killed, stop), daemon=True)
+    thread.start()
+    return killed, stop, thread
+
+
+def test_a_worker_killed_mid_batch_is_an_error_row_for_its_input(big, batch):
+    inputs = [*batch[:2], str(big), *batch[5:]]
+    opts = ScoreOptions()
+    inline = list(iter_scores(inputs, opts))
+    killed, stop, thread = _killing(big)
+    try:
+        with process_executor(2) as pool:
+            pooled = list(iter_scores(inputs, opts, executor=pool))
+    finally:
+        stop.set()
+        thread.join()
+    assert killed, "the test never saw a worker reading the big input"
+    at = inputs.index(str(big))
+    assert pooled[at].rows[0]["status"] == "error"
+    assert pooled[at].rows[0]["error"] == DIED
+    others = [r for i, r in enumerate(pooled) if i != at]
+    assert [_exact(r.rows) for r in others] == [
+        _exact(r.rows) for i, r in enumerate(inline) if i != at
+    ]
+
+
+def test_dask_retries_a_task_whose_worker_was_killed(big, batch):
+    from distributed import Client, LocalCluster
+
+    inputs = [*batch[:2], str(big), *batch[5:]]
+    inline = list(iter_scores(inputs, ScoreOptions()))
+    killed, stop, thread = _killing(big)
+    try:
+        with (
+            LocalCluster(
+                n_workers=2,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+            ) as cluster,
+            Client(cluster) as client,
+        ):
+            frame = score_paths(inputs, client=client)
+    finally:
+        stop.set()
+        thread.join()
+    assert killed, "the test never saw a worker reading the big input"
+    assert list(frame["status"]) == ["ok"] * len(inputs)
+    expected = [float(r.rows[0]["score"]) for r in inline]
+    np.testing.assert_array_equal(frame["score"].to_numpy(), expected)
+
+
+CHILD = textwrap.dedent(
+    """
+    import sys
+    from smoothcli.batch import ScoreOptions, iter_scores
+
+    if __name__ == "__main__":
+        for result in iter_scores(sys.argv[1:], ScoreOptions(), jobs=2):
+            print(result.path, flush=True)
+    """
+)
+
+
+def test_ctrl_c_stops_the_batch_and_leaves_no_worker(big, tmp_path):
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    child = subprocess.Popen(
+        [sys.executable, str(script), *[str(big)] * 12],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    parent = psutil.Process(child.pid)
+    workers: set[int] = set()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        busy = [p.pid for p in _holding(big) if p.pid != child.pid]
+        workers |= {p.pid for p in parent.children(recursive=True)}
+        if len(busy) >= 2 or (busy and time.monotonic() > deadline - 10):
+            break
+        time.sleep(0.01)
+    assert workers, "the batch never started its workers"
+    child.send_signal(signal.SIGINT)
+    _out, err = child.communicate(timeout=20)
+    assert child.returncode != 0
+    assert "KeyboardInterrupt" in err
+    left = []
+    for pid in workers:
+        try:
+            proc = psutil.Process(pid)
+            if proc.status() != psutil.STATUS_ZOMBIE:
+                proc.wait(3)
+        except psutil.NoSuchProcess:
+            continue
+        except psutil.TimeoutExpired:
+            left.append(pid)
+    assert not left, f"worker processes left behind: {left}"
+
+
+def test_require_dask_names_the_extra(monkeypatch):
+    require_dask()  # installed with the test extra
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    with pytest.raises(ImportError, match=r"pip install \"smoothcli\[dask\]\""):
+        require_dask()
+    assert DASK_INSTALL == 'pip install "smoothcli[dask]"'
+
+
+def test_score_paths_jobs_matches_one_process(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    one = score_paths("sample_data")
+    two = score_paths("sample_data", jobs=2)
+    assert one.equals(two)
+    assert os.path.isabs(two["path"][0]) is False
