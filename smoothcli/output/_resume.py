@@ -135,10 +135,12 @@ def _write_atomic(target: Target, data: bytes) -> None:
 
 class Resume:
     """An open ``--resume`` output: ask :meth:`done` before scoring an input, give its rows
-    to :meth:`append` after, in input order; :meth:`close` at the end (or use ``with``)."""
+    to :meth:`append` after, in input order; :meth:`close` at the end (or use ``with``).
+    ``sidecar`` is the sidecar's path (already written), or None."""
 
     def __init__(self, target: Target, journal: Target, render: _Render, head: bytes):
         self.path, self._target, self._journal = target.path, target, journal
+        self.sidecar = target.sidecar.path if target.sidecar is not None else None
         self._render, self._head = render, head
         self._entries: dict[_Key, _Entry] = {}
         self._end = len(render.header)
