@@ -2,7 +2,9 @@
 
 Nothing here opens data: a missing or unreadable path stays in the list and fails when it is
 scored, so it becomes an error row rather than stopping the batch. A folder that cannot be
-listed is kept too, as an :class:`Unlisted` path that carries the reason.
+listed is kept too, as an :class:`Unlisted` path that carries the reason. A directory scan
+passes over masks and segmentations by name, and NIfTI images whose header (read alone) says
+they are not time series: those are listed in :attr:`Discovery.skipped`.
 """
 
 from __future__ import annotations
@@ -10,15 +12,23 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from .sources import is_supported
+from ._glob import Glob, compile_glob, matches_any
+from .sources import format_of_name, is_supported
+from .sources.probe import time_series_problem
 
 STDIN = "-"
 ENTITIES = ("sub", "ses", "task", "acq", "run", "echo", "space", "desc")
 _ENTITY_RE = re.compile(r"(?:^|_)(" + "|".join(ENTITIES) + r")-([A-Za-z0-9]+)")
-_MASK_RE = re.compile(r"_mask\.nii(\.gz)?$", re.IGNORECASE)
+#: masks and segmentations, passed over by name in a directory scan
+_MASK_RE = re.compile(r"_(mask|dseg|probseg)\.nii(\.gz)?$", re.IGNORECASE)
+#: the reason a mask or segmentation found in a folder is skipped
+MASK_BY_NAME = "a mask or segmentation, by name"
+#: the start of the reason a NIfTI found in a folder is skipped for its header
+NOT_TIME_SERIES = "not a time series"
 #: the longest line of a --files-from list: Linux's PATH_MAX, and some room
 MAX_LINE = 8192
 
@@ -34,23 +44,76 @@ class Unlisted(str):
         return self
 
 
-def _walk(directory: str) -> list[str]:
-    """Supported files under ``directory``, sorted; hidden entries and masks are skipped.
-    A sub-folder that cannot be listed is returned as an :class:`Unlisted` path."""
+@dataclass(frozen=True)
+class Discovery:
+    """What :func:`discover` found: ``inputs`` to score, in order (files, ``-``, and
+    :class:`Unlisted` folders), and ``skipped``: files a directory scan passed over, as
+    ``(path, reason)`` pairs, sorted; each reason starts with :data:`MASK_BY_NAME` or
+    :data:`NOT_TIME_SERIES`."""
+
+    inputs: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def __iter__(self) -> Iterator[str]:
+        """The inputs, for callers written when :func:`discover` returned a list."""
+        return iter(self.inputs)
+
+
+def _globs(texts: Iterable[str | Glob]) -> list[Glob]:
+    return [t if isinstance(t, Glob) else compile_glob(t) for t in texts]
+
+
+def _skip_reason(path: str, name: str) -> str | None:
+    """Why a file found in a folder is not an input: a mask or segmentation by name, or a
+    NIfTI whose header says it is not a time series; ``None`` to score it."""
+    if _MASK_RE.search(name):
+        return MASK_BY_NAME
+    if format_of_name(name) == "nifti":
+        problem = time_series_problem(path)
+        if problem is not None:
+            return f"{NOT_TIME_SERIES}: {problem}"
+    return None
+
+
+def _walk(directory: str, include: list[Glob], exclude: list[Glob]) -> Discovery:
+    """Supported files under ``directory``, sorted; hidden entries are passed over. Globs are
+    matched against the path relative to ``directory``: a file is kept if it matches an
+    ``include`` glob (any, when there are none) and no ``exclude`` glob; a folder an exclude
+    glob matches is not entered. Of those, masks and NIfTI images that are not time series
+    go to ``skipped``. A sub-folder that cannot be listed is an :class:`Unlisted` input."""
     found: list[str] = []
+    skipped: list[tuple[str, str]] = []
     problems: list[OSError] = []
     for root, dirs, files in os.walk(directory, onerror=problems.append):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        here = root[len(directory) :].strip(os.sep).replace(os.sep, "/")
+        prefix = here + "/" if here else ""
+        dirs[:] = [
+            d
+            for d in dirs
+            if not d.startswith(".") and not any(g.match_folder(prefix + d) for g in exclude)
+        ]
         for name in files:
-            if name.startswith(".") or not is_supported(name) or _MASK_RE.search(name):
+            if name.startswith(".") or not is_supported(name):
+                continue
+            relative = prefix + name
+            if include and not matches_any(include, relative):
+                continue
+            if matches_any(exclude, relative):
                 continue
             path = os.path.join(root, name)
-            if os.path.isfile(path):
+            if not os.path.isfile(path):
+                continue
+            reason = _skip_reason(path, name)
+            if reason is None:
                 found.append(path)
+            else:
+                skipped.append((path, reason))
     for exc in problems:
         where = exc.filename if exc.filename is not None else directory
         found.append(Unlisted(str(where), f"cannot list folder: {exc.strerror or exc}"))
-    return sorted(found, key=lambda p: Path(p).parts)
+    found.sort(key=lambda p: Path(p).parts)
+    skipped.sort(key=lambda s: Path(s[0]).parts)
+    return Discovery(found, skipped)
 
 
 def _is_dir(raw: str) -> bool:
@@ -60,14 +123,31 @@ def _is_dir(raw: str) -> bool:
         return False
 
 
-def discover(paths: Iterable[str]) -> list[str]:
-    """Expand directories (recursively, in sorted order) and keep files and ``-`` as given."""
-    out: list[str] = []
+def discover(
+    paths: Iterable[str],
+    *,
+    include: Iterable[str | Glob] = (),
+    exclude: Iterable[str | Glob] = (),
+) -> Discovery:
+    """Expand directories (recursively, in sorted order) and keep files and ``-`` as given.
+
+    ``include``/``exclude`` are globs (see :mod:`smoothcli._glob`: ``**`` crosses folders, a
+    glob without ``/`` matches a name at any depth, a glob matching a folder matches what is
+    in it) tried on each file found in a directory, relative to that directory; several
+    includes are alternatives, and an exclude wins over an include. Files named explicitly
+    are never filtered nor skipped. Raises :class:`~smoothcli._glob.GlobError` (a
+    ``ValueError``) for a malformed glob, before anything is listed."""
+    inc, exc = _globs(include), _globs(exclude)
+    out = Discovery()
     for raw in paths:
         if raw == STDIN:
-            out.append(STDIN)
-            continue
-        out.extend(_walk(raw) if _is_dir(raw) else [raw])
+            out.inputs.append(STDIN)
+        elif _is_dir(raw):
+            walked = _walk(raw, inc, exc)
+            out.inputs.extend(walked.inputs)
+            out.skipped.extend(walked.skipped)
+        else:
+            out.inputs.append(raw)
     return out
 
 

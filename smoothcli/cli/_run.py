@@ -55,7 +55,7 @@ def gather_inputs(paths: list[str], files_from: str | None) -> list[str]:
         raise Usage("give at least one PATH, or --files-from", "PATH")
     if paths.count(STDIN) > 1:
         raise Usage("'-' (stdin) can be read once only", "PATH")
-    inputs = discover(paths)
+    inputs = discover(paths).inputs
     if not inputs:
         from ..sources import READERS
 
