@@ -61,6 +61,7 @@ def full_row(score, i: int) -> dict:
         "error": "",
         "name": "Smoothness",
         "array": f"arr{i}",
+        "mask": f"masks/sub-{i:02d}_desc-brain_mask.nii.gz",
         "shape": "10x40",
         "axis": i % 3,
         "dtype": "float32" if isinstance(score, np.float32) else "float64",
@@ -109,7 +110,7 @@ def expect_text(row: dict, column: str) -> str:
 
 
 def test_columns_have_a_fixed_order_and_descriptions():
-    want = ("path", "index", "score", "status", "check", "error", "name", "array", "shape")
+    want = ("path", "index", "score", "status", "check", "error", "name", "array", "mask", "shape")
     assert (*want, "axis", "dtype", *ENTITIES) == COLUMN_NAMES
     assert all(c.description and c.kind for c in COLUMNS)
     levels = {c.name: dict(c.levels) for c in COLUMNS if c.levels}

@@ -63,6 +63,12 @@ COLUMNS: tuple[Column, ...] = (
     Column("name", "The loss's name (--name).", "text"),
     Column("array", "The array's name inside an NPZ file; n/a for other inputs.", "text"),
     Column(
+        "mask",
+        "The mask the input was scored with (--mask, or the one --mask auto paired with it), "
+        "as its path; n/a without a mask.",
+        "text",
+    ),
+    Column(
         "shape",
         "The shape of the array that was differenced, sizes joined by 'x' (voxels x time "
         "for a masked image).",
