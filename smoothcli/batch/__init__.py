@@ -25,7 +25,16 @@ from ._executors import (
     process_executor,
     require_dask,
 )
-from ._job import ScoreJob, Task, load_mask, make_task, remember_mask, run_task
+from ._job import (
+    AUTO,
+    ScoreJob,
+    Task,
+    load_mask,
+    make_task,
+    make_tasks,
+    remember_mask,
+    run_task,
+)
 from ._options import Result, ScoreOptions
 from ._ordered import DIED, ordered
 
@@ -43,6 +52,7 @@ __all__ = [
     "iter_scores",
     "load_mask",
     "make_task",
+    "make_tasks",
     "ordered",
     "process_executor",
     "require_dask",
@@ -69,16 +79,15 @@ def iter_scores(
     worker processes to start for this batch (``1``: this process; ``0``: one per CPU).
     """
     job = ScoreJob(opts)
-    if opts.mask is not None:
+    if opts.mask is not None and opts.mask != AUTO:
         if mask is None:
             mask = load_mask(opts.mask)
         remember_mask(opts.mask, mask)
-        mask = None  # tasks carry its path
+    mask = None  # tasks carry its path
     own = executor is None
     if executor is None:
         executor = inline_executor() if jobs == 1 else process_executor(jobs)
-    absolute = not executor.inline
-    tasks = (make_task(path, opts.mask, absolute=absolute) for path in paths)
+    tasks = make_tasks(paths, opts.mask, absolute=not executor.inline)
     try:
         yield from ordered(executor, job, tasks, stdin=stdin, mask=mask)
     finally:
@@ -106,7 +115,7 @@ def score_paths(
     if isinstance(paths, str):
         paths = [paths]
     opts = ScoreOptions(**options)
-    inputs = discover(paths)
+    inputs = discover(paths).inputs
     stdin = sys.stdin.buffer if STDIN in inputs else None
     executor = client_executor(client) if client is not None else None
     results = iter_scores(inputs, opts, stdin=stdin, executor=executor, jobs=jobs)

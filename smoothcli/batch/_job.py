@@ -6,11 +6,12 @@ worker process or on a Dask worker. Masks travel as paths and are loaded once pe
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import traceback
 import warnings
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -22,27 +23,36 @@ from ..discover import STDIN, Unlisted, entities
 from ..scalarise import ScalarisationMap
 from ._options import Result, ScoreOptions
 
-__all__ = ["ScoreJob", "Task", "load_mask", "make_task", "run_task"]
+__all__ = ["AUTO", "ScoreJob", "Task", "load_mask", "make_task", "make_tasks", "run_task"]
 
 #: masks kept loaded per process (a mask of a 2 mm MNI grid is about 1 MB)
 MASK_CACHE_SIZE = 32
+
+
+#: ``--mask auto``: each NIfTI image gets the brain mask beside it
+AUTO = "auto"
 
 
 @dataclass(frozen=True)
 class Task:
     """One input to score, as plain picklable data. ``path`` is what is opened (absolute
     when the task goes to a worker), ``shown`` the path as the user gave it (the row's
-    ``path``), ``mask`` a mask path or ``None``, ``problem`` an error to report without
-    reading anything (a folder that could not be listed)."""
+    ``path``), ``mask`` a mask path or ``None`` (``mask_shown``: as the user gave it or as
+    ``--mask auto`` found it, for the ``mask`` column), ``problem`` an error to report
+    without reading anything (a folder that could not be listed, no mask for ``auto``)."""
 
     path: str
     shown: str
     mask: str | None = None
     problem: str | None = None
+    mask_shown: str | None = None
 
     @property
     def stdin(self) -> bool:
         return self.path == STDIN and self.problem is None
+
+    def _replace_problem(self, problem: str) -> Task:
+        return dataclasses.replace(self, problem=problem)
 
 
 def make_task(path: str, mask: str | None = None, *, absolute: bool = False) -> Task:
@@ -50,11 +60,34 @@ def make_task(path: str, mask: str | None = None, *, absolute: bool = False) -> 
     file paths (and the mask path) for workers that may run elsewhere."""
     shown = str(path)
     problem = path.reason if isinstance(path, Unlisted) else None
-    where = shown
+    where, mask_shown = shown, mask
     if absolute and shown != STDIN:
         where = os.path.abspath(shown)
         mask = os.path.abspath(mask) if mask is not None else None
-    return Task(where, shown, mask, problem)
+    return Task(where, shown, mask, problem, mask_shown)
+
+
+def make_tasks(paths: Iterable[str], mask: str | None, *, absolute: bool) -> Iterator[Task]:
+    """A task per input, with its mask: ``mask`` for every NIfTI file (other formats have no
+    use for one), or with ``--mask auto`` the mask beside each NIfTI file; an image with no
+    mask, or more than one, gets the reason as its ``problem``."""
+    from ..masks import MaskPairing, pair_mask
+    from ..sources import format_of_name
+
+    pairing = MaskPairing()
+    for path in paths:
+        fmt = None if path == STDIN else format_of_name(str(path))
+        mine: str | None = None
+        if mask is not None and fmt in (None, "nifti"):  # stdin or an odd name may be NIfTI
+            if mask != AUTO:
+                mine = mask
+            elif fmt == "nifti":
+                try:
+                    mine = pair_mask(str(path), pairing)
+                except ValueError as exc:
+                    yield make_task(path, absolute=absolute)._replace_problem(str(exc))
+                    continue
+        yield make_task(path, mine, absolute=absolute)
 
 
 def load_mask(path: str) -> Any:
@@ -202,6 +235,10 @@ class ScoreJob:
                 for item in _open(task, opts, mask, stdin):
                     notes.extend(item.notes)
                     member = {"array": item.member} if item.member is not None else {}
+                    if item.kind == "nifti" and opts.mask is not None:
+                        if task.mask is None and mask is None:  # stdin, or an odd name
+                            raise ValueError("--mask auto needs a BIDS-named .nii or .nii.gz file")
+                        member["mask"] = task.mask_shown or opts.mask
                     if item.problem is not None:  # one array of several: the others still count
                         error = error or item.problem
                         rows.append({**head, **member, **_error_row(item.problem, task)})

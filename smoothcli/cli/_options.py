@@ -72,7 +72,53 @@ Name = Annotated[
 Mask = Annotated[
     str | None,
     typer.Option(
-        "--mask", metavar="FILE", help="3D NIfTI mask (nonzero is in) for 4D NIfTI inputs."
+        "--mask",
+        metavar="FILE|auto",
+        help="3D NIfTI mask (nonzero is in) for 4D NIfTI inputs; 'auto': for each BIDS-named "
+        "image, the desc-brain_mask beside it with the same entities.",
+    ),
+]
+Include = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--include",
+        metavar="GLOB",
+        help="Score only files found in folders that match GLOB (relative to the folder "
+        "given; ** crosses folders; repeatable). Files named on the command line are kept.",
+    ),
+]
+Exclude = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--exclude", metavar="GLOB", help="Leave out files found in folders that match GLOB."
+    ),
+]
+Jobs = Annotated[
+    int,
+    typer.Option(
+        "-j",
+        "--jobs",
+        metavar="N",
+        min=0,
+        help="Score N inputs at once in worker processes (0: one per core). The table is "
+        "the same, in the same order.",
+    ),
+]
+Dask = Annotated[
+    str | None,
+    typer.Option(
+        "--dask",
+        metavar="ADDRESS|FILE|local",
+        help="Score on a Dask cluster: a scheduler address (tcp://host:8786), a scheduler "
+        "file, or 'local' for a cluster of processes on this machine. Needs smoothcli[dask].",
+    ),
+]
+Resume = Annotated[
+    bool,
+    typer.Option(
+        "--resume",
+        help="With -o FILE (TSV, CSV or JSONL): append each input's rows as it finishes, and "
+        "skip inputs whose rows FILE already holds (same options, same file size and time).",
     ),
 ]
 Nan = Annotated[

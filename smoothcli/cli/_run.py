@@ -30,8 +30,14 @@ class Usage(Exception):
         self.message, self.param = message, param
 
 
-def gather_inputs(paths: list[str], files_from: str | None) -> list[str]:
-    """The command line's paths and the ``--files-from`` list, folders expanded."""
+def gather_inputs(
+    paths: list[str],
+    files_from: str | None,
+    include: list[str] | None = None,
+    exclude: list[str] | None = None,
+) -> Any:
+    """The command line's paths and the ``--files-from`` list, folders expanded and filtered:
+    a :class:`~smoothcli.discover.Discovery` (inputs, and what the scan skipped)."""
     from ..discover import STDIN, discover, read_list
 
     paths = list(paths)
@@ -46,23 +52,26 @@ def gather_inputs(paths: list[str], files_from: str | None) -> list[str]:
                     stream = stack.enter_context(open(files_from, "rb"))
                 paths += read_list(stream, files_from if files_from != STDIN else "stdin")
         except OSError as exc:
-            raise Usage(
-                f"cannot read {files_from}: {exc.strerror or exc}", "--files-from"
-            ) from None
+            reason = exc.strerror or str(exc)
+            raise Usage(f"cannot read {files_from}: {reason}", "--files-from") from None
         except ValueError as exc:
             raise Usage(f"{exc}; it should hold one path a line", "--files-from") from None
     if not paths:
         raise Usage("give at least one PATH, or --files-from", "PATH")
     if paths.count(STDIN) > 1:
         raise Usage("'-' (stdin) can be read once only", "PATH")
-    inputs = discover(paths).inputs
-    if not inputs:
+    try:
+        found = discover(paths, include=include or (), exclude=exclude or ())
+    except ValueError as exc:  # a malformed glob
+        raise Usage(str(exc), "--include/--exclude") from None
+    if not found.inputs:
         from ..sources import READERS
 
         shown = ", ".join(paths[:3]) + (", ..." if len(paths) > 3 else "")
         kinds = ", ".join(suffix for r in READERS for suffix in r.suffixes)
-        raise Usage(f"no files of a known kind ({kinds}) in {shown}")
-    return inputs
+        skipped = f" ({len(found.skipped)} skipped: not time series)" if found.skipped else ""
+        raise Usage(f"no files of a known kind ({kinds}) to score in {shown}{skipped}")
+    return found
 
 
 def _resolve_output(output: str | None, fmt: str, protect: list[str]) -> tuple[Any, str]:
@@ -137,8 +146,35 @@ def _meta(opts: Any) -> dict:
     }
 
 
+def _executor(jobs: int, dask: str | None) -> Any:
+    """Where the inputs are scored: this process, worker processes or a Dask cluster."""
+    from ..batch import dask_executor, inline_executor, process_executor, require_dask
+
+    if dask is not None:
+        if jobs != 1:
+            raise Usage("--dask and --jobs cannot be used together", "--jobs")
+        try:
+            require_dask()
+        except ImportError as exc:
+            raise Usage(str(exc), "--dask") from None
+        try:
+            return dask_executor(dask)
+        except (OSError, ValueError, TimeoutError) as exc:
+            raise Usage(f"cannot use the Dask cluster {dask!r}: {exc}", "--dask") from None
+    return inline_executor() if jobs == 1 else process_executor(jobs)
+
+
+def _open_table(
+    stack: contextlib.ExitStack, target: Any, fmt: str, names: list[str], color: bool, hide: bool
+) -> Any:
+    from ..output import make_writer
+
+    stream = stack.enter_context(target.open()) if target is not None else sys.stdout
+    return make_writer(fmt, stream, names, color=color, hide_empty=hide)
+
+
 def run_batch(
-    inputs: list[str],
+    found: Any,
     opts: Any,
     ui: UI,
     *,
@@ -146,61 +182,100 @@ def run_batch(
     output: str | None,
     columns: str | None,
     files_from: str | None,
+    jobs: int = 1,
+    dask: str | None = None,
+    resume: bool = False,
 ) -> ExitStatus | int:
-    """Score ``inputs``, write the table, say what failed; return the exit status."""
-    from ..output import OutputError, make_writer, select_columns, write_sidecar
+    """Score what ``gather_inputs`` found, write the table, say what failed; return the exit
+    status."""
+    import os
 
+    from ..batch import AUTO, iter_scores, load_mask
+    from ..output import OutputError, open_resume, select_columns, write_sidecar
+
+    inputs = list(found.inputs)
     protect = [p for p in inputs if p != "-"]
-    protect += [p for p in (opts.mask, files_from) if p not in (None, "-")]
-    target, fmt = _resolve_output(output, fmt, protect)
+    protect += [p for p in (opts.mask, files_from) if p not in (None, "-", AUTO)]
+    if resume and output is None:
+        raise Usage("--resume needs -o FILE (TSV, CSV or JSONL)", "--resume")
+    if resume:
+        from ..output import format_for_path
+
+        fmt = format_for_path(output) or "" if fmt == "auto" else fmt
+        target = None
+    else:
+        target, fmt = _resolve_output(output, fmt, protect)
     try:
         names = select_columns(columns if columns or fmt != "table" else TABLE_COLUMNS)
     except OutputError as exc:
         raise Usage(str(exc), "--columns") from None
     mask = None
-    if opts.mask is not None:
-        from ..batch import load_mask
-
+    if opts.mask is not None and opts.mask != AUTO:
         try:
             mask = load_mask(opts.mask)
         except ValueError as exc:
             raise Usage(str(exc), "--mask") from None
+    if ui.verbose:
+        for path, reason in found.skipped:
+            ui.info(f"skipped: {path}: {reason}")
 
     from .. import runtime
     from .._signals import exit_at_once, exit_status, raise_on_signal, signal_of
-    from ..batch import iter_scores
 
     runtime.configure()
+    executor = _executor(jobs, dask)
     raise_on_signal()  # from here on, Ctrl-C and SIGTERM unwind and clean up
     stdin = sys.stdin.buffer if "-" in inputs else None
     color = fmt == "table" and target is None and sys.stdout.isatty()
-    counts = {"ok": 0, "error": 0, "fail": 0}
+    counts = {"ok": 0, "error": 0, "fail": 0, "done": 0}
     start = time.perf_counter()
     sidecar = None
     try:
         with contextlib.ExitStack() as stack:
-            stream = stack.enter_context(target.open()) if target is not None else sys.stdout
-            writer = make_writer(fmt, stream, names, color=color, hide_empty=columns is None)
+            stack.enter_context(executor)
+            stats: dict[str, Any] = {}
+            if resume:
+                try:
+                    log = stack.enter_context(
+                        open_resume(output, fmt, names, meta=_meta(opts), protect=protect)
+                    )
+                except OutputError as exc:
+                    raise Usage(str(exc), "--output") from None
+                sidecar = log.sidecar
+                todo = []
+                for path in inputs:
+                    if log.done(path):
+                        counts["done"] += 1
+                        continue
+                    with contextlib.suppress(OSError, ValueError):
+                        stats[path] = os.stat(path) if path != "-" else None
+                    todo.append(path)
+                inputs = todo
+            else:
+                writer = _open_table(stack, target, fmt, names, color, columns is None)
             with ui.progress(len(inputs)) as progress:
                 if inputs:
                     progress.reading(inputs[0])
-                for i, result in enumerate(iter_scores(inputs, opts, stdin=stdin, mask=mask)):
-                    writer.add(result.rows)
+                results = iter_scores(inputs, opts, stdin=stdin, mask=mask, executor=executor)
+                for i, result in enumerate(results):
+                    if resume:
+                        log.append(result.rows, path=result.path, stat=stats.get(result.path))
+                    else:
+                        writer.add(result.rows)
                     counts["error" if result.error is not None else "ok"] += 1
                     counts["fail"] += bool(result.failed_rows)
                     _report(result, opts, ui)
                     if i + 1 < len(inputs):
                         progress.reading(inputs[i + 1])
                     progress.advance()
-            writer.close()  # after the progress bar is gone
+            if not resume:
+                writer.close()  # after the progress bar is gone
         if target is not None:
             sidecar = write_sidecar(target, names, _meta(opts))
     except KeyboardInterrupt as exc:
         ui.say("terminated" if signal_of(exc) == signal.SIGTERM else "interrupted")
         return exit_status(exc)
     except BrokenPipeError:  # the reader went away: stop quietly, keep the final flush quiet
-        import os
-
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return ExitStatus.BROKEN_PIPE
@@ -211,9 +286,12 @@ def run_batch(
     finally:
         exit_at_once()  # nothing left to clean up: a late signal ends the process at once
     took = time.perf_counter() - start
+    total = len(found.inputs)
     ui.info(
-        f"{len(inputs)} input(s): {counts['ok']} scored, {counts['error']} failed to score"
+        f"{total} input(s): {counts['ok']} scored, {counts['error']} failed to score"
         + (f", {counts['fail']} failed the threshold" if opts.has_thresholds else "")
+        + (f", {counts['done']} already in {output}" if counts["done"] else "")
+        + (f"; {len(found.skipped)} skipped: not a time series" if found.skipped else "")
         + (f"; wrote {output}" if output else "")
         + (f" and its sidecar {sidecar}" if sidecar else "")
         + f" ({took:.2f} s)"

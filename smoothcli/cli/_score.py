@@ -39,6 +39,8 @@ def score(
     nu: o.Nu = 1.0,
     name: o.Name = "Smoothness",
     mask: o.Mask = None,
+    include: o.Include = None,
+    exclude: o.Exclude = None,
     nan: o.Nan = NanPolicy.propagate,
     fmt: o.OutFormat = o.Format.auto,
     output: o.Output = None,
@@ -46,6 +48,9 @@ def score(
     fail_above: o.FailAbove = None,
     fail_below: o.FailBelow = None,
     stdin_format: o.StdinFmt = None,
+    jobs: o.Jobs = 1,
+    dask: o.Dask = None,
+    resume: o.Resume = False,
     quiet: o.Quiet = False,
     silent: o.Silent = False,
     verbose: o.Verbose = False,
@@ -96,15 +101,18 @@ def score(
         raise _usage(str(exc)) from None
     ui = UI(quiet=quiet, silent=silent, verbose=verbose, debug=debug)
     try:
-        inputs = gather_inputs(paths or [], files_from)
+        found = gather_inputs(paths or [], files_from, include, exclude)
         code = run_batch(
-            inputs,
+            found,
             opts,
             ui,
             fmt=fmt.value,
             output=output,
             columns=columns,
             files_from=files_from,
+            jobs=jobs,
+            dask=dask,
+            resume=resume,
         )
     except Usage as exc:
         raise _usage(exc.message, exc.param) from None

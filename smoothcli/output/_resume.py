@@ -79,8 +79,10 @@ class _Entry:
 
     def current(self) -> bool:
         """True when the input still has the size and modification time its rows came from."""
-        if self.path == "-" or self.size is None:
+        if self.path == "-":
             return False
+        if self.size is None:  # it could not be stat'ed (missing): done while that holds
+            return _stamp(self.abspath) is None
         return _stamp(self.abspath) == (self.size, self.mtime_ns)
 
 
