@@ -222,8 +222,10 @@ def run_batch(
     from .. import runtime
     from .._signals import exit_at_once, exit_status, raise_on_signal, signal_of
 
-    runtime.configure()
     executor = _executor(jobs, dask)
+    # this process scores only when it is the executor (and stdin): one device per core then;
+    # else it must not spend a core importing JAX while the workers start
+    runtime.configure(cpu_devices=None if executor.inline else 1)
     raise_on_signal()  # from here on, Ctrl-C and SIGTERM unwind and clean up
     stdin = sys.stdin.buffer if "-" in inputs else None
     color = fmt == "table" and target is None and sys.stdout.isatty()
