@@ -718,3 +718,25 @@ def test_one_bad_npz_member_does_not_hide_the_good_ones(tmp_path):
     assert rows["good"]["status"] == "ok" and rows["good"]["score"] == 5.0
     assert rows["text"]["status"] == "error" and "str" in rows["text"]["error"]
     assert "mixed.npz [text]" in result.stderr
+
+
+def test_the_read_position_of_a_file_is_found_in_proc(tmp_path):
+    from smoothcli.cli._reading import family, read_position
+
+    data = tmp_path / "data.bin"
+    data.write_bytes(b"x" * 10000)
+    assert read_position(str(data), family()) is None  # not open
+    with open(data, "rb") as fh:
+        fh.seek(1234)
+        assert read_position(str(data), family()) == 1234
+        child = subprocess.Popen(
+            [sys.executable, "-c", f"f = open({str(data)!r}, 'rb'); f.seek(4321); input()"],
+            stdin=subprocess.PIPE,
+        )
+        try:
+            deadline = time.time() + 20
+            while time.time() < deadline and read_position(str(data), family()) != 4321:
+                time.sleep(0.05)
+            assert read_position(str(data), family()) == 4321  # the furthest, in a child
+        finally:
+            child.communicate(b"\n", timeout=20)

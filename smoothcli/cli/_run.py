@@ -255,7 +255,7 @@ def run_batch(
                 inputs = todo
             else:
                 writer = _open_table(stack, target, fmt, names, color, columns is None)
-            with ui.progress(len(inputs)) as progress:
+            with ui.progress(inputs) as progress:
                 if inputs:
                     progress.reading(inputs[0])
                 results = iter_scores(inputs, opts, stdin=stdin, mask=mask, executor=executor)

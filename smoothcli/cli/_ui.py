@@ -61,35 +61,111 @@ class UI:
             traceback.print_exception(exc, file=self.err)
 
     @contextlib.contextmanager
-    def progress(self, total: int) -> Iterator[Progress]:
-        """A transient progress bar on a terminal (files done of ``total``, and the file being
-        read); it is gone when the block ends, before anything else is printed."""
-        if self.quiet or total < 2 or not self.err.isatty() or os.environ.get("CI"):
+    def progress(self, inputs: list[str]) -> Iterator[Progress]:
+        """A transient progress bar on a terminal: files done of all, the file being read
+        and, for a file bigger than :data:`BIG_FILE`, its own bar by bytes read. It is gone
+        when the block ends, before anything else is printed."""
+        sizes = {path: _size(path) for path in inputs}
+        big = any(size > BIG_FILE for size in sizes.values())
+        if self.quiet or not (len(inputs) > 1 or big) or not self.err.isatty():
+            yield Progress()
+            return
+        if os.environ.get("CI"):
             yield Progress()
             return
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+        from rich.progress import BarColumn, ProgressColumn, TextColumn, TimeRemainingColumn
         from rich.progress import Progress as Bar
+        from rich.text import Text
+
+        class Count(ProgressColumn):
+            """k/N files, or MiB read of a big file's size."""
+
+            def render(self, task: Any) -> Text:
+                if task.fields.get("bytes"):
+                    return Text(f"{task.completed / 2**20:.0f}/{(task.total or 0) / 2**20:.0f} MiB")
+                return Text(f"{int(task.completed)}/{int(task.total or 0)}")
 
         columns = (
             BarColumn(),
-            MofNCompleteColumn(),
+            Count(),
             TimeRemainingColumn(),
             TextColumn("{task.description}", style="dim"),
         )
         with Bar(*columns, console=Console(file=self.err), transient=True) as bar:
-            yield Progress(bar, bar.add_task("", total=total))
+            files = bar.add_task("", total=len(inputs))
+            with _Watcher(bar, sizes) as watcher:
+                yield Progress(bar, files, watcher)
+
+
+#: files bigger than this get a bar of their own, by bytes read
+BIG_FILE = 200 << 20
+
+
+def _size(path: str) -> int:
+    try:
+        return os.stat(path).st_size if path != "-" else 0
+    except OSError:
+        return 0
+
+
+class _Watcher:
+    """A thread that moves the byte bar of a big file as this process (or a worker) reads
+    it, by the offset of the file's descriptor."""
+
+    def __init__(self, bar: Any, sizes: dict[str, int]) -> None:
+        import threading
+
+        self.bar, self.sizes = bar, sizes
+        self.path: str | None = None
+        self.task: Any = None
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="smoothcli-progress", daemon=True)
+
+    def __enter__(self) -> _Watcher:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop.set()
+        self.thread.join(1)
+
+    def follow(self, path: str) -> None:
+        size = self.sizes.get(path, 0)
+        if size <= BIG_FILE:
+            if self.task is not None:
+                self.bar.update(self.task, visible=False)
+            self.path = None
+            return
+        name = f"  {os.path.basename(path)}: bytes read"
+        if self.task is None:
+            self.task = self.bar.add_task(name, total=size, bytes=True)
+        self.bar.reset(self.task, total=size, description=name, visible=True)
+        self.path = path
+
+    def _run(self) -> None:
+        from ._reading import family, read_position
+
+        while not self.stop.wait(0.25):
+            path, task = self.path, self.task
+            if path is None or task is None:
+                continue
+            pos = read_position(path, family())
+            if pos is not None:
+                self.bar.update(task, completed=pos)
 
 
 class Progress:
     """What the batch tells the progress bar; does nothing off a terminal."""
 
-    def __init__(self, bar: Any = None, task: Any = None) -> None:
-        self.bar, self.task = bar, task
+    def __init__(self, bar: Any = None, task: Any = None, watcher: _Watcher | None = None):
+        self.bar, self.task, self.watcher = bar, task, watcher
 
     def reading(self, path: str) -> None:
         if self.bar is not None:
             self.bar.update(self.task, description=os.path.basename(path) or path)
+        if self.watcher is not None:
+            self.watcher.follow(path)
 
     def advance(self) -> None:
         if self.bar is not None:
