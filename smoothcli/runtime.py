@@ -5,6 +5,10 @@ XLA runs one computation at a time per device, so the engine gets both cores of 
 machine only if JAX exposes two CPU devices. smoothcli only computes on the CPU, so JAX is also
 told to use the CPU platform (unless ``JAX_PLATFORMS`` says otherwise): no "a GPU may be
 present ... falling back to cpu" warning is ever printed.
+
+Compiled kernels are kept between runs in JAX's persistent compilation cache, in a user cache
+folder (:func:`cache_dir`), so that a second ``smoothcli score`` of a small file does not
+compile again. A folder that cannot be created or written turns the cache off, silently.
 """
 
 from __future__ import annotations
@@ -13,9 +17,16 @@ import contextlib
 import os
 import sys
 
-__all__ = ["configure", "cpu_count"]
+__all__ = ["CACHE_OFF", "cache_dir", "configure", "cpu_count"]
 
 _configured = False
+
+#: values of ``SMOOTHCLI_CACHE_DIR`` that turn the compilation cache off (so does empty)
+CACHE_OFF = frozenset({"off", "0", "no", "none", "false"})
+
+#: the smallest compile time (seconds) of a kernel kept in the cache: every kernel of
+#: smoothcli's compiles in well under JAX's default of one second, and all are worth keeping
+_MIN_COMPILE_SECS = 0.0
 
 
 def cpu_count() -> int:
@@ -38,6 +49,68 @@ def _device_count(cpu_devices: int | None) -> int | None:
     return int(wanted) if wanted.isdigit() and int(wanted) > 0 else cpu_count()
 
 
+def cache_dir() -> str | None:
+    """The folder of smoothcli's persistent compilation cache, or ``None`` when it is off.
+
+    ``SMOOTHCLI_CACHE_DIR`` if set (empty or ``off`` turns the cache off), else
+    ``$XDG_CACHE_HOME/smoothcli/jax``, else ``~/.cache/smoothcli/jax``.
+    """
+    wanted = os.environ.get("SMOOTHCLI_CACHE_DIR")
+    if wanted is not None:
+        wanted = wanted.strip()
+        if not wanted or wanted.lower() in CACHE_OFF:
+            return None
+        return os.path.abspath(os.path.expanduser(wanted))
+    base = os.environ.get("XDG_CACHE_HOME", "").strip()
+    if not os.path.isabs(base):  # unset, empty or relative: the XDG spec says ignore it
+        home = os.path.expanduser("~")
+        if home == "~":  # no home to speak of
+            return None
+        base = os.path.join(home, ".cache")
+    return os.path.join(base, "smoothcli", "jax")
+
+
+def _writable(path: str) -> bool:
+    """Create ``path`` if needed and check that a file can be written in it; never raises."""
+    try:
+        os.makedirs(path, exist_ok=True)
+        probe = os.path.join(path, f".probe-{os.getpid()}")
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+        os.unlink(probe)
+    except (OSError, ValueError):  # not a folder, read-only, no permission, NUL in the name
+        return False
+    return True
+
+
+def _set(option: str, value: object) -> None:
+    """A JAX option: in JAX's config if JAX is imported, else in the environment it reads."""
+    jax = sys.modules.get("jax")
+    if jax is not None:
+        with contextlib.suppress(RuntimeError, AttributeError, ValueError):
+            jax.config.update(option, value)
+    else:
+        os.environ[option.upper()] = str(value)
+
+
+def _configure_cache() -> None:
+    """Turn JAX's persistent compilation cache on in :func:`cache_dir` if that folder can be
+    written, else off. ``SMOOTHCLI_CACHE_DIR`` decides when set; when it is not, a cache the
+    user has given JAX (``JAX_COMPILATION_CACHE_DIR``, or JAX's config) is left as it is."""
+    if "SMOOTHCLI_CACHE_DIR" not in os.environ:
+        if "JAX_COMPILATION_CACHE_DIR" in os.environ:
+            return
+        jax = sys.modules.get("jax")
+        if jax is not None and getattr(jax.config, "jax_compilation_cache_dir", None):
+            return
+    path = cache_dir()
+    if path is None or not _writable(path):
+        _set("jax_enable_compilation_cache", False)  # also over an inherited JAX setting
+        return
+    _set("jax_enable_compilation_cache", True)
+    _set("jax_compilation_cache_dir", path)
+    _set("jax_persistent_cache_min_compile_time_secs", _MIN_COMPILE_SECS)
+
+
 def configure(*, cpu_devices: int | None = None) -> None:
     """Configure JAX for smoothcli's computations; call it before JAX starts a backend.
 
@@ -51,8 +124,12 @@ def configure(*, cpu_devices: int | None = None) -> None:
     Notes
     -----
     Sets ``JAX_PLATFORMS=cpu`` in ``os.environ`` (inherited by worker processes) unless the
-    user has set ``JAX_PLATFORMS``. Idempotent: only the first call in a process acts, and a
-    backend that has already started keeps the devices it has.
+    user has set ``JAX_PLATFORMS``. Turns JAX's persistent compilation cache on in
+    :func:`cache_dir` when that folder can be created and written (else turns it off, without
+    a word); with ``SMOOTHCLI_CACHE_DIR`` unset, a ``JAX_COMPILATION_CACHE_DIR`` wins. These
+    settings go to JAX's config, or to ``os.environ`` before JAX is imported. Idempotent: only
+    the first call in a process acts, and a backend that has already started keeps the devices
+    it has.
     """
     global _configured
     if _configured:
@@ -65,6 +142,7 @@ def configure(*, cpu_devices: int | None = None) -> None:
             with contextlib.suppress(RuntimeError, AttributeError, ValueError):
                 if not jax.config.jax_platforms:
                     jax.config.update("jax_platforms", "cpu")
+    _configure_cache()
     count = _device_count(cpu_devices)
     if count is None or count <= 1:
         return
