@@ -3,10 +3,10 @@ futures (memory stays bounded for any number of inputs)."""
 
 from __future__ import annotations
 
+import sys
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Executor, Future
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -87,11 +87,12 @@ def ordered(
             head = queue[0]
             try:
                 result = head.future.result()
-            except BrokenProcessPool:
-                assert isinstance(workers, ProcessWorkers)
-                _recover(workers, job, queue)
-                continue
-            except Exception as exc:  # Dask gave up on it (KilledWorker), or it was cancelled
+            except Exception as exc:
+                if _pool_broke(exc):
+                    assert isinstance(workers, ProcessWorkers)
+                    _recover(workers, job, queue)
+                    continue
+                # Dask gave up on it (KilledWorker), or it was cancelled
                 result = lost_result(job, head.task, f"{DIED}: {type(exc).__name__}", exc)
             queue.popleft()
             yield result
@@ -106,12 +107,21 @@ def _count(executor: Executor) -> int:
     return int(getattr(executor, "_max_workers", 1) or 1)
 
 
+def _pool_broke(exc: BaseException | None) -> bool:
+    """Whether ``exc`` says a worker process died. (Without a process pool, the module that
+    defines that error, and multiprocessing with it, is never imported: start-up.)"""
+    process = sys.modules.get("concurrent.futures.process")
+    return process is not None and isinstance(exc, process.BrokenProcessPool)
+
+
 def _broken(future: Future) -> bool:
-    return future.done() and isinstance(future.exception(), BrokenProcessPool)
+    return future.done() and _pool_broke(future.exception())
 
 
 def _recover(workers: ProcessWorkers, job: ScoreJob, queue: deque[_Slot]) -> None:
     """A worker died: blame its task, score the others on a new pool."""
+    from concurrent.futures.process import BrokenProcessPool
+
     culprits = workers.culprits()  # waits until the broken pool has failed every future
     failed = [slot for slot in queue if _broken(slot.future)]
     workers.restart()
