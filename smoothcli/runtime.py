@@ -52,14 +52,15 @@ def _device_count(cpu_devices: int | None) -> int | None:
 def cache_dir() -> str | None:
     """The folder of smoothcli's persistent compilation cache, or ``None`` when it is off.
 
-    ``SMOOTHCLI_CACHE_DIR`` if set (empty or ``off`` turns the cache off), else
-    ``$XDG_CACHE_HOME/smoothcli/jax``, else ``~/.cache/smoothcli/jax``.
+    The cache is opt-in: ``SMOOTHCLI_CACHE_DIR`` names its folder, or is ``auto`` for
+    ``$XDG_CACHE_HOME/smoothcli/jax`` (else ``~/.cache/smoothcli/jax``). Unset, empty or
+    ``off``: no cache (JAX writes its cache files without a lock and never prunes them, so
+    it is not turned on behind a user's back).
     """
-    wanted = os.environ.get("SMOOTHCLI_CACHE_DIR")
-    if wanted is not None:
-        wanted = wanted.strip()
-        if not wanted or wanted.lower() in CACHE_OFF:
-            return None
+    wanted = os.environ.get("SMOOTHCLI_CACHE_DIR", "").strip()
+    if not wanted or wanted.lower() in CACHE_OFF:
+        return None
+    if wanted.lower() != "auto":
         return os.path.abspath(os.path.expanduser(wanted))
     base = os.environ.get("XDG_CACHE_HOME", "").strip()
     if not os.path.isabs(base):  # unset, empty or relative: the XDG spec says ignore it

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import settings
 
 os.environ.setdefault("JAX_NUMPY_RANK_PROMOTION", "raise")
+os.environ.setdefault("SMOOTHCLI_CACHE_DIR", "off")  # tests never write a user's cache
 
 # what the CLI does at start-up: one CPU device per core, so that tests exercise the engine
 # spreading blocks over several devices (importing smoothcli no longer does this)

@@ -56,10 +56,12 @@ def tiny_csv(tmp_path: Path) -> Path:
         ({"SMOOTHCLI_CACHE_DIR": "/c/here"}, "/c/here"),
         ({"SMOOTHCLI_CACHE_DIR": " /c/here "}, "/c/here"),
         ({"SMOOTHCLI_CACHE_DIR": "/c/here", "XDG_CACHE_HOME": "/x"}, "/c/here"),
-        ({"XDG_CACHE_HOME": "/x"}, "/x/smoothcli/jax"),
-        ({"XDG_CACHE_HOME": "relative/x"}, "/h/.cache/smoothcli/jax"),  # XDG: ignore it
-        ({"XDG_CACHE_HOME": ""}, "/h/.cache/smoothcli/jax"),
-        ({}, "/h/.cache/smoothcli/jax"),
+        ({"SMOOTHCLI_CACHE_DIR": "auto", "XDG_CACHE_HOME": "/x"}, "/x/smoothcli/jax"),
+        ({"SMOOTHCLI_CACHE_DIR": "auto", "XDG_CACHE_HOME": "rel/x"}, "/h/.cache/smoothcli/jax"),
+        ({"SMOOTHCLI_CACHE_DIR": "auto", "XDG_CACHE_HOME": ""}, "/h/.cache/smoothcli/jax"),
+        ({"SMOOTHCLI_CACHE_DIR": "auto"}, "/h/.cache/smoothcli/jax"),
+        ({}, None),  # opt-in
+        ({"XDG_CACHE_HOME": "/x"}, None),
         ({"SMOOTHCLI_CACHE_DIR": ""}, None),
         ({"SMOOTHCLI_CACHE_DIR": "off"}, None),
         ({"SMOOTHCLI_CACHE_DIR": "OFF", "XDG_CACHE_HOME": "/x"}, None),
@@ -100,8 +102,8 @@ def test_cache_folder_is_created_and_a_second_process_uses_it(tmp_path, tiny_csv
     assert not (tmp_path / "xdg").exists()
 
 
-def test_without_smoothcli_cache_dir_the_cache_goes_under_xdg_cache_home(tmp_path, tiny_csv):
-    done = _score(tiny_csv, _env(tmp_path, None))
+def test_auto_puts_the_cache_under_xdg_cache_home(tmp_path, tiny_csv):
+    done = _score(tiny_csv, _env(tmp_path, "auto"))
     assert (done.returncode, done.stderr) == (0, "")
     assert _files(tmp_path / "xdg" / "smoothcli" / "jax")
     assert not (tmp_path / "home").exists()

@@ -22,7 +22,7 @@ import io
 import json
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ._errors import OutputError
@@ -33,7 +33,7 @@ from ._writers import make_writer
 RESUMABLE = ("tsv", "csv", "jsonl")
 _MAGIC = "smoothcli-resume"
 _VERSION = 1
-_Key = tuple[str, str]  # (path as given, absolute path)
+_Key = str  # the input's real path: './a.nii' and 'a.nii' from another folder are one input
 
 
 def journal_path(path: str) -> str:
@@ -44,6 +44,13 @@ def journal_path(path: str) -> str:
 
 def _digest(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def _key(path: str, abspath: str | None = None) -> _Key:
+    """An input's identity in the journal: its real path (stdin is ``-``)."""
+    if path == "-":
+        return "-"
+    return os.path.realpath(abspath if abspath is not None else path)
 
 
 def _stamp(path: str) -> tuple[int, int] | None:
@@ -68,10 +75,14 @@ class _Entry:
     start: int
     end: int
     digest: str
+    #: files the rows also came from (the mask): [absolute path, size, mtime_ns]
+    deps: list = field(default_factory=list)
+    errors: int = 0  # rows with status error
+    fails: int = 0  # rows that failed a threshold
 
     @property
     def key(self) -> _Key:
-        return self.path, self.abspath
+        return _key(self.path, self.abspath)
 
     def line(self) -> bytes:
         fields = {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -81,6 +92,8 @@ class _Entry:
         """True when the input still has the size and modification time its rows came from."""
         if self.path == "-":
             return False
+        if any(_stamp(dep) != (size, mtime) for dep, size, mtime in self.deps):
+            return False  # its mask changed
         if self.size is None:  # it could not be stat'ed (missing): done while that holds
             return _stamp(self.abspath) is None
         return _stamp(self.abspath) == (self.size, self.mtime_ns)
@@ -213,22 +226,33 @@ class Resume:
     def done(self, path: str) -> bool:
         """Whether ``path``'s rows are in FILE and the file still has the size and
         modification time they came from (stdin ``-`` is never done)."""
-        entry = self._entries.get((path, os.path.abspath(path)))
+        entry = self._entries.get(_key(path))
         return entry is not None and entry.current()
 
+    def counts(self, path: str) -> tuple[int, int]:
+        """How many of a done input's rows are errors, and how many failed a threshold."""
+        entry = self._entries.get(_key(path))
+        return (entry.errors, entry.fails) if entry is not None else (0, 0)
+
     def append(
-        self, rows: list[dict[str, Any]], *, path: str, stat: os.stat_result | None = None
+        self,
+        rows: list[dict[str, Any]],
+        *,
+        path: str,
+        stat: os.stat_result | None = None,
+        depends: tuple[str, ...] = (),
     ) -> None:
         """Add one input's rows to FILE (flushed and fsynced), then record it in the journal.
 
         ``stat`` is the input's ``os.stat`` taken BEFORE it was scored, so a file changed while
         it was being read is redone next time; without it the file is stat'ed now, after
-        scoring. An input already in FILE (changed since :func:`open_resume`) has its old
-        rows removed first.
+        scoring. ``depends`` are other files the rows came from (the mask): the input is
+        redone when one of them changes. An input already in FILE (changed since
+        :func:`open_resume`) has its old rows removed first.
         """
         if self._fd is None or self._jfd is None:
             raise ValueError("append on a closed Resume")
-        key = (path, os.path.abspath(path))
+        key = _key(path)
         if key in self._entries:
             self._remove(key)
         if path == "-":
@@ -247,7 +271,18 @@ class Resume:
                 os.ftruncate(self._fd, start)
             raise
         size, mtime_ns = stamp if stamp is not None else (None, None)
-        entry = _Entry(path, key[1], size, mtime_ns, start, start + len(data), _digest(data))
+        entry = _Entry(
+            path,
+            os.path.abspath(path),
+            size,
+            mtime_ns,
+            start,
+            start + len(data),
+            _digest(data),
+            [[os.path.abspath(d), *(_stamp(d) or (None, None))] for d in depends],
+            sum(row.get("status") == "error" for row in rows),
+            sum(row.get("check") == "fail" for row in rows),
+        )
         self._end = entry.end  # rows are safe: a kill from here redoes them, at worst
         line = entry.line()
         _pwrite_all(self._jfd, line, os.fstat(self._jfd).st_size)
