@@ -144,7 +144,10 @@ def test_resume_after_kill_9_ends_with_each_input_once(tree, tmp_path):
 def test_ctrl_c_with_jobs_exits_130_and_leaves_no_worker(tree, tmp_path):
     big = tmp_path / "big.npy"
     np.save(big, np.random.default_rng(0).standard_normal((64, 1_000_000)).astype(np.float32))
-    inputs = [str(big)] * 200  # minutes of work: it is interrupted long before the end
+    inputs = []  # minutes of work (each input is scored once: links, not repeats)
+    for i in range(200):
+        os.link(big, tmp_path / f"big{i:03d}.npy")
+        inputs.append(str(tmp_path / f"big{i:03d}.npy"))
     proc = subprocess.Popen(
         [*entry(), "score", *inputs, "--jobs", "2"],
         stdout=subprocess.DEVNULL,
@@ -178,3 +181,40 @@ def _alive(pid: int) -> bool:
         return False
     stat = Path(f"/proc/{pid}/stat").read_text()
     return stat.split(")")[-1].split()[0] != "Z"  # a zombie is gone
+
+
+def test_resume_redoes_a_run_whose_mask_changed_and_keeps_each_input_once(tree, tmp_path):
+    import shutil
+
+    root = tmp_path / "tree"
+    shutil.copytree(tree["root"], root)
+    target = tmp_path / "dvars.tsv"
+    args = ["--include", "*desc-preproc_bold*", "--mask", "auto", "-o", target, "--resume"]
+    first = run(root, *args)
+    assert first.exit_code == 0, first.output
+    before = target.read_text()
+    # the same inputs spelled another way: nothing is scored again, nothing doubled
+    again = run(f"{tmp_path}/./tree", *args)
+    assert again.exit_code == 0 and target.read_text() == before
+    assert "6 already in" in again.stderr
+    # a mask that changes: its run is scored again, with the new mask
+    run_path = next(p for p in tree["runs"] if "sub-01_task-rest_desc" in p.name)
+    mask = root / tree["mask_of"][run_path].relative_to(tree["root"])
+    data = nib.load(mask)
+    flipped = np.asarray(data.dataobj).copy()
+    flipped[:2] = 1 - flipped[:2]
+    nib.save(nib.Nifti1Image(flipped, data.affine, data.header), mask)
+    third = run(root, *args)
+    assert third.exit_code == 0, third.output
+    rows = rows_of(target.read_text())
+    assert len(rows) == len(rows_of(before))  # each input once
+    assert rows != rows_of(before)  # and that run's rows are new
+
+
+def test_a_resumed_run_still_exits_3_for_error_rows_already_in_the_file(tmp_path):
+    target = tmp_path / "scores.tsv"
+    args = [SAMPLE, tmp_path / "missing.npy", "-o", target, "--resume"]
+    assert run(*args).exit_code == 3
+    again = run(*args)
+    assert again.exit_code == 3, again.output  # nothing scored, but the file holds an error
+    assert "5 already in" in again.stderr

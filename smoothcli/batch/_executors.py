@@ -88,11 +88,27 @@ def inline_executor() -> Workers:
 _slot: tuple[Any, int] | None = None
 
 
+def _die_with_parent() -> None:
+    """On Linux, ask the kernel to kill this worker when the process that started it dies
+    (even by SIGKILL), so that no worker is left behind."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux
+        return
+    if os.getppid() == 1:  # the parent died before the request was made
+        os._exit(1)
+
+
 def _init_worker(table: Any, counter: Any) -> None:
     """Each worker: one CPU device (N workers x N devices would oversubscribe the cores),
     Ctrl-C left to the parent (which stops the workers), and a slot in the shared table."""
     global _slot
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent()
     configure(cpu_devices=1)
     with counter.get_lock():
         slot = counter.value
@@ -218,7 +234,13 @@ def dask_executor(spec: str) -> Workers:
     process per CPU on 127.0.0.1 (no dashboard); ``tcp://...`` (any ``://`` address) connects
     to a scheduler; anything else is a scheduler file (``dask scheduler --scheduler-file``)."""
     require_dask()
+    import logging
+
     from distributed import Client, LocalCluster
+
+    # Dask logs its workers' comings and goings, and a Ctrl-C's closed connections, at
+    # WARNING: smoothcli's own messages say what the user needs to know
+    logging.getLogger("distributed").setLevel(logging.ERROR)
 
     if spec == "local":
         cluster = LocalCluster(
@@ -236,11 +258,11 @@ def dask_executor(spec: str) -> Workers:
 
         return client_executor(client, close)
     if "://" in spec:
-        client = Client(spec)
+        client = Client(spec, timeout="10s")
     else:
         if not os.path.isfile(spec):
             raise ValueError(
                 f"no Dask scheduler at {spec!r}: give tcp://HOST:PORT, a scheduler file, or local"
             )
-        client = Client(scheduler_file=spec)
+        client = Client(scheduler_file=spec, timeout="10s")
     return client_executor(client, client.close)

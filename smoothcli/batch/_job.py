@@ -209,7 +209,11 @@ def _error_row(exc: BaseException, task: Task) -> dict:
 def _shown(text: str, task: Task) -> str:
     """Text about the opened path, with the path as the user gave it (a worker opens the
     absolute path; the rows are the same whichever executor scored them)."""
-    return text.replace(task.path, task.shown) if task.path != task.shown else text
+    if task.path != task.shown:
+        text = text.replace(task.path, task.shown)
+    if task.mask is not None and task.mask_shown is not None and task.mask != task.mask_shown:
+        text = text.replace(task.mask, task.mask_shown)
+    return text
 
 
 @dataclass(frozen=True)
@@ -226,6 +230,8 @@ class ScoreJob:
         """``mask`` is a mask loaded already, in this process, that wins over ``task.mask``."""
         opts = self.opts
         head = {"path": task.shown, **entities(task.shown), "name": opts.name}
+        if task.mask_shown is not None:  # error rows say which mask too; ok rows: NIfTI only
+            head["mask"] = task.mask_shown
         notes: list[str] = []
         rows: list[dict] = []
         error: Exception | None = None

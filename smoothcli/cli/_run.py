@@ -64,6 +64,9 @@ def gather_inputs(
         found = discover(paths, include=include or (), exclude=exclude or ())
     except ValueError as exc:  # a malformed glob
         raise Usage(str(exc), "--include/--exclude") from None
+    found.inputs[:] = _once(found.inputs)
+    if not found.inputs and (include or exclude):
+        raise Usage("no file found in the folders given matches --include/--exclude")
     if not found.inputs:
         from ..sources import READERS
 
@@ -72,6 +75,21 @@ def gather_inputs(
         skipped = f" ({len(found.skipped)} skipped: not time series)" if found.skipped else ""
         raise Usage(f"no files of a known kind ({kinds}) to score in {shown}{skipped}")
     return found
+
+
+def _once(inputs: list[str]) -> list[str]:
+    """Each input once, the first time it is named (a file in a folder given and named
+    again, ``./a`` and ``a``): one input, one set of rows."""
+    import os
+
+    seen: set[str] = set()
+    out = []
+    for path in inputs:
+        key = path if path == "-" else os.path.abspath(path)  # links stay distinct
+        if key not in seen:
+            seen.add(key)
+            out.append(path)
+    return out
 
 
 def _resolve_output(output: str | None, fmt: str, protect: list[str]) -> tuple[Any, str]:
@@ -173,6 +191,94 @@ def _open_table(
     return make_writer(fmt, stream, names, color=color, hide_empty=hide)
 
 
+def _not_done(log: Any, inputs: list[str], counts: dict[str, int]) -> list[str]:
+    """The inputs whose rows the resumed FILE does not hold yet; those it holds count as
+    they did (an error row there still makes the batch exit 3)."""
+    todo = []
+    for path in inputs:
+        if log.done(path):
+            errors, fails = log.counts(path)
+            counts["done"] += 1
+            counts["error" if errors else "ok"] += 1
+            counts["fail"] += bool(fails)
+        else:
+            todo.append(path)
+    return todo
+
+
+def _score_all(
+    executor: Any,
+    log: Any,
+    inputs: list[str],
+    opts: Any,
+    ui: UI,
+    counts: dict[str, int],
+    mask: Any,
+    target: Any,
+    fmt: str,
+    names: list[str],
+    columns: str | None,
+) -> str | None:
+    """Score ``inputs`` in input order, writing each input's rows to the table (or the
+    resumed FILE) as it finishes; return the sidecar written, if any."""
+    import os
+
+    from ..output import write_sidecar
+
+    stats: dict[str, Any] = {}
+    with contextlib.ExitStack() as stack:  # an exception (Ctrl-C) leaves a table untouched
+        stack.enter_context(executor)
+        if log is not None:
+            for path in inputs:
+                with contextlib.suppress(OSError, ValueError):
+                    stats[path] = os.stat(path) if path != "-" else None
+        else:
+            color = fmt == "table" and target is None and sys.stdout.isatty()
+            writer = _open_table(stack, target, fmt, names, color, columns is None)
+        _stream(
+            executor, log, writer if log is None else None, inputs, opts, ui, counts, mask, stats
+        )
+    if log is not None:
+        return log.sidecar
+    return write_sidecar(target, names, _meta(opts)) if target is not None else None
+
+
+def _stream(
+    executor: Any,
+    log: Any,
+    writer: Any,
+    inputs: list[str],
+    opts: Any,
+    ui: UI,
+    counts: dict[str, int],
+    mask: Any,
+    stats: dict[str, Any],
+) -> None:
+    from ..batch import iter_scores
+
+    stdin = sys.stdin.buffer if "-" in inputs else None
+    with ui.progress(inputs) as progress:
+        if inputs:
+            progress.reading(inputs[0])
+        results = iter_scores(inputs, opts, stdin=stdin, mask=mask, executor=executor)
+        for i, result in enumerate(results):
+            if log is not None:
+                masks = tuple({row["mask"] for row in result.rows if row.get("mask")})
+                log.append(
+                    result.rows, path=result.path, stat=stats.get(result.path), depends=masks
+                )
+            else:
+                writer.add(result.rows)
+            counts["error" if result.error is not None else "ok"] += 1
+            counts["fail"] += bool(result.failed_rows)
+            _report(result, opts, ui)
+            if i + 1 < len(inputs):
+                progress.reading(inputs[i + 1])
+            progress.advance()
+    if writer is not None:
+        writer.close()  # after the progress bar is gone
+
+
 def run_batch(
     found: Any,
     opts: Any,
@@ -190,9 +296,11 @@ def run_batch(
     status."""
     import os
 
-    from ..batch import AUTO, iter_scores, load_mask
-    from ..output import OutputError, open_resume, select_columns, write_sidecar
+    from ..batch import AUTO, load_mask
+    from ..discover import MASK_BY_NAME
+    from ..output import OutputError, open_resume, select_columns
 
+    start = time.perf_counter()
     inputs = list(found.inputs)
     protect = [p for p in inputs if p != "-"]
     protect += [p for p in (opts.mask, files_from) if p not in (None, "-", AUTO)]
@@ -222,78 +330,50 @@ def run_batch(
     from .. import runtime
     from .._signals import exit_at_once, exit_status, raise_on_signal, signal_of
 
-    executor = _executor(jobs, dask)
-    # this process scores only when it is the executor (and stdin): one device per core then;
-    # else it must not spend a core importing JAX while the workers start
-    runtime.configure(cpu_devices=None if executor.inline else 1)
-    raise_on_signal()  # from here on, Ctrl-C and SIGTERM unwind and clean up
-    stdin = sys.stdin.buffer if "-" in inputs else None
-    color = fmt == "table" and target is None and sys.stdout.isatty()
     counts = {"ok": 0, "error": 0, "fail": 0, "done": 0}
-    start = time.perf_counter()
-    sidecar = None
-    try:
-        with contextlib.ExitStack() as stack:
-            stack.enter_context(executor)
-            stats: dict[str, Any] = {}
-            if resume:
-                try:
-                    log = stack.enter_context(
-                        open_resume(output, fmt, names, meta=_meta(opts), protect=protect)
-                    )
-                except OutputError as exc:
-                    raise Usage(str(exc), "--output") from None
-                sidecar = log.sidecar
-                todo = []
-                for path in inputs:
-                    if log.done(path):
-                        counts["done"] += 1
-                        continue
-                    with contextlib.suppress(OSError, ValueError):
-                        stats[path] = os.stat(path) if path != "-" else None
-                    todo.append(path)
-                inputs = todo
-            else:
-                writer = _open_table(stack, target, fmt, names, color, columns is None)
-            with ui.progress(inputs) as progress:
-                if inputs:
-                    progress.reading(inputs[0])
-                results = iter_scores(inputs, opts, stdin=stdin, mask=mask, executor=executor)
-                for i, result in enumerate(results):
-                    if resume:
-                        log.append(result.rows, path=result.path, stat=stats.get(result.path))
-                    else:
-                        writer.add(result.rows)
-                    counts["error" if result.error is not None else "ok"] += 1
-                    counts["fail"] += bool(result.failed_rows)
-                    _report(result, opts, ui)
-                    if i + 1 < len(inputs):
-                        progress.reading(inputs[i + 1])
-                    progress.advance()
-            if not resume:
-                writer.close()  # after the progress bar is gone
-        if target is not None:
-            sidecar = write_sidecar(target, names, _meta(opts))
-    except KeyboardInterrupt as exc:
-        ui.say("terminated" if signal_of(exc) == signal.SIGTERM else "interrupted")
-        return exit_status(exc)
-    except BrokenPipeError:  # the reader went away: stop quietly, keep the final flush quiet
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return ExitStatus.BROKEN_PIPE
-    except OSError as exc:  # a full disk, /dev/full, an I/O error: the table is not written
-        where = output if output is not None else "stdout"
-        ui.say(f"error: cannot write the table to {where}: {exc.strerror or exc}")
-        return ExitStatus.INPUT_ERROR
-    finally:
-        exit_at_once()  # nothing left to clean up: a late signal ends the process at once
+    with contextlib.ExitStack() as stack:
+        log = None
+        if resume:  # checked before any worker starts: a bad FILE is a quick usage error
+            try:
+                log = stack.enter_context(
+                    open_resume(output, fmt, names, meta=_meta(opts), protect=protect)
+                )
+            except OutputError as exc:
+                raise Usage(str(exc), "--output") from None
+            inputs = _not_done(log, inputs, counts)
+        executor = _executor(jobs, dask)
+        # this process scores only when it is the executor (and stdin): one device per core
+        # then; else it must not spend a core importing JAX while the workers start
+        runtime.configure(cpu_devices=None if executor.inline else 1)
+        raise_on_signal()  # from here on, Ctrl-C and SIGTERM unwind and clean up
+        try:
+            sidecar = _score_all(
+                executor, log, inputs, opts, ui, counts, mask, target, fmt, names, columns
+            )
+        except KeyboardInterrupt as exc:
+            ui.say("terminated" if signal_of(exc) == signal.SIGTERM else "interrupted")
+            return exit_status(exc)
+        except BrokenPipeError:  # the reader went away: stop quietly, keep the final flush quiet
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            return ExitStatus.BROKEN_PIPE
+        except OSError as exc:  # a full disk, /dev/full, an I/O error: the table is not written
+            where = output if output is not None else "stdout"
+            ui.say(f"error: cannot write the table to {where}: {exc.strerror or exc}")
+            return ExitStatus.INPUT_ERROR
+        finally:
+            exit_at_once()  # nothing left to clean up: a late signal ends the process at once
     took = time.perf_counter() - start
     total = len(found.inputs)
+    by_name = sum(reason == MASK_BY_NAME for _, reason in found.skipped)
+    skipped = f"; {len(found.skipped)} skipped: not a time series" if found.skipped else ""
+    if by_name:
+        skipped += f" ({by_name} masks or segmentations, by name)"
     ui.info(
         f"{total} input(s): {counts['ok']} scored, {counts['error']} failed to score"
         + (f", {counts['fail']} failed the threshold" if opts.has_thresholds else "")
         + (f", {counts['done']} already in {output}" if counts["done"] else "")
-        + (f"; {len(found.skipped)} skipped: not a time series" if found.skipped else "")
+        + skipped
         + (f"; wrote {output}" if output else "")
         + (f" and its sidecar {sidecar}" if sidecar else "")
         + f" ({took:.2f} s)"
