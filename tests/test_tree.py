@@ -218,3 +218,29 @@ def test_a_resumed_run_still_exits_3_for_error_rows_already_in_the_file(tmp_path
     again = run(*args)
     assert again.exit_code == 3, again.output  # nothing scored, but the file holds an error
     assert "5 already in" in again.stderr
+
+
+def test_kill_9_of_smoothcli_takes_its_workers_with_it(tmp_path):
+    big = tmp_path / "big.npy"
+    np.save(big, np.random.default_rng(0).standard_normal((64, 1_000_000)).astype(np.float32))
+    inputs = []
+    for i in range(100):
+        os.link(big, tmp_path / f"big{i:03d}.npy")
+        inputs.append(str(tmp_path / f"big{i:03d}.npy"))
+    proc = subprocess.Popen(
+        [*entry(), "score", *inputs, "--jobs", "2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 60
+    children: list[int] = []
+    while time.time() < deadline and len(children) < 2:
+        time.sleep(0.2)
+        children = _children(proc.pid)
+    time.sleep(2)  # the workers have started and are busy
+    proc.kill()
+    proc.wait()
+    deadline = time.time() + 10
+    while time.time() < deadline and [pid for pid in children if _alive(pid)]:
+        time.sleep(0.1)
+    assert children and not [pid for pid in children if _alive(pid)]
