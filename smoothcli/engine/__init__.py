@@ -18,6 +18,7 @@ arithmetic, as NumPy float64 would on the same formula.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import warnings
 from collections import deque
@@ -33,10 +34,18 @@ from ..loss import SmoothnessLoss, check_options, smoothness
 from ..precision import compute_dtype
 from ..scalarise import apply_maps
 from ..sources._base import ArraySource, ChunkedSource
-from . import _kernel
+from . import _kernel, _plan
 from ._accumulate import Concatenator, Reducer
 from ._blocks import Staging, blocks, holds
-from ._plan import KernelSpec, block_sizes, plan_maps, tally_mode
+from ._plan import (
+    KernelSpec,
+    block_sizes,
+    kernel_layout,
+    lane_plan,
+    merge_reduced,
+    plan_maps,
+    tally_mode,
+)
 
 jnp = jax.numpy
 
@@ -207,6 +216,13 @@ def _evaluate(
         return _whole(loss, src, cdtype, omit)
 
     carry = chunk_axis == diff_axis and n > 0
+    merge = _merged(src, diff_axis, plan) if not carry else None
+    if merge is not None:  # an in-memory array whose leading axes are reduced together
+        src, diff_axis, plan = merge
+        chunk_axis, shape = 0, tuple(int(s) for s in src.shape)
+        diff_shape = list(shape)
+        if n > 0:
+            diff_shape[diff_axis] = max(shape[diff_axis] + (pad is not None) - n, 0)
     if carry and pad is not None and not holds(dtype, pad):
         # the pad is staged with the history rows: stage in the compute dtype, not the
         # stored one (an integer block would truncate a pad of 0.5, float16 overflow 1e5)
@@ -220,8 +236,40 @@ def _evaluate(
         others.reverse()
     perm = (chunk_axis, *others)
     history = n if carry else 0
+    block_shape = (rows + history, *[shape[a] for a in perm[1:]])
+    lane_dec = lane_plan(plan, len(shape), diff_axis, chunk_axis, row_elems, carry, omit)
+    if lane_dec is not None:
+        return _evaluate_lanes(
+            loss,
+            src,
+            cdtype,
+            omit,
+            diff_shape,
+            total_rows,
+            lane_dec,
+            plan,
+            KernelSpec(
+                block_shape=block_shape,
+                perm=perm,
+                stored_dtype=dtype.str,
+                compute_dtype=cdtype.str,
+                rows=rows,
+                step=step,
+                n=n,
+                diff_axis=diff_axis,
+                pad=pad if n > 0 else None,
+                carry=carry,
+                local=plan.local[:1],
+                combiner=plan.combiner if not plan.local else None,
+                chunk_pos=0,
+                omit=omit,
+                tally=tally_mode(plan.local[:1], plan.combiner if not plan.local else None, omit),
+                lanes=_plan.LANES,
+                lane_dec=lane_dec,
+            ),
+        )
     spec = KernelSpec(
-        block_shape=(rows + history, *[shape[a] for a in perm[1:]]),
+        block_shape=block_shape,
         perm=perm,
         stored_dtype=dtype.str,
         compute_dtype=cdtype.str,
@@ -257,6 +305,70 @@ def _evaluate(
     return Evaluation(value, nonfinite, math.prod(diff_shape), cdtype)
 
 
+def _merged(src: Any, diff_axis: int, plan: Any) -> tuple[ArraySource, int, Any] | None:
+    """``src`` with its leading reduced axes merged into one (see :func:`merge_reduced`): the
+    new source, difference axis and plan; ``None`` if that does not apply."""
+    if not isinstance(src, ArraySource) or src.array.ndim < 3:
+        return None
+    canonical = src.canonical()
+    if canonical is None:
+        return None
+    perm = (src.chunk_axis, *[a for a in range(canonical.ndim) if a != src.chunk_axis])
+    if src.order == "F":
+        perm = (src.chunk_axis, *reversed(perm[1:]))
+    merged = merge_reduced(perm, diff_axis, plan)
+    if merged is None:
+        return None
+    k, new, plan = merged
+    array = canonical.reshape(-1, *canonical.shape[k:])  # a view: canonical is C-contiguous
+    return ArraySource(array), new[diff_axis], plan
+
+
+def _evaluate_lanes(
+    loss: SmoothnessLoss,
+    src: Any,
+    cdtype: np.dtype,
+    omit: bool,
+    diff_shape: list[int],
+    total_rows: int,
+    dec: Any,
+    plan: Any,
+    spec: KernelSpec,
+) -> Evaluation:
+    """Evaluate with the first map of the chain reduced in lanes (see :func:`lane_plan`):
+    the kernel gives each row's lane partials, summed here in float64 and finished; the rest
+    of the chain runs on that small result."""
+    assert loss.scalarisation is not None
+    chain = loss.scalarisation.chain()
+    ndim, time = len(diff_shape), spec.diff_axis
+    flat = dataclasses.replace(dec, axes=(0, 1), keep=None)
+    acc: Reducer | Concatenator
+    acc = Concatenator(0) if plan.local else Reducer(flat, omit)
+    nonfinite = _run(spec, src, acc, total_rows)
+    count = math.prod(diff_shape) // (diff_shape[src.chunk_axis] if plan.local else 1)
+    if isinstance(acc, Concatenator):  # one row of lanes per difference row
+        lanes = acc.result()
+        if flat.combine == "sum":
+            total = np.sum(lanes, axis=1, dtype=np.float64)
+        else:
+            total = flat.reduce(lanes, (1,), np).astype(np.float64)
+        value: Any = flat.finish(total, count)
+    else:
+        value = acc.result((count, 1))
+    first = jax.eval_shape(
+        lambda y: apply_maps(chain[:1], y, time, omit=omit)[0],
+        jax.ShapeDtypeStruct(tuple(diff_shape), cdtype),
+    )
+    value = np.reshape(value, first.shape)
+    if len(chain) > 1:
+        value = jnp.asarray(value, cdtype)
+        rest = apply_maps(chain[1:], value, chain[0].out_time(ndim, time), omit=omit)[0]
+        value = np.asarray(loss.nu * rest)
+    else:
+        value = np.asarray(loss.nu * value, cdtype)
+    return Evaluation(value, nonfinite, math.prod(diff_shape), cdtype)
+
+
 def _run(spec: KernelSpec, src: Any, acc: Reducer | Concatenator, total_rows: int) -> int:
     """Stream every block of ``src`` through the kernel into ``acc``; return how many
     differences were not finite."""
@@ -267,6 +379,12 @@ def _run(spec: KernelSpec, src: Any, acc: Reducer | Concatenator, total_rows: in
     extra = spec.extra()
     staging = Staging(total + extra, dtype, spec.block_shape, depth=len(devices) + 1)
     history = spec.n if spec.carry else 0
+    order = kernel_layout(spec).to_logical
+
+    def logical(a: Any) -> np.ndarray:  # a view: the host reduces it in memory order
+        a = np.asarray(a)
+        return a.transpose(order) if a.ndim == len(order) else a
+
     inflight: deque[tuple[Any, Any, Any, int, int, np.ndarray | None]] = deque()
     nonfinite = 0
 
@@ -274,6 +392,10 @@ def _run(spec: KernelSpec, src: Any, acc: Reducer | Concatenator, total_rows: in
         nonlocal nonfinite
         (partial, tally), on_device, offset, lo, hi, staged = inflight.popleft()
         jax.block_until_ready(partial)
+        if isinstance(partial, tuple):
+            partial = tuple(logical(p) for p in partial)
+        else:
+            partial = logical(partial)
         result = acc.add(partial, lo, hi)
         if spec.tally == "count":
             nonfinite += int(tally)

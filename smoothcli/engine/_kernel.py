@@ -14,11 +14,9 @@ import math
 import weakref
 from typing import Any
 
-import numpy as np
-
 from .._jax import jax
 from ..scalarise import apply_maps
-from ._plan import KernelSpec
+from ._plan import KernelSpec, kernel_layout
 
 jnp = jax.numpy
 lax = jax.lax
@@ -94,6 +92,22 @@ def differences(buf: Any, offset: Any, spec: KernelSpec, step_index: Any) -> Any
     return win[0]
 
 
+def lane_partials(d: Any, spec: KernelSpec) -> Any:
+    """``(step, lanes + 1)``: each row of ``d`` transformed and reduced by ``spec.lane_dec``
+    into ``spec.lanes`` partials over strided elements (a column reduction, vectorised) and
+    one over the elements left over."""
+    dec = spec.lane_dec
+    assert dec is not None
+    t = dec.apply_transform(d.reshape(d.shape[0], -1), jnp)
+    size, lanes = t.shape[1], spec.lanes
+    whole = size // lanes * lanes
+    main = t[:, :whole].reshape(t.shape[0], whole // lanes, lanes)
+    rest = t[:, whole:]
+    if rest.shape[1] == 0:
+        rest = jnp.full((t.shape[0], 1), dec.identity, t.dtype)
+    return lax.concatenate([dec.reduce(main, (1,), jnp), dec.reduce(rest, (1,), jnp)[:, None]], 1)
+
+
 def _row_mask(spec: KernelSpec, i: Any, lo: Any, hi: Any, ndim: int, pos: int) -> Any:
     """Which of step ``i``'s rows are real difference rows, shaped to broadcast at ``pos``."""
     idx = i * spec.step + jnp.arange(spec.step)
@@ -105,6 +119,7 @@ def _row_mask(spec: KernelSpec, i: Any, lo: Any, hi: Any, ndim: int, pos: int) -
 def _build_kernel(spec: KernelSpec) -> Any:
     """``(buf, offset, lo, hi) -> (partial, tally)`` for one block.
 
+    Results are in the kernel's layout (:func:`kernel_layout`), transposed on the host.
     ``partial`` is ``(accumulator, counts)`` when a map reduces the chunk axis (``counts``
     per output element when omitting, else a dummy), or the local maps' output for every block
     row. ``tally`` is the number of non-finite differences (``"count"``), the sum of
@@ -112,8 +127,7 @@ def _build_kernel(spec: KernelSpec) -> Any:
     """
     steps = spec.rows // spec.step
     dec = spec.combiner
-    inverse = tuple(int(a) for a in np.argsort(spec.perm))
-    in_order = inverse == tuple(range(len(inverse)))
+    layout = kernel_layout(spec)  # the maps on the block's own axes: no transpose
     tally_dtype = spec.compute_dtype if spec.tally == "flag" else jnp.int32
 
     def local(buf: Any, offset: Any, i: Any, lo: Any, hi: Any) -> tuple[Any, Any]:
@@ -127,21 +141,21 @@ def _build_kernel(spec: KernelSpec) -> Any:
             tally = jnp.sum(jnp.where(_row_mask(spec, i, lo, hi, d.ndim, 0), d - d, 0))
         else:
             tally = jnp.zeros((), jnp.int32)
-        if not in_order:
-            d = jnp.transpose(d, inverse)
-        return apply_maps(spec.local, d, spec.diff_axis, omit=spec.omit)[0], tally
+        if spec.lanes:
+            return lane_partials(d, spec), tally
+        return apply_maps(layout.maps, d, spec.diff_pos, omit=spec.omit)[0], tally
 
     def kernel(buf: Any, offset: Any, lo: Any, hi: Any) -> Any:
         y0 = jax.eval_shape(lambda: local(buf, offset, 0, lo, hi)[0])
         tally0 = jnp.zeros((), tally_dtype)
         if dec is None:
             out_shape = list(y0.shape)
-            out_shape[spec.chunk_pos] = spec.rows
+            out_shape[layout.chunk_pos] = spec.rows
 
             def gather(i: Any, carry: tuple[Any, Any]) -> tuple[Any, Any]:
                 out, tally = carry
                 y, more = local(buf, offset, i, lo, hi)
-                out = lax.dynamic_update_slice_in_dim(out, y, i * spec.step, spec.chunk_pos)
+                out = lax.dynamic_update_slice_in_dim(out, y, i * spec.step, layout.chunk_pos)
                 return out, tally + more
 
             return lax.fori_loop(0, steps, gather, (jnp.zeros(out_shape, y0.dtype), tally0))
@@ -150,8 +164,8 @@ def _build_kernel(spec: KernelSpec) -> Any:
         def fold(i: Any, carry: tuple[Any, Any, Any]) -> tuple[Any, Any, Any]:
             acc, count, tally = carry
             y, more = local(buf, offset, i, lo, hi)
-            t = dec.apply_transform(y, jnp)
-            keep = _row_mask(spec, i, lo, hi, t.ndim, spec.chunk_pos)
+            t = y if spec.lanes else dec.apply_transform(y, jnp)  # lanes: transformed
+            keep = _row_mask(spec, i, lo, hi, t.ndim, layout.chunk_pos)
             if spec.omit:  # count what went in, per output element, for the finaliser
                 keep = keep & ~jnp.isnan(y)
                 count = count + keep.astype(count.dtype)

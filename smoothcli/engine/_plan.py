@@ -5,6 +5,7 @@ Pure Python and NumPy: nothing here touches JAX.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Literal
@@ -13,7 +14,18 @@ import numpy as np
 
 from ..scalarise import Decomposition, ScalarisationMap, trace
 
-__all__ = ["ALIGN", "KernelSpec", "Plan", "block_sizes", "plan_maps", "tally_mode"]
+__all__ = [
+    "ALIGN",
+    "KernelSpec",
+    "Layout",
+    "Plan",
+    "block_sizes",
+    "kernel_layout",
+    "lane_plan",
+    "merge_reduced",
+    "plan_maps",
+    "tally_mode",
+]
 
 #: elements handled per step of a kernel's inner loop
 STEP_ELEMENTS = 16384
@@ -21,6 +33,10 @@ STEP_ELEMENTS = 16384
 MIN_ROWS = 4
 #: most elements in a block: the kernel counts non-finite differences in int32
 MAX_BLOCK_ELEMENTS = (1 << 31) - 1
+#: lanes a whole-row reduction is split into (see :func:`lane_plan`); rows at least
+#: LANE_MIN_ROWS times as long take that path
+LANES = 4096
+LANE_MIN_ROWS = 4
 #: bytes a staged buffer is aligned to, so that JAX can share it without a copy
 ALIGN = 64
 
@@ -73,6 +89,10 @@ class KernelSpec:
     chunk_pos: int
     omit: bool  # leave non-finite differences out of every reduction
     tally: Tally = field(default="count")  # how non-finite differences are noticed
+    #: > 0: each row's differences are reduced by ``lane_dec`` into this many lane partials
+    #: (+1 for the rest), on the host in float64 after; see :func:`lane_plan`
+    lanes: int = 0
+    lane_dec: Decomposition | None = None
 
     @property
     def diff_pos(self) -> int:
@@ -86,6 +106,114 @@ class KernelSpec:
         if self.carry or self.n == 0:
             return align
         return align + self.n * math.prod(self.block_shape[self.diff_pos + 1 :])
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The local maps as the kernel applies them: on the block's own (canonical) axes, so that
+    no block is ever transposed. ``to_logical`` transposes their (small, or reduced on the
+    host) output into the logical order the accumulators expect; ``chunk_pos`` is where the
+    chunk axis is in the kernel's output."""
+
+    maps: tuple[ScalarisationMap, ...]
+    time: int | None  # the difference axis among the block's axes
+    to_logical: tuple[int, ...]
+    chunk_pos: int
+
+
+def kernel_layout(spec: KernelSpec) -> Layout:
+    """Rewrite ``spec.local`` to act on the block's axes (``spec.perm`` order).
+
+    Each map's axes are resolved in the logical frame and renamed to the block axes that hold
+    them, in the same order (a matrix norm's rows and columns keep their roles). A reduction
+    leaves the kept axes in block order; ``to_logical`` records the order to restore. Only the
+    order in which a reduction visits its elements changes.
+    """
+    if spec.lanes:  # the kernel's output is (rows, lanes + 1), whatever the maps
+        return Layout((), None, (0, 1), 0)
+    held = list(spec.perm)  # the logical axis each kernel axis holds
+    ndim, time = len(held), spec.diff_axis
+    maps = []
+    for m in spec.local:
+        ax = m.resolved_axis(ndim, time)
+        if isinstance(ax, int):
+            axis: int | tuple[int, ...] | None = held.index(ax)
+        elif ax is None:
+            axis = None if ndim == 1 else tuple(held.index(a) for a in range(ndim))
+        else:
+            axis = tuple(held.index(a) for a in ax)
+        maps.append(dataclasses.replace(m, inner=None, axis=axis))
+        reduced = m.reduced_axes(ndim, time)
+        lead = m.keepdims and m.out_ndim(ndim, time) != ndim  # an unfolded vector norm
+        kept = [a for a in held if not (a in reduced and (lead or not m.keepdims))]
+        new = [m.out_position(ndim, time, a) for a in kept]
+        held = [0, *new] if lead else new
+        ndim, time = m.out_ndim(ndim, time), m.out_time(ndim, time)
+    assert sorted(held) == list(range(ndim)), (held, ndim)
+    to_logical = tuple(held.index(a) for a in range(ndim))
+    return Layout(
+        tuple(maps),
+        None if time is None else held.index(time),
+        to_logical,
+        held.index(spec.chunk_pos),
+    )
+
+
+def merge_reduced(
+    perm: tuple[int, ...], diff_axis: int, plan: Plan
+) -> tuple[int, dict[int, int], Plan] | None:
+    """How many leading block axes (``perm`` order) to merge into one chunk axis, the new
+    axis of each logical axis, and the plan for the merged array; ``None`` if not worth it.
+
+    An in-memory C-ordered 4D array is chunked along its first axis, so a block row is a
+    whole volume: the kernel's accumulator (one row's worth of values) then streams megabytes
+    through memory at every step. When the only map that reduces the chunk axis also reduces
+    the axes after it (and no map comes before it), those axes can be merged with the chunk
+    axis for free (a reshape of a contiguous array), leaving short rows like a 2D array's.
+    The axes that are kept must stay in the same order, so that the result does not change.
+    """
+    dec = plan.combiner
+    if plan.local or dec is None or dec.keep is not None:
+        return None
+    k = 0
+    while k < len(perm) and perm[k] in dec.axes and perm[k] != diff_axis:
+        k += 1
+    if k < 2:
+        return None
+    kept = [a for a in perm if a not in dec.axes]
+    if kept != sorted(kept):
+        return None
+    new = {a: max(perm.index(a) - k + 1, 0) for a in perm}
+    merged = dataclasses.replace(dec, axes=tuple(sorted({new[a] for a in dec.axes})))
+    return k, new, Plan((), merged, plan.outer, 0, plan.outer_time)
+
+
+def lane_plan(
+    plan: Plan, ndim: int, diff_axis: int, chunk_axis: int, row_elems: int, carry: bool, omit: bool
+) -> Decomposition | None:
+    """The reduction to split into lanes, or ``None``.
+
+    When blocks split the difference axis (a time-last F-ordered array, a NIfTI run) a block
+    row is a whole frame. A map that reduces every axis of a frame then sums a few million
+    elements per row: XLA's CPU reduction to one value per row runs one scalar addition at a
+    time, and folding whole frames into an accumulator streams a frame-sized array through
+    memory at every step. Instead each row's reduction is split into :data:`LANES` partial
+    reductions over strided elements (a column reduction, which XLA vectorises), finished on
+    the host in float64. That applies to the first local map when it reduces every axis but
+    the chunk axis, or to the combiner when there is no local map and it reduces every axis.
+    """
+    if not carry or omit or row_elems < LANES * LANE_MIN_ROWS:
+        return None
+    every = set(range(ndim))
+    if plan.local:
+        dec = plan.local[0].decomposition(ndim, diff_axis)
+        if dec is not None and set(dec.axes) == every - {chunk_axis}:
+            return dec
+        return None
+    dec = plan.combiner
+    if dec is not None and set(dec.axes) == every:
+        return dec
+    return None
 
 
 def _map_propagates(m: ScalarisationMap) -> bool:
