@@ -287,3 +287,11 @@ def test_subnormal_differences_are_flushed_to_zero_a_known_xla_limit():
     X = np.array([0.0, 1e-310, 3e-310])
     assert float(np.abs(np.diff(X)).sum()) == 3e-310  # NumPy keeps subnormals
     assert float(evaluate(SmoothnessLoss(), X)) == 0.0  # XLA flushes them
+
+
+def test_a_pad_the_stored_dtype_cannot_hold_is_staged_in_the_compute_dtype():
+    # float16 holds at most 65504: a pad of 1e5 staged in float16 would be inf
+    X = np.ones(6, np.float16)
+    loss = SmoothnessLoss(n=1, pad_value=1e5, axis=0)
+    info = evaluate_info(loss, X, chunk_rows=2)  # blocks split the difference axis
+    assert float(info.value) == 99999.0 and info.nonfinite == 0

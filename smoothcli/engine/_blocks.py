@@ -64,7 +64,9 @@ def holds(dtype: np.dtype, value: float) -> bool:
     """Whether ``dtype`` stores ``value`` exactly."""
     with np.errstate(all="ignore"):
         stored = np.asarray(value).astype(dtype)
-    return bool(stored == value)
+    # compared in float64: against a Python float, NumPy casts the float to ``dtype`` first
+    # (1e5 becomes inf in float16, and inf == inf)
+    return bool(stored.astype(np.float64) == np.float64(value))
 
 
 def blocks(
