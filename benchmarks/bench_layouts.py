@@ -39,7 +39,7 @@ def _reset_peak() -> None:
         fh.write("5")
 
 
-def _array(shape: tuple[int, ...], order: str):  # noqa: ANN202
+def _array(shape: tuple[int, ...], order: str):
     import numpy as np
 
     rng = np.random.default_rng(0)
