@@ -9,6 +9,7 @@ import pytest
 from smoothcli import SmoothnessLoss, evaluate, parse_scalarisation
 from smoothcli import engine as engine_mod
 from smoothcli.engine import _plan, evaluate_info
+from smoothcli.engine import _stream as engine_stream
 
 from .reference import ref_loss
 from .test_engine import SPECS, chain_of
@@ -67,13 +68,13 @@ def test_lanes_count_nonfinite_differences(small_lanes):
 
 def test_fast_paths_are_taken(small_lanes, monkeypatch):
     seen = []
-    real = engine_mod._run
+    real = engine_stream.run
 
     def spy(spec, src, acc, total_rows):
         seen.append((spec.lanes, spec.block_shape))
         return real(spec, src, acc, total_rows)
 
-    monkeypatch.setattr(engine_mod, "_run", spy)
+    monkeypatch.setattr(engine_stream, "run", spy)  # the one place blocks go through
     rms = SmoothnessLoss(scalarisation=parse_scalarisation("rms(axis=space)"))
     evaluate(rms, np.asfortranarray(X4))  # whole frames, reduced in lanes
     evaluate(SmoothnessLoss(), np.ascontiguousarray(X4))  # volumes merged into short rows

@@ -1,0 +1,142 @@
+"""Streaming a source through a compiled kernel: every block in, partial results folded on the
+host (:func:`run`), the lane variant for whole-frame rows, and the merged view of a C-ordered
+array whose leading reduced axes are one."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections import deque
+from typing import Any
+
+import numpy as np
+
+from .._jax import jax
+from ..loss import SmoothnessLoss
+from ..scalarise import apply_maps
+from ..sources._base import ArraySource
+from . import _kernel
+from ._accumulate import Concatenator, Reducer
+from ._blocks import Staging, blocks
+from ._plan import KernelSpec, kernel_layout, merge_reduced
+from ._result import Evaluation
+
+jnp = jax.numpy
+
+__all__ = ["evaluate_lanes", "merged", "run"]
+
+
+def merged(src: Any, diff_axis: int, plan: Any) -> tuple[ArraySource, int, Any] | None:
+    """``src`` with its leading reduced axes merged into one (see :func:`merge_reduced`): the
+    new source, difference axis and plan; ``None`` if that does not apply."""
+    if not isinstance(src, ArraySource) or src.array.ndim < 3:
+        return None
+    canonical = src.canonical()
+    if canonical is None:
+        return None
+    perm = (src.chunk_axis, *[a for a in range(canonical.ndim) if a != src.chunk_axis])
+    if src.order == "F":
+        perm = (src.chunk_axis, *reversed(perm[1:]))
+    merged = merge_reduced(perm, diff_axis, plan)
+    if merged is None:
+        return None
+    k, new, plan = merged
+    array = canonical.reshape(-1, *canonical.shape[k:])  # a view: canonical is C-contiguous
+    return ArraySource(array), new[diff_axis], plan
+
+
+def evaluate_lanes(
+    loss: SmoothnessLoss,
+    src: Any,
+    cdtype: np.dtype,
+    omit: bool,
+    diff_shape: list[int],
+    total_rows: int,
+    dec: Any,
+    plan: Any,
+    spec: KernelSpec,
+) -> Evaluation:
+    """Evaluate with the first map of the chain reduced in lanes (see :func:`lane_plan`):
+    the kernel gives each row's lane partials, summed here in float64 and finished; the rest
+    of the chain runs on that small result."""
+    assert loss.scalarisation is not None
+    chain = loss.scalarisation.chain()
+    ndim, time = len(diff_shape), spec.diff_axis
+    flat = dataclasses.replace(dec, axes=(0, 1), keep=None)
+    acc: Reducer | Concatenator
+    acc = Concatenator(0) if plan.local else Reducer(flat, omit)
+    nonfinite = run(spec, src, acc, total_rows)
+    count = math.prod(diff_shape) // (diff_shape[src.chunk_axis] if plan.local else 1)
+    if isinstance(acc, Concatenator):  # one row of lanes per difference row
+        lanes = acc.result()
+        if flat.combine == "sum":
+            total = np.sum(lanes, axis=1, dtype=np.float64)
+        else:
+            total = flat.reduce(lanes, (1,), np).astype(np.float64)
+        value: Any = flat.finish(total, count)
+    else:
+        value = acc.result((count, 1))
+    first = jax.eval_shape(
+        lambda y: apply_maps(chain[:1], y, time, omit=omit)[0],
+        jax.ShapeDtypeStruct(tuple(diff_shape), cdtype),
+    )
+    value = np.reshape(value, first.shape)
+    if len(chain) > 1:
+        value = jnp.asarray(value, cdtype)
+        rest = apply_maps(chain[1:], value, chain[0].out_time(ndim, time), omit=omit)[0]
+        value = np.asarray(loss.nu * rest)
+    else:
+        value = np.asarray(loss.nu * value, cdtype)
+    return Evaluation(value, nonfinite, math.prod(diff_shape), cdtype)
+
+
+def run(spec: KernelSpec, src: Any, acc: Reducer | Concatenator, total_rows: int) -> int:
+    """Stream every block of ``src`` through the kernel into ``acc``; return how many
+    differences were not finite."""
+    kern = _kernel.kernel(spec)
+    devices = jax.local_devices(backend="cpu")
+    dtype = np.dtype(spec.stored_dtype)
+    total = math.prod(spec.block_shape)
+    extra = spec.extra()
+    staging = Staging(total + extra, dtype, spec.block_shape, depth=len(devices) + 1)
+    history = spec.n if spec.carry else 0
+    order = kernel_layout(spec).to_logical
+
+    def logical(a: Any) -> np.ndarray:  # a view: the host reduces it in memory order
+        a = np.asarray(a)
+        return a.transpose(order) if a.ndim == len(order) else a
+
+    inflight: deque[tuple[Any, Any, Any, int, int, np.ndarray | None]] = deque()
+    nonfinite = 0
+
+    def fold() -> None:
+        nonlocal nonfinite
+        (partial, tally), on_device, offset, lo, hi, staged = inflight.popleft()
+        jax.block_until_ready(partial)
+        if isinstance(partial, tuple):
+            partial = tuple(logical(p) for p in partial)
+        else:
+            partial = logical(partial)
+        result = acc.add(partial, lo, hi)
+        if spec.tally == "count":
+            nonfinite += int(tally)
+        elif (spec.tally == "flag" and not np.isfinite(tally)) or (
+            spec.tally == "derive" and not np.isfinite(result).all()
+        ):  # a block with something non-finite: count what (the buffer is still ours)
+            nonfinite += int(_kernel.counter(spec)(on_device, offset, lo, hi))
+        if staged is not None:
+            staging.give_back(staged)
+
+    parts = blocks(src, dtype, spec.rows, history, spec.pad, spec.perm, staging, total, extra)
+    for j, (start, buf, offset, staged) in enumerate(parts):
+        have = min(spec.rows, total_rows - start)
+        # with a carry, block row j is difference row start - n + j (+1 with a pad): mask < 0
+        lo = max(spec.n - (spec.pad is not None) - start, 0) if spec.carry else 0
+        on_device = jax.device_put(buf, devices[j % len(devices)])
+        out = kern(on_device, offset, lo, have)
+        inflight.append((out, on_device, offset, lo, have, buf if staged else None))
+        if len(inflight) > len(devices):  # one block queued per device, one being staged
+            fold()
+    while inflight:
+        fold()
+    return nonfinite
