@@ -82,14 +82,13 @@ def iter_scores(
     if opts.mask is not None and opts.mask != AUTO:
         if mask is None:
             mask = load_mask(opts.mask)
-        remember_mask(opts.mask, mask)
-    mask = None  # tasks carry its path
+        remember_mask(opts.mask, mask)  # tasks carry its path; this process has it loaded
     own = executor is None
     if executor is None:
         executor = inline_executor() if jobs == 1 else process_executor(jobs)
     tasks = make_tasks(paths, opts.mask, absolute=not executor.inline)
     try:
-        yield from ordered(executor, job, tasks, stdin=stdin, mask=mask)
+        yield from ordered(executor, job, tasks, stdin=stdin)
     finally:
         if own:
             executor.close()

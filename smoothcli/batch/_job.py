@@ -188,13 +188,12 @@ def _score_loaded(
     return rows
 
 
-def _open(task: Task, opts: ScoreOptions, mask: Any, stdin: BinaryIO | None) -> list:
+def _open(task: Task, opts: ScoreOptions, stdin: BinaryIO | None) -> list:
     from ..sources import open_path, open_stdin
 
     if task.problem is not None:
         raise ValueError(task.problem)
-    if mask is None and task.mask is not None:
-        mask = cached_mask(task.mask)
+    mask = cached_mask(task.mask) if task.mask is not None else None
     if task.path == STDIN:
         if stdin is None:
             raise ValueError("'-' means stdin, and there is none here")
@@ -226,8 +225,8 @@ class ScoreJob:
     def __post_init__(self) -> None:
         object.__setattr__(self, "scal", self.opts.scalarisation())
 
-    def __call__(self, task: Task, *, stdin: BinaryIO | None = None, mask: Any = None) -> Result:
-        """``mask`` is a mask loaded already, in this process, that wins over ``task.mask``."""
+    def __call__(self, task: Task, *, stdin: BinaryIO | None = None) -> Result:
+        """The rows of one input; ``task.mask`` is loaded once per process (cached)."""
         opts = self.opts
         head = {"path": task.shown, **entities(task.shown), "name": opts.name}
         if task.mask_shown is not None:  # error rows say which mask too; ok rows: NIfTI only
@@ -238,11 +237,11 @@ class ScoreJob:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                for item in _open(task, opts, mask, stdin):
+                for item in _open(task, opts, stdin):
                     notes.extend(item.notes)
                     member = {"array": item.member} if item.member is not None else {}
                     if item.kind == "nifti" and opts.mask is not None:
-                        if task.mask is None and mask is None:  # stdin, or an odd name
+                        if task.mask is None:  # stdin, or an odd name
                             raise ValueError("--mask auto needs a BIDS-named .nii or .nii.gz file")
                         member["mask"] = task.mask_shown or opts.mask
                     if item.problem is not None:  # one array of several: the others still count
@@ -259,13 +258,11 @@ class ScoreJob:
         return Result(task.shown, rows, error, [_shown(n, task) for n in notes], text)
 
 
-def run_task(
-    job: ScoreJob, task: Task, *, stdin: BinaryIO | None = None, mask: Any = None
-) -> Result:
+def run_task(job: ScoreJob, task: Task, *, stdin: BinaryIO | None = None) -> Result:
     """``job(task)``, never raising (but for an interruption): anything that escapes the job
     becomes the input's error row."""
     try:
-        return job(task, stdin=stdin, mask=mask)
+        return job(task, stdin=stdin)
     except Exception as exc:
         name = job.opts.name
         row = {"path": task.shown, **entities(task.shown), "name": name, **_error_row(exc, task)}

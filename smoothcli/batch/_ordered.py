@@ -8,7 +8,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from ..runtime import configure
 from ._executors import IDLE, ProcessWorkers, Workers, mark_running
@@ -50,7 +50,6 @@ def ordered(
     *,
     window: int | None = None,
     stdin: BinaryIO | None = None,
-    mask: Any = None,
 ) -> Iterator[Result]:
     """Each task's :class:`Result`, in input order, as soon as every earlier one is done.
 
@@ -58,19 +57,16 @@ def ordered(
     A stdin task (``-``) runs in this process. A worker process that dies turns its own input
     into an error row; the pool is started anew and the other inputs are scored. An
     interruption (or closing this generator early) cancels what is pending, kills the
-    worker processes and propagates. ``mask``, a mask loaded in this process, serves an
-    inline executor only.
+    worker processes and propagates.
     """
     workers = executor if isinstance(executor, Workers) else Workers(executor, _count(executor))
-    if mask is not None and not workers.inline:
-        raise ValueError("a loaded mask serves this process only: give workers a mask path")
     if window is None:
         window = 1 if workers.inline else 2 * workers.count
     window = max(int(window), 1)
 
     def submit(number: int, task: Task) -> Future:
         if workers.inline or task.stdin:
-            return _done(run_task(job, task, stdin=stdin, mask=mask))
+            return _done(run_task(job, task, stdin=stdin))
         return workers.submit(run_remote, job, task, number)
 
     queue: deque[_Slot] = deque()
