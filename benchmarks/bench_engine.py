@@ -14,20 +14,8 @@ import argparse
 import json
 import subprocess
 import sys
-import time
 
-
-def _status(field: str) -> int:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError(field)
-
-
-def _reset_peak() -> None:
-    with open("/proc/self/clear_refs", "w") as fh:  # "5" resets VmHWM, the peak RSS
-        fh.write("5")
+from _measure import measure  # benchmarks/, beside this script
 
 
 def worker(method: str, rows: int, cols: int, repeat: int) -> dict:
@@ -48,17 +36,9 @@ def worker(method: str, rows: int, cols: int, repeat: int) -> dict:
             return float(smoothcli.evaluate(loss, X))
 
     value = run()  # warm-up: compile, fault in pages
-    times = []
-    peaks = []
-    for _ in range(repeat):
-        base = _status("VmRSS")
-        _reset_peak()
-        t0 = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - t0)
-        peaks.append(_status("VmHWM") - base)
+    best, extra = measure(run, repeat)
     ref = float(np.abs(np.diff(X.astype(np.float64))).sum()) if method != "numpy" else value
-    return {"time": min(times), "extra": max(peaks), "value": value, "ref": ref, "nbytes": X.nbytes}
+    return {"time": best, "extra": extra, "value": value, "ref": ref, "nbytes": X.nbytes}
 
 
 def main() -> None:

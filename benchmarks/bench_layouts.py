@@ -21,22 +21,10 @@ import argparse
 import json
 import subprocess
 import sys
-import time
+
+from _measure import measure  # benchmarks/, beside this script
 
 CASES = ("C-l1", "C-rms", "F-l1", "F-rms")
-
-
-def _status(field: str) -> int:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError(field)
-
-
-def _reset_peak() -> None:
-    with open("/proc/self/clear_refs", "w") as fh:  # "5" resets VmHWM, the peak RSS
-        fh.write("5")
 
 
 def _array(shape: tuple[int, ...], order: str):
@@ -80,24 +68,15 @@ def worker(method: str, case: str, shape: tuple[int, ...], repeat: int) -> dict:
             return np.asarray(smoothcli.evaluate(loss, X))
 
     value = run()  # warm-up: compile, fault in pages
-    times = []
-    peaks = []
-    for _ in range(repeat):
-        base = _status("VmRSS")
-        _reset_peak()
-        t0 = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - t0)
-        peaks.append(_status("VmHWM") - base)
+    best, extra = measure(run, repeat)
     error = None
     if method != "numpy":  # against float64, computed after the timed runs
         D = np.diff(X, axis=-1).astype(np.float64)
         ref = np.abs(D).sum() if kind == "l1" else np.sqrt((D**2).mean(axis=space))
         error = float(np.max(np.abs(value / ref - 1)))
     return {
-        "time": min(times),
-        "times": times,
-        "extra": max(peaks),
+        "time": best,
+        "extra": extra,
         "error": error,
         "nbytes": X.nbytes,
     }

@@ -141,11 +141,13 @@ def test_resume_after_kill_9_ends_with_each_input_once(tree, tmp_path):
     assert changed.exit_code == 2 and "other options" in changed.stderr
 
 
-def test_ctrl_c_with_jobs_exits_130_and_leaves_no_worker(tree, tmp_path):
+def _busy_batch(tmp_path: Path, count: int) -> tuple[subprocess.Popen, list[int]]:
+    """A ``--jobs 2`` batch with minutes of work, once its two workers are busy; its
+    children. Each input is scored once (links, not repeats of one path)."""
     big = tmp_path / "big.npy"
     np.save(big, np.random.default_rng(0).standard_normal((64, 1_000_000)).astype(np.float32))
-    inputs = []  # minutes of work (each input is scored once: links, not repeats)
-    for i in range(200):
+    inputs = []
+    for i in range(count):
         os.link(big, tmp_path / f"big{i:03d}.npy")
         inputs.append(str(tmp_path / f"big{i:03d}.npy"))
     proc = subprocess.Popen(
@@ -159,6 +161,11 @@ def test_ctrl_c_with_jobs_exits_130_and_leaves_no_worker(tree, tmp_path):
         time.sleep(0.2)
         children = _children(proc.pid)
     time.sleep(2)  # and are busy
+    return proc, children
+
+
+def test_ctrl_c_with_jobs_exits_130_and_leaves_no_worker(tree, tmp_path):
+    proc, children = _busy_batch(tmp_path, 200)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
@@ -221,25 +228,9 @@ def test_a_resumed_run_still_exits_3_for_error_rows_already_in_the_file(tmp_path
 
 
 def test_kill_9_of_smoothcli_takes_its_workers_with_it(tmp_path):
-    big = tmp_path / "big.npy"
-    np.save(big, np.random.default_rng(0).standard_normal((64, 1_000_000)).astype(np.float32))
-    inputs = []
-    for i in range(100):
-        os.link(big, tmp_path / f"big{i:03d}.npy")
-        inputs.append(str(tmp_path / f"big{i:03d}.npy"))
-    proc = subprocess.Popen(
-        [*entry(), "score", *inputs, "--jobs", "2"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.time() + 60
-    children: list[int] = []
-    while time.time() < deadline and len(children) < 2:
-        time.sleep(0.2)
-        children = _children(proc.pid)
-    time.sleep(2)  # the workers have started and are busy
+    proc, children = _busy_batch(tmp_path, 100)
     proc.kill()
-    proc.wait()
+    proc.communicate()
     deadline = time.time() + 10
     while time.time() < deadline and [pid for pid in children if _alive(pid)]:
         time.sleep(0.1)
