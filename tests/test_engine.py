@@ -306,7 +306,7 @@ def _lowered_kernel_size(n: int, carry: bool) -> int:
     )
     size = math.prod(spec.block_shape) + spec.extra()
     buf = jax.ShapeDtypeStruct((size,), np.float32)
-    return len(_kernel.kernel(spec).lower(buf, 0, 0, rows).as_text())
+    return len(_kernel.kernel(spec).lower(buf, 0, 0, rows, 1.0, 0.0).as_text())
 
 
 @pytest.mark.parametrize("carry", [True, False])

@@ -70,9 +70,9 @@ def test_fast_paths_are_taken(small_lanes, monkeypatch):
     seen = []
     real = engine_stream.run
 
-    def spy(spec, src, acc, total_rows):
+    def spy(spec, src, acc, total_rows, stored=False):
         seen.append((spec.lanes, spec.block_shape))
-        return real(spec, src, acc, total_rows)
+        return real(spec, src, acc, total_rows, stored)
 
     monkeypatch.setattr(engine_stream, "run", spy)  # the one place blocks go through
     rms = SmoothnessLoss(scalarisation=parse_scalarisation("rms(axis=space)"))

@@ -200,6 +200,11 @@ def _evaluate(
         diff_shape = list(shape)
         if n > 0:
             diff_shape[diff_axis] = max(shape[diff_axis] + (pad is not None) - n, 0)
+    # a reader that gives its values as stored (a NIfTI image's int16) has them scaled in
+    # the kernel, where the cores are; but a pad is staged with the history rows, in values
+    stored = getattr(src, "stored", None) is not None and not (carry and pad is not None)
+    if stored:
+        dtype = np.dtype(src.stored)
     if carry and pad is not None and not holds(dtype, pad):
         # the pad is staged with the history rows: stage in the compute dtype, not the
         # stored one (an integer block would truncate a pad of 0.5, float16 overflow 1e5)
@@ -227,6 +232,7 @@ def _evaluate(
         "pad": pad if n > 0 else None,
         "carry": carry,
         "omit": omit,
+        "scaled": stored and getattr(src, "scale", None) is not None,
     }
     if lane_dec is not None:
         local = plan.local[:1]
@@ -241,7 +247,7 @@ def _evaluate(
             lane_dec=lane_dec,
         )
         return _evaluate_lanes(
-            loss, src, cdtype, omit, diff_shape, total_rows, lane_dec, plan, lanes
+            loss, src, cdtype, omit, diff_shape, total_rows, lane_dec, plan, lanes, stored
         )
     spec = KernelSpec(
         **common,
@@ -252,7 +258,7 @@ def _evaluate(
     )
     acc: Reducer | Concatenator
     acc = Concatenator(plan.chunk_pos) if plan.combiner is None else Reducer(plan.combiner, omit)
-    nonfinite = _stream.run(spec, src, acc, total_rows)
+    nonfinite = _stream.run(spec, src, acc, total_rows, stored)
 
     if isinstance(acc, Concatenator):
         value = np.asarray(loss.nu * jnp.asarray(acc.result(), cdtype))

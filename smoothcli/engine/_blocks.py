@@ -79,11 +79,13 @@ def blocks(
     staging: Staging,
     total: int,
     extra: int,
+    stored: bool = False,
 ) -> Iterator[tuple[int, np.ndarray, int, bool]]:
     """Yield ``(start_row, buffer, offset, staged)`` for each block: the block is
     ``buffer[offset:]`` in canonical layout (chunk axis first) and ``dtype``, preceded by
     ``history`` rows (zeros and the pad before the first row). ``staged`` buffers are the
-    pool's, to give back once the kernel has read them."""
+    pool's, to give back once the kernel has read them. With ``stored``, a reader's blocks
+    are its values as stored (``src.stored_chunks``), to be scaled by the kernel."""
     array = src.canonical() if isinstance(src, ArraySource) else None
     if array is not None and array.dtype != dtype:
         array = None  # staged in another dtype than stored: no buffer to share
@@ -100,24 +102,47 @@ def blocks(
             _fill(view, body, history - min(start, history), pad)
             yield start, buf, 0, True
         return
-    tail: np.ndarray | None = None
-    start = 0
-    for chunk in src.chunks(rows):
-        block = np.transpose(np.asarray(chunk), perm)  # free for F-ordered frames
-        got = block.shape[0]
-        buf, view = staging.take()
-        if history:
-            if tail is None:
-                tail = np.zeros((history, *view.shape[1:]), view.dtype)
-                if pad is not None:
-                    tail[-1] = pad
-            view[:history] = tail
-        view[history : history + got] = block  # converts to the staging dtype as it copies
-        view[history + got :] = 0
-        if history:
-            tail = view[got : got + history].copy()
+    pieces = src.stored_chunks(rows) if stored else src.chunks(rows)
+    yield from _restack(pieces, rows, history, pad, perm, staging)
+
+
+def _restack(
+    pieces: Iterator[np.ndarray],
+    rows: int,
+    history: int,
+    pad: float | None,
+    perm: tuple[int, ...],
+    staging: Staging,
+) -> Iterator[tuple[int, np.ndarray, int, bool]]:
+    """Copy a reader's pieces, whatever their length, into staged blocks of ``rows`` rows
+    after ``history`` rows carried over from the block before (zeros and the pad before the
+    first). A piece is done with once the next is asked for."""
+    buf, view = staging.take()
+    if history:
+        view[:history] = 0
+        if pad is not None:
+            view[history - 1] = pad
+    filled, start = 0, 0
+    for piece in pieces:
+        block = np.transpose(np.asarray(piece), perm)  # free for F-ordered frames
+        used = 0
+        while used < block.shape[0]:
+            k = min(rows - filled, block.shape[0] - used)
+            # converts to the staging dtype as it copies
+            view[history + filled : history + filled + k] = block[used : used + k]
+            filled, used = filled + k, used + k
+            if filled == rows:
+                yield start, buf, 0, True
+                start += rows
+                tail = view[rows : rows + history]
+                buf, view = staging.take()
+                view[:history] = tail  # the staged buffer before is not reused yet
+                filled = 0
+    if filled:
+        view[history + filled :] = 0
         yield start, buf, 0, True
-        start += got
+    else:
+        staging.give_back(buf)
 
 
 def _fill(view: np.ndarray, body: np.ndarray, head: int, pad: float | None) -> None:

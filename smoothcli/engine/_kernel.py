@@ -44,9 +44,12 @@ def repeat_diff(a: Any, n: int, axis: int) -> Any:
     return lax.fori_loop(0, n, one_pass, a)
 
 
-def differences(buf: Any, offset: Any, spec: KernelSpec, step_index: Any) -> Any:
+def differences(
+    buf: Any, offset: Any, spec: KernelSpec, step_index: Any, scale: tuple[Any, Any]
+) -> Any:
     """The n-fold differences of the ``step`` rows from ``step_index * step`` of a block, in
-    canonical layout (block rows first), in the compute dtype.
+    canonical layout (block rows first), in the compute dtype; with ``spec.scaled``, the
+    stored values are scaled by ``scale`` (slope, intercept) first.
 
     The block is the flat buffer ``buf[offset:]`` in canonical layout. Each shifted window is
     one contiguous slice of it, reshaped: XLA fuses that into the loop, with no copy.
@@ -60,6 +63,8 @@ def differences(buf: Any, offset: Any, spec: KernelSpec, step_index: Any) -> Any
         start = offset + (step_index * step + row_off) * row + col_off * stride
         w = lax.dynamic_slice(buf, (start,), (rows * row,)).reshape((rows, *rest))
         w = w.astype(spec.compute_dtype)  # before any subtraction: float16 cannot overflow
+        if spec.scaled:  # as the reader would: a product, then a sum, each rounded
+            w = w * scale[0] + scale[1]
         return w if length is None else lax.slice_in_dim(w, 0, length, axis=diff_pos)
 
     def pad_slab() -> Any:
@@ -117,7 +122,7 @@ def _row_mask(spec: KernelSpec, i: Any, lo: Any, hi: Any, ndim: int, pos: int) -
 
 
 def _build_kernel(spec: KernelSpec) -> Any:
-    """``(buf, offset, lo, hi) -> (partial, tally)`` for one block.
+    """``(buf, offset, lo, hi, slope, inter) -> (partial, tally)`` for one block.
 
     Results are in the kernel's layout (:func:`kernel_layout`), transposed on the host.
     ``partial`` is ``(accumulator, counts)`` when a map reduces the chunk axis (``counts``
@@ -130,8 +135,8 @@ def _build_kernel(spec: KernelSpec) -> Any:
     layout = kernel_layout(spec)  # the maps on the block's own axes: no transpose
     tally_dtype = spec.compute_dtype if spec.tally == "flag" else jnp.int32
 
-    def local(buf: Any, offset: Any, i: Any, lo: Any, hi: Any) -> tuple[Any, Any]:
-        d = differences(buf, offset, spec, i)  # canonical layout: block rows first
+    def local(buf: Any, offset: Any, i: Any, lo: Any, hi: Any, scale: Any) -> tuple[Any, Any]:
+        d = differences(buf, offset, spec, i, scale)  # canonical layout: block rows first
         if spec.tally == "count":
             finite = jnp.isfinite(d)
             bad = ~finite & _row_mask(spec, i, lo, hi, d.ndim, 0)
@@ -145,8 +150,9 @@ def _build_kernel(spec: KernelSpec) -> Any:
             return lane_partials(d, spec), tally
         return apply_maps(layout.maps, d, spec.diff_pos, omit=spec.omit)[0], tally
 
-    def kernel(buf: Any, offset: Any, lo: Any, hi: Any) -> Any:
-        y0 = jax.eval_shape(lambda: local(buf, offset, 0, lo, hi)[0])
+    def kernel(buf: Any, offset: Any, lo: Any, hi: Any, slope: Any, inter: Any) -> Any:
+        scale = (slope, inter)
+        y0 = jax.eval_shape(lambda: local(buf, offset, 0, lo, hi, scale)[0])
         tally0 = jnp.zeros((), tally_dtype)
         if dec is None:
             out_shape = list(y0.shape)
@@ -154,7 +160,7 @@ def _build_kernel(spec: KernelSpec) -> Any:
 
             def gather(i: Any, carry: tuple[Any, Any]) -> tuple[Any, Any]:
                 out, tally = carry
-                y, more = local(buf, offset, i, lo, hi)
+                y, more = local(buf, offset, i, lo, hi, scale)
                 out = lax.dynamic_update_slice_in_dim(out, y, i * spec.step, layout.chunk_pos)
                 return out, tally + more
 
@@ -163,7 +169,7 @@ def _build_kernel(spec: KernelSpec) -> Any:
 
         def fold(i: Any, carry: tuple[Any, Any, Any]) -> tuple[Any, Any, Any]:
             acc, count, tally = carry
-            y, more = local(buf, offset, i, lo, hi)
+            y, more = local(buf, offset, i, lo, hi, scale)
             t = y if spec.lanes else dec.apply_transform(y, jnp)  # lanes: transformed
             keep = _row_mask(spec, i, lo, hi, t.ndim, layout.chunk_pos)
             if spec.omit:  # count what went in, per output element, for the finaliser
@@ -181,13 +187,13 @@ def _build_kernel(spec: KernelSpec) -> Any:
 
 
 def _build_counter(spec: KernelSpec) -> Any:
-    """``(buf, offset, lo, hi) -> int32``: how many differences of a block are not finite.
-    Run only on a block whose partial result says it has some."""
+    """``(buf, offset, lo, hi, slope, inter) -> int32``: how many differences of a block
+    are not finite. Run only on a block whose partial result says it has some."""
     steps = spec.rows // spec.step
 
-    def count(buf: Any, offset: Any, lo: Any, hi: Any) -> Any:
+    def count(buf: Any, offset: Any, lo: Any, hi: Any, slope: Any, inter: Any) -> Any:
         def body(i: Any, total: Any) -> Any:
-            d = differences(buf, offset, spec, i)
+            d = differences(buf, offset, spec, i, (slope, inter))
             bad = ~jnp.isfinite(d) & _row_mask(spec, i, lo, hi, d.ndim, 0)
             return total + jnp.sum(bad, dtype=jnp.int32)
 

@@ -88,6 +88,9 @@ class KernelSpec:
     combiner: Decomposition | None
     chunk_pos: int
     omit: bool  # leave non-finite differences out of every reduction
+    #: blocks hold values as stored: the kernel computes ``stored * slope + inter`` (its
+    #: last two arguments) in the compute dtype before anything else
+    scaled: bool = False
     tally: Tally = field(default="count")  # how non-finite differences are noticed
     #: > 0: each row's differences are reduced by ``lane_dec`` into this many lane partials
     #: (+1 for the rest), on the host in float64 after; see :func:`lane_plan`

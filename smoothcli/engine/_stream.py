@@ -55,6 +55,7 @@ def evaluate_lanes(
     dec: Any,
     plan: Any,
     spec: KernelSpec,
+    stored: bool = False,
 ) -> Evaluation:
     """Evaluate with the first map of the chain reduced in lanes (see :func:`lane_plan`):
     the kernel gives each row's lane partials, summed here in float64 and finished; the rest
@@ -65,7 +66,7 @@ def evaluate_lanes(
     flat = dataclasses.replace(dec, axes=(0, 1), keep=None)
     acc: Reducer | Concatenator
     acc = Concatenator(0) if plan.local else Reducer(flat, omit)
-    nonfinite = run(spec, src, acc, total_rows)
+    nonfinite = run(spec, src, acc, total_rows, stored)
     count = math.prod(diff_shape) // (diff_shape[src.chunk_axis] if plan.local else 1)
     if isinstance(acc, Concatenator):  # one row of lanes per difference row
         lanes = acc.result()
@@ -90,9 +91,12 @@ def evaluate_lanes(
     return Evaluation(value, nonfinite, math.prod(diff_shape), cdtype)
 
 
-def run(spec: KernelSpec, src: Any, acc: Reducer | Concatenator, total_rows: int) -> int:
+def run(
+    spec: KernelSpec, src: Any, acc: Reducer | Concatenator, total_rows: int, stored: bool = False
+) -> int:
     """Stream every block of ``src`` through the kernel into ``acc``; return how many
-    differences were not finite."""
+    differences were not finite. With ``stored``, the blocks are ``src``'s values as stored
+    and the kernel scales them by ``src.scale`` when ``spec.scaled``."""
     kern = _kernel.kernel(spec)
     devices = jax.local_devices(backend="cpu")
     dtype = np.dtype(spec.stored_dtype)
@@ -106,6 +110,9 @@ def run(spec: KernelSpec, src: Any, acc: Reducer | Concatenator, total_rows: int
         a = np.asarray(a)
         return a.transpose(order) if a.ndim == len(order) else a
 
+    cdtype = np.dtype(spec.compute_dtype)
+    slope, inter = src.scale if spec.scaled else (1.0, 0.0)
+    scale = (np.asarray(slope, cdtype), np.asarray(inter, cdtype))
     inflight: deque[tuple[Any, Any, Any, int, int, np.ndarray | None]] = deque()
     nonfinite = 0
 
@@ -123,17 +130,19 @@ def run(spec: KernelSpec, src: Any, acc: Reducer | Concatenator, total_rows: int
         elif (spec.tally == "flag" and not np.isfinite(tally)) or (
             spec.tally == "derive" and not np.isfinite(result).all()
         ):  # a block with something non-finite: count what (the buffer is still ours)
-            nonfinite += int(_kernel.counter(spec)(on_device, offset, lo, hi))
+            nonfinite += int(_kernel.counter(spec)(on_device, offset, lo, hi, *scale))
         if staged is not None:
             staging.give_back(staged)
 
-    parts = blocks(src, dtype, spec.rows, history, spec.pad, spec.perm, staging, total, extra)
+    parts = blocks(
+        src, dtype, spec.rows, history, spec.pad, spec.perm, staging, total, extra, stored
+    )
     for j, (start, buf, offset, staged) in enumerate(parts):
         have = min(spec.rows, total_rows - start)
         # with a carry, block row j is difference row start - n + j (+1 with a pad): mask < 0
         lo = max(spec.n - (spec.pad is not None) - start, 0) if spec.carry else 0
         on_device = jax.device_put(buf, devices[j % len(devices)])
-        out = kern(on_device, offset, lo, have)
+        out = kern(on_device, offset, lo, have, *scale)
         inflight.append((out, on_device, offset, lo, have, buf if staged else None))
         if len(inflight) > len(devices):  # one block queued per device, one being staged
             fold()

@@ -119,13 +119,19 @@ def read_all(source: Any) -> np.ndarray:
 PIECE_BYTES = 64 << 20
 
 
+#: most bytes asked of one ``readinto``: a gzip reader inflates into a buffer that stays in
+#: the CPU's cache (ISA-L inflates 541 MB in 1.00 s in 1 MB pieces, 1.07 s in 16 MB, 1.33 s
+#: in 64 MB on this project's 2-core machine)
+READ_PIECE = 1 << 20
+
+
 def read_exact(fh: Any, out: memoryview) -> int:
-    """Fill ``out`` from ``fh`` with ``readinto``; return how many bytes it holds (fewer only
-    at the end of the stream)."""
+    """Fill ``out`` from ``fh`` with ``readinto``, at most :data:`READ_PIECE` bytes at a
+    time; return how many bytes it holds (fewer only at the end of the stream)."""
     got = 0
     size = len(out)
     while got < size:
-        n = fh.readinto(out[got:])
+        n = fh.readinto(out[got : got + READ_PIECE])
         if not n:
             break
         got += n
@@ -254,25 +260,67 @@ class Once:
         return nullcontext(self._fh)
 
 
-def prefetch(blocks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
-    """Run ``blocks`` one step ahead in a helper thread: the next block is read, decompressed
-    and converted while the caller works on this one (zlib, file reads and NumPy release the
-    GIL). The iterator runs to its end, so checks made after its last block still raise."""
-    from concurrent.futures import ThreadPoolExecutor
+def prefetch(blocks: Iterator[np.ndarray], ahead: int = 0) -> Iterator[np.ndarray]:
+    """Run ``blocks`` ahead of the caller in a helper thread: the next blocks are read,
+    decompressed and converted while the caller works on this one (zlib, ISA-L, file reads
+    and NumPy release the GIL). The thread keeps one block ready, and more while the blocks
+    it holds come to fewer than ``ahead`` bytes, so that a pause of the caller (a kernel
+    being compiled) does not stop the reading. The iterator runs to its end, so checks made
+    after its last block still raise; closing this generator stops the thread."""
+    import threading
+    from collections import deque
 
     done = object()
+    ready: deque[tuple[Any, int]] = deque()
+    state = {"bytes": 0, "stop": False}
+    cond = threading.Condition()
 
-    def step() -> Any:
-        return next(blocks, done)
+    def room() -> bool:
+        return state["stop"] or not ready or state["bytes"] < ahead
 
-    with ThreadPoolExecutor(1, "smoothcli-read") as pool:
-        pending = pool.submit(step)
+    def produce() -> None:
+        try:
+            for block in blocks:
+                with cond:
+                    cond.wait_for(room)
+                    if state["stop"]:
+                        return
+                    size = getattr(block, "nbytes", 0)
+                    ready.append((block, size))
+                    state["bytes"] += size
+                    cond.notify_all()
+                    # wait until there is room for one more, so a full queue never holds
+                    # more than ``ahead`` bytes plus the block being read
+                    cond.wait_for(room)
+            item: Any = done
+        except BaseException as exc:  # handed to the caller, raised there
+            item = exc
+        with cond:
+            ready.append((item, 0))
+            cond.notify_all()
+
+    thread = threading.Thread(target=produce, name="smoothcli-read", daemon=True)
+    thread.start()
+    try:
         while True:
-            block = pending.result()
-            if block is done:
+            with cond:
+                cond.wait_for(lambda: bool(ready))
+                item, size = ready.popleft()
+                state["bytes"] -= size
+                cond.notify_all()
+            if item is done:
                 return
-            pending = pool.submit(step)
-            yield block
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        with cond:
+            state["stop"] = True
+            cond.notify_all()
+        thread.join()
+        close = getattr(blocks, "close", None)
+        if close is not None:  # the thread has left it: closing runs its clean-up here
+            close()
 
 
 # -- files ---------------------------------------------------------------------------------------

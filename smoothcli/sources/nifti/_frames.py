@@ -28,6 +28,9 @@ from ._header import (
 from ._mask import Mask
 from ._stream import ImageBytes, image_bytes
 
+#: bytes of stored frames read ahead of the engine (see :meth:`NiftiSource.stored_chunks`)
+READ_AHEAD = 48 << 20
+
 
 class NiftiSource:
     """Frames of a 4D image as a chunked source; masked to voxels x time if given a mask.
@@ -46,6 +49,10 @@ class NiftiSource:
         self.storage = hdr.storage
         self.slope, self.inter = hdr.slope, hdr.inter
         self.dtype = value_dtype(hdr.storage, hdr.slope, hdr.inter)
+        #: the blocks of :meth:`stored_chunks`: values as stored, in native byte order
+        self.stored = hdr.storage.newbyteorder("=")
+        #: ``(slope, inter)``: a value is ``stored * slope + inter`` in :attr:`dtype`
+        self.scale = (float(hdr.slope), float(hdr.inter or 0.0)) if hdr.scaled else None
         self._frame = shape[:3]
         self.frames = shape[3]
         self.mask: Mask | None = None
@@ -61,21 +68,25 @@ class NiftiSource:
             self.shape = shape
             self.chunk_axis = 3
 
-    def _convert(self, raw: np.ndarray, k: int) -> np.ndarray:
-        """``k`` frames of raw bytes -> a scaled block: (X, Y, Z, k) or (voxels, k), F-order."""
+    def _convert(self, raw: np.ndarray, k: int, scale: bool = True) -> np.ndarray:
+        """``k`` frames of raw bytes -> a block: (X, Y, Z, k) or (voxels, k), F-order;
+        scaled in :attr:`dtype`, or (``scale=False``) as stored."""
         frames = raw.view(self.storage).reshape(k, -1)  # one frame per row, as stored
         if self._index is not None:
             frames = np.take(frames, self._index, axis=1)
-        block = frames.astype(self.dtype, copy=False)  # no copy when stored as self.dtype
-        if self._hdr.scaled:
-            block *= self.dtype.type(self.slope)
-            block += self.dtype.type(self.inter or 0.0)
+        if scale:
+            block = frames.astype(self.dtype, copy=False)  # no copy when stored as self.dtype
+            if self._hdr.scaled:
+                block *= self.dtype.type(self.slope)
+                block += self.dtype.type(self.inter or 0.0)
+        else:
+            block = frames
         if self._index is not None:
             return block.T
         x, y, z = self._frame
         return block.reshape(k, z, y, x).transpose(3, 2, 1, 0)
 
-    def _blocks(self, rows: int) -> Iterator[np.ndarray]:
+    def _blocks(self, rows: int, scale: bool = True) -> Iterator[np.ndarray]:
         frame_bytes = math.prod(self._frame) * self.storage.itemsize
         src = self._src
         with src.errors(), src.open() as fh:
@@ -92,11 +103,11 @@ class NiftiSource:
                 short=lambda missing: InputError(
                     f"the image is truncated: frame {missing} of {self.frames} is missing"
                 ),
-                # unless a block is a view of its raw bytes, one buffer serves every read
-                reuse=self.dtype != self.storage or self._index is not None,
+                # a gathered or converted block is a copy: one buffer serves every read
+                reuse=self._index is not None or (scale and self.dtype != self.storage),
             )
             for _, k, raw in blocks:
-                yield self._convert(raw, k)
+                yield self._convert(raw, k, scale)
             if src.gzipped:
                 drain(fh)  # the CRC, the length and anything after them are checked here
 
@@ -105,6 +116,13 @@ class NiftiSource:
         while the caller works on the previous one. After the last block the stream has been
         read to its end and verified."""
         return prefetch(self._blocks(max(int(rows), 1)))
+
+    def stored_chunks(self, rows: int) -> Iterator[np.ndarray]:
+        """Like :meth:`chunks`, with the values as stored (:attr:`stored`), unscaled: the
+        engine applies :attr:`scale` where it computes, and the helper thread only reads,
+        decompresses and (with a mask) gathers. It reads up to :data:`READ_AHEAD` bytes
+        ahead, so the reading goes on while a kernel compiles."""
+        return prefetch(self._blocks(max(int(rows), 1), scale=False), READ_AHEAD)
 
     def read(self) -> np.ndarray:
         return read_all(self)
