@@ -8,4 +8,8 @@ from __future__ import annotations
 
 import jax
 
+from . import runtime
+
+runtime.jax_imported()
+
 __all__ = ["jax"]

@@ -147,7 +147,21 @@ def configure(*, cpu_devices: int | None = None) -> None:
     count = _device_count(cpu_devices)
     if count is None or count <= 1:
         return
-    import jax
-
+    jax = sys.modules.get("jax")
+    if jax is None:  # JAX reads it when imported; smoothcli._jax then takes it back out
+        os.environ["JAX_NUM_CPU_DEVICES"] = str(count)
+        _for_this_process.add("JAX_NUM_CPU_DEVICES")
+        return
     with contextlib.suppress(RuntimeError, AttributeError):  # a started backend keeps its own
         jax.config.update("jax_num_cpu_devices", count)
+
+
+#: settings put in the environment for this process's JAX only, not for its children
+_for_this_process: set[str] = set()
+
+
+def jax_imported() -> None:
+    """JAX has read its settings: take those meant for this process alone out of the
+    environment, so that a worker process does not inherit this one's device count."""
+    while _for_this_process:
+        os.environ.pop(_for_this_process.pop(), None)

@@ -201,6 +201,13 @@ def _open(task: Task, opts: ScoreOptions, stdin: BinaryIO | None) -> list:
     return open_path(task.path, mask=mask)
 
 
+def _call(source: Any, method: str) -> None:
+    """``source.method()`` if the source has it (the reader contract's optional hooks)."""
+    hook = getattr(source, method, None)
+    if hook is not None:
+        hook()
+
+
 def _error_row(exc: BaseException, task: Task) -> dict:
     return {"score": None, "status": "error", "error": _shown(error_line(exc), task)}
 
@@ -236,8 +243,12 @@ class ScoreJob:
         error: Exception | None = None
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
+            items: list = []
             try:
-                for item in _open(task, opts, stdin):
+                items = _open(task, opts, stdin)
+                for item in items:  # reading begins while JAX starts (see _score_loaded)
+                    _call(item.source, "start")
+                for item in items:
                     notes.extend(item.notes)
                     member = {"array": item.member} if item.member is not None else {}
                     if item.kind == "nifti" and opts.mask is not None:
@@ -253,6 +264,9 @@ class ScoreJob:
                         rows.append({**row, "check": opts.check(row["score"])})
             except Exception as exc:  # one bad input must not stop the batch; MemoryError too
                 error, rows = exc, [{**head, **_error_row(exc, task)}]
+            finally:  # a read begun and not taken (an error before the engine) stops
+                for item in items:
+                    _call(item.source, "close")
         notes.extend(str(w.message) for w in caught)  # said before a failure too
         text = "".join(traceback.format_exception(error)) if error is not None else None
         return Result(task.shown, rows, error, [_shown(n, task) for n in notes], text)

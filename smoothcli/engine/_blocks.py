@@ -117,6 +117,22 @@ def _restack(
     """Copy a reader's pieces, whatever their length, into staged blocks of ``rows`` rows
     after ``history`` rows carried over from the block before (zeros and the pad before the
     first). A piece is done with once the next is asked for."""
+    try:
+        yield from _fill_blocks(pieces, rows, history, pad, perm, staging)
+    finally:  # a reader thread stops as soon as the engine stops, on an error too
+        close = getattr(pieces, "close", None)
+        if close is not None:
+            close()
+
+
+def _fill_blocks(
+    pieces: Iterator[np.ndarray],
+    rows: int,
+    history: int,
+    pad: float | None,
+    perm: tuple[int, ...],
+    staging: Staging,
+) -> Iterator[tuple[int, np.ndarray, int, bool]]:
     buf, view = staging.take()
     if history:
         view[:history] = 0

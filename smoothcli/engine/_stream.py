@@ -91,6 +91,14 @@ def evaluate_lanes(
     return Evaluation(value, nonfinite, math.prod(diff_shape), cdtype)
 
 
+#: blocks in a row that a reader's kernel must fall behind on before another device joins
+PATIENCE = 8
+
+
+def _ready(out: Any) -> bool:
+    return all(leaf.is_ready() for leaf in jax.tree_util.tree_leaves(out))
+
+
 def run(
     spec: KernelSpec, src: Any, acc: Reducer | Concatenator, total_rows: int, stored: bool = False
 ) -> int:
@@ -137,14 +145,29 @@ def run(
     parts = blocks(
         src, dtype, spec.rows, history, spec.pad, spec.perm, staging, total, extra, stored
     )
-    for j, (start, buf, offset, staged) in enumerate(parts):
+    # Devices join as the kernel falls behind: a stream that arrives no faster than one
+    # device computes it (a .nii.gz, inflated in the reader thread) never pays a second
+    # compilation, nor takes the reader's core.
+    # An in-memory array is always ahead of the kernel; a reader can be ahead for a while
+    # only because it read ahead while JAX started.
+    active, turn, behind = 1, 0, 0
+    patience = 1 if isinstance(src, ArraySource) else PATIENCE
+    for start, buf, offset, staged in parts:
         have = min(spec.rows, total_rows - start)
         # with a carry, block row j is difference row start - n + j (+1 with a pad): mask < 0
         lo = max(spec.n - (spec.pad is not None) - start, 0) if spec.carry else 0
-        on_device = jax.device_put(buf, devices[j % len(devices)])
+        on_device = jax.device_put(buf, devices[turn % active])
+        turn += 1
         out = kern(on_device, offset, lo, have, *scale)
         inflight.append((out, on_device, offset, lo, have, buf if staged else None))
-        if len(inflight) > len(devices):  # one block queued per device, one being staged
+        if len(inflight) > active:  # one block queued per device, one being staged
+            if active < len(devices) and not _ready(inflight[0][0]):
+                behind += 1
+                if behind >= patience:
+                    active, behind = active + 1, 0
+                    continue
+            else:
+                behind = 0
             fold()
     while inflight:
         fold()

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .. import Loaded
-from .._base import InputError, drain, prefetch, read_all, read_rows, skip_bytes
+from .._base import Buffers, InputError, drain, prefetch, read_all, read_rows, skip_bytes
 from ._header import (
     TRUNCATED_BEFORE_DATA,
     Header,
@@ -29,7 +29,9 @@ from ._mask import Mask
 from ._stream import ImageBytes, image_bytes
 
 #: bytes of stored frames read ahead of the engine (see :meth:`NiftiSource.stored_chunks`)
-READ_AHEAD = 48 << 20
+READ_AHEAD = 96 << 20
+#: bytes of stored frames in one block read by :meth:`NiftiSource.start`
+PIECE_BYTES = 8 << 20
 
 
 class NiftiSource:
@@ -55,6 +57,7 @@ class NiftiSource:
         self.scale = (float(hdr.slope), float(hdr.inter or 0.0)) if hdr.scaled else None
         self._frame = shape[:3]
         self.frames = shape[3]
+        self._started: Iterator[np.ndarray] | None = None
         self.mask: Mask | None = None
         self._index: np.ndarray | None = None  # the masked voxels' positions in a frame
         if mask is not None:
@@ -68,25 +71,37 @@ class NiftiSource:
             self.shape = shape
             self.chunk_axis = 3
 
-    def _convert(self, raw: np.ndarray, k: int, scale: bool = True) -> np.ndarray:
-        """``k`` frames of raw bytes -> a block: (X, Y, Z, k) or (voxels, k), F-order;
-        scaled in :attr:`dtype`, or (``scale=False``) as stored."""
+    def _stored(self, raw: np.ndarray, k: int, pool: Buffers | None = None) -> np.ndarray:
+        """``k`` frames of raw bytes -> a block as stored: (X, Y, Z, k) or (voxels, k),
+        F-order (a view of ``raw`` without a mask; with one, gathered into a buffer of
+        ``pool``, and ``raw`` given back to it)."""
         frames = raw.view(self.storage).reshape(k, -1)  # one frame per row, as stored
         if self._index is not None:
-            frames = np.take(frames, self._index, axis=1)
-        if scale:
-            block = frames.astype(self.dtype, copy=False)  # no copy when stored as self.dtype
-            if self._hdr.scaled:
-                block *= self.dtype.type(self.slope)
-                block += self.dtype.type(self.inter or 0.0)
-        else:
-            block = frames
-        if self._index is not None:
-            return block.T
+            assert self.mask is not None
+            out = None
+            if pool is not None:
+                size = k * self.mask.count * self.storage.itemsize
+                out = pool.get(size).view(self.storage).reshape(k, self.mask.count)
+            gathered = np.take(frames, self._index, axis=1, out=out)
+            if pool is not None:
+                pool.put(raw)
+            return gathered.T
         x, y, z = self._frame
-        return block.reshape(k, z, y, x).transpose(3, 2, 1, 0)
+        return frames.reshape(k, z, y, x).transpose(3, 2, 1, 0)
 
-    def _blocks(self, rows: int, scale: bool = True) -> Iterator[np.ndarray]:
+    def _scaled(self, block: np.ndarray) -> np.ndarray:
+        """A block as stored -> its values in :attr:`dtype` (the same layout)."""
+        out = block.astype(self.dtype, copy=False)  # no copy when stored as self.dtype
+        if self._hdr.scaled:
+            if out is block:
+                out = out.copy()
+            out *= self.dtype.type(self.slope)
+            out += self.dtype.type(self.inter or 0.0)
+        return out
+
+    def _blocks(
+        self, rows: int, scale: bool = True, pool: Buffers | None = None
+    ) -> Iterator[np.ndarray]:
         frame_bytes = math.prod(self._frame) * self.storage.itemsize
         src = self._src
         with src.errors(), src.open() as fh:
@@ -105,24 +120,65 @@ class NiftiSource:
                 ),
                 # a gathered or converted block is a copy: one buffer serves every read
                 reuse=self._index is not None or (scale and self.dtype != self.storage),
+                pool=pool,
             )
             for _, k, raw in blocks:
-                yield self._convert(raw, k, scale)
+                block = self._stored(raw, k, pool)
+                yield self._scaled(block) if scale else block
             if src.gzipped:
                 drain(fh)  # the CRC, the length and anything after them are checked here
 
     def chunks(self, rows: int) -> Iterator[np.ndarray]:
         """Blocks of ``rows`` frames, read, decompressed and converted in a helper thread
         while the caller works on the previous one. After the last block the stream has been
-        read to its end and verified."""
+        read to its end and verified. Once :meth:`start` has been called, the blocks are
+        those it reads, converted here."""
+        started = self._take_started()
+        if started is not None:
+            return self._converted(started)
         return prefetch(self._blocks(max(int(rows), 1)))
+
+    def _converted(self, started: Any) -> Iterator[np.ndarray]:
+        try:
+            for block in started:
+                yield self._scaled(block)
+        finally:
+            started.close()
 
     def stored_chunks(self, rows: int) -> Iterator[np.ndarray]:
         """Like :meth:`chunks`, with the values as stored (:attr:`stored`), unscaled: the
         engine applies :attr:`scale` where it computes, and the helper thread only reads,
         decompresses and (with a mask) gathers. It reads up to :data:`READ_AHEAD` bytes
-        ahead, so the reading goes on while a kernel compiles."""
-        return prefetch(self._blocks(max(int(rows), 1), scale=False), READ_AHEAD)
+        ahead, so the reading goes on while a kernel compiles. Blocks are about ``rows``
+        frames (those of :meth:`start`, if it was called)."""
+        started = self._take_started()
+        if started is not None:
+            return started
+        return self._prefetch_stored(max(int(rows), 1))
+
+    def _prefetch_stored(self, rows: int) -> Iterator[np.ndarray]:
+        pool = Buffers()  # the engine is done with a block when it asks for the next
+        return prefetch(self._blocks(rows, scale=False, pool=pool), READ_AHEAD, pool.put)
+
+    def start(self) -> None:
+        """Start reading now, in the helper thread, before the engine asks: the CLI calls
+        this before JAX is imported, so that decompression overlaps JAX's start-up. The
+        first :meth:`chunks` or :meth:`stored_chunks` then continues from this read."""
+        if self._started is None:
+            frame_bytes = math.prod(self._frame) * self.storage.itemsize
+            rows = max(PIECE_BYTES // max(frame_bytes, 1), 1)
+            self._started = self._prefetch_stored(rows)
+
+    def close(self) -> None:
+        """Stop a read begun by :meth:`start` that the engine has not taken."""
+        started = self._take_started()
+        close = getattr(started, "close", None)
+        if close is not None:
+            close()
+
+    def _take_started(self) -> Iterator[np.ndarray] | None:
+        started, self._started = self._started, None
+        return started
 
     def read(self) -> np.ndarray:
         return read_all(self)

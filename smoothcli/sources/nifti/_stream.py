@@ -19,6 +19,8 @@ T = TypeVar("T")
 
 #: read gzip through ISA-L when it is installed (``False``: always the standard library)
 USE_ISAL = True
+#: compressed bytes ISA-L reads at once (its default is 512 KiB)
+GZIP_READ_BYTES = 4 << 20
 
 
 def open_gzip(path: Any, *, prefer_isal: bool | None = None) -> Any:
@@ -33,7 +35,14 @@ def open_gzip(path: Any, *, prefer_isal: bool | None = None) -> Any:
         except ImportError:
             pass
         else:
-            return igzip.IGzipFile(fileobj=path, mode="rb") if is_stream else igzip.open(path)
+            # igzip's documented knob for the compressed bytes read at once, for this file
+            # only: the reader thread takes the GIL once per read, and while JAX is being
+            # imported it waits up to 5 ms for it each time (sys.getswitchinterval)
+            size, igzip.READ_BUFFER_SIZE = igzip.READ_BUFFER_SIZE, GZIP_READ_BYTES
+            try:
+                return igzip.IGzipFile(fileobj=path, mode="rb") if is_stream else igzip.open(path)
+            finally:
+                igzip.READ_BUFFER_SIZE = size
     import gzip
 
     return gzip.GzipFile(fileobj=path, mode="rb") if is_stream else gzip.open(path, "rb")
