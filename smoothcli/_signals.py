@@ -12,10 +12,13 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 __all__ = [
     "Interrupted",
+    "deferred",
     "exit_at_once",
     "exit_status",
     "message",
@@ -94,3 +97,21 @@ def raise_on_signal() -> None:
     """From now on, SIGINT/SIGTERM raise :class:`Interrupted` (work with clean-up)."""
     if _managed:
         _install(_raise)
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """While the block runs (an import of JAX, after the work has begun), SIGINT/SIGTERM are
+    only noted; :class:`Interrupted` is raised when it ends. Raising inside a native
+    library's import aborts the process (a C++ exception through nanobind: exit -6)."""
+    if not _managed or signal.getsignal(signal.SIGINT) is not _raise:
+        yield
+        return
+    pending: list[int] = []
+    _install(lambda signum, frame: pending.append(signum))
+    try:
+        yield
+    finally:
+        _install(_raise)
+    if pending:
+        raise Interrupted(pending[0])

@@ -409,16 +409,15 @@ def test_an_unscaled_image_has_no_scale(tmp_path):
     assert src.scale is None and src.stored == np.int16 and src.dtype == np.float32
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="NiftiSource.stored says stored_chunks() gives 'values as stored, in native byte "
-    "order', but for a big-endian image the blocks are '>i2' views of the raw bytes (the "
-    "engine's staging copy byte-swaps them, so scores are right; the contract is not)",
-)
-def test_stored_chunks_of_a_big_endian_image_are_in_the_stored_dtype(tmp_path):
+def test_stored_chunks_of_a_big_endian_image_are_in_the_files_byte_order(tmp_path):
+    # the blocks are views of the raw bytes; ``stored`` is the native dtype the engine
+    # stages them in (its copy swaps the bytes)
     path = write_image(tmp_path / "be.nii", walk(), slope=0.5, inter=100.0, endian=">")
     src = open_nifti(path).source
-    assert all(b.dtype == src.stored for b in src.stored_chunks(6))
+    assert src.stored == np.dtype("<i2")
+    blocks = list(np.array(b) for b in src.stored_chunks(6))
+    assert all(b.dtype == np.dtype(">i2") for b in blocks)
+    assert np.array_equal(np.concatenate(blocks, axis=-1), nib.load(path).dataobj.get_unscaled())
 
 
 def scored(loss: SmoothnessLoss, src, **kw) -> np.ndarray:
@@ -543,15 +542,6 @@ def test_start_then_read_gives_the_same_array(tmp_path, suffix, masked):
     np.testing.assert_array_equal(got, nib_values(path, mask.voxels if mask is not None else None))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="start() reads into a Buffers pool and gives each block back when the next is "
-    "asked for; chunks() after start() yields those blocks themselves when no conversion is "
-    "needed (an unscaled float32 image: _scaled returns the block), so read() (read_all "
-    "keeps every block) finds its earlier blocks overwritten by later frames once the "
-    "reader has to wait for room (here READ_AHEAD=0; for real, any image over 96 MB). The "
-    "CLI reads so for a matrix norm over time, which is evaluated on the whole array",
-)
 def test_start_then_read_of_an_unscaled_float32_image(tmp_path, monkeypatch):
     monkeypatch.setattr(_frames, "PIECE_BYTES", 3 * 8 * 7 * 6 * 4)  # started pieces: 3 frames
     monkeypatch.setattr(_frames, "READ_AHEAD", 0)
@@ -563,12 +553,6 @@ def test_start_then_read_of_an_unscaled_float32_image(tmp_path, monkeypatch):
     np.testing.assert_array_equal(src.read(), data)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the same overwrite through the engine: after start(), a scalarisation that "
-    "cannot be chunked (a matrix norm over time) reads the whole array from the recycled "
-    "blocks, so the score differs from the one without start()",
-)
 def test_start_then_a_whole_array_scalarisation_of_an_unscaled_float32_image(tmp_path, monkeypatch):
     monkeypatch.setattr(_frames, "PIECE_BYTES", 3 * 8 * 7 * 6 * 4)
     monkeypatch.setattr(_frames, "READ_AHEAD", 0)
@@ -613,16 +597,6 @@ def test_close_before_anything_started_is_harmless(tmp_path):
     assert src.read().shape == SHAPE
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a started source is never freed while its reader waits for room: the reader "
-    "thread holds its queue, the queue the _blocks() generator, the generator the "
-    "NiftiSource (a bound method's self), and the source the Prefetch, so dropping a "
-    "source that was start()ed and not close()d leaves the thread blocked for good, with "
-    "the file open and up to READ_AHEAD (96 MB) of buffers, once the image is larger "
-    "than that (here READ_AHEAD=0). Prefetch's 'dropping the iterator closes it' does not "
-    "hold for the iterator start() keeps",
-)
 def test_dropping_a_started_source_stops_its_reader(tmp_path, monkeypatch):
     monkeypatch.setattr(_frames, "READ_AHEAD", 0)  # the reader waits after one block
     monkeypatch.setattr(_frames, "PIECE_BYTES", FRAME_BYTES)  # of one frame
@@ -647,15 +621,6 @@ def test_dropping_a_started_source_stops_its_reader(tmp_path, monkeypatch):
     assert not any(t.is_alive() for t in new)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Prefetch.__del__ calls close(), which joins the reader thread; when the last "
-    "reference goes in the reader thread itself (here by refcount; in practice when the "
-    "garbage collector runs there and frees a NiftiSource/Prefetch cycle of a started "
-    "source, which this file's first draft hit), join() raises 'cannot join current "
-    "thread', printed as an unraisable exception in __del__ (an error under pytest's "
-    "filterwarnings=error)",
-)
 def test_a_prefetch_freed_in_its_own_reader_thread_closes_quietly(monkeypatch):
     import sys
 
@@ -750,16 +715,6 @@ def test_a_frame_split_over_many_pieces_and_blocks_of_one_frame(tmp_path, monkey
         close_to(scored(SmoothnessLoss(n=2), src, chunk_rows=rows), want)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="with a mask, stored_chunks() reads into a Buffers pool and _stored() gives the "
-    "raw buffer back after gathering; a block over _base.PIECE_BYTES (64 MB) is read with "
-    "reuse=True, so read_rows also keeps that raw buffer as its spare: the next block is "
-    "read into it and its gathered voxels are taken from the pool into the same memory, "
-    "so every block read ahead shares one buffer. evaluate() on a masked NIfTI without "
-    "start() asks for blocks of chunk_bytes / (4 * voxels) frames: a mask of 20k voxels on "
-    "a 91x109x91 int16 run asks for 104 frames (187 MB raw) and gets a wrong score",
-)
 def test_a_masked_image_read_in_blocks_larger_than_a_piece(tmp_path, monkeypatch):
     monkeypatch.setattr(_base, "PIECE_BYTES", 1000)  # 64 MB, made smaller than 2 frames
     data = walk(seed=23)

@@ -151,8 +151,11 @@ def _labels(item: Any, value: np.ndarray, scal: ScalarisationMap, axis: int) -> 
 def _score_loaded(
     item: Any, opts: ScoreOptions, scal: ScalarisationMap, notes: list[str]
 ) -> list[dict]:
-    from ..engine import evaluate_info
-    from ..loss import SmoothnessLoss
+    from .._signals import deferred
+
+    with deferred():  # JAX is imported here, while the reader thread is already at work
+        from ..engine import evaluate_info
+        from ..loss import SmoothnessLoss
 
     shape = tuple(item.source.shape)
     ndim = len(shape)

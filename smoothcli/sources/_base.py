@@ -222,7 +222,7 @@ def read_rows(
         raw, got = read_block(fh, k * row_bytes, spare)
         if got < k * row_bytes:
             raise short(start + got // max(row_bytes, 1))
-        spare = raw if reuse else None
+        spare = raw if reuse and pool is None else None  # a pool's buffers go back there
         yield start, k, raw
 
 
@@ -357,10 +357,14 @@ class Prefetch:
 
     def close(self) -> None:
         """Stop the thread (after the block it is reading) and close ``blocks``."""
+        import threading
+
         if self._finished:
             return
         self._finished = True
         self._queue.stop()
+        if threading.current_thread() is self._thread:  # freed in its own thread: it ends
+            return  # after this block, and leaves ``blocks`` to the garbage collector
         self._thread.join()
         close = getattr(self._queue.blocks, "close", None)
         if close is not None:  # the thread has left it: its clean-up runs here

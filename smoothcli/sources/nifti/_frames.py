@@ -34,6 +34,74 @@ READ_AHEAD = 96 << 20
 PIECE_BYTES = 8 << 20
 
 
+class _Frames:
+    """How an image's frames are read: the reading generator holds this, never the
+    :class:`NiftiSource`, so that a source dropped while its read-ahead thread waits is
+    freed, and its thread stopped."""
+
+    def __init__(self, hdr: Header, src: ImageBytes, index: np.ndarray | None, dtype: Any):
+        self.hdr, self.src, self.index, self.dtype = hdr, src, index, dtype
+        self.storage = hdr.storage
+        self.frame = hdr.shape[:3]
+        self.frames = hdr.shape[3]
+        self.count = len(index) if index is not None else 0
+
+    def stored(self, raw: np.ndarray, k: int, pool: Buffers | None = None) -> np.ndarray:
+        """``k`` frames of raw bytes -> a block as stored: (X, Y, Z, k) or (voxels, k),
+        F-order, in the file's byte order (a view of ``raw`` without a mask; with one,
+        gathered into a buffer of ``pool``, and ``raw`` given back to it)."""
+        frames = raw.view(self.storage).reshape(k, -1)  # one frame per row, as stored
+        if self.index is not None:
+            out = None
+            if pool is not None:
+                size = k * self.count * self.storage.itemsize
+                out = pool.get(size).view(self.storage).reshape(k, self.count)
+            gathered = np.take(frames, self.index, axis=1, out=out)
+            if pool is not None:
+                pool.put(raw)
+            return gathered.T
+        x, y, z = self.frame
+        return frames.reshape(k, z, y, x).transpose(3, 2, 1, 0)
+
+    def scaled(self, block: np.ndarray) -> np.ndarray:
+        """A block as stored -> its values in ``dtype`` (the same layout), always a copy."""
+        out = block.astype(self.dtype)
+        if self.hdr.scaled:
+            out *= self.dtype.type(self.hdr.slope)
+            out += self.dtype.type(self.hdr.inter or 0.0)
+        return out
+
+    def blocks(
+        self, rows: int, scale: bool = True, pool: Buffers | None = None
+    ) -> Iterator[np.ndarray]:
+        frame_bytes = math.prod(self.frame) * self.storage.itemsize
+        src, hdr = self.src, self.hdr
+        with src.errors(), src.open() as fh:
+            if src.path is not None:  # a stream is already at its data
+                if src.gzipped:
+                    skip_bytes(fh, hdr.offset, TRUNCATED_BEFORE_DATA)
+                else:
+                    fh.seek(hdr.offset)
+            frames = self.frames
+            blocks = read_rows(
+                fh,
+                frames,
+                rows,
+                frame_bytes,
+                short=lambda missing: InputError(
+                    f"the image is truncated: frame {missing} of {frames} is missing"
+                ),
+                # a gathered or converted block is a copy: one buffer serves every read
+                reuse=self.index is not None or scale,
+                pool=pool,
+            )
+            for _, k, raw in blocks:
+                block = self.stored(raw, k, pool)
+                yield self.scaled(block) if scale else block
+            if src.gzipped:
+                drain(fh)  # the CRC, the length and anything after them are checked here
+
+
 class NiftiSource:
     """Frames of a 4D image as a chunked source; masked to voxels x time if given a mask.
 
@@ -51,7 +119,8 @@ class NiftiSource:
         self.storage = hdr.storage
         self.slope, self.inter = hdr.slope, hdr.inter
         self.dtype = value_dtype(hdr.storage, hdr.slope, hdr.inter)
-        #: the blocks of :meth:`stored_chunks`: values as stored, in native byte order
+        #: the dtype to stage the blocks of :meth:`stored_chunks` in: values as stored, in
+        #: native byte order (the blocks are in the file's; the engine's copy swaps them)
         self.stored = hdr.storage.newbyteorder("=")
         #: ``(slope, inter)``: a value is ``stored * slope + inter`` in :attr:`dtype`
         self.scale = (float(hdr.slope), float(hdr.inter or 0.0)) if hdr.scaled else None
@@ -70,63 +139,12 @@ class NiftiSource:
         else:
             self.shape = shape
             self.chunk_axis = 3
-
-    def _stored(self, raw: np.ndarray, k: int, pool: Buffers | None = None) -> np.ndarray:
-        """``k`` frames of raw bytes -> a block as stored: (X, Y, Z, k) or (voxels, k),
-        F-order (a view of ``raw`` without a mask; with one, gathered into a buffer of
-        ``pool``, and ``raw`` given back to it)."""
-        frames = raw.view(self.storage).reshape(k, -1)  # one frame per row, as stored
-        if self._index is not None:
-            assert self.mask is not None
-            out = None
-            if pool is not None:
-                size = k * self.mask.count * self.storage.itemsize
-                out = pool.get(size).view(self.storage).reshape(k, self.mask.count)
-            gathered = np.take(frames, self._index, axis=1, out=out)
-            if pool is not None:
-                pool.put(raw)
-            return gathered.T
-        x, y, z = self._frame
-        return frames.reshape(k, z, y, x).transpose(3, 2, 1, 0)
-
-    def _scaled(self, block: np.ndarray) -> np.ndarray:
-        """A block as stored -> its values in :attr:`dtype` (the same layout)."""
-        out = block.astype(self.dtype, copy=False)  # no copy when stored as self.dtype
-        if self._hdr.scaled:
-            if out is block:
-                out = out.copy()
-            out *= self.dtype.type(self.slope)
-            out += self.dtype.type(self.inter or 0.0)
-        return out
+        self._reader = _Frames(hdr, src, self._index, self.dtype)
 
     def _blocks(
         self, rows: int, scale: bool = True, pool: Buffers | None = None
     ) -> Iterator[np.ndarray]:
-        frame_bytes = math.prod(self._frame) * self.storage.itemsize
-        src = self._src
-        with src.errors(), src.open() as fh:
-            if src.path is not None:  # a stream is already at its data
-                if src.gzipped:
-                    skip_bytes(fh, self._hdr.offset, TRUNCATED_BEFORE_DATA)
-                else:
-                    fh.seek(self._hdr.offset)
-            blocks = read_rows(
-                fh,
-                self.frames,
-                rows,
-                frame_bytes,
-                short=lambda missing: InputError(
-                    f"the image is truncated: frame {missing} of {self.frames} is missing"
-                ),
-                # a gathered or converted block is a copy: one buffer serves every read
-                reuse=self._index is not None or (scale and self.dtype != self.storage),
-                pool=pool,
-            )
-            for _, k, raw in blocks:
-                block = self._stored(raw, k, pool)
-                yield self._scaled(block) if scale else block
-            if src.gzipped:
-                drain(fh)  # the CRC, the length and anything after them are checked here
+        return self._reader.blocks(rows, scale, pool)
 
     def chunks(self, rows: int) -> Iterator[np.ndarray]:
         """Blocks of ``rows`` frames, read, decompressed and converted in a helper thread
@@ -141,7 +159,7 @@ class NiftiSource:
     def _converted(self, started: Any) -> Iterator[np.ndarray]:
         try:
             for block in started:
-                yield self._scaled(block)
+                yield self._reader.scaled(block)  # a copy: the block goes back to the pool
         finally:
             started.close()
 
