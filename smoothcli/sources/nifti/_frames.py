@@ -29,7 +29,7 @@ from ._mask import Mask
 from ._stream import ImageBytes, image_bytes
 
 #: bytes of stored frames read ahead of the engine (see :meth:`NiftiSource.stored_chunks`)
-READ_AHEAD = 96 << 20
+READ_AHEAD = 64 << 20
 #: bytes of stored frames in one block read by :meth:`NiftiSource.start`
 PIECE_BYTES = 8 << 20
 
