@@ -116,10 +116,11 @@ def _restack(
 ) -> Iterator[tuple[int, np.ndarray, int, bool]]:
     """Copy a reader's pieces, whatever their length, into staged blocks of ``rows`` rows
     after ``history`` rows carried over from the block before (zeros and the pad before the
-    first). A piece is done with once the next is asked for."""
+    first). A piece is done with once the next is asked for; the reader is closed as soon
+    as this stops, on an error too."""
     try:
         yield from _fill_blocks(pieces, rows, history, pad, perm, staging)
-    finally:  # a reader thread stops as soon as the engine stops, on an error too
+    finally:
         close = getattr(pieces, "close", None)
         if close is not None:
             close()
