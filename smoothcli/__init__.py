@@ -17,6 +17,8 @@ _EXPORTS = {
     "Evaluation": "engine",
     "score_paths": "batch",
     "ScoreOptions": "batch",
+    "dvars_paths": "batch",
+    "DvarsOptions": "batch",
     "ArraySource": "sources._base",
     "ChunkedSource": "sources._base",
     "SmoothcliWarning": "_warnings",
@@ -35,7 +37,9 @@ __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:
     from ._warnings import SmoothcliWarning as SmoothcliWarning
+    from .batch import DvarsOptions as DvarsOptions
     from .batch import ScoreOptions as ScoreOptions
+    from .batch import dvars_paths as dvars_paths
     from .batch import score_paths as score_paths
     from .engine import Evaluation as Evaluation
     from .engine import evaluate as evaluate

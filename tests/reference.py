@@ -96,3 +96,22 @@ def ref_loss(X, chain, *, n=1, pad_value=None, axis=-1, nu=1.0):
         for kind, kw in chain:
             D, time = ref_map(kind, D, time=time, **kw)
     return nu * np.asarray(D)
+
+
+def ref_dvars(Y, *, normalization=1000.0, tol=1e-7, drop=True):
+    """DVARS of a (voxels, frames) array in float64, straight from the formulas of nipype's
+    ``compute_dvars`` (Nichols 2013): ``(dvars, std_dvars, vx_std_dvars)``, each T-1 long."""
+    Y = np.asarray(Y, np.float64)
+    if normalization:
+        Y = Y / np.median(Y) * normalization
+    sd = (
+        np.percentile(Y, 75, axis=1, method="lower") - np.percentile(Y, 25, axis=1, method="lower")
+    ) / 1.349
+    if drop:
+        Y, sd = Y[sd > tol], sd[sd > tol]
+    c = Y - Y.mean(axis=1, keepdims=True)
+    ar1 = (c[:, 1:] * c[:, :-1]).sum(axis=1) / (c * c).sum(axis=1)
+    expected = np.sqrt(2 * (1 - ar1)) * sd
+    diff = np.diff(Y, axis=1)
+    dvars = np.sqrt((diff**2).mean(axis=0))
+    return dvars, dvars / expected.mean(), np.sqrt(((diff / expected[:, None]) ** 2).mean(axis=0))

@@ -21,6 +21,7 @@ import pytest
 from smoothcli.batch import (
     DASK_INSTALL,
     DIED,
+    ScoreJob,
     ScoreOptions,
     inline_executor,
     iter_scores,
@@ -29,7 +30,7 @@ from smoothcli.batch import (
     require_dask,
     score_paths,
 )
-from smoothcli.batch._job import ScoreJob, make_task
+from smoothcli.batch._job import make_task
 from smoothcli.output import COLUMNS, make_writer
 
 ROOT = Path(__file__).resolve().parent.parent

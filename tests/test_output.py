@@ -65,6 +65,7 @@ def full_row(score, i: int) -> dict:
         "shape": "10x40",
         "axis": i % 3,
         "dtype": "float32" if isinstance(score, np.float32) else "float64",
+        "frame": i + 1,
         **{e: f"0{i}" for e in ENTITIES},
     }
 
@@ -111,7 +112,7 @@ def expect_text(row: dict, column: str) -> str:
 
 def test_columns_have_a_fixed_order_and_descriptions():
     want = ("path", "index", "score", "status", "check", "error", "name", "array", "mask", "shape")
-    assert (*want, "axis", "dtype", *ENTITIES) == COLUMN_NAMES
+    assert (*want, "axis", "dtype", "frame", *ENTITIES) == COLUMN_NAMES
     assert all(c.description and c.kind for c in COLUMNS)
     levels = {c.name: dict(c.levels) for c in COLUMNS if c.levels}
     assert set(levels["status"]) == {"ok", "error"} and set(levels["check"]) == {"pass", "fail"}

@@ -16,6 +16,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from ..discover import STDIN, discover
+from ._dvars import DvarsJob
 from ._executors import (
     DASK_INSTALL,
     Workers,
@@ -27,7 +28,7 @@ from ._executors import (
 )
 from ._job import (
     AUTO,
-    ScoreJob,
+    Job,
     Task,
     load_mask,
     make_task,
@@ -35,12 +36,16 @@ from ._job import (
     remember_mask,
     run_task,
 )
-from ._options import Result, ScoreOptions
+from ._options import DvarsOptions, Result, ScoreOptions
 from ._ordered import DIED, ordered
+from ._score import ScoreJob
 
 __all__ = [
     "DASK_INSTALL",
     "DIED",
+    "DvarsJob",
+    "DvarsOptions",
+    "Job",
     "Result",
     "ScoreJob",
     "ScoreOptions",
@@ -48,7 +53,9 @@ __all__ = [
     "Workers",
     "client_executor",
     "dask_executor",
+    "dvars_paths",
     "inline_executor",
+    "iter_results",
     "iter_scores",
     "load_mask",
     "make_task",
@@ -61,24 +68,26 @@ __all__ = [
 ]
 
 
-def iter_scores(
+def iter_results(
     paths: Iterable[str],
-    opts: ScoreOptions,
+    job: Job,
     *,
     stdin: BinaryIO | None = None,
     mask: Any = None,
     executor: Workers | None = None,
     jobs: int = 1,
 ) -> Iterator[Result]:
-    """Yield each input's :class:`Result`, in input order. Every input gives at least one
-    row, with ``path``, ``score``, ``status`` (``ok``/``error``) and ``error``.
+    """Yield each input's :class:`Result` from ``job`` (a :class:`ScoreJob` or a
+    :class:`DvarsJob`), in input order. Every input gives at least one row, with ``path``,
+    ``status`` (``ok``/``error``) and ``error``.
 
-    ``mask`` is a mask already loaded with :func:`load_mask` (for ``opts.mask``); without it,
-    ``opts.mask`` is checked here (``ValueError`` if it cannot serve) and each process loads
-    it once. ``executor`` runs the tasks (it stays open); without it, ``jobs`` says how many
-    worker processes to start for this batch (``1``: this process; ``0``: one per CPU).
+    ``mask`` is a mask already loaded with :func:`load_mask` (for ``job.opts.mask``);
+    without it, ``job.opts.mask`` is checked here (``ValueError`` if it cannot serve) and
+    each process loads it once. ``executor`` runs the tasks (it stays open); without it,
+    ``jobs`` says how many worker processes to start for this batch (``1``: this process;
+    ``0``: one per CPU).
     """
-    job = ScoreJob(opts)
+    opts = job.opts
     if opts.mask is not None and opts.mask != AUTO:
         if mask is None:
             mask = load_mask(opts.mask)
@@ -94,6 +103,34 @@ def iter_scores(
             executor.close()
 
 
+def iter_scores(paths: Iterable[str], opts: ScoreOptions, **kwargs: Any) -> Iterator[Result]:
+    """:func:`iter_results` of a :class:`ScoreJob` with ``opts``."""
+    return iter_results(paths, ScoreJob(opts), **kwargs)
+
+
+def _table(job: Job, paths: str | Iterable[str], jobs: int, client: Any) -> Any:
+    """Every input's rows as a ``pandas.DataFrame`` with ``job.columns``: numbers as
+    float64, strings (BIDS entities: '01' is not 1) as strings, a missing value as None."""
+    import pandas as pd
+
+    from ..output import BY_NAME
+
+    if isinstance(paths, str):
+        paths = [paths]
+    inputs = discover(paths).inputs
+    stdin = sys.stdin.buffer if STDIN in inputs else None
+    executor = client_executor(client) if client is not None else None
+    results = iter_results(inputs, job, stdin=stdin, executor=executor, jobs=jobs)
+    rows = [row for result in results for row in result.rows]
+    names = list(job.columns)
+    frame = pd.DataFrame(rows, columns=names)
+    numbers = [n for n in names if BY_NAME[n].kind == "number"]
+    frame[numbers] = frame[numbers].astype(np.float64)
+    text = [n for n in names if BY_NAME[n].kind in ("text", "entity", "level")]
+    frame[text] = frame[text].astype(object).where(frame[text].notna(), None)
+    return frame
+
+
 def score_paths(
     paths: str | Iterable[str], *, jobs: int = 1, client: Any = None, **options: Any
 ) -> Any:
@@ -107,22 +144,19 @@ def score_paths(
     input order whichever runs them. The columns are :data:`smoothcli.output.COLUMNS`; BIDS
     entities are strings.
     """
-    import pandas as pd
+    return _table(ScoreJob(ScoreOptions(**options)), paths, jobs, client)
 
-    from ..output import COLUMNS
 
-    if isinstance(paths, str):
-        paths = [paths]
-    opts = ScoreOptions(**options)
-    inputs = discover(paths).inputs
-    stdin = sys.stdin.buffer if STDIN in inputs else None
-    executor = client_executor(client) if client is not None else None
-    results = iter_scores(inputs, opts, stdin=stdin, executor=executor, jobs=jobs)
-    rows = [row for result in results for row in result.rows]
-    names = [c.name for c in COLUMNS]
-    frame = pd.DataFrame(rows, columns=names)
-    frame["score"] = frame["score"].astype(np.float64)
-    # strings stay strings ('01' is not 1), and a missing value is None, not NaN
-    text = [c.name for c in COLUMNS if c.kind in ("text", "entity", "level")]
-    frame[text] = frame[text].astype(object).where(frame[text].notna(), None)
-    return frame
+def dvars_paths(
+    paths: str | Iterable[str], *, jobs: int = 1, client: Any = None, **options: Any
+) -> Any:
+    """DVARS of files or directories, as nipype's ``ComputeDVARS`` computes it; a
+    ``pandas.DataFrame`` with one row per frame (or per run with ``summary=True``).
+
+    ``options`` are the fields of :class:`DvarsOptions` (``mask``: a path or ``"auto"``,
+    needed for NIfTI volumes; ``normalization``, ``tolerance``, ``drop_zero_variance``,
+    ``summary``, ``fail_above``, ``fail_below``). ``jobs`` and ``client`` as for
+    :func:`score_paths`; the columns are :data:`smoothcli.output.DVARS_COLUMNS` (or
+    ``DVARS_SUMMARY_COLUMNS``).
+    """
+    return _table(DvarsJob(DvarsOptions(**options)), paths, jobs, client)

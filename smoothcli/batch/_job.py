@@ -1,7 +1,8 @@
-"""The score job: one :class:`Task` (plain data) in, one :class:`Result` out.
+"""A job: one :class:`Task` (plain data) in, one :class:`Result` out.
 
-A :class:`ScoreJob` is frozen and picklable, so the same job runs in this process, in a
-worker process or on a Dask worker. Masks travel as paths and are loaded once per process.
+A :class:`Job` (the score job, the DVARS job) is frozen and picklable, so the same job runs
+in this process, in a worker process or on a Dask worker. Masks travel as paths and are
+loaded once per process.
 """
 
 from __future__ import annotations
@@ -12,18 +13,14 @@ import traceback
 import warnings
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-import numpy as np
-
-from .._nan import NanPolicy
 from .._text import error_line
 from ..discover import STDIN, Unlisted, entities
-from ..scalarise import ScalarisationMap
-from ._options import Result, ScoreOptions
+from ._options import Result
 
-__all__ = ["AUTO", "ScoreJob", "Task", "load_mask", "make_task", "make_tasks", "run_task"]
+__all__ = ["AUTO", "Job", "Task", "load_mask", "make_task", "make_tasks", "run_task"]
 
 #: masks kept loaded per process (a mask of a 2 mm MNI grid is about 1 MB)
 MASK_CACHE_SIZE = 32
@@ -134,64 +131,7 @@ def remember_mask(path: str, mask: Any, *, key: tuple | None = None) -> None:
         _masks.popitem(last=False)
 
 
-def _labels(item: Any, value: np.ndarray, scal: ScalarisationMap, axis: int) -> Iterator[Any]:
-    """The ``index`` of each element of a vector or array score, in ``np.ndindex`` order: per
-    output axis, the name of the element where the input axis it came from has names (CSV
-    columns), else its position; several axes are joined by commas."""
-    sources = scal.output_axes(len(item.source.shape), axis)
-    names = []
-    for pos, size in enumerate(value.shape):
-        found = item.labels.get(sources[pos]) if pos < len(sources) else None
-        names.append(found if found is not None and len(found) == size else None)
-    for idx in np.ndindex(value.shape):
-        parts = [n[i] if n is not None else i for n, i in zip(names, idx, strict=True)]
-        yield parts[0] if len(parts) == 1 else ",".join(map(str, parts))
-
-
-def _score_loaded(
-    item: Any, opts: ScoreOptions, scal: ScalarisationMap, notes: list[str]
-) -> list[dict]:
-    from .._signals import deferred
-
-    with deferred():  # JAX is imported here, while the reader thread is already at work
-        from ..engine import evaluate_info
-        from ..loss import SmoothnessLoss
-
-    shape = tuple(item.source.shape)
-    ndim = len(shape)
-    axis = item.time_axis if opts.axis == "time" else int(opts.axis)
-    if not -ndim <= axis < ndim:
-        raise ValueError(f"axis {axis} is out of range for an input of shape {shape}")
-    axis %= ndim
-    loss = SmoothnessLoss(
-        opts.nu, opts.name, n=opts.n, pad_value=opts.pad_value, axis=axis, scalarisation=scal
-    )
-    info = evaluate_info(loss, item.source, nan=opts.nan)
-    value = np.asarray(info.value)
-    if info.differences == 0:
-        notes.append(f"-n {opts.n} leaves no differences along axis {axis} (length {shape[axis]})")
-    elif info.nonfinite and opts.nan is NanPolicy.propagate and np.isnan(value).any():
-        nans = int(np.isnan(value).sum())
-        which = "score is NaN" if value.size == 1 else f"{nans} of {value.size} scores are NaN"
-        notes.append(
-            f"{which}: {info.nonfinite} of {info.differences} differences are NaN or "
-            "infinite (--nan omit leaves them out)"
-        )
-    base = {
-        "shape": "x".join(map(str, shape)),
-        "axis": axis,
-        "dtype": np.dtype(info.dtype).name,
-    }
-    if value.ndim == 0:
-        return [{**base, "index": None, "score": value[()]}]
-    labels = _labels(item, value, scal, axis)
-    rows = []
-    for idx, label in zip(np.ndindex(value.shape), labels, strict=True):
-        rows.append({**base, "index": label, "score": value[idx]})
-    return rows
-
-
-def _open(task: Task, opts: ScoreOptions, stdin: BinaryIO | None) -> list:
+def _open(task: Task, opts: Any, stdin: BinaryIO | None) -> list:
     from ..sources import open_path, open_stdin
 
     if task.problem is not None:
@@ -225,20 +165,33 @@ def _shown(text: str, task: Task) -> str:
     return text
 
 
-@dataclass(frozen=True)
-class ScoreJob:
-    """Score one input with ``opts``: frozen and picklable, run wherever a task runs."""
+class Job:
+    """One input's rows from a task: the shared part of every job (opening the input, its
+    mask, error rows, warnings). A job is frozen and picklable; a subclass says what rows
+    a loaded array gives (:meth:`rows`) and which columns the table has."""
 
-    opts: ScoreOptions
-    scal: ScalarisationMap = field(init=False, repr=False, compare=False)
+    opts: Any
+    #: the table's columns (names from :mod:`smoothcli.output`) and those of a terminal table
+    columns: tuple[str, ...] = ()
+    table_columns: str = ""
+    #: the column the thresholds apply to
+    checked: str = "score"
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "scal", self.opts.scalarisation())
+    def head(self, task: Task) -> dict:
+        """The columns every row of ``task`` starts with."""
+        return {"path": task.shown, **entities(task.shown)}
+
+    def rows(self, item: Any, notes: list[str]) -> list[dict]:
+        """The rows (without the head) of one loaded array, each with ``status`` ``ok``."""
+        raise NotImplementedError
+
+    def check_mask(self, item: Any, task: Task) -> None:
+        """Raise when ``item`` cannot be computed with (or without) the task's mask."""
 
     def __call__(self, task: Task, *, stdin: BinaryIO | None = None) -> Result:
         """The rows of one input; ``task.mask`` is loaded once per process (cached)."""
         opts = self.opts
-        head = {"path": task.shown, **entities(task.shown), "name": opts.name}
+        head = self.head(task)
         if task.mask_shown is not None:  # error rows say which mask too; ok rows: NIfTI only
             head["mask"] = task.mask_shown
         notes: list[str] = []
@@ -249,7 +202,7 @@ class ScoreJob:
             items: list = []
             try:
                 items = _open(task, opts, stdin)
-                for item in items:  # reading begins while JAX starts (see _score_loaded)
+                for item in items:  # reading begins while JAX starts (see _score.py)
                     _call(item.source, "start")
                 for item in items:
                     notes.extend(item.notes)
@@ -262,9 +215,9 @@ class ScoreJob:
                         error = error or item.problem
                         rows.append({**head, **member, **_error_row(item.problem, task)})
                         continue
-                    for row in _score_loaded(item, opts, self.scal, notes):
-                        row = {**head, **member, **row, "status": "ok"}
-                        rows.append({**row, "check": opts.check(row["score"])})
+                    self.check_mask(item, task)
+                    for row in self.rows(item, notes):
+                        rows.append({**head, **member, **row})
             except Exception as exc:  # one bad input must not stop the batch; MemoryError too
                 error, rows = exc, [{**head, **_error_row(exc, task)}]
             finally:  # a read begun and not taken (an error before the engine) stops
@@ -275,14 +228,13 @@ class ScoreJob:
         return Result(task.shown, rows, error, [_shown(n, task) for n in notes], text)
 
 
-def run_task(job: ScoreJob, task: Task, *, stdin: BinaryIO | None = None) -> Result:
+def run_task(job: Job, task: Task, *, stdin: BinaryIO | None = None) -> Result:
     """``job(task)``, never raising (but for an interruption): anything that escapes the job
     becomes the input's error row."""
     try:
         return job(task, stdin=stdin)
     except Exception as exc:
-        name = job.opts.name
-        row = {"path": task.shown, **entities(task.shown), "name": name, **_error_row(exc, task)}
+        row = {**job.head(task), **_error_row(exc, task)}
         text = "".join(traceback.format_exception(exc))
         return Result(task.shown, [row], exc, [], text)
 
@@ -292,7 +244,7 @@ def lost_result(job: Any, task: Task, message: str, exc: BaseException | None = 
     error = RuntimeError(message)
     if exc is not None:
         error.__cause__ = exc
-    name = getattr(getattr(job, "opts", None), "name", None)
-    row = {"path": task.shown, **entities(task.shown), "name": name}
+    head = getattr(job, "head", None)
+    row = head(task) if head is not None else {"path": task.shown, **entities(task.shown)}
     row.update(score=None, status="error", error=message)
     return Result(task.shown, [row], error, [], None)

@@ -1,4 +1,5 @@
-"""What a batch computes (:class:`ScoreOptions`) and what one input gave (:class:`Result`)."""
+"""What a batch computes (:class:`ScoreOptions`, :class:`DvarsOptions`) and what one input
+gave (:class:`Result`)."""
 
 from __future__ import annotations
 
@@ -11,29 +12,16 @@ from .._nan import NanPolicy
 from .._text import error_line
 from ..scalarise import ScalarisationMap, parse_scalarisation
 
-__all__ = ["Result", "ScoreOptions"]
+__all__ = ["DvarsOptions", "Result", "ScoreOptions", "Thresholds"]
 
 
-@dataclass(frozen=True)
-class ScoreOptions:
-    """What to compute; the CLI's options, as a library user passes them."""
+class Thresholds:
+    """``fail_above``/``fail_below`` on a per-element value (a mixin of the options)."""
 
-    axis: int | Literal["time"] = "time"
-    n: int = 1
-    pad_value: float | None = None
-    scalarise: str | ScalarisationMap = "vnorm(p=1, axis=None)"
-    nu: float = 1.0
-    name: str = "Smoothness"
-    mask: str | None = None
-    nan: NanPolicy | str = NanPolicy.propagate
-    stdin_format: str | None = None
-    fail_above: float | None = None
-    fail_below: float | None = None
+    fail_above: float | None
+    fail_below: float | None
 
-    def __post_init__(self) -> None:
-        for label, value in (("nu", self.nu), ("pad_value", self.pad_value)):
-            if value is not None and not math.isfinite(value):
-                raise ValueError(f"{label} must be a finite number, not {value}")
+    def _check_thresholds(self) -> None:
         above, below = self.fail_above, self.fail_below
         for label, value in (("upper", above), ("lower", below)):
             if value is not None and math.isnan(value):
@@ -43,11 +31,6 @@ class ScoreOptions:
                 f"the lower threshold {below:g} is above the upper threshold {above:g}: "
                 "every score would fail"
             )
-        object.__setattr__(self, "nan", NanPolicy.of(self.nan))
-
-    def scalarisation(self) -> ScalarisationMap:
-        s = self.scalarise
-        return s if isinstance(s, ScalarisationMap) else parse_scalarisation(s)
 
     @property
     def has_thresholds(self) -> bool:
@@ -63,6 +46,88 @@ class ScoreOptions:
         if self.fail_below is not None and not score >= self.fail_below:
             return "fail"
         return "pass"
+
+
+@dataclass(frozen=True)
+class ScoreOptions(Thresholds):
+    """What to compute; the CLI's options, as a library user passes them. With ``summary``,
+    a vector result becomes one row per input (mean, median, max and where, min)."""
+
+    axis: int | Literal["time"] = "time"
+    n: int = 1
+    pad_value: float | None = None
+    scalarise: str | ScalarisationMap = "vnorm(p=1, axis=None)"
+    nu: float = 1.0
+    name: str = "Smoothness"
+    mask: str | None = None
+    nan: NanPolicy | str = NanPolicy.propagate
+    stdin_format: str | None = None
+    fail_above: float | None = None
+    fail_below: float | None = None
+    summary: bool = False
+
+    def __post_init__(self) -> None:
+        for label, value in (("nu", self.nu), ("pad_value", self.pad_value)):
+            if value is not None and not math.isfinite(value):
+                raise ValueError(f"{label} must be a finite number, not {value}")
+        self._check_thresholds()
+        object.__setattr__(self, "nan", NanPolicy.of(self.nan))
+
+    def scalarisation(self) -> ScalarisationMap:
+        s = self.scalarise
+        return s if isinstance(s, ScalarisationMap) else parse_scalarisation(s)
+
+    def options(self) -> dict:
+        """The options as the sidecar records them."""
+        return {
+            "axis": self.axis,
+            "n": self.n,
+            "pad_value": self.pad_value,
+            "scalarise": str(self.scalarisation()),
+            "nu": self.nu,
+            "name": self.name,
+            "mask": self.mask,
+            "nan": str(self.nan),
+            "fail_above": self.fail_above,
+            "fail_below": self.fail_below,
+            "stdin_format": self.stdin_format,
+            "summary": self.summary,
+        }
+
+
+@dataclass(frozen=True)
+class DvarsOptions(Thresholds):
+    """What ``smoothcli dvars`` computes: nipype's ``ComputeDVARS`` settings by default
+    (``normalization`` its ``intensity_normalization``, ``tolerance`` its ``variance_tol``,
+    ``drop_zero_variance`` its ``remove_zerovariance``). Thresholds apply to ``std_dvars``."""
+
+    mask: str | None = None
+    normalization: float = 1000.0
+    tolerance: float = 1e-7
+    drop_zero_variance: bool = True
+    summary: bool = False
+    stdin_format: str | None = None
+    fail_above: float | None = None
+    fail_below: float | None = None
+
+    def __post_init__(self) -> None:
+        for label, value in (("normalization", self.normalization), ("tolerance", self.tolerance)):
+            if not math.isfinite(value) or value < 0:
+                raise ValueError(f"{label} must be a finite number >= 0, not {value}")
+        self._check_thresholds()
+
+    def options(self) -> dict:
+        """The options as the sidecar records them."""
+        return {
+            "mask": self.mask,
+            "intensity_normalization": self.normalization,
+            "variance_tol": self.tolerance,
+            "remove_zerovariance": self.drop_zero_variance,
+            "summary": self.summary,
+            "fail_above": self.fail_above,
+            "fail_below": self.fail_below,
+            "stdin_format": self.stdin_format,
+        }
 
 
 @dataclass

@@ -12,7 +12,7 @@ from typing import BinaryIO
 
 from ..runtime import configure
 from ._executors import IDLE, ProcessWorkers, Workers, mark_running
-from ._job import ScoreJob, Task, lost_result, run_task
+from ._job import Job, Task, lost_result, run_task
 from ._options import Result
 
 __all__ = ["DIED", "ordered"]
@@ -20,7 +20,7 @@ __all__ = ["DIED", "ordered"]
 DIED = "the worker scoring this input died (killed or out of memory)"
 
 
-def run_remote(job: ScoreJob, task: Task, number: int) -> Result:
+def run_remote(job: Job, task: Task, number: int) -> Result:
     """A task in a worker process or on a Dask worker."""
     configure(cpu_devices=1)  # a Dask worker: one device per single-threaded worker
     mark_running(number)
@@ -45,7 +45,7 @@ def _done(result: Result) -> Future:
 
 def ordered(
     executor: Workers | Executor,
-    job: ScoreJob,
+    job: Job,
     tasks: Iterable[Task],
     *,
     window: int | None = None,
@@ -114,7 +114,7 @@ def _broken(future: Future) -> bool:
     return future.done() and _pool_broke(future.exception())
 
 
-def _recover(workers: ProcessWorkers, job: ScoreJob, queue: deque[_Slot]) -> None:
+def _recover(workers: ProcessWorkers, job: Job, queue: deque[_Slot]) -> None:
     """A worker died: blame its task, score the others on a new pool."""
     from concurrent.futures.process import BrokenProcessPool
 

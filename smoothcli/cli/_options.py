@@ -168,3 +168,11 @@ Quiet = Annotated[
 Silent = Annotated[bool, typer.Option("-s", "--silent", help="Nothing on stderr.")]
 Verbose = Annotated[bool, typer.Option("-v", "--verbose", help="Say what each input gave.")]
 Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks.")]
+Summary = Annotated[
+    bool,
+    typer.Option(
+        "--summary",
+        help="One row per input instead of one per element: the mean, median, max (and "
+        "which), min of a vector score, and with a threshold how many failed.",
+    ),
+]

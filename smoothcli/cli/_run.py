@@ -11,15 +11,22 @@ import sys
 import time
 from typing import Any
 
-from ..status import ExitStatus, exit_status_for
-from ._ui import UI
+import typer
 
-__all__ = ["Usage", "gather_inputs", "run_batch"]
+from ..status import ExitStatus, exit_status_for
+from ._ui import UI, say
+
+__all__ = ["Usage", "gather_inputs", "run_batch", "usage_exit"]
 
 #: what -o to a device or FIFO writes when its name has no known extension
 DEVICE_FORMAT = "tsv"
-#: a terminal table's columns, for a person (every column is in the machine formats)
-TABLE_COLUMNS = "path,array,index,score,status,check,shape,dtype,error"
+
+
+def usage_exit(command: str, message: str, param: str | None = None) -> typer.Exit:
+    """Say what is wrong with the command line, plainly, and return the exit to raise."""
+    say(f"usage error: {param + ': ' if param else ''}{message}")
+    sys.stderr.write(f"Try 'smoothcli {command} --help' for help.\n")
+    return typer.Exit(ExitStatus.USAGE)
 
 
 class Usage(Exception):
@@ -108,16 +115,35 @@ def _resolve_output(output: str | None, fmt: str, protect: list[str]) -> tuple[A
     return target, fmt
 
 
-def _threshold_text(row: dict, opts: Any) -> str:
-    score = float(row["score"])
+def _threshold_text(score: float, opts: Any, what: str = "score") -> str:
     if math.isnan(score):
-        return "score nan (a NaN always fails)"
+        return f"{what} nan (a NaN always fails)"
     if opts.fail_above is not None and score > opts.fail_above:
-        return f"score {score:.6g} is above {opts.fail_above:g}"
-    return f"score {score:.6g} is below {opts.fail_below:g}"
+        return f"{what} {score:.6g} is above {opts.fail_above:g}"
+    return f"{what} {score:.6g} is below {opts.fail_below:g}"
 
 
-def _report(result: Any, opts: Any, ui: UI) -> None:
+def _report_failures(result: Any, job: Any, ui: UI) -> None:
+    """One line for an input that failed its threshold: which value, or how many."""
+    opts, what, path = job.opts, job.checked, result.path
+    failed = result.failed_rows
+    if not failed:
+        return
+    first = failed[0]
+    noun = "scores" if what == "score" else f"{what} values"
+    if first.get("n_fail") is not None:  # a --summary row: the values are gone, the count stays
+        ui.say(f"fail: {path}: {first['n_fail']} {noun} failed the threshold")
+    elif len(failed) == 1 and len(result.rows) == 1:
+        ui.say(f"fail: {path}: {_threshold_text(float(first[what]), opts, what)}")
+    else:
+        where = f"index {first['index']}" if what == "score" else f"frame {first['frame']}"
+        ui.say(
+            f"fail: {path}: {len(failed)} of {len(result.rows)} {noun} failed the threshold; "
+            f"the first, {where}: {_threshold_text(float(first[what]), opts, what)}"
+        )
+
+
+def _report(result: Any, job: Any, ui: UI) -> None:
     path = result.path
     for row in result.rows:
         if row["status"] == "error":
@@ -127,36 +153,16 @@ def _report(result: Any, opts: Any, ui: UI) -> None:
         ui.traceback(result.error)
     for note in result.warnings:
         ui.info(f"warning: {path}: {note}")
-    failed = result.failed_rows
-    if len(failed) == 1 and len(result.rows) == 1:
-        ui.say(f"fail: {path}: {_threshold_text(failed[0], opts)}")
-    elif failed:
-        first = failed[0]
-        ui.say(
-            f"fail: {path}: {len(failed)} of {len(result.rows)} scores failed the threshold; "
-            f"the first, index {first['index']}: {_threshold_text(first, opts)}"
-        )
+    _report_failures(result, job, ui)
     if ui.verbose:
         status = "error" if result.error is not None else "ok"
         ui.info(f"{path}: {len(result.rows)} row(s), status {status}")
 
 
-def _meta(opts: Any) -> dict:
+def _meta(job: Any) -> dict:
     from datetime import UTC, datetime
 
-    options = {
-        "axis": opts.axis,
-        "n": opts.n,
-        "pad_value": opts.pad_value,
-        "scalarise": str(opts.scalarisation()),
-        "nu": opts.nu,
-        "name": opts.name,
-        "mask": opts.mask,
-        "nan": str(opts.nan),
-        "fail_above": opts.fail_above,
-        "fail_below": opts.fail_below,
-        "stdin_format": opts.stdin_format,
-    }
+    options = job.opts.options()
     return {
         "Command": shlex.join(["smoothcli", *sys.argv[1:]]),
         "Options": options,
@@ -210,7 +216,7 @@ def _score_all(
     executor: Any,
     log: Any,
     inputs: list[str],
-    opts: Any,
+    job: Any,
     ui: UI,
     counts: dict[str, int],
     mask: Any,
@@ -236,11 +242,11 @@ def _score_all(
             color = fmt == "table" and target is None and sys.stdout.isatty()
             writer = _open_table(stack, target, fmt, names, color, columns is None)
         _stream(
-            executor, log, writer if log is None else None, inputs, opts, ui, counts, mask, stats
+            executor, log, writer if log is None else None, inputs, job, ui, counts, mask, stats
         )
     if log is not None:
         return log.sidecar
-    return write_sidecar(target, names, _meta(opts)) if target is not None else None
+    return write_sidecar(target, names, _meta(job)) if target is not None else None
 
 
 def _stream(
@@ -248,19 +254,19 @@ def _stream(
     log: Any,
     writer: Any,
     inputs: list[str],
-    opts: Any,
+    job: Any,
     ui: UI,
     counts: dict[str, int],
     mask: Any,
     stats: dict[str, Any],
 ) -> None:
-    from ..batch import iter_scores
+    from ..batch import iter_results
 
     stdin = sys.stdin.buffer if "-" in inputs else None
     with ui.progress(inputs) as progress:
         if inputs:
             progress.reading(inputs[0])
-        results = iter_scores(inputs, opts, stdin=stdin, mask=mask, executor=executor)
+        results = iter_results(inputs, job, stdin=stdin, mask=mask, executor=executor)
         for i, result in enumerate(results):
             if log is not None:
                 masks = tuple({row["mask"] for row in result.rows if row.get("mask")})
@@ -271,7 +277,7 @@ def _stream(
                 writer.add(result.rows)
             counts["error" if result.error is not None else "ok"] += 1
             counts["fail"] += bool(result.failed_rows)
-            _report(result, opts, ui)
+            _report(result, job, ui)
             if i + 1 < len(inputs):
                 progress.reading(inputs[i + 1])
             progress.advance()
@@ -281,7 +287,7 @@ def _stream(
 
 def run_batch(
     found: Any,
-    opts: Any,
+    job: Any,
     ui: UI,
     *,
     fmt: str,
@@ -292,8 +298,8 @@ def run_batch(
     dask: str | None = None,
     resume: bool = False,
 ) -> ExitStatus | int:
-    """Score what ``gather_inputs`` found, write the table, say what failed; return the exit
-    status."""
+    """Run ``job`` (a :class:`~smoothcli.batch.ScoreJob` or ``DvarsJob``) on what
+    ``gather_inputs`` found, write the table, say what failed; return the exit status."""
     import os
 
     from ..batch import AUTO, load_mask
@@ -301,6 +307,7 @@ def run_batch(
     from ..output import OutputError, open_resume, select_columns
 
     start = time.perf_counter()
+    opts = job.opts
     inputs = list(found.inputs)
     protect = [p for p in inputs if p != "-"]
     protect += [p for p in (opts.mask, files_from) if p not in (None, "-", AUTO)]
@@ -314,7 +321,8 @@ def run_batch(
     else:
         target, fmt = _resolve_output(output, fmt, protect)
     try:
-        names = select_columns(columns if columns or fmt != "table" else TABLE_COLUMNS)
+        spec = columns if columns or fmt != "table" else job.table_columns
+        names = select_columns(spec, job.columns)
     except OutputError as exc:
         raise Usage(str(exc), "--columns") from None
     mask = None
@@ -336,7 +344,7 @@ def run_batch(
         if resume:  # checked before any worker starts: a bad FILE is a quick usage error
             try:
                 log = stack.enter_context(
-                    open_resume(output, fmt, names, meta=_meta(opts), protect=protect)
+                    open_resume(output, fmt, names, meta=_meta(job), protect=protect)
                 )
             except OutputError as exc:
                 raise Usage(str(exc), "--output") from None
@@ -348,7 +356,7 @@ def run_batch(
         raise_on_signal()  # from here on, Ctrl-C and SIGTERM unwind and clean up
         try:
             sidecar = _score_all(
-                executor, log, inputs, opts, ui, counts, mask, target, fmt, names, columns
+                executor, log, inputs, job, ui, counts, mask, target, fmt, names, columns
             )
         except KeyboardInterrupt as exc:
             ui.say("terminated" if signal_of(exc) == signal.SIGTERM else "interrupted")

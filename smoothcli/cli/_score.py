@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import sys
-
 import typer
 
 from .._nan import NanPolicy
-from ..status import ExitStatus
 from . import _options as o
-from ._run import Usage, gather_inputs, run_batch
-from ._ui import UI, say
+from ._run import Usage, gather_inputs, run_batch, usage_exit
+from ._ui import UI
 
 
 def _usage(message: str, param: str | None = None) -> typer.Exit:
-    """Say what is wrong with the command line, plainly, and return the exit to raise."""
-    say(f"usage error: {param + ': ' if param else ''}{message}")
-    sys.stderr.write("Try 'smoothcli score --help' for help.\n")
-    return typer.Exit(ExitStatus.USAGE)
+    return usage_exit("score", message, param)
 
 
 def _parse_axis(text: str) -> int | str:
@@ -47,6 +41,7 @@ def score(
     columns: o.Columns = None,
     fail_above: o.FailAbove = None,
     fail_below: o.FailBelow = None,
+    summary: o.Summary = False,
     stdin_format: o.StdinFmt = None,
     jobs: o.Jobs = 1,
     dask: o.Dask = None,
@@ -81,7 +76,7 @@ def score(
         spec = parse_scalarisation(scalarise)
     except ValueError as exc:
         raise _usage(str(exc), "--scalarise") from None
-    from ..batch import ScoreOptions
+    from ..batch import ScoreJob, ScoreOptions
 
     try:
         opts = ScoreOptions(
@@ -96,6 +91,7 @@ def score(
             stdin_format=stdin_format.value if stdin_format else None,
             fail_above=fail_above,
             fail_below=fail_below,
+            summary=summary,
         )
     except ValueError as exc:  # thresholds, --nu and --pad-value that make no sense
         raise _usage(str(exc)) from None
@@ -104,7 +100,7 @@ def score(
         found = gather_inputs(paths or [], files_from, include, exclude)
         code = run_batch(
             found,
-            opts,
+            ScoreJob(opts),
             ui,
             fmt=fmt.value,
             output=output,

@@ -5,7 +5,17 @@ Nothing here computes a score; NumPy and rich load only when a value or a table 
 
 from __future__ import annotations
 
-from ._columns import COLUMN_NAMES, COLUMNS, Column, select_columns
+from ._columns import (
+    BY_NAME,
+    COLUMN_NAMES,
+    COLUMNS,
+    DVARS_COLUMNS,
+    DVARS_SUMMARY_COLUMNS,
+    SCORE_COLUMNS,
+    SUMMARY_COLUMNS,
+    Column,
+    select_columns,
+)
 from ._errors import OutputError
 from ._formats import FORMATS, STREAMING, format_for_path
 from ._resume import RESUMABLE, Resume, journal_path, open_resume
@@ -15,8 +25,13 @@ from ._values import ESCAPE_ERRORS
 from ._writers import WRITERS, Writer, make_writer
 
 __all__ = [
+    "BY_NAME",
     "COLUMNS",
     "COLUMN_NAMES",
+    "DVARS_COLUMNS",
+    "DVARS_SUMMARY_COLUMNS",
+    "SCORE_COLUMNS",
+    "SUMMARY_COLUMNS",
     "ESCAPE_ERRORS",
     "FORMATS",
     "STREAMING",

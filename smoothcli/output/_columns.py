@@ -30,6 +30,21 @@ def _entity(key: str, long: str) -> Column:
     )
 
 
+_FRAME = Column(
+    "frame",
+    "For a score along the time axis (one per frame, as rms(axis=space) gives): the frame "
+    "(0-based) its difference ends on, index + n, or index + n - 1 with --pad-value; in a "
+    "--summary row, the frame of the max; for DVARS, the frame of the row (frame 0 has no "
+    "difference, so no value); n/a otherwise.",
+    "integer",
+)
+
+
+def _number(name: str, description: str) -> Column:
+    return Column(name, description, "number")
+
+
+#: the columns of ``smoothcli score``, in order
 COLUMNS: tuple[Column, ...] = (
     Column("path", "The input, as given or found in a folder; '-' is stdin.", "text"),
     Column(
@@ -81,6 +96,7 @@ COLUMNS: tuple[Column, ...] = (
         "input's data type.",
         "text",
     ),
+    _FRAME,
     _entity("sub", "subject"),
     _entity("ses", "session"),
     _entity("task", "task"),
@@ -91,13 +107,131 @@ COLUMNS: tuple[Column, ...] = (
     _entity("desc", "description"),
 )
 
+_STATS = (
+    _number("mean", "The mean of the input's scores (of one array), in float64; NaN if any is."),
+    _number("median", "The median of the input's scores, in float64; NaN if any score is."),
+    _number("max", "The largest of the input's scores (NaN if any is NaN)."),
+    Column(
+        "argmax",
+        "Which score is the largest: its index (as the index column would give it; the "
+        "first NaN if there is one).",
+        "text",
+    ),
+    _number("min", "The smallest of the input's scores (NaN if any is NaN)."),
+    Column(
+        "n_fail",
+        "How many of the input's scores failed the threshold; n/a without one.",
+        "integer",
+    ),
+)
+
+_DVARS = (
+    _number(
+        "dvars",
+        "DVARS: the RMS over the brain's voxels of the frame's difference from the frame "
+        "before, after scaling the data to a median of --intensity-normalization (nipype's "
+        "'nstd', fMRIPrep's 'non-std dvars').",
+    ),
+    _number(
+        "std_dvars",
+        "Standardised DVARS: dvars over the mean of the voxels' expected difference SD "
+        "(Nichols 2013; fMRIPrep's 'std_dvars'). Thresholds apply to this column.",
+    ),
+    _number(
+        "vx_std_dvars",
+        "Voxelwise standardised DVARS: the RMS of each voxel's difference over its own "
+        "expected difference SD (nipype's 'vxstd').",
+    ),
+)
+_DVARS_SUMMARY = tuple(
+    Column(f"{iqm}{suffix}", text.format(col=col), kind)
+    for col, iqm in (
+        ("dvars", "dvars_nstd"),
+        ("std_dvars", "dvars_std"),
+        ("vx_std_dvars", "dvars_vstd"),
+    )
+    for suffix, text, kind in (
+        ("", "The mean of {col} over the frames (MRIQC's IQM of this name).", "number"),
+        ("_max", "The largest {col} of the run.", "number"),
+        ("_max_frame", "The frame of the largest {col}.", "integer"),
+    )
+)
+_DVARS_INFO = (
+    Column(
+        "voxels",
+        "The voxels (or vertices, brainordinates, columns) DVARS was computed over.",
+        "integer",
+    ),
+    Column(
+        "dropped",
+        "Voxels left out for a robust SD at most --variance-tol (nipype's remove_zerovariance).",
+        "integer",
+    ),
+    _number(
+        "median",
+        "The median of the data over every voxel and frame, which the data were divided by "
+        "(then multiplied by --intensity-normalization); n/a without normalisation.",
+    ),
+)
+
+#: every column any table has, by name (the writers and the sidecar look them up here)
+BY_NAME: dict[str, Column] = {
+    c.name: c for c in (*COLUMNS, *_STATS, *_DVARS, *_DVARS_SUMMARY, *_DVARS_INFO)
+}
+
+
+def _names(*names: str) -> tuple[str, ...]:
+    assert all(n in BY_NAME for n in names), names
+    return names
+
+
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
-BY_NAME: dict[str, Column] = {c.name: c for c in COLUMNS}
+_TAIL = ("status", "check", "error")
+_ENTITIES = tuple(c.name for c in COLUMNS if c.kind == "entity")
+#: the tables each command writes: their columns, in order
+SCORE_COLUMNS = COLUMN_NAMES
+SUMMARY_COLUMNS = _names(
+    "path",
+    *(c.name for c in _STATS),
+    "frame",
+    *_TAIL,
+    "name",
+    "array",
+    "mask",
+    "shape",
+    "axis",
+    "dtype",
+    *_ENTITIES,
+)
+DVARS_COLUMNS = _names(
+    "path",
+    "frame",
+    *(c.name for c in _DVARS),
+    *_TAIL,
+    "array",
+    "mask",
+    *(c.name for c in _DVARS_INFO),
+    "shape",
+    "dtype",
+    *_ENTITIES,
+)
+DVARS_SUMMARY_COLUMNS = _names(
+    "path",
+    *(c.name for c in _DVARS_SUMMARY),
+    "n_fail",
+    *_TAIL,
+    "array",
+    "mask",
+    *(c.name for c in _DVARS_INFO),
+    "shape",
+    "dtype",
+    *_ENTITIES,
+)
 
 
-def select_columns(spec: str | None) -> list[str]:
-    """The columns to write: every column in the fixed order for ``None``, else the names in
-    ``spec`` (``"score,path"``), in that order.
+def select_columns(spec: str | None, available: tuple[str, ...] = COLUMN_NAMES) -> list[str]:
+    """The columns to write: every one of ``available`` (a table's columns, in its fixed
+    order) for ``None``, else the names in ``spec`` (``"score,path"``), in that order.
 
     Raises
     ------
@@ -105,14 +239,14 @@ def select_columns(spec: str | None) -> list[str]:
         For an empty list, an unknown name or a name given twice.
     """
     if spec is None:
-        return list(COLUMN_NAMES)
+        return list(available)
     names = [part.strip() for part in spec.split(",")]
-    valid = ", ".join(COLUMN_NAMES)
+    valid = ", ".join(available)
     if not any(names):
         raise OutputError(f"no column named; choose from {valid}")
     seen: set[str] = set()
     for name in names:
-        if name not in BY_NAME:
+        if name not in available:
             shown = name if name.isprintable() else ascii(name)
             raise OutputError(f"unknown column {shown!r}; choose from {valid}")
         if name in seen:

@@ -1,0 +1,142 @@
+"""The score job: a loaded array -> the smoothness loss through the engine -> rows (one per
+element of the score, or with ``--summary`` one per array)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .._nan import NanPolicy
+from ..scalarise import ScalarisationMap
+from ._job import Job, Task
+from ._options import ScoreOptions
+from ._summary import summary_stats
+
+__all__ = ["ScoreJob"]
+
+#: a terminal table's columns, for a person (every column is in the machine formats)
+TABLE_COLUMNS = "path,array,index,frame,score,status,check,shape,dtype,error"
+SUMMARY_TABLE_COLUMNS = "path,array,mean,median,max,argmax,frame,min,n_fail,status,check,error"
+
+
+def _labels(item: Any, value: np.ndarray, scal: ScalarisationMap, axis: int) -> Iterator[Any]:
+    """The ``index`` of each element of a vector or array score, in ``np.ndindex`` order: per
+    output axis, the name of the element where the input axis it came from has names (CSV
+    columns), else its position; several axes are joined by commas."""
+    sources = scal.output_axes(len(item.source.shape), axis)
+    names = []
+    for pos, size in enumerate(value.shape):
+        found = item.labels.get(sources[pos]) if pos < len(sources) else None
+        names.append(found if found is not None and len(found) == size else None)
+    for idx in np.ndindex(value.shape):
+        parts = [n[i] if n is not None else i for n, i in zip(names, idx, strict=True)]
+        yield parts[0] if len(parts) == 1 else ",".join(map(str, parts))
+
+
+def _score_loaded(
+    item: Any, opts: ScoreOptions, scal: ScalarisationMap, notes: list[str]
+) -> list[dict]:
+    from .._signals import deferred
+
+    with deferred():  # JAX is imported here, while the reader thread is already at work
+        from ..engine import evaluate_info
+        from ..loss import SmoothnessLoss
+
+    shape = tuple(item.source.shape)
+    ndim = len(shape)
+    axis = item.time_axis if opts.axis == "time" else int(opts.axis)
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"axis {axis} is out of range for an input of shape {shape}")
+    axis %= ndim
+    loss = SmoothnessLoss(
+        opts.nu, opts.name, n=opts.n, pad_value=opts.pad_value, axis=axis, scalarisation=scal
+    )
+    info = evaluate_info(loss, item.source, nan=opts.nan)
+    value = np.asarray(info.value)
+    if info.differences == 0:
+        notes.append(f"-n {opts.n} leaves no differences along axis {axis} (length {shape[axis]})")
+    elif info.nonfinite and opts.nan is NanPolicy.propagate and np.isnan(value).any():
+        nans = int(np.isnan(value).sum())
+        which = "score is NaN" if value.size == 1 else f"{nans} of {value.size} scores are NaN"
+        notes.append(
+            f"{which}: {info.nonfinite} of {info.differences} differences are NaN or "
+            "infinite (--nan omit leaves them out)"
+        )
+    base = {
+        "shape": "x".join(map(str, shape)),
+        "axis": axis,
+        "dtype": np.dtype(info.dtype).name,
+        "status": "ok",
+    }
+    if value.ndim == 0:
+        score = value[()]
+        if opts.summary:
+            return [{**base, **_summary(value.reshape(1), [None], None, opts)}]
+        return [{**base, "index": None, "score": score, "check": opts.check(score)}]
+    labels = list(_labels(item, value, scal, axis))
+    frames = _frames(item, value, scal, opts, axis)
+    if opts.summary:
+        return [{**base, **_summary(value, labels, frames, opts)}]
+    rows = []
+    for i, (idx, label) in enumerate(zip(np.ndindex(value.shape), labels, strict=True)):
+        frame = frames[i] if frames is not None else None
+        score = value[idx]
+        rows.append({**base, "index": label, "frame": frame, "score": score})
+        rows[-1]["check"] = opts.check(score)
+    return rows
+
+
+def _summary(value: np.ndarray, labels: list, frames: list | None, opts: ScoreOptions) -> dict:
+    """The ``--summary`` row of one array's scores (``labels`` in ``np.ndindex`` order)."""
+    flat = value.reshape(-1)
+    stats = summary_stats(flat)
+    arg = stats["argmax"]
+    stats["argmax"] = labels[arg] if arg is not None else None
+    stats["frame"] = frames[arg] if frames is not None and arg is not None else None
+    if opts.has_thresholds:
+        failed = sum(opts.check(s) == "fail" for s in flat)
+        stats.update(n_fail=failed, check="fail" if failed else "pass")
+    return stats
+
+
+def _frames(item: Any, value: np.ndarray, scal: ScalarisationMap, opts: ScoreOptions, axis: int):
+    """The frame each element of a per-frame result ends on (``None`` when the result is not
+    along the time axis): a difference along time ends on frame ``index + n`` without a pad,
+    ``index + n - 1`` with one (the pad takes the place of a frame before the first)."""
+    ndim = len(item.source.shape)
+    if value.ndim != 1 or scal.output_axes(ndim, axis)[:1] != (item.time_axis % ndim,):
+        return None
+    shift = 0
+    if axis == item.time_axis % ndim:
+        shift = opts.n - (1 if opts.pad_value is not None else 0)
+    return [i + shift for i in range(value.shape[0])]
+
+
+@dataclass(frozen=True)
+class ScoreJob(Job):
+    """Score one input with ``opts``: frozen and picklable, run wherever a task runs."""
+
+    opts: ScoreOptions
+    scal: ScalarisationMap = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "scal", self.opts.scalarisation())
+
+    @property
+    def columns(self) -> tuple[str, ...]:  # type: ignore[override]
+        from ..output import SCORE_COLUMNS, SUMMARY_COLUMNS
+
+        return SUMMARY_COLUMNS if self.opts.summary else SCORE_COLUMNS
+
+    @property
+    def table_columns(self) -> str:  # type: ignore[override]
+        return SUMMARY_TABLE_COLUMNS if self.opts.summary else TABLE_COLUMNS
+
+    def head(self, task: Task) -> dict:
+        return {**super().head(task), "name": self.opts.name}
+
+    def rows(self, item: Any, notes: list[str]) -> list[dict]:
+        return _score_loaded(item, self.opts, self.scal, notes)
