@@ -11,18 +11,21 @@ __all__ = ["summary_stats"]
 
 
 def summary_stats(values: Any) -> dict[str, Any]:
-    """``mean``, ``median``, ``max``, ``argmax`` (the position of the first max), ``min``
-    of ``values`` in float64. A NaN propagates (the mean, median, max and min are NaN and
-    ``argmax`` is the first NaN), as a NaN score fails every threshold: a summary never
-    hides one."""
-    v = np.asarray(values, np.float64).reshape(-1)
-    if not v.size:
+    """``mean`` and ``median`` of ``values`` in float64, ``max``, ``argmax`` (the position of
+    the first max) and ``min`` as elements of ``values`` (written as the scores are, so that
+    they read back equal to a per-element row). A NaN propagates (the mean, median, max and
+    min are NaN and ``argmax`` is the first NaN), as a NaN score fails every threshold: a
+    summary never hides one."""
+    own = np.asarray(values).reshape(-1)
+    if not own.size:
         return {"mean": None, "median": None, "max": None, "argmax": None, "min": None}
+    v = own.astype(np.float64)
     arg = int(np.argmax(v))
+    low = int(np.argmin(v))
     return {
         "mean": float(np.mean(v)),
         "median": float(np.median(v)),
-        "max": float(v[arg]),
+        "max": own[arg],
         "argmax": arg,
-        "min": float(np.min(v)),
+        "min": own[low],
     }
