@@ -3,8 +3,9 @@
 Nothing here opens data: a missing or unreadable path stays in the list and fails when it is
 scored, so it becomes an error row rather than stopping the batch. A folder that cannot be
 listed is kept too, as an :class:`Unlisted` path that carries the reason. A directory scan
-passes over masks and segmentations by name, and NIfTI images whose header (read alone) says
-they are not time series: those are listed in :attr:`Discovery.skipped`.
+passes over masks and segmentations by name, and files whose header (read alone) says they
+are not time series (3D NIfTI images, CIFTI-2 files other than data series, GIFTI files of a
+single map): those are listed in :attr:`Discovery.skipped`.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ _ENTITY_RE = re.compile(r"(?:^|_)(" + "|".join(ENTITIES) + r")-([A-Za-z0-9]+)")
 _MASK_RE = re.compile(r"_(mask|dseg|probseg)\.nii(\.gz)?$", re.IGNORECASE)
 #: the reason a mask or segmentation found in a folder is skipped
 MASK_BY_NAME = "a mask or segmentation, by name"
-#: the start of the reason a NIfTI found in a folder is skipped for its header
+#: the start of the reason a file found in a folder is skipped for its header
 NOT_TIME_SERIES = "not a time series"
 #: the longest line of a --files-from list: Linux's PATH_MAX, and some room
 MAX_LINE = 8192
@@ -65,13 +66,14 @@ def _globs(texts: Iterable[str | Glob]) -> list[Glob]:
 
 def _skip_reason(path: str, name: str) -> str | None:
     """Why a file found in a folder is not an input: a mask or segmentation by name, or a
-    NIfTI whose header says it is not a time series; ``None`` to score it."""
+    file whose first bytes say it is not a time series (see
+    :func:`~smoothcli.sources.probe.time_series_problem`: a 3D NIfTI image, a CIFTI-2 dense
+    scalar or label file, a GIFTI file of one map); ``None`` to score it."""
     if _MASK_RE.search(name):
         return MASK_BY_NAME
-    if format_of_name(name) == "nifti":
-        problem = time_series_problem(path)
-        if problem is not None:
-            return f"{NOT_TIME_SERIES}: {problem}"
+    problem = time_series_problem(path, format_of_name(name))
+    if problem is not None:
+        return f"{NOT_TIME_SERIES}: {problem}"
     return None
 
 
@@ -79,8 +81,8 @@ def _walk(directory: str, include: list[Glob], exclude: list[Glob]) -> Discovery
     """Supported files under ``directory``, sorted; hidden entries are passed over. Globs are
     matched against the path relative to ``directory``: a file is kept if it matches an
     ``include`` glob (any, when there are none) and no ``exclude`` glob; a folder an exclude
-    glob matches is not entered. Of those, masks and NIfTI images that are not time series
-    go to ``skipped``. A sub-folder that cannot be listed is an :class:`Unlisted` input."""
+    glob matches is not entered. Of those, masks and files that are not time series go to
+    ``skipped``. A sub-folder that cannot be listed is an :class:`Unlisted` input."""
     found: list[str] = []
     skipped: list[tuple[str, str]] = []
     problems: list[OSError] = []

@@ -28,12 +28,14 @@ from smoothcli.sources import (
     open_stdin,
     sniff,
 )
+from smoothcli.sources import _gzip as gzip_mod
 from smoothcli.sources import arrays as arrays_mod
 from smoothcli.sources import nifti as nifti_mod
 from smoothcli.sources import table as table_mod
 from smoothcli.sources.nifti import _mask as nifti_mask
-from smoothcli.sources.nifti import _stream as nifti_stream
 from smoothcli.sources.nifti import load_mask
+
+from .test_formats import cifti_image, cifti_values, gifti_bytes, gifti_values
 
 # -- helpers -------------------------------------------------------------------------------------
 
@@ -77,7 +79,7 @@ def use_gzip_backend(monkeypatch, backend: str) -> None:
     """Read gzip through ISA-L's igzip ("isal") or the standard library's gzip ("stdlib")."""
     if backend == "isal":
         pytest.importorskip("isal")
-    monkeypatch.setattr(nifti_stream, "USE_ISAL", backend == "isal")
+    monkeypatch.setattr(gzip_mod, "USE_ISAL", backend == "isal")
     with nifti_mod.open_gzip(io.BytesIO(gzip.compress(b""))) as fh:  # the switch took effect
         assert type(fh).__module__.startswith("isal" if backend == "isal" else "gzip")
 
@@ -867,8 +869,14 @@ def test_non_utf8_file_names(tmp_path):
 
 
 def test_registry_names_suffixes_and_magic():
-    assert set(FORMATS) == {"nifti", "npy", "npz", "csv", "tsv"}
+    assert FORMATS == ("cifti", "nifti", "npy", "npz", "gifti", "tsv", "csv")
     assert format_of_name("a.NII.GZ") == "nifti" and format_of_name("b.tsv") == "tsv"
+    # the longest suffix wins: a CIFTI-2 kind before .nii, a gzip'd table before gzip
+    assert (
+        format_of_name("r.dtseries.nii") == "cifti" and format_of_name("m.dscalar.nii") == "cifti"
+    )
+    assert format_of_name("t.tsv.gz") == "tsv" and format_of_name("t.CSV.GZ") == "csv"
+    assert format_of_name("s.func.gii") == "gifti" and format_of_name("s.surf.gii") is None
     assert format_of_name("c.txt") is None and not is_supported("c.txt")
     assert sniff(b"\x93NUMPY\x01\x00") == "npy"
     assert sniff(b"PK\x03\x04") == "npz"
@@ -1146,8 +1154,106 @@ def table_route(id_, name, sep, *, stdin=False) -> Route:
     )
 
 
+def nifti2_data_offset(blob: bytes) -> int:
+    """Where a plain NIfTI-2 (a CIFTI-2 file) keeps its data (its vox_offset)."""
+    return int(nib.Nifti2Header.from_fileobj(io.BytesIO(blob), check=False).get_data_offset())
+
+
+def with_scale_factors(blob: bytes, slope: float, inter: float) -> bytes:
+    """A NIfTI-2 file (a CIFTI-2 one) with its header's scale factors set (with nibabel's
+    header API). nibabel chooses its own when it writes int16 from floats, a slope that
+    float32 (the dtype the reader scales int16 in) rounds differently than nibabel's float64
+    by an ulp; these are exact in both."""
+    hdr = nib.Nifti2Header.from_fileobj(io.BytesIO(blob), check=False)
+    hdr.set_slope_inter(slope, inter)
+    return hdr.binaryblock + blob[len(hdr.binaryblock) :]
+
+
+def cifti_routes() -> list[Route]:
+    """CIFTI-2 dense series (float32, and int16 with scale factors), plain or gzip (either
+    backend), from a file or stdin: blocks of whole series along the brainordinates."""
+    routes = []
+    for label, dtype in [("float32", np.float32), ("int16-scaled", np.int16)]:
+        for gzipped in (False, True):
+            for stdin in (False, True):
+                if label == "int16-scaled" and (stdin or gzipped):
+                    continue  # scaling is the NIfTI reader's, tested on every route there
+
+                def blob(dtype=dtype, gzipped=gzipped) -> bytes:
+                    raw = cifti_image(frames=11, dtype=dtype).to_bytes()
+                    if dtype == np.int16:
+                        raw = with_scale_factors(raw, 0.5, 10.0)
+                    return gzip.compress(raw, 6) if gzipped else raw
+
+                for backend in ("isal", "stdlib") if gzipped else (None,):
+                    parts = ["stdin" if stdin else "path", "dtseries" + ".gz" * gzipped, label]
+                    routes.append(
+                        Route(
+                            id="-".join(parts + [backend] * bool(backend)),
+                            name="r.dtseries.nii.gz" if gzipped else "r.dtseries.nii",
+                            blob=blob,
+                            expect=lambda p, _: cifti_values(p),
+                            dtype=np.float32,
+                            chunk_axis=1,
+                            order="F",
+                            cut=(
+                                (lambda b: len(b) // 2)
+                                if gzipped
+                                else (lambda b: (nifti2_data_offset(b) + len(b)) // 2)
+                            ),
+                            corrupt=flip_gzip_crc if gzipped else None,
+                            stdin=stdin,
+                            backend=backend,
+                        )
+                    )
+    return routes
+
+
+def gifti_route(id_, *, per_time: bool, stdin: bool = False) -> Route:
+    """GIFTI, read whole: one array a time point (stacked: F order, time the chunk axis) or
+    one 2D array (as stored: C order, vertices the chunk axis)."""
+    return Route(
+        id=id_,
+        name="s.func.gii",
+        blob=lambda: gifti_bytes(per_time=per_time),
+        expect=lambda p, _: gifti_values(p),
+        dtype=np.float32,
+        chunk_axis=1 if per_time else 0,
+        order="F" if per_time else "C",
+        cut=lambda b: len(b) // 2,
+        stdin=stdin,
+    )
+
+
+def gzip_table_route(id_, name, sep, backend, *, stdin=False) -> Route:
+    plain = table_route(id_, name, sep, stdin=stdin)
+    return Route(
+        id=f"{id_}-{backend}",
+        name=name,
+        blob=lambda: gzip.compress(table_text(sep), 6),
+        expect=plain.expect,  # pandas reads a .gz by its name
+        dtype=np.float64,
+        chunk_axis=0,
+        order="C",
+        cut=lambda b: len(b) // 2,
+        corrupt=flip_gzip_crc,
+        stdin=stdin,
+        backend=backend,
+    )
+
+
 ROUTES = [
     *nifti_routes(),
+    *cifti_routes(),
+    gifti_route("path-gifti-per-time-point", per_time=True),
+    gifti_route("path-gifti-2d", per_time=False),
+    gifti_route("stdin-gifti-per-time-point", per_time=True, stdin=True),
+    *(
+        gzip_table_route(f"{route}-{fmt}.gz", f"t.{fmt}.gz", sep, backend, stdin=route == "stdin")
+        for route in ("path", "stdin")
+        for fmt, sep in (("csv", ","), ("tsv", "\t"))
+        for backend in ("isal", "stdlib")
+    ),
     table_route("path-csv", "t.csv", ","),
     table_route("path-tsv", "t.tsv", "\t"),
     table_route("stdin-csv", "t.csv", ",", stdin=True),

@@ -1,9 +1,12 @@
 """Readers, one module per format family, and a registry from file name or magic bytes.
 
 Every reader returns :class:`Loaded` items: a chunked source for the engine, its time axis
-and, where the file has them, names for its axes (CSV/TSV columns). Readers never compute,
-never hold more than a few blocks, and turn every input they cannot read into
-:class:`~smoothcli.sources._base.InputError` with a one-line message.
+and, where the file has them, names for its axes (CSV/TSV columns, CIFTI-2 brainordinates and
+parcels). Readers never compute, never hold more than a few blocks (GIFTI, XML with base64
+data, is the one format read whole), and turn every input they cannot read into
+:class:`~smoothcli.sources._errors.InputError` with a one-line message.
+
+This package imports no NumPy until a reader is used, so that naming formats stays cheap.
 """
 
 from __future__ import annotations
@@ -15,12 +18,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from ._base import InputError, os_error_message
-from ._registry import FORMATS, READERS, format_of_name, is_supported, reader, sniff
+from ._errors import InputError, os_error_message
+from ._registry import (
+    FORMATS,
+    READERS,
+    SUFFIXES,
+    format_of_name,
+    is_supported,
+    reader,
+    recognise,
+    sniff,
+    unsupported,
+)
 
 __all__ = [
     "FORMATS",
     "READERS",
+    "SUFFIXES",
     "InputError",
     "Loaded",
     "format_of_name",
@@ -70,17 +84,23 @@ def _check_regular(path: str) -> None:
 
 
 def open_path(path: str | Path, *, fmt: str | None = None, mask: Any = None) -> list[Loaded]:
-    """Open a regular file; ``fmt`` overrides the format its name implies, and a name with
-    no known suffix is sniffed. ``mask`` applies to NIfTI images only; other formats ignore
-    it. The path is used as given (a non-UTF-8 name works through the OS's encoding)."""
+    """Open a regular file; ``fmt`` overrides the format its name implies. A name with no
+    known suffix is read when its first bytes say what it is (magic: NIfTI, CIFTI-2, NPY,
+    NPZ, GIFTI), and is otherwise an :class:`InputError` that says ``unsupported file type``
+    and lists the suffixes smoothcli reads (a text table needs ``.csv`` or ``.tsv``).
+    ``mask`` applies to NIfTI images only; other formats ignore it. The path is used as given
+    (a non-UTF-8 name works through the OS's encoding)."""
     where = os.fspath(path)
     _check_regular(where)
-    fmt = fmt or format_of_name(os.path.basename(where))
+    name = os.path.basename(where)
+    fmt = fmt or format_of_name(name)
     if fmt is None:
-        from ._base import open_binary
+        from ._errors import open_binary
 
         with open_binary(where) as fh:
-            fmt = sniff(fh.read(HEAD_BYTES))
+            fmt = recognise(fh.read(HEAD_BYTES))
+        if fmt is None:
+            raise InputError(unsupported(name))
     return reader(fmt).load()(where, mask=mask)
 
 
@@ -120,8 +140,9 @@ def _peek(stream: BinaryIO) -> bytes:
 
 def open_stdin(stream: BinaryIO, *, fmt: str | None = None, mask: Any = None) -> list[Loaded]:
     """Open what a binary stream holds (stdin): the format from ``fmt`` or from its first
-    bytes. NIfTI (plain or gzip), NPY and CSV/TSV are read as they come; an NPZ is spooled to
-    an anonymous temporary file first, since a zip archive is read from its end."""
+    bytes (see :func:`sniff`). NIfTI and CIFTI-2 (plain or gzip), NPY and CSV/TSV (plain or
+    gzip) are read as they come, GIFTI is parsed as it comes; an NPZ is spooled to an
+    anonymous temporary file first, since a zip archive is read from its end."""
     head = _peek(stream)
     if not head:
         raise InputError("stdin is empty")

@@ -16,6 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from ._errors import InputError, open_binary, os_error_message
 from ._prefetch import Buffers, Prefetch, prefetch
 
 __all__ = [
@@ -29,6 +30,8 @@ __all__ = [
     "Once",
     "drain",
     "input_errors",
+    "open_binary",
+    "os_error_message",
     "read_all",
     "read_block",
     "read_exact",
@@ -39,10 +42,6 @@ __all__ = [
 
 #: deflate never compresses better than 1032:1, so a compressed size bounds the data it holds
 DEFLATE_MAX_RATIO = 1032
-
-
-class InputError(ValueError):
-    """This input cannot be scored: its message is one line that names the problem."""
 
 
 @runtime_checkable
@@ -268,35 +267,3 @@ class Once:
             raise InputError("stdin can be read only once")
         self._used = True
         return nullcontext(self._fh)
-
-
-# -- files ---------------------------------------------------------------------------------------
-
-_OS_MESSAGES = {
-    "ENAMETOOLONG": "file name too long",
-    "EACCES": "permission denied",
-    "EPERM": "permission denied",
-    "ENOTDIR": "a part of the path is not a directory",
-    "ELOOP": "too many levels of symbolic links",
-    "EISDIR": "is a directory",
-}
-
-
-def os_error_message(exc: OSError, path: str | None = None) -> str:
-    """One line for an error the OS gave about a path."""
-    import errno
-
-    name = errno.errorcode.get(exc.errno or 0, "")
-    if name == "ENOENT":
-        return f"no such file: {path}" if path is not None else "no such file"
-    if name in _OS_MESSAGES:
-        return _OS_MESSAGES[name]
-    return (exc.strerror or str(exc) or type(exc).__name__).lower()
-
-
-def open_binary(path: str) -> Any:
-    """Open a file for reading; an OS error becomes :class:`InputError`."""
-    try:
-        return open(path, "rb")
-    except OSError as exc:
-        raise InputError(os_error_message(exc, path)) from exc

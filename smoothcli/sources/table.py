@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -28,7 +27,8 @@ import numpy as np
 
 from .._text import error_line
 from . import Loaded
-from ._base import ArraySource, InputError, open_binary, read_all, read_rows
+from ._base import ArraySource, InputError, input_errors, read_all, read_rows
+from ._gzip import Unzipped
 
 NA_VALUES = ["n/a", "NA", "N/A", "nan", "NaN", ""]
 #: bytes of text read at a time (whole lines of it are parsed together)
@@ -302,16 +302,9 @@ class SpooledTable:
         return read_all(self)
 
 
-def _source(where: Any) -> Any:
-    if isinstance(where, bytes):
-        return io.BytesIO(where)
-    if hasattr(where, "read"):
-        return where
-    return open_binary(os.fspath(where))
-
-
 def open_table(where: Any, *, sep: str) -> Loaded:
-    """A CSV (``sep=","``) or TSV (``sep="\\t"``) table from a path, a stream or bytes."""
+    """A CSV (``sep=","``) or TSV (``sep="\\t"``) table from a path, a stream or bytes,
+    gzip'd or not (``.csv.gz``, ``.tsv.gz``: told by gzip's magic, not by the name)."""
     import tempfile
 
     parser = _Parser(sep)
@@ -320,37 +313,34 @@ def open_table(where: Any, *, sep: str) -> Loaded:
     spool: Any = None
     rows = 0
     index = True  # does column 0 hold 0, 1, 2, ... so far?
-    fh = _source(where)
-    close = fh is not where
+    text = Unzipped(where, "the table")
     ok = False
     try:
-        for first, piece in _pieces(fh):
-            if parser.names is None:
-                started = parser.start(piece, first)
-                if started is None:
+        with input_errors(text.problem):
+            for first, piece in _pieces(text.stream):
+                if parser.names is None:
+                    started = parser.start(piece, first)
+                    if started is None:
+                        continue
+                    piece, first = started
+                values = parser.parse(piece, first)
+                k = values.shape[0]
+                if index and k:
+                    index = bool(np.array_equal(values[:, 0], np.arange(rows, rows + k)))
+                rows += k
+                if spool is None and held_bytes + values.nbytes <= IN_MEMORY_BYTES:
+                    held.append(values)
+                    held_bytes += values.nbytes
                     continue
-                piece, first = started
-            values = parser.parse(piece, first)
-            k = values.shape[0]
-            if index and k:
-                index = bool(np.array_equal(values[:, 0], np.arange(rows, rows + k)))
-            rows += k
-            if spool is None and held_bytes + values.nbytes <= IN_MEMORY_BYTES:
-                held.append(values)
-                held_bytes += values.nbytes
-                continue
-            if spool is None:
-                spool = tempfile.TemporaryFile(prefix="smoothcli-table-")  # noqa: SIM115
-                for part in held:
-                    spool.write(memoryview(part).cast("B"))
-                held = []
-            spool.write(memoryview(values).cast("B"))
+                if spool is None:
+                    spool = tempfile.TemporaryFile(prefix="smoothcli-table-")  # noqa: SIM115
+                    for part in held:
+                        spool.write(memoryview(part).cast("B"))
+                    held = []
+                spool.write(memoryview(values).cast("B"))
         ok = True
-    except OSError as exc:
-        raise InputError(f"cannot read the table ({error_line(exc)})") from None
     finally:
-        if close:
-            fh.close()
+        text.close()
         if spool is not None and not ok:
             spool.close()
     if parser.names is None:

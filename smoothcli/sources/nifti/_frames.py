@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import Loaded
 from .._base import Buffers, InputError, drain, prefetch, read_all, read_rows, skip_bytes
+from .._magic import CIFTI_KINDS
 from ._header import (
     TRUNCATED_BEFORE_DATA,
     Header,
@@ -45,6 +46,8 @@ class _Frames:
         self.frame = hdr.shape[:3]
         self.frames = hdr.shape[3]
         self.count = len(index) if index is not None else 0
+        #: what a stream that ends early is told (``missing`` and ``total`` frames)
+        self.truncated = "the image is truncated: frame {missing} of {total} is missing"
 
     def stored(self, raw: np.ndarray, k: int, pool: Buffers | None = None) -> np.ndarray:
         """``k`` frames of raw bytes -> a block as stored: (X, Y, Z, k) or (voxels, k),
@@ -89,7 +92,7 @@ class _Frames:
                 rows,
                 frame_bytes,
                 short=lambda missing: InputError(
-                    f"the image is truncated: frame {missing} of {frames} is missing"
+                    self.truncated.format(missing=missing, total=frames)
                 ),
                 # a gathered or converted block is a copy: one buffer serves every read
                 reuse=self.index is not None or scale,
@@ -202,15 +205,28 @@ class NiftiSource:
         return read_all(self)
 
 
+def _is_cifti(hdr: Header) -> bool:
+    """A NIfTI-2 header with a CIFTI-2 intent code: a CIFTI-2 file, whatever its name."""
+    return hdr.size == 540 and hdr.intent in CIFTI_KINDS
+
+
 def open_nifti(where: Any, *, mask: Any = None) -> Loaded:
-    """One 4D image (a path, a binary stream or bytes) as a :class:`Loaded`."""
+    """One 4D image (a path, a binary stream or bytes) as a :class:`Loaded`. A file that
+    is a CIFTI-2 file (a NIfTI-2 header with a CIFTI intent code) is read as one, as nibabel
+    does (see :mod:`smoothcli.sources.cifti`)."""
     src = image_bytes(where)
     if src.path is None:  # a stream is read once: parse the header and skip to the data
         with src.errors():
             hdr = read_header(src.stream)
+            if _is_cifti(hdr):
+                raise InputError("a CIFTI-2 file, not a NIfTI image: read it as format 'cifti'")
             skip_extensions(src.stream, hdr)
     else:
         hdr = src.read(read_header)
+        if _is_cifti(hdr):
+            from ..cifti import open_cifti
+
+            return open_cifti(src.path)
         check_size(hdr, src.path, gzipped=src.gzipped)
     source = NiftiSource(hdr, src, mask)
     return Loaded(source, source.chunk_axis, "nifti")

@@ -45,6 +45,7 @@ class Header:
     slope: float | None
     inter: float | None
     affine: np.ndarray
+    intent: int = 0  # the intent code: a CIFTI-2 file is a NIfTI-2 image with a CIFTI one
 
     @property
     def nbytes(self) -> int:
@@ -100,6 +101,7 @@ def read_header(fh: Any) -> Header:
         shape = tuple(int(s) for s in hdr.get_data_shape())
         slope, inter = hdr.get_slope_inter()
         affine = np.asarray(hdr.get_best_affine())
+        intent = int(hdr["intent_code"])
     except Exception as exc:
         raise InputError(f"the NIfTI header is invalid ({error_line(exc)})") from None
     if any(s < 0 for s in shape):
@@ -107,7 +109,7 @@ def read_header(fh: Any) -> Header:
     offset = int(hdr.get_data_offset())
     if offset < size:
         raise InputError(f"the NIfTI header's vox_offset {offset} lies inside the header")
-    return Header(shape, storage, label, offset, size, slope, inter, affine)
+    return Header(shape, storage, label, offset, size, slope, inter, affine, intent)
 
 
 def skip_extensions(fh: Any, hdr: Header) -> None:

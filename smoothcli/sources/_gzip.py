@@ -1,0 +1,147 @@
+"""gzip for every reader: :func:`open_gzip` (ISA-L when it is installed, else the standard
+library; both check each member's CRC and length at its end) and :func:`gzip_problem`, the one
+line that says what a corrupt, truncated or padded gzip stream is.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from typing import Any
+
+from .._text import error_line
+from ._errors import InputError, open_binary
+from ._magic import GZIP_MAGIC
+
+__all__ = [
+    "GZIP_READ_BYTES",
+    "TRAILING",
+    "USE_ISAL",
+    "Unzipped",
+    "gzip_problem",
+    "open_gzip",
+    "trailing_data",
+]
+
+#: read gzip through ISA-L when it is installed (``False``: always the standard library)
+USE_ISAL = True
+#: compressed bytes ISA-L reads at once (its default is 512 KiB)
+GZIP_READ_BYTES = 4 << 20
+
+
+def open_gzip(path: Any, *, prefer_isal: bool | None = None) -> Any:
+    """A gzip file (a path or a binary stream) for sequential reading: through ISA-L (the
+    optional ``isal`` package, about twice as fast here) when it is installed and
+    ``prefer_isal`` (default :data:`USE_ISAL`), else the standard library. Both check the CRC
+    and length of each member at its end."""
+    is_stream = hasattr(path, "read")
+    if USE_ISAL if prefer_isal is None else prefer_isal:
+        try:
+            from isal import igzip
+        except ImportError:
+            pass
+        else:
+            # igzip's documented knob for the compressed bytes read at once, for this file
+            # only: the reader thread takes the GIL once per read, and while JAX is being
+            # imported it waits up to 5 ms for it each time (sys.getswitchinterval)
+            size, igzip.READ_BUFFER_SIZE = igzip.READ_BUFFER_SIZE, GZIP_READ_BYTES
+            try:
+                return igzip.IGzipFile(fileobj=path, mode="rb") if is_stream else igzip.open(path)
+            finally:
+                igzip.READ_BUFFER_SIZE = size
+    import gzip
+
+    return gzip.GzipFile(fileobj=path, mode="rb") if is_stream else gzip.open(path, "rb")
+
+
+TRAILING = "trailing data after the gzip stream: bytes that are not a gzip member follow its end"
+
+
+def gzip_problem(exc: BaseException, path: str | None = None) -> InputError:
+    """What a gzip reader's exception means, as one line. The stream's first bytes were
+    gzip's magic, so "not a gzipped file" is said of what follows a member: trailing data.
+    A reader also reports a few bytes of trailing data as a stream that ends early (ISA-L
+    when they are fewer than a member's header); for a file (``path``) that is told apart
+    from truncation by walking its members again (only when the read has failed)."""
+    text = error_line(exc)
+    if "Not a gzipped file" in text:
+        return InputError(TRAILING)
+    if isinstance(exc, EOFError):
+        if path is not None and trailing_data(path):
+            return InputError(TRAILING)
+        return InputError("the gzip stream is truncated (it ends before its end-of-stream marker)")
+    return InputError(f"the gzip stream is corrupt: {text}")
+
+
+def trailing_data(path: str, piece: int = 1 << 20) -> bool:
+    """Whether a gzip file's members end before the file does, followed by bytes that are
+    neither zero padding nor another member; ``False`` when the file ends inside a member
+    (truncated) or cannot be decompressed."""
+    try:
+        from isal import isal_zlib as zlib
+    except ImportError:
+        import zlib  # type: ignore[no-redef]
+    with open(path, "rb") as fh:
+        d = zlib.decompressobj(31)
+        pending = b""
+        while True:
+            chunk = pending or fh.read(piece)
+            pending = b""
+            if not chunk:
+                return False  # the file ends inside a member
+            try:
+                d.decompress(chunk, piece)
+                while d.unconsumed_tail and not d.eof:
+                    d.decompress(d.unconsumed_tail, piece)
+            except zlib.error:
+                return False
+            if not d.eof:
+                continue
+            rest = d.unused_data.lstrip(b"\0")  # zero padding, as gzip -d allows
+            while len(rest) < 2:
+                more = fh.read(piece)
+                if not more:
+                    return bool(rest)  # one stray byte, or padding to the end
+                rest = (rest + more).lstrip(b"\0")
+            if not rest.startswith(GZIP_MAGIC):
+                return True
+            d, pending = zlib.decompressobj(31), rest
+
+
+class Unzipped:
+    """The bytes of a path, a stream or bytes, decompressed when they are gzip (told by
+    gzip's magic, not by a name): ``stream`` is read once, to its end, where a gzip reader
+    (:func:`open_gzip`) checks the CRC and length. ``what`` names the input in messages."""
+
+    def __init__(self, where: Any, what: str = "the input") -> None:
+        self.what = what
+        if isinstance(where, bytes):
+            where = io.BytesIO(where)
+        self.path: str | None = None
+        self._owned: Any = None  # the file this opened, to close
+        if hasattr(where, "read"):
+            raw = where
+        else:
+            self.path = os.fspath(where)
+            raw = self._owned = open_binary(self.path)
+        if not hasattr(raw, "peek"):
+            raw = io.BufferedReader(raw)
+        self.gzipped = False
+        try:
+            self.gzipped = raw.peek(2)[:2] == GZIP_MAGIC
+        except OSError as exc:
+            self.close()
+            raise self.problem(exc) from None
+        self.stream = open_gzip(raw) if self.gzipped else raw
+
+    def problem(self, exc: BaseException) -> InputError:
+        """What a read that failed means, as one line."""
+        if self.gzipped:
+            return gzip_problem(exc, self.path)
+        return InputError(f"cannot read {self.what} ({error_line(exc)})")
+
+    def close(self) -> None:
+        if self.gzipped:
+            self.stream.close()  # a gzip reader closes only what it opened itself
+        if self._owned is not None:
+            self._owned.close()
