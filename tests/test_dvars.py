@@ -249,3 +249,22 @@ def test_order_statistics_are_exact(dtype):
     assert kth_values(a, [0, 7, 10000, 20000]) == [s[0], s[7], s[10000], s[20000]]
     lo, hi = middle(a[:-1])  # an even count: the two middle values
     assert (float(lo) + float(hi)) / 2 == np.median(a[:-1].astype(np.float64))
+
+
+@pytest.mark.parametrize("slope, inter", [(0.5, 10.0), (-0.5, 10.0), (2.0, -5000.0), (None, 0.0)])
+def test_percentiles_of_stored_values_map_to_those_of_the_values(slope, inter):
+    """Robust SDs come from the sorted stored values when the map to normalised values
+    increases; a negative slope or median reverses the order and takes the float64 path."""
+    from smoothcli.metrics._series import Series
+
+    rng = np.random.default_rng(11)
+    stored = (rng.normal(0, 30, (40, 25)) + rng.integers(-5, 900, (40, 1))).astype(np.int16)
+    stored[3] = 7  # a constant voxel: dropped
+    series = Series(stored, slope, inter)
+    values = series.scaled(stored)
+    for normalization in (1000.0, 0.0):
+        found = compute_dvars(series, normalization=normalization)
+        want = ref_dvars(values, normalization=normalization)
+        assert found.dropped == 1
+        for got, ref in zip((found.dvars, found.std_dvars, found.vx_std_dvars), want, strict=True):
+            np.testing.assert_allclose(got, ref, rtol=1e-12)

@@ -74,23 +74,34 @@ def kth_values(a: np.ndarray, ks: Sequence[int]) -> list[np.generic]:
         flat = flat.astype(dtype)
     _, bits = _key_type(dtype)
     digit = min(DIGIT, bits)
+    histograms: dict[tuple[int, int], np.ndarray] = {}  # shared by ks with the same prefix
     out = []
     for k in ks:
         prefix, rank = 0, k  # the key's bits found so far; k's rank among keys with them
         for shift in range(bits - digit, -1, -digit):
-            counts = np.zeros(1 << digit, np.int64)
-            for piece in _pieces(flat):
-                keys = _keys(flat[piece]).astype(np.uint64, copy=False)
-                if shift + digit < bits:  # only keys that share the bits found so far
-                    keys = keys[(keys >> np.uint64(shift + digit)) == np.uint64(prefix)]
-                part = (keys >> np.uint64(shift)) & np.uint64((1 << digit) - 1)
-                counts += np.bincount(part.astype(np.intp), minlength=1 << digit)
+            counts = histograms.get((shift, prefix))
+            if counts is None:
+                counts = histograms[shift, prefix] = _histogram(flat, shift, digit, bits, prefix)
             below = np.cumsum(counts)
             d = int(np.searchsorted(below, rank, side="right"))
             rank -= int(below[d - 1]) if d else 0
             prefix = (prefix << digit) | d
         out.append(_value(prefix, dtype))
     return out
+
+
+def _histogram(flat: np.ndarray, shift: int, digit: int, bits: int, prefix: int) -> np.ndarray:
+    """How many keys have each value of the ``digit`` bits at ``shift``, among the keys whose
+    bits above them are ``prefix``."""
+    counts = np.zeros(1 << digit, np.int64)
+    for piece in _pieces(flat):
+        keys = _keys(flat[piece])
+        if shift + digit < bits:  # only keys that share the bits found so far
+            keys = keys.astype(np.uint64, copy=False)
+            keys = keys[(keys >> np.uint64(shift + digit)) == np.uint64(prefix)]
+        part = (keys >> keys.dtype.type(shift)) & keys.dtype.type((1 << digit) - 1)
+        counts += np.bincount(part.astype(np.intp), minlength=1 << digit)
+    return counts
 
 
 def middle(a: np.ndarray) -> tuple[np.generic, np.generic]:

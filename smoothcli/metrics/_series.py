@@ -20,7 +20,7 @@ __all__ = ["Series", "gather"]
 #: bytes of a source read at a time
 BLOCK_BYTES = 8 << 20
 #: float64 bytes of rows converted at a time by :meth:`Series.rows`
-ROW_BYTES = 16 << 20
+ROW_BYTES = 4 << 20
 
 
 @dataclass

@@ -22,6 +22,8 @@ else goes through the voxels a few thousand at a time.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,10 +64,21 @@ def _median(series: Series) -> float:
     return float((series.scaled(lo) + series.scaled(hi)) / 2)
 
 
-def _robust_sd(y: np.ndarray) -> np.ndarray:
-    q75 = np.percentile(y, 75, axis=1, method="lower")
-    q25 = np.percentile(y, 25, axis=1, method="lower")
-    return (q75 - q25) / IQR_TO_SD
+def _robust_sd(stored: np.ndarray, value: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """Each row's (75th - 25th percentile) / 1.349 of ``value(stored)``, NumPy's
+    ``method="lower"``: that method picks an element, the one at ``floor(q (T - 1))`` in
+    sorted order, so for an increasing ``value`` the percentiles of the values are the values
+    of the stored percentiles, and ``value`` does the same arithmetic on the element as on
+    the row. Sorting the stored rows (int16) with NumPy's vectorised sort is ~14x faster here
+    than ``np.partition`` (which ``np.percentile`` uses) on them, and far more on float64."""
+    last = stored.shape[1] - 1
+    k25, k75 = math.floor(0.25 * last), math.floor(0.75 * last)
+    ordered = np.sort(stored, axis=1)
+    return (value(ordered[:, k75]) - value(ordered[:, k25])) / IQR_TO_SD
+
+
+def _same(values: np.ndarray) -> np.ndarray:
+    return values
 
 
 def _ar1(y: np.ndarray) -> np.ndarray:
@@ -108,10 +121,18 @@ def dvars(
     sq = np.zeros(frames - 1)
     vx = np.zeros(frames - 1)
     sd_sum, used, zero = 0.0, 0, 0
-    for _, y in series.rows():
+
+    def value(stored: np.ndarray) -> np.ndarray:
+        y = series.scaled(stored)
+        return y / median * normalization if median is not None else y
+
+    slope = series.slope if series.slope is not None else 1.0
+    increasing = slope > 0 and (median is None or median * normalization > 0)
+    for rows, y in series.rows():
         if median is not None:
             y = y / median * normalization
-        sd = _robust_sd(y)
+        # a decreasing map reverses the order: then the percentiles of the values themselves
+        sd = _robust_sd(series.data[rows], value) if increasing else _robust_sd(y, _same)
         keep = sd > tolerance
         if drop_zero_variance:
             y, sd = y[keep], sd[keep]
