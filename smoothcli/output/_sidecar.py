@@ -54,7 +54,7 @@ def sidecar(columns: Iterable[str], meta: Mapping[str, Any] | None = None) -> di
         {
             "Name": "smoothcli",
             "Version": __version__,
-            "Description": "Smoothness scores: scalarised backward differences of each input.",
+            "Description": "Per-input smoothness scores (scalarised differences) or DVARS.",
         }
     ]
     for key, value in (meta or {}).items():
