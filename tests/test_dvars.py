@@ -268,3 +268,22 @@ def test_percentiles_of_stored_values_map_to_those_of_the_values(slope, inter):
         assert found.dropped == 1
         for got, ref in zip((found.dvars, found.std_dvars, found.vx_std_dvars), want, strict=True):
             np.testing.assert_allclose(got, ref, rtol=1e-12)
+
+
+def test_cifti_and_gifti_give_dvars_over_every_brainordinate(tmp_path):
+    """CIFTI-2 series (time first, read a brainordinate's series at a time) and GIFTI
+    (vertices x time): no mask, every column, equal to the float64 reference."""
+    from .test_formats import cifti_image, cifti_values, gifti_bytes, gifti_values, write_cifti
+
+    cifti = write_cifti(tmp_path / "sub-01_task-rest_bold.dtseries.nii", cifti_image(frames=30))
+    gifti = tmp_path / "sub-01_hemi-L_bold.func.gii"
+    gifti.write_bytes(gifti_bytes())
+    result = run(cifti, gifti, "--summary", "--format", "jsonl")
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    for row, values in zip(rows, (cifti_values(cifti).T, gifti_values(gifti)), strict=True):
+        dv, std, vx = ref_dvars(values)
+        assert row["voxels"] + row["dropped"] == values.shape[0]
+        assert row["dvars_nstd"] == pytest.approx(dv.mean(), rel=1e-10)
+        assert row["dvars_std"] == pytest.approx(std.mean(), rel=1e-10)
+        assert row["dvars_vstd"] == pytest.approx(vx.mean(), rel=1e-10)
