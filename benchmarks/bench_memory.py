@@ -1,16 +1,17 @@
 """Bounded memory for every input kind: `smoothcli score`'s peak RSS on big and endless inputs.
 
 Writes, into a temporary folder under /tmp (deleted afterwards), a 2 GiB float32 NPY, a 1 GB
-float32 NPY of 2 rows x 1.25e8 samples (read along its long axis), an NPZ
-whose one member is 1 GiB of zeros (about 1 MB on disk), a `.nii.gz` of 1 GiB of int16 voxels
-(written frame by frame, gzip level 1) and a 500 MB CSV, then runs the installed CLI on each
-in a fresh process (files, and stdin where it matters) and reads the child's peak RSS. The
-baseline is the same CLI scoring a tiny NPY in the same run (imports and an initialised JAX
-runtime). Endless inputs (`x.csv -> /dev/zero`, `/dev/zero` piped into stdin) must end with
-an error quickly, or are killed after a few seconds; either way their memory must stay
-bounded. Exits non-zero if any input needs 200 MB or more above the baseline.
+float32 NPY of 2 rows x 1.25e8 samples (read along its long axis), an NPZ whose one member is
+1 GiB of zeros (about 1 MB on disk), a `.nii.gz` of 1 GiB of int16 voxels (written frame by
+frame, gzip level 1), a CIFTI-2 dense series of 91k brainordinates x 1200 float32 (439 MB:
+scored by default, per frame, per brainordinate, and on stdin) and a 500 MB CSV, then runs the
+installed CLI on each in a fresh process (files, and stdin where it matters) and reads the
+child's peak RSS. The baseline is the same CLI scoring a tiny NPY in the same run (imports and
+an initialised JAX runtime). Endless inputs (`x.csv -> /dev/zero`, `/dev/zero` piped into
+stdin) must end with an error quickly, or are killed after a few seconds; either way their
+memory must stay bounded. Exits non-zero if any input needs 200 MB or more above the baseline.
 
-    python benchmarks/bench_memory.py [--only npy,wide,csv] [--limit-mb 200] [--keep DIR]
+    python benchmarks/bench_memory.py [--only npy,wide,cifti,csv] [--limit-mb 200] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -144,6 +145,39 @@ def write_nii_gz(path: Path, shape: tuple[int, int, int, int]) -> None:
             fh.write((base + noise[t % 8]).tobytes(order="F"))
 
 
+def write_dtseries(path: Path, frames: int) -> None:
+    """A CIFTI-2 dense series of the HCP's size (two cortical surfaces of 32492 vertices,
+    most of them in, and 31870 voxels: about 91k brainordinates) x ``frames`` float32: the
+    header and XML written by nibabel (over zeros that cost no memory), then the data, one
+    block of brainordinates at a time, each brainordinate's series contiguous."""
+    import nibabel as nib
+    import numpy as np
+    from nibabel import cifti2
+    from nibabel.cifti2 import cifti2_axes as axes
+
+    rng = np.random.default_rng(0)
+    left = axes.BrainModelAxis.from_mask(rng.random(32492) < 0.914, name="CortexLeft")
+    right = axes.BrainModelAxis.from_mask(rng.random(32492) < 0.915, name="CortexRight")
+    volume = np.zeros((91, 109, 91), bool)
+    volume.reshape(-1)[rng.choice(volume.size, 31870, replace=False)] = True
+    affine = np.diag([2.0, 2, 2, 1])
+    voxels = axes.BrainModelAxis.from_mask(volume, affine=affine, name="Thalamus_Left")
+    bm = left + right + voxels
+    zeros = np.broadcast_to(np.float32(0), (frames, len(bm)))
+    img = cifti2.Cifti2Image(zeros, header=(axes.SeriesAxis(0.0, 0.72, frames), bm))
+    img.nifti_header.set_intent("NIFTI_INTENT_CONNECTIVITY_DENSE_SERIES")
+    img.to_filename(path)
+    with open(path, "rb") as fh:  # (a loaded image's header says 0)
+        offset = int(nib.Nifti2Header.from_fileobj(fh).get_data_offset())
+    t = np.arange(frames, dtype=np.float64)
+    step = 1024
+    with open(path, "r+b") as fh:
+        fh.seek(offset)
+        for start in range(0, len(bm), step):
+            b = np.arange(start, min(start + step, len(bm)), dtype=np.float64)[:, None]
+            fh.write(np.sin(t / (50 + b % 97) + b).astype(np.float32).tobytes())
+
+
 def write_csv(path: Path, nbytes: int) -> None:
     """A CSV of about ``nbytes``: a header and 8 columns of floats, one block repeated."""
     import numpy as np
@@ -167,10 +201,10 @@ def main() -> None:
     ap.add_argument("--exe", default=str(Path(sys.executable).with_name("smoothcli")))
     ap.add_argument("--limit-mb", type=float, default=200.0)
     ap.add_argument("--timeout", type=float, default=8.0, help="seconds for endless inputs")
-    ap.add_argument("--only", help="comma-separated: npy,wide,npz,nifti,csv,endless")
+    ap.add_argument("--only", help="comma-separated: npy,wide,npz,nifti,cifti,csv,endless")
     ap.add_argument("--keep", type=Path, help="write the inputs here and keep them")
     args = ap.parse_args()
-    kinds = {"npy", "wide", "npz", "nifti", "csv", "endless"}
+    kinds = {"npy", "wide", "npz", "nifti", "cifti", "csv", "endless"}
     only = set(args.only.split(",")) if args.only else kinds
 
     import numpy as np
@@ -227,6 +261,32 @@ def main() -> None:
             if not nii.exists():
                 write_nii_gz(nii, (128, 128, 64, 512))
             cases.append(("NIfTI 1 GiB int16 .nii.gz (stdin)", score("-"), str(nii), GiB, 900, {0}))
+        if "cifti" in only:
+            dts = folder / "run.dtseries.nii"
+            if not dts.exists():
+                write_dtseries(dts, 1200)
+            size = dts.stat().st_size
+            name = "CIFTI-2 91k x 1200 float32"
+            cases += [
+                (f"{name} (file)", score(dts), "", size, 900, {0}),
+                (f"{name} (stdin)", score("-"), str(dts), size, 900, {0}),
+                (
+                    f"{name}, rms(axis=space) (file)",
+                    score(dts, "--scalarise", "rms(axis=space)"),
+                    "",
+                    size,
+                    900,
+                    {0},
+                ),
+                (
+                    f"{name}, per brainordinate (file)",
+                    score(dts, "--scalarise", "vnorm(p=2, axis=time)"),
+                    "",
+                    size,
+                    900,
+                    {0},
+                ),
+            ]
         if "csv" in only:
             csv = folder / "big.csv"
             if not csv.exists():

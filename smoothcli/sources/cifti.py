@@ -83,8 +83,10 @@ def _cifti_xml(blob: bytes, notes: list[str]) -> Any:
 
 def _axes(xml: Any, shape: tuple[int, ...]) -> list[Any]:
     """The axes the XML gives the matrix, checked against the NIfTI dims."""
-    if len(shape) < 6 or any(s != 1 for s in shape[:4]):
-        raise InputError(f"a CIFTI-2 file has NIfTI dims 1, 1, 1, 1 and its matrix's, not {shape}")
+    if len(shape) < 5 or any(s != 1 for s in shape[:4]):
+        raise InputError(
+            f"a CIFTI-2 file has NIfTI dims 1, 1, 1, 1 and then its matrix's, not {shape}"
+        )
     try:
         axes = [xml.get_axis(i) for i in range(len(shape) - 4)]
     except Exception as exc:
