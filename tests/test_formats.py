@@ -480,24 +480,7 @@ def test_stdin_is_sniffed_for_the_new_formats(tmp_path, make, kind):
     np.testing.assert_array_equal(told.source.read(), open_path(tmp_path / name)[0].source.read())
 
 
-def _cli_formats() -> set[str]:
-    from smoothcli.cli._options import StdinFormat
-
-    return {f.value for f in StdinFormat}
-
-
-_NOT_IN_CLI = pytest.mark.xfail(
-    not {"cifti", "gifti"} <= _cli_formats(),
-    reason="--stdin-format's choices (smoothcli/cli/_options.py StdinFormat) are not yet "
-    "derived from the registry",
-    strict=True,
-)
-
-
-@pytest.mark.parametrize(
-    "kind",
-    [pytest.param("cifti", marks=_NOT_IN_CLI), pytest.param("gifti", marks=_NOT_IN_CLI), "tsv"],
-)
+@pytest.mark.parametrize("kind", ["cifti", "gifti", "tsv"])
 def test_stdin_format_names_the_new_formats(kind):
     blob = {
         "cifti": lambda: gzip.compress(cifti_image().to_bytes()),

@@ -14,9 +14,9 @@ from ._spec import spec
 
 HELP = """Score how smooth signals are: backward differences reduced to a number.
 
-Commands: 'score' scores files (NIfTI, CSV/TSV, NPY/NPZ) and writes one row per score;
-'dvars' gives DVARS per frame as fMRIPrep and MRIQC report it; 'spec' checks a --scalarise
-spec and prints its canonical form.
+Commands: 'score' scores files (NIfTI, CIFTI-2, GIFTI, CSV/TSV, NPY/NPZ) and writes one row
+per score; 'dvars' gives DVARS per frame as fMRIPrep and MRIQC report it; 'spec' checks a
+--scalarise spec and prints its canonical form.
 
 Exit status: 0 every input scored and within the thresholds; 1 a threshold failed (a NaN
 always fails); 2 usage error (options, a bad spec or mask); 3 an input could not be scored;

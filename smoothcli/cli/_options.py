@@ -1,6 +1,7 @@
 """Command-line options, as ``Annotated`` aliases that several commands can share.
 
-Help texts list names statically, so that ``--help`` imports neither NumPy nor JAX;
+Help texts take format names and suffixes from the format registry, which imports no
+NumPy, so that ``--help`` imports neither NumPy nor JAX;
 tests check them against the registries they describe.
 """
 
@@ -12,6 +13,7 @@ from typing import Annotated
 import typer
 
 from .._nan import NanPolicy
+from ..sources._registry import FORMATS
 
 SPEC_HELP = (
     "How to reduce the differences to a score, in the spec language: a map name "
@@ -32,12 +34,8 @@ class Format(StrEnum):
     markdown = "markdown"
 
 
-class StdinFormat(StrEnum):
-    nifti = "nifti"
-    csv = "csv"
-    tsv = "tsv"
-    npy = "npy"
-    npz = "npz"
+#: the formats of ``--stdin-format``: the registry's names (importing it loads no NumPy)
+StdinFormat = StrEnum("StdinFormat", {name: name for name in FORMATS})
 
 
 Paths = Annotated[
@@ -157,7 +155,11 @@ FailBelow = Annotated[
 ]
 StdinFmt = Annotated[
     StdinFormat | None,
-    typer.Option("--stdin-format", help="Format of '-'; sniffed from its first bytes by default."),
+    typer.Option(
+        "--stdin-format",
+        help="Format of '-'; sniffed from its first bytes by default (gzip'd: from the first "
+        "bytes it decompresses to).",
+    ),
 ]
 Quiet = Annotated[
     bool,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from .._nan import NanPolicy
+from ..sources._registry import SUFFIXES
 from . import _options as o
 from ._run import Usage, gather_inputs, run_batch, usage_exit
 from ._ui import UI
@@ -53,9 +54,9 @@ def score(
 ) -> None:
     """Score files and write one row per score: path, index, score, status, ...
 
-    A PATH is a file, a folder (searched recursively for .nii, .nii.gz, .csv, .tsv, .npy,
-    .npz) or '-' for stdin. Precision follows the input: float64 and 32/64-bit integers are
-    computed in float64, smaller types in float32.
+    A PATH is a file, a folder (searched recursively for SUFFIXES) or '-' for stdin.
+    Precision follows the input: float64 and 32/64-bit integers are computed in float64,
+    smaller types in float32.
 
     Examples:
 
@@ -113,3 +114,7 @@ def score(
     except Usage as exc:
         raise _usage(exc.message, exc.param) from None
     raise typer.Exit(int(code))
+
+
+# the suffixes a folder is searched for, from the format registry (which loads no NumPy)
+score.__doc__ = (score.__doc__ or "").replace("SUFFIXES", ", ".join(SUFFIXES))
