@@ -32,10 +32,10 @@ def _entity(key: str, long: str) -> Column:
 
 _FRAME = Column(
     "frame",
-    "For a score along the time axis (one per frame, as rms(axis=space) gives): the frame "
-    "(0-based) its difference ends on, index + n, or index + n - 1 with --pad-value; in a "
-    "--summary row, the frame of the max; for DVARS, the frame of the row (frame 0 has no "
-    "difference, so no value); n/a otherwise.",
+    "The frame (0-based) a row's value belongs to, numbered as fMRIPrep's confounds are. "
+    "score: for a score per frame, the frame its difference ends on (index + n; index + n - 1 "
+    "with --pad-value), in a --summary row the frame of the max; dvars: the frame itself "
+    "(frame 0 has no difference, so no value); n/a otherwise.",
     "integer",
 )
 
