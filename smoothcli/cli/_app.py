@@ -9,14 +9,16 @@ import typer
 
 from .. import __version__
 from ._dvars import dvars
+from ._report import report
 from ._score import score
 from ._spec import spec
 
 HELP = """Score how smooth signals are: backward differences reduced to a number.
 
 Commands: 'score' scores files (NIfTI, CIFTI-2, GIFTI, CSV/TSV, NPY/NPZ) and writes one row
-per score; 'dvars' gives DVARS per frame as fMRIPrep and MRIQC report it; 'spec' checks a
---scalarise spec and prints its canonical form.
+per score; 'dvars' gives DVARS per frame as fMRIPrep and MRIQC report it; 'report' turns
+their tables into one HTML QC page; 'spec' checks a --scalarise spec and prints its canonical
+form.
 
 Exit status: 0 every input scored and within the thresholds; 1 a threshold failed (a NaN
 always fails); 2 usage error (options, a bad spec or mask); 3 an input could not be scored;
@@ -103,4 +105,5 @@ def main(
 
 app.command()(score)
 app.command()(dvars)
+app.command()(report)
 app.command()(spec)

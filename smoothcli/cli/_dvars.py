@@ -77,6 +77,8 @@ def dvars(
     jobs: o.Jobs = 1,
     dask: o.Dask = None,
     resume: o.Resume = False,
+    report: o.Report = None,
+    plot: o.Plot = None,
     quiet: o.Quiet = False,
     silent: o.Silent = False,
     verbose: o.Verbose = False,
@@ -126,6 +128,8 @@ def dvars(
             jobs=jobs,
             dask=dask,
             resume=resume,
+            report=report,
+            plot=plot,
         )
     except Usage as exc:
         raise usage_exit("dvars", exc.message, exc.param) from None

@@ -178,3 +178,21 @@ Summary = Annotated[
         "which), min of a vector score, and with a threshold how many failed.",
     ),
 ]
+Report = Annotated[
+    str | None,
+    typer.Option(
+        "--report",
+        metavar="FILE",
+        help="Also write an HTML QC page of the rows (as 'smoothcli report' does). Needs "
+        "smoothcli[report].",
+    ),
+]
+Plot = Annotated[
+    str | None,
+    typer.Option(
+        "--plot",
+        metavar="DIR",
+        help="Also draw each input's per-frame trace as DIR/NAME.png (NAME: the input's name). "
+        "Needs smoothcli[report].",
+    ),
+]

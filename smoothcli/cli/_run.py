@@ -224,6 +224,7 @@ def _score_all(
     fmt: str,
     names: list[str],
     columns: str | None,
+    pages: Any,
 ) -> str | None:
     """Score ``inputs`` in input order, writing each input's rows to the table (or the
     resumed FILE) as it finishes; return the sidecar written, if any."""
@@ -242,8 +243,9 @@ def _score_all(
             color = fmt == "table" and target is None and sys.stdout.isatty()
             writer = _open_table(stack, target, fmt, names, color, columns is None)
         _stream(
-            executor, log, writer if log is None else None, inputs, job, ui, counts, mask, stats
-        )
+            executor, log, writer if log is None else None, inputs, job, ui, counts, mask, stats,
+            pages,
+        )  # fmt: skip
     if log is not None:
         return log.sidecar
     return write_sidecar(target, names, _meta(job)) if target is not None else None
@@ -259,6 +261,7 @@ def _stream(
     counts: dict[str, int],
     mask: Any,
     stats: dict[str, Any],
+    pages: Any,
 ) -> None:
     from ..batch import iter_results
 
@@ -278,6 +281,7 @@ def _stream(
             counts["error" if result.error is not None else "ok"] += 1
             counts["fail"] += bool(result.failed_rows)
             _report(result, job, ui)
+            pages.add(result, job.opts.fail_above)
             if i + 1 < len(inputs):
                 progress.reading(inputs[i + 1])
             progress.advance()
@@ -297,6 +301,8 @@ def run_batch(
     jobs: int = 1,
     dask: str | None = None,
     resume: bool = False,
+    report: str | None = None,
+    plot: str | None = None,
 ) -> ExitStatus | int:
     """Run ``job`` (a :class:`~smoothcli.batch.ScoreJob` or ``DvarsJob``) on what
     ``gather_inputs`` found, write the table, say what failed; return the exit status."""
@@ -305,6 +311,7 @@ def run_batch(
     from ..batch import AUTO, load_mask
     from ..discover import MASK_BY_NAME
     from ..output import OutputError, open_resume, select_columns
+    from ._pages import Pages
 
     start = time.perf_counter()
     opts = job.opts
@@ -325,6 +332,8 @@ def run_batch(
         names = select_columns(spec, job.columns)
     except OutputError as exc:
         raise Usage(str(exc), "--columns") from None
+    pages = Pages(report, plot, protect=[*protect, *([output] if output else [])])
+    pages.check()
     mask = None
     if opts.mask is not None and opts.mask != AUTO:
         try:
@@ -356,8 +365,9 @@ def run_batch(
         raise_on_signal()  # from here on, Ctrl-C and SIGTERM unwind and clean up
         try:
             sidecar = _score_all(
-                executor, log, inputs, job, ui, counts, mask, target, fmt, names, columns
+                executor, log, inputs, job, ui, counts, mask, target, fmt, names, columns, pages
             )
+            extra = pages.finish(_meta(job))
         except KeyboardInterrupt as exc:
             ui.say("terminated" if signal_of(exc) == signal.SIGTERM else "interrupted")
             return exit_status(exc)
@@ -384,6 +394,7 @@ def run_batch(
         + skipped
         + (f"; wrote {output}" if output else "")
         + (f" and its sidecar {sidecar}" if sidecar else "")
+        + extra
         + f" ({took:.2f} s)"
     )
     return exit_status_for(counts["error"], counts["fail"])

@@ -47,6 +47,8 @@ def score(
     jobs: o.Jobs = 1,
     dask: o.Dask = None,
     resume: o.Resume = False,
+    report: o.Report = None,
+    plot: o.Plot = None,
     quiet: o.Quiet = False,
     silent: o.Silent = False,
     verbose: o.Verbose = False,
@@ -110,6 +112,8 @@ def score(
             jobs=jobs,
             dask=dask,
             resume=resume,
+            report=report,
+            plot=plot,
         )
     except Usage as exc:
         raise _usage(exc.message, exc.param) from None

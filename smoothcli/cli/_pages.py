@@ -1,0 +1,118 @@
+"""``--report FILE`` and ``--plot DIR`` of ``score`` and ``dvars``: the HTML page of the rows
+just produced, and a PNG per input of its per-frame trace. Both need matplotlib
+(``smoothcli[report]``): a usage error before any work when it is missing."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._run import Usage
+
+__all__ = ["Pages"]
+
+#: suffixes taken off an input's name for its PNG (longest first)
+_SUFFIXES = re.compile(r"(\.(dtseries|ptseries)\.nii(\.gz)?|\.(func|shape)\.gii|\.nii(\.gz)?|"
+                       r"\.(tsv|csv)(\.gz)?|\.npy|\.npz)$", re.I)  # fmt: skip
+
+
+def _as_written(row: dict) -> dict:
+    """A row's numbers as the table writes them (a float32 score as its shortest text), so
+    that the page of ``--report`` shows the numbers of the table beside it."""
+    from ..output import BY_NAME
+    from ..output._values import number_text
+
+    out = dict(row)
+    for name, value in row.items():
+        column = BY_NAME.get(name)
+        if column is not None and column.kind == "number" and value is not None:
+            out[name] = float(number_text(value))
+    return out
+
+
+@dataclass
+class Pages:
+    """What ``--report``/``--plot`` asked for, checked at once; rows added as inputs finish."""
+
+    report: str | None = None
+    plot: str | None = None
+    protect: list[str] = field(default_factory=list)
+    rows: list[dict] = field(default_factory=list)
+    written: list[str] = field(default_factory=list)
+    _target: Any = None
+    _names: set[str] = field(default_factory=set)
+
+    @property
+    def wanted(self) -> bool:
+        return self.report is not None or self.plot is not None
+
+    def check(self) -> None:
+        """Usage errors for a missing matplotlib, a report path that cannot be written, a
+        plot folder that is a file."""
+        if not self.wanted:
+            return
+        from ..report import MISSING
+
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise Usage(MISSING, "--report" if self.report else "--plot") from None
+        if self.report is not None:
+            from ..output import OutputError, check_target
+
+            try:
+                self._target = check_target(self.report, protect=self.protect, sidecar=False)
+            except OutputError as exc:
+                raise Usage(str(exc), "--report") from None
+        if self.plot is not None:
+            try:
+                os.makedirs(self.plot, exist_ok=True)
+            except OSError as exc:
+                raise Usage(
+                    f"cannot make the folder {self.plot}: {exc.strerror}", "--plot"
+                ) from None
+
+    def add(self, result: Any, threshold: float | None) -> None:
+        """An input's rows: kept for the page; drawn now for ``--plot``."""
+        if self.report is not None:
+            self.rows.extend(_as_written(row) for row in result.rows)
+        if self.plot is None:
+            return
+        from ..report import make_batch
+        from ..report._plots import trace_png
+
+        try:
+            batch = make_batch(result.rows)
+        except ValueError:  # only error rows
+            return
+        if not batch.per_frame:
+            return
+        for run in batch.runs:
+            path = os.path.join(self.plot, self._name(result.path, run.array))
+            trace_png(run, threshold, batch.measure, path)
+            self.written.append(path)
+
+    def _name(self, path: str, array: str | None) -> str:
+        base = "stdin" if path == "-" else _SUFFIXES.sub("", os.path.basename(path)) or "input"
+        if array:
+            base += f"_{array}"
+        name, n = base, 1
+        while name in self._names:  # two inputs of one name in different folders
+            n += 1
+            name = f"{base}-{n}"
+        self._names.add(name)
+        return name + ".png"
+
+    def finish(self, meta: dict) -> str:
+        """Write the page; the words for the summary line."""
+        said = ""
+        if self.plot is not None:
+            said += f"; {len(self.written)} plot(s) in {self.plot}"
+        if self._target is not None:
+            from ..report import ReportInput, write_report
+
+            write_report(self._target, ReportInput(self.rows, [], meta))
+            said += f"; wrote the report {self.report}"
+        return said

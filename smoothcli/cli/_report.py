@@ -1,0 +1,90 @@
+"""``smoothcli report``: tables of ``score`` or ``dvars`` -> one self-contained HTML page."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from ..status import ExitStatus
+from ._run import usage_exit
+from ._ui import UI
+
+Tables = Annotated[
+    list[str],
+    typer.Argument(metavar="TABLE", show_default=False, hidden=True),
+]
+Output = Annotated[
+    str,
+    typer.Option("-o", "--output", metavar="FILE", help="The page to write (atomically)."),
+]
+Threshold = Annotated[
+    float | None,
+    typer.Option(
+        "--threshold",
+        metavar="X",
+        help="Draw and flag values above X; by default the --fail-above that the table's "
+        "sidecar records.",
+    ),
+]
+Title = Annotated[str, typer.Option("--title", metavar="TEXT", help="The page's title.")]
+
+
+def report(
+    tables: Tables,
+    output: Output,
+    threshold: Threshold = None,
+    title: Title = "smoothcli QC report",
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No summary line.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+) -> None:
+    """Write one self-contained HTML QC page (no network: it opens from disk or as a CI
+    artifact) from TABLEs written by 'smoothcli score' or 'smoothcli dvars' (.tsv, .csv,
+    .jsonl, .json; the options come from the JSON sidecar beside them).
+
+    The page: an overview (inputs, scored, failed, flagged; the command and options); the
+    distribution of each run's value (mean and max for per-frame tables) with the threshold
+    and the outliers (beyond 1.5 IQR) named; per-run traces worst first (the first 50); the
+    failed inputs with their errors; the flagged runs as a sortable table. Needs
+    smoothcli[report] (matplotlib).
+
+    Example:
+
+      smoothcli report dvars.tsv -o qc.html --threshold 1.5
+    """
+    import math
+
+    from ..output import OutputError, check_target
+    from ..report import MISSING, TableError, read_table, write_report
+
+    ui = UI(quiet=quiet, silent=False, verbose=False, debug=debug)
+    if threshold is not None and not math.isfinite(threshold):
+        raise usage_exit("report", f"the threshold must be a finite number, not {threshold}")
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise usage_exit("report", MISSING) from None
+    try:
+        found = read_table(tables)
+    except TableError as exc:
+        raise usage_exit("report", str(exc), "TABLE") from None
+    if not found.rows:
+        raise usage_exit("report", "the tables hold no rows", "TABLE")
+    sidecars = [t.rsplit(".", 1)[0] + ".json" for t in tables]
+    try:
+        target = check_target(output, protect=[*tables, *sidecars], sidecar=False)
+    except OutputError as exc:
+        raise usage_exit("report", str(exc), "--output") from None
+    try:
+        batch = write_report(target, found, threshold=threshold, title=title)
+    except ValueError as exc:  # rows of no table smoothcli writes
+        raise usage_exit("report", str(exc), "TABLE") from None
+    except OSError as exc:
+        ui.say(f"error: cannot write the report to {output}: {exc.strerror or exc}")
+        raise typer.Exit(ExitStatus.INPUT_ERROR) from None
+    ui.info(
+        f"{len(batch.runs)} run(s), {len(batch.failures)} failed input(s), "
+        f"{len(batch.flagged)} flagged; wrote {output}"
+    )
+    sys.stdout.flush()

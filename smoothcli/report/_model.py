@@ -1,0 +1,187 @@
+"""What the report shows, computed from rows: one :class:`Run` per scored array (its per-frame
+values, mean, max and where), the failed inputs, the threshold, the outliers and the flagged
+runs. No plotting and no HTML here."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Batch", "Failure", "Run", "make_batch"]
+
+
+@dataclass
+class Run:
+    """One scored array: ``values`` along ``frames`` (one value for a scalar score)."""
+
+    path: str
+    array: str | None
+    frames: list[Any]
+    values: np.ndarray
+    mean: float
+    max: float
+    max_frame: Any
+    n_over: int = 0
+    failed_check: bool = False
+    outlier: bool = False
+    anchor: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"{self.path} [{self.array}]" if self.array else self.path
+
+    @property
+    def flagged(self) -> bool:
+        return self.n_over > 0 or self.failed_check or self.outlier
+
+    def reasons(self, threshold: float | None) -> list[str]:
+        why = []
+        if self.n_over:
+            what = "value" if len(self.values) == 1 else f"{self.n_over} of {len(self.values)}"
+            why.append(f"{what} above {threshold:g}" if threshold is not None else what)
+        if self.failed_check and not self.n_over:
+            why.append("failed the table's threshold")
+        if self.outlier:
+            why.append("outlier (beyond 1.5 IQR)")
+        return why
+
+
+@dataclass(frozen=True)
+class Failure:
+    path: str
+    array: str | None
+    error: str
+
+
+@dataclass
+class Batch:
+    """Everything the page needs. ``kind`` is ``score`` or ``dvars``; ``measure`` names the
+    values (``score``, ``std_dvars``); ``per_frame`` says whether runs have traces."""
+
+    kind: str
+    measure: str
+    per_frame: bool
+    runs: list[Run]
+    failures: list[Failure]
+    threshold: float | None
+    threshold_from: str | None
+    fences: tuple[float, float] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def flagged(self) -> list[Run]:
+        return [r for r in self.runs if r.flagged]
+
+    def worst_first(self) -> list[Run]:
+        """Runs by their max, largest first (a NaN max first: it fails every threshold)."""
+        return sorted(
+            self.runs, key=lambda r: (not math.isnan(r.max), -r.max if r.max == r.max else 0)
+        )
+
+
+#: summary tables: (the column that tells them, kind, measure, its mean, max, frame of max)
+_SUMMARIES = (
+    ("dvars_std", "dvars", "std_dvars", ("dvars_std", "dvars_std_max", "dvars_std_max_frame")),
+    ("mean", "score", "score", ("mean", "max", "frame")),
+)
+
+
+def _nan(value: Any) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _kind(columns: set[str]) -> tuple[str, str, tuple[str, str, str] | None]:
+    """``(kind, measure, summary columns or None)`` of a table from its columns."""
+    if "std_dvars" in columns:
+        return "dvars", "std_dvars", None
+    for key, kind, measure, summary in _SUMMARIES:
+        if key in columns:
+            return kind, measure, summary
+    if "score" in columns:
+        return "score", "score", None
+    raise ValueError(
+        "the rows have neither a score, std_dvars nor summary columns: not a table of "
+        "'smoothcli score' or 'smoothcli dvars'"
+    )
+
+
+def _group(rows: list[dict]) -> dict[tuple, list[dict]]:
+    groups: dict[tuple, list[dict]] = {}
+    for row in rows:
+        groups.setdefault((row.get("path"), row.get("array")), []).append(row)
+    return groups
+
+
+def _summary_run(path: str, array: Any, row: dict, columns: tuple[str, str, str]) -> Run:
+    mean, high, frame = columns
+    value = _nan(row.get(mean))
+    return Run(path, array, [None], np.array([value]), value, _nan(row.get(high)), row.get(frame))
+
+
+def _series_run(path: str, array: Any, rows: list[dict], measure: str) -> Run:
+    values = np.array([_nan(r.get(measure)) for r in rows])
+    frames = [r.get("frame") if r.get("frame") is not None else r.get("index") for r in rows]
+    nan = np.isnan(values)
+    arg = int(np.argmax(nan)) if nan.any() else int(np.argmax(values))  # a NaN first
+    return Run(path, array, frames, values, float(np.mean(values)), float(values[arg]), frames[arg])
+
+
+def make_batch(rows: list[dict], threshold: float | None = None, meta: dict | None = None) -> Batch:
+    """The report's content from the rows of one kind of table (``ValueError`` for rows
+    smoothcli does not write). ``threshold`` wins over the ``fail_above`` that the table's
+    options record (``meta``, from its sidecar)."""
+    columns = {name for row in rows for name in row}
+    kind, measure, summary = _kind(columns)
+    options = (meta or {}).get("Options") or {}
+    source = None
+    if threshold is not None:
+        source = "--threshold"
+    elif isinstance(options.get("fail_above"), int | float):
+        threshold, source = float(options["fail_above"]), "the table's --fail-above"
+    runs: list[Run] = []
+    failures: list[Failure] = []
+    for (path, array), group in _group(rows).items():
+        for r in group:
+            if r.get("status") == "error":
+                error = str(r.get("error") or "unknown error")
+                failures.append(Failure(str(path), array, error))
+        ok = [r for r in group if r.get("status") != "error"]
+        if kind == "dvars" and summary is None:  # frame 0 has no difference, so no value
+            ok = [r for r in ok if r.get("frame") != 0]
+        if not ok:
+            continue
+        if summary is not None:
+            run = _summary_run(str(path), array, ok[0], summary)
+        else:
+            run = _series_run(str(path), array, ok, measure)
+        run.failed_check = any(r.get("check") == "fail" for r in ok)
+        if threshold is not None:
+            values = run.values if summary is None else np.array([run.max])
+            run.n_over = int(np.count_nonzero(~(values <= threshold)))  # a NaN is over
+            if summary is not None and isinstance(ok[0].get("n_fail"), int):
+                run.n_over = max(run.n_over, ok[0]["n_fail"])
+        runs.append(run)
+    for i, run in enumerate(runs):
+        run.anchor = f"run-{i}"
+    per_frame = summary is None and any(
+        r.get("frame") is not None for r in rows if r.get("status") != "error"
+    )
+    batch = Batch(kind, measure, per_frame, runs, failures, threshold, source)
+    _mark_outliers(batch)
+    return batch
+
+
+def _mark_outliers(batch: Batch) -> None:
+    """Tukey's fences on each run's max (its score for a single score): beyond 1.5 IQR
+    below the first quartile or above the third is an outlier."""
+    maxes = np.array([r.max for r in batch.runs if math.isfinite(r.max)])
+    if len(maxes) < 4:  # quartiles of fewer runs say nothing
+        return
+    q1, q3 = np.percentile(maxes, [25, 75])
+    low, high = q1 - 1.5 * (q3 - q1), q3 + 1.5 * (q3 - q1)
+    batch.fences = (float(low), float(high))
+    for run in batch.runs:
+        run.outlier = math.isfinite(run.max) and not low <= run.max <= high

@@ -1,0 +1,135 @@
+"""The report's plots, drawn by matplotlib: inline SVG for the page, PNG files for ``--plot``.
+
+matplotlib because it is the plotting library of scientific Python (nipype's and fMRIPrep's
+DVARS plots and MRIQC's reports are drawn with it), it renders to SVG and PNG with no browser
+and no JavaScript, and its SVG inlines into one self-contained page; links on the points of
+a scatter (``set_urls``) make each run in the distribution clickable. Figures are made with
+:class:`matplotlib.figure.Figure`, never pyplot, so no global state and no GUI backend.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from ._model import Batch, Run
+
+__all__ = ["MISSING", "distribution_svg", "require_matplotlib", "trace_png", "trace_svg"]
+
+MISSING = (
+    "this needs matplotlib, which draws the plots: install it with pip install 'smoothcli[report]'"
+)
+OK, FLAG, LINE = "#3b6ea8", "#c0392b", "#444444"
+#: what is removed from matplotlib's SVG to inline it: the XML prolog, the DOCTYPE, the
+#: metadata, and namespace declarations (HTML's parser knows svg and xlink by itself), so the
+#: page names no URL at all
+_PROLOG = re.compile(
+    r"<\?xml[^>]*\?>\s*|<!DOCTYPE[^>]*>\s*|<metadata>.*?</metadata>\s*|\s+xmlns(:\w+)?=\"[^\"]*\"",
+    re.S,
+)
+
+
+def require_matplotlib() -> None:
+    """``ImportError`` with :data:`MISSING` when matplotlib is not installed."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise ImportError(MISSING) from None
+
+
+def _figure(width: float, height: float) -> Any:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
+    return fig, fig.add_subplot()
+
+
+def _svg(fig: Any, salt: str) -> str:
+    import matplotlib
+
+    buffer = io.StringIO()
+    with matplotlib.rc_context({"svg.hashsalt": salt, "svg.fonttype": "none"}):
+        fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
+    return _PROLOG.sub("", buffer.getvalue())
+
+
+def _positions(frames: Sequence[Any]) -> np.ndarray:
+    try:
+        return np.array([float(f) for f in frames])
+    except (TypeError, ValueError):  # labels (CSV columns): their positions
+        return np.arange(len(frames), dtype=float)
+
+
+def _trace(run: Run, threshold: float | None, measure: str, width: float = 6.4) -> Any:
+    fig, ax = _figure(width, 1.7)
+    x = _positions(run.frames)
+    ax.plot(x, run.values, color=LINE, linewidth=0.9)
+    if threshold is not None:
+        ax.axhline(threshold, color=FLAG, linestyle="--", linewidth=0.8)
+        over = ~(run.values <= threshold)
+        shown = np.where(np.isnan(run.values), threshold, run.values)
+        ax.plot(x[over], shown[over], "o", color=FLAG, markersize=3.5, linestyle="none")
+    ax.set_ylabel(measure, fontsize=8)
+    ax.set_xlabel("frame", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.set_title(run.label, fontsize=8, loc="left")
+    ax.margins(x=0.01)
+    return fig
+
+
+def trace_svg(run: Run, threshold: float | None, measure: str, salt: str) -> str:
+    """One run's per-frame values: a line, the threshold dashed, the frames over it dotted."""
+    return _svg(_trace(run, threshold, measure), salt)
+
+
+def trace_png(run: Run, threshold: float | None, measure: str, path: str) -> None:
+    """:func:`trace_svg` as a PNG file (``--plot``)."""
+    _trace(run, threshold, measure).savefig(path, format="png", metadata={"Software": None})
+
+
+def distribution_svg(batch: Batch, stats: Sequence[tuple[str, str]], salt: str) -> str:
+    """Each run as a point, one row per statistic (``(attribute, label)``: a run's mean and
+    max, or its score), over a box of the quartiles; the threshold as a line; flagged runs in
+    red and named (the first 12); each point links to the run's place in the page."""
+    fig, ax = _figure(7.5, 0.8 + 1.1 * len(stats))
+    rng = np.random.default_rng(0)  # the same jitter every time: a page can be compared
+    for row, (attr, _label) in enumerate(stats):
+        values = np.array([getattr(r, attr) for r in batch.runs], dtype=float)
+        finite = np.isfinite(values)
+        if finite.any():
+            ax.boxplot(
+                values[finite], positions=[row], orientation="horizontal", widths=0.5,
+                showfliers=False, patch_artist=False, medianprops={"color": LINE},
+            )  # fmt: skip
+        y = row + rng.uniform(-0.18, 0.18, len(values))
+        colors = [FLAG if r.flagged else OK for r in batch.runs]
+        points = ax.scatter(values[finite], y[finite], s=14, c=np.array(colors)[finite], zorder=3)
+        points.set_urls([f"#{r.anchor}" for r, ok in zip(batch.runs, finite, strict=True) if ok])
+        named = [i for i, r in enumerate(batch.runs) if r.flagged and finite[i]][:12]
+        for i in named:
+            ax.annotate(
+                _short(batch.runs[i].label), (values[i], y[i]), fontsize=6.5, color=FLAG,
+                xytext=(3, 3), textcoords="offset points",
+            )  # fmt: skip
+    if batch.threshold is not None and math.isfinite(batch.threshold):
+        ax.axvline(batch.threshold, color=FLAG, linestyle="--", linewidth=1)
+        ax.annotate(
+            f"threshold {batch.threshold:g}", (batch.threshold, len(stats) - 0.5),
+            fontsize=7, color=FLAG, xytext=(3, 0), textcoords="offset points",
+        )  # fmt: skip
+    ax.set_yticks(range(len(stats)), [label for _, label in stats], fontsize=8)
+    ax.set_ylim(-0.6, len(stats) - 0.4)
+    ax.set_xlabel(batch.measure, fontsize=8)
+    ax.tick_params(axis="x", labelsize=7)
+    return _svg(fig, salt)
+
+
+def _short(label: str, width: int = 48) -> str:
+    name = label.rsplit("/", 1)[-1]
+    return name if len(name) <= width else name[: width - 1] + "…"

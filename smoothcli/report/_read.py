@@ -1,0 +1,118 @@
+"""Tables written by ``smoothcli score`` or ``smoothcli dvars`` read back as row dicts, with
+the sidecar beside them (the options that made them), for the HTML report.
+
+Numbers come back as floats (integers as ints), a missing value as ``None``, text as text:
+the same rows the batch produced, so the report is one function of rows, whether they come
+from a file or straight from ``score --report``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..output import BY_NAME, format_for_path
+
+__all__ = ["ReportInput", "TableError", "read_table"]
+
+#: the formats a table can be read back from
+READABLE = ("tsv", "csv", "jsonl", "json")
+
+
+class TableError(ValueError):
+    """A table that cannot be read as smoothcli's: one line that says why."""
+
+
+@dataclass
+class ReportInput:
+    """The rows of one or more tables, and what their sidecars say."""
+
+    rows: list[dict[str, Any]]
+    sources: list[str] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)  # the first sidecar's Command/Options
+
+
+def _number(text: str | None, kind: str) -> Any:
+    if text is None or text in ("", "n/a"):
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise TableError(f"{text!r} is not a number") from None
+    if kind == "integer" and math.isfinite(value) and value == int(value):
+        return int(value)
+    return value
+
+
+def _typed(row: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for name, value in row.items():
+        column = BY_NAME.get(name)
+        if column is not None and column.kind in ("number", "integer"):
+            out[name] = _number(
+                value if not isinstance(value, int | float) else str(value), column.kind
+            )
+        else:
+            out[name] = None if value in ("", "n/a") else value
+    return out
+
+
+def _text_rows(path: str, sep: str) -> list[dict[str, Any]]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return [_typed(row) for row in csv.DictReader(fh, delimiter=sep)]
+
+
+def _json_rows(path: str, lines: bool) -> list[dict[str, Any]]:
+    with open(path, encoding="utf-8") as fh:
+        data = [json.loads(line) for line in fh if line.strip()] if lines else json.load(fh)
+    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+        raise TableError("not a list of rows (JSON objects)")
+    return [_typed(row) for row in data]
+
+
+def _sidecar(path: str) -> dict[str, Any]:
+    side = os.path.splitext(path)[0] + ".json"
+    if side == path or not os.path.isfile(side):
+        return {}
+    try:
+        with open(side, encoding="utf-8") as fh:
+            doc = json.load(fh)
+    except (OSError, ValueError):
+        return {}
+    return (
+        {k: doc[k] for k in ("Command", "Options", "Date") if k in doc}
+        if isinstance(doc, dict)
+        else {}
+    )
+
+
+def read_table(paths: list[str]) -> ReportInput:
+    """Every row of the tables at ``paths`` (TSV, CSV, JSONL or JSON, by extension), and the
+    first sidecar's command and options. :class:`TableError` names the table that fails."""
+    found = ReportInput([])
+    for path in paths:
+        fmt = format_for_path(path)
+        if fmt not in READABLE:
+            raise TableError(
+                f"{path}: not a table smoothcli reads back (.tsv, .csv, .jsonl, .json)"
+            )
+        try:
+            if fmt in ("tsv", "csv"):
+                rows = _text_rows(path, "\t" if fmt == "tsv" else ",")
+            else:
+                rows = _json_rows(path, lines=fmt == "jsonl")
+        except OSError as exc:
+            raise TableError(f"{path}: {exc.strerror or exc}") from None
+        except (TableError, ValueError, UnicodeDecodeError) as exc:
+            raise TableError(f"{path}: {exc}") from None
+        if rows and ("path" not in rows[0] or "status" not in rows[0]):
+            raise TableError(f"{path}: not a smoothcli table (it has no path and status columns)")
+        found.rows.extend(rows)
+        found.sources.append(path)
+        if not found.meta:
+            found.meta = _sidecar(path)
+    return found

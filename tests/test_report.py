@@ -1,0 +1,228 @@
+"""``smoothcli report`` (and ``--report``/``--plot``): the page holds every run, the failed
+inputs' messages and the threshold, its numbers equal the table's, and it names no URL."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from smoothcli.cli import app
+from smoothcli.output import make_writer
+from smoothcli.output._values import number_text
+
+from .fmriprep_tree import make_fmriprep_tree
+
+runner = CliRunner()
+PER_FRAME = ["--scalarise", "rms(axis=space)"]
+
+
+def cli(*args):
+    return runner.invoke(app, [*map(str, args)])
+
+
+def page_data(page: str) -> dict:
+    found = re.search(r'<script type="application/json" id="runs">(.*?)</script>', page, re.S)
+    assert found, "the page carries its numbers as JSON"
+    return json.loads(found.group(1))
+
+
+def table_rows(path: Path) -> list[dict]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh, delimiter="\t"))
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    """An fMRIPrep-like tree from ../shared/data, scored per frame with --mask auto and a
+    threshold one run exceeds, plus a truncated run: the table, its sidecar and the page."""
+    root = tmp_path_factory.mktemp("report")
+    tree = make_fmriprep_tree(root / "derivatives")
+    broken = root / "sub-09_task-rest_desc-preproc_bold.nii.gz"
+    broken.write_bytes(tree["runs"][0].read_bytes()[:3000])
+    table = root / "scores.tsv"
+    args = [tree["root"], broken, "--include", "*desc-preproc_bold*", "--mask", "auto"]
+    result = cli("score", *args, *PER_FRAME, "--fail-above", "60", "-o", table)
+    assert result.exit_code == 3, result.output  # the broken run; a threshold fails too
+    page = root / "page.html"
+    made = cli("report", table, "-o", page)
+    assert made.exit_code == 0, made.output
+    return {"tree": tree, "broken": broken, "table": table, "page": page.read_text()}
+
+
+def test_the_page_has_every_run_the_failure_and_the_threshold(batch):
+    page, rows = batch["page"], table_rows(batch["table"])
+    for run in batch["tree"]["runs"]:
+        assert str(run) in page
+    (error,) = [r for r in rows if r["status"] == "error"]
+    assert str(batch["broken"]) in page and error["error"] in page
+    assert "threshold 60" in page and "the table&#x27;s --fail-above" in page
+    data = page_data(page)
+    assert data["threshold"] == 60.0
+    assert [f["error"] for f in data["failures"]] == [error["error"]]
+    assert any(r["flagged"] for r in data["runs"])
+
+
+def test_the_numbers_of_the_page_equal_the_table(batch):
+    rows = [r for r in table_rows(batch["table"]) if r["status"] == "ok"]
+    data = page_data(batch["page"])
+    assert [r["path"] for r in data["runs"]] == [str(p) for p in batch["tree"]["runs"]]
+    for run in data["runs"]:
+        mine = [r for r in rows if r["path"] == run["path"]]
+        scores = np.array([float(r["score"]) for r in mine])
+        assert run["max"] == scores.max()
+        assert run["mean"] == pytest.approx(scores.mean(), rel=1e-15)
+        assert run["max_frame"] == int(mine[int(np.argmax(scores))]["frame"])
+        assert run["n_over"] == int((scores > 60).sum())
+        assert f">{number_text(run['max'])}<" in batch["page"]  # as a person reads it
+
+
+def test_the_page_names_no_url_and_loads_nothing(batch):
+    page = batch["page"]
+    assert not re.search(r"(?i)https?:|ftp:|//[a-z0-9]", page)
+    assert not re.search(r"(?i)\bsrc\s*=|@import|url\((?!#)", page)  # url(#clip) is inside
+    assert all(h.startswith("#") for h in re.findall(r'href="([^"]*)"', page))
+    assert page.count("<svg") == 1 + len(batch["tree"]["runs"])  # distribution + traces
+
+
+def test_traces_are_worst_first_and_only_the_first_50_are_drawn(tmp_path):
+    rng = np.random.default_rng(4)
+    table = tmp_path / "many.tsv"
+    names = ["path", "index", "frame", "score", "status", "check"]
+    with open(table, "w", newline="") as fh:
+        writer = make_writer("tsv", fh, names)
+        for i in range(60):
+            values = rng.permutation(np.linspace(0, 10 + i / 100, 20)) + (40 if i == 7 else 0)
+            writer.add(
+                [
+                    {"path": f"run{i:02d}.nii.gz", "index": t, "frame": t + 1, "score": v}
+                    | {"status": "ok"}
+                    for t, v in enumerate(values)
+                ]
+            )
+        writer.close()
+    page_path = tmp_path / "many.html"
+    assert cli("report", table, "-o", page_path).exit_code == 0
+    page = page_path.read_text()
+    data = page_data(page)
+    assert page.count("<svg") == 1 + 50
+    assert "10 more runs, not drawn" in page
+    first_trace = page.index('<div class="trace"')
+    assert page.index("run07.nii.gz", first_trace) < page.index("run00.nii.gz", first_trace)
+    flagged = [r["path"] for r in data["runs"] if r["outlier"]]
+    assert flagged == ["run07.nii.gz"]  # far beyond 1.5 IQR of the runs' max
+    assert "outlier (beyond 1.5 IQR)" in page
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "json"])
+def test_every_table_format_gives_the_same_numbers(batch, tmp_path, fmt):
+    rows = []
+    for row in table_rows(batch["table"]):
+        for k, v in row.items():
+            row[k] = None if v == "n/a" else v
+        for k in ("score",):
+            row[k] = float(row[k]) if row[k] is not None else None
+        for k in ("frame", "axis"):
+            row[k] = int(row[k]) if row[k] is not None else None
+        rows.append(row)
+    other = tmp_path / f"scores.{fmt}"
+    with open(other, "w", newline="") as fh:
+        writer = make_writer(fmt, fh, list(rows[0]))
+        writer.add(rows)
+        writer.close()
+    page = tmp_path / "page.html"
+    result = cli("report", other, "-o", page, "--threshold", "60")
+    assert result.exit_code == 0, result.output
+    want, got = page_data(batch["page"]), page_data(page.read_text())
+    assert got["runs"] == want["runs"] and got["failures"] == want["failures"]
+
+
+def test_dvars_and_summary_tables(tmp_path):
+    from .conftest import ROOT, SHARED_DATA
+
+    mask = ROOT / "tests" / "data" / "dvars" / "fmri2_mask.nii.gz"
+    bold = SHARED_DATA / "fmri2.nii.gz"
+    per_frame, summary = tmp_path / "dvars.tsv", tmp_path / "dvars_summary.tsv"
+    assert cli("dvars", bold, "--mask", mask, "-o", per_frame, "--fail-above", "1.5").exit_code
+    assert cli("dvars", bold, "--mask", mask, "-o", summary, "--summary").exit_code == 0
+    for table, traces in ((per_frame, 1), (summary, 0)):
+        out = tmp_path / f"{table.stem}.html"
+        assert cli("report", table, "-o", out).exit_code == 0
+        page = out.read_text()
+        data = page_data(page)
+        assert data["kind"] == "dvars" and data["measure"] == "std_dvars"
+        assert page.count('<div class="trace"') == traces
+    frames = [r for r in table_rows(per_frame) if r["frame"] != "0"]
+    data = page_data((tmp_path / "dvars.html").read_text())
+    assert data["threshold"] == 1.5  # from the sidecar
+    assert data["runs"][0]["max"] == max(float(r["std_dvars"]) for r in frames)
+    (row,) = table_rows(summary)
+    (run,) = page_data((tmp_path / "dvars_summary.html").read_text())["runs"]
+    assert run["mean"] == float(row["dvars_std"]) and run["max"] == float(row["dvars_std_max"])
+
+
+def test_score_report_and_plot_write_the_page_and_a_png_per_input(batch, tmp_path):
+    tree = batch["tree"]
+    page, plots = tmp_path / "live.html", tmp_path / "plots"
+    args = [*tree["runs"][:2], "--mask", "auto", *PER_FRAME, "--fail-above", "60"]
+    result = cli("score", *args, "--report", page, "--plot", plots, "-o", tmp_path / "t.tsv")
+    assert result.exit_code in (0, 1), result.output
+    assert f"wrote the report {page}" in result.stderr
+    live = page_data(page.read_text())
+    from_table = page_data(batch["page"])
+    assert live["runs"] == [
+        r for r in from_table["runs"] if r["path"] in map(str, tree["runs"][:2])
+    ]
+    pngs = sorted(p.name for p in plots.iterdir())
+    assert pngs == sorted(p.name.replace(".nii.gz", ".png") for p in tree["runs"][:2])
+    assert all((plots / n).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for n in pngs)
+    single = cli("score", tree["runs"][0], "--plot", tmp_path / "none")
+    assert single.exit_code == 0 and not list((tmp_path / "none").iterdir())  # no trace
+
+
+def test_bad_uses_are_usage_errors(batch, tmp_path):
+    assert cli("report", batch["table"], "-o", batch["table"]).exit_code == 2  # its input
+    not_a_table = tmp_path / "x.tsv"
+    not_a_table.write_text("a\tb\n1\t2\n")
+    result = cli("report", not_a_table, "-o", tmp_path / "p.html")
+    assert result.exit_code == 2 and "not a smoothcli table" in result.stderr
+    assert cli("report", tmp_path / "x.nii.gz", "-o", tmp_path / "p.html").exit_code == 2
+
+
+def test_without_matplotlib_report_is_a_usage_error_naming_the_extra(batch, tmp_path):
+    code = (
+        "import sys; sys.modules['matplotlib'] = None\n"  # as if it were not installed
+        "from smoothcli.__main__ import main; sys.exit(main())"
+    )
+    for args in (
+        ["report", str(batch["table"]), "-o", str(tmp_path / "p.html")],
+        ["score", str(batch["tree"]["runs"][0]), "--plot", str(tmp_path / "plots")],
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120
+        )
+        assert proc.returncode == 2, proc.stderr
+        assert "pip install 'smoothcli[report]'" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "p.html").exists() and not (tmp_path / "plots").exists()
+
+
+def test_the_page_is_escaped(tmp_path):
+    table = tmp_path / "odd.tsv"
+    with open(table, "w", newline="") as fh:
+        writer = make_writer("tsv", fh, ["path", "score", "status", "error"])
+        writer.add([{"path": "<script>alert(1)</script>.npy", "status": "error", "error": "<b>"}])
+        writer.add([{"path": "ok.npy", "score": 1.5, "status": "ok"}])
+        writer.close()
+    out = tmp_path / "odd.html"
+    assert cli("report", table, "-o", out).exit_code == 0
+    page = out.read_text()
+    assert "<script>alert" not in page and "&lt;script&gt;alert(1)" in page
+    assert io.StringIO(page).read().count("<script") == 2  # the data island and the sorter
