@@ -177,21 +177,23 @@ def command_names() -> set[str]:
     return set(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
 
 
-def score_options() -> set[str]:
-    score = typer.main.get_command(app).commands["score"]  # type: ignore[attr-defined]
-    return {opt for param in score.params for opt in param.opts}
+def options(command: str) -> set[str]:
+    cmd = typer.main.get_command(app).commands[command]  # type: ignore[attr-defined]
+    return {opt for param in cmd.params for opt in param.opts}
 
 
 needs_report = pytest.mark.skipif(
     "report" not in command_names(), reason="no 'smoothcli report' command yet"
 )
 
+# how each command is asked for per-frame values of the runs: 'score' as DVARS (an RMS over
+# the mask's voxels), 'dvars' as fMRIPrep's dvars, std_dvars and vx_std_dvars
+HOW = {"score": ["--scalarise", "rms(axis=space)"], "dvars": []}
+
 
 @pytest.fixture(scope="module")
-def scored(tmp_path_factory) -> tuple[Path, float]:
-    """A batch's table: a real BOLD run scored as DVARS within a mask (one row per frame),
-    and a truncated copy of it that fails to score. Returns the table and a threshold that
-    some frames exceed."""
+def batch(tmp_path_factory) -> list[Path]:
+    """A batch: a real BOLD run, a truncated copy of it (which fails) and a brain mask."""
     import nibabel as nib
 
     folder = tmp_path_factory.mktemp("batch")
@@ -205,16 +207,26 @@ def scored(tmp_path_factory) -> tuple[Path, float]:
     data = bold.read_bytes()
     bad = folder / "sub-02_task-rest_bold.nii.gz"
     bad.write_bytes(data[: len(data) // 2])
-    table = folder / "table.tsv"
-    args = [good, bad, "--mask", mask, "--scalarise", "rms(axis=space)", "-o", table]
-    result = runner.invoke(app, ["score", *map(str, args)])
+    return [good, bad, mask]
+
+
+@pytest.fixture(scope="module", params=list(HOW))
+def table(request, batch) -> tuple[str, Path, float]:
+    """The batch's table from 'score' or 'dvars' (one row per frame, an error row for the
+    truncated run), and a threshold that about half the frames exceed."""
+    command = request.param
+    good, bad, mask = batch
+    table = good.parent / f"{command}.tsv"
+    args = [good, bad, "--mask", mask, *HOW[command], "-o", table]
+    result = runner.invoke(app, [command, *map(str, args)])
     assert result.exit_code == 3, result.output  # an input could not be scored
     with table.open(newline="") as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
     assert {r["status"] for r in rows} == {"ok", "error"}
-    scores = [float(r["score"]) for r in rows if r["status"] == "ok"]
-    assert len(scores) == 39
-    return table, statistics.median(scores)
+    column = "score" if command == "score" else "std_dvars"
+    values = [float(r[column]) for r in rows if r["status"] == "ok" and r[column] != "n/a"]
+    assert len(values) == 39
+    return command, table, statistics.median(values)
 
 
 def check_page(browser: Browser, html: Path, screenshot: Path) -> None:
@@ -233,34 +245,24 @@ def check_page(browser: Browser, html: Path, screenshot: Path) -> None:
 
 
 @needs_report
-def test_b_report_page_renders_without_errors(browser, scored, tmp_path):
-    table, threshold = scored
+def test_b_report_page_renders_without_errors(browser, table, tmp_path):
+    command, path, threshold = table
     html = tmp_path / "page.html"
     result = runner.invoke(
-        app, ["report", str(table), "-o", str(html), "--threshold", f"{threshold}"]
+        app, ["report", str(path), "-o", str(html), "--threshold", f"{threshold}"]
     )
     assert result.exit_code == 0, result.output  # flagged runs and failed inputs are content
-    check_page(browser, html, tmp_path / "report.png")
+    check_page(browser, html, tmp_path / f"report-{command}.png")
 
 
-@pytest.mark.skipif("--report" not in score_options(), reason="no 'score --report' yet")
-def test_b_score_report_page_renders_without_errors(browser, scored, tmp_path):
-    table, threshold = scored
-    folder = table.parent
-    html = tmp_path / "score.html"
-    args = [
-        *sorted(folder.glob("*_bold.nii.gz")),
-        "--mask",
-        folder / "sub-01_desc-brain_mask.nii.gz",
-        "--scalarise",
-        "rms(axis=space)",
-        "--fail-above",
-        threshold,
-        "-o",
-        tmp_path / "scores.tsv",
-        "--report",
-        html,
-    ]
-    result = runner.invoke(app, ["score", *map(str, args)])
+def test_b_report_option_page_renders_without_errors(browser, batch, table, tmp_path):
+    command, _, threshold = table  # the same run, this time with --report
+    if "--report" not in options(command):
+        pytest.skip(f"no '{command} --report' yet")
+    good, bad, mask = batch
+    html = tmp_path / f"{command}.html"
+    args = [good, bad, "--mask", mask, *HOW[command], "--fail-above", threshold]
+    args += ["-o", tmp_path / f"{command}.tsv", "--report", html]
+    result = runner.invoke(app, [command, *map(str, args)])
     assert result.exit_code == 3, result.output  # the truncated input could not be scored
-    check_page(browser, html, tmp_path / "score-report.png")
+    check_page(browser, html, tmp_path / f"{command}-report.png")
