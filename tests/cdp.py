@@ -102,7 +102,7 @@ class Browser:
         self._messages: queue.Queue[dict | None] = queue.Queue()
         self._events: list[dict] = []  # events read while waiting for a response
         self._proc: subprocess.Popen | None = None
-        self._profile: str | None = None
+        self._home: str | None = None  # profile, config and cache: all removed at the end
         self._stderr: Any = None
         self._to_browser: int | None = None
         self._from_browser: int | None = None
@@ -122,7 +122,12 @@ class Browser:
         self.close()
 
     def _start(self) -> None:
-        self._profile = tempfile.mkdtemp(prefix="smoothcli-chromium-")
+        self._home = tempfile.mkdtemp(prefix="smoothcli-chromium-")
+        # the profile, and what Chromium keeps in XDG folders (its crash reports' database
+        # in ~/.config/chromium otherwise), stay in the temporary folder
+        env = dict(os.environ)
+        for var, sub in [("XDG_CONFIG_HOME", "config"), ("XDG_CACHE_HOME", "cache")]:
+            env[var] = os.path.join(self._home, sub)
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close())
         # two pipes: the browser reads commands on its fd 3, writes answers on its fd 4.
         # Its ends are moved to fd 10 or above so that they cannot clash with 3 and 4.
@@ -135,7 +140,7 @@ class Browser:
             self.executable,
             *FLAGS,
             "--remote-debugging-pipe",
-            f"--user-data-dir={self._profile}",
+            f"--user-data-dir={os.path.join(self._home, 'profile')}",
             f"--window-size={self.width},{self.height}",
             *self.extra_flags,
             "about:blank",
@@ -149,6 +154,7 @@ class Browser:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=self._stderr,
+                env=env,
                 pass_fds=(child_r, child_w),
                 start_new_session=True,  # its own process group: killed as one at the end
             )
@@ -184,9 +190,9 @@ class Browser:
         if self._stderr is not None:
             self._stderr.close()
             self._stderr = None
-        if self._profile is not None:
-            shutil.rmtree(self._profile, ignore_errors=True)
-            self._profile = None
+        if self._home is not None:
+            shutil.rmtree(self._home, ignore_errors=True)
+            self._home = None
 
     def stderr(self) -> str:
         """What the browser wrote on stderr so far (for error messages)."""
