@@ -68,9 +68,12 @@ def _num(value: Any) -> str:
     return number_text(value)
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any, digits: int | None = None) -> str:
+    """A number cell: sorted by its full value; shown in full, or to ``digits`` significant
+    digits (a mean, which no table row holds)."""
     text = _num(value) if isinstance(value, int | float) else _e(value)
-    return f'<td class="n" data-v="{text}">{text}</td>'
+    shown = f"{value:.{digits}g}" if digits and isinstance(value, float) else text
+    return f'<td class="n" data-v="{text}">{shown}</td>'
 
 
 def _overview(batch: Batch, sources: list[str], meta: dict) -> str:
@@ -117,8 +120,8 @@ def _runs_table(batch: Batch, runs: list[Run], anchors: bool = False) -> str:
         link = f'<a href="#{run.anchor}">{_e(run.path)}</a>' if batch.per_frame else _e(run.path)
         row_id = f' id="{run.anchor}"' if anchors else ""
         body.append(
-            f"<tr{row_id}><td>{link}</td><td>{_e(run.array)}</td>{_cell(run.mean)}{_cell(run.max)}"
-            f"{_cell(run.max_frame)}{_cell(run.n_over)}"
+            f"<tr{row_id}><td>{link}</td><td>{_e(run.array)}</td>"
+            f"{_cell(run.mean, 7)}{_cell(run.max)}{_cell(run.max_frame)}{_cell(run.n_over)}"
             f'<td class="flag">{_e("; ".join(run.reasons(batch.threshold)))}</td></tr>'
         )
     header = "".join(f"<th>{h}</th>" for h in head)

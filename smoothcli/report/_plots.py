@@ -116,7 +116,9 @@ def distribution_svg(batch: Batch, stats: Sequence[tuple[str, str]], salt: str) 
         colors = [FLAG if r.flagged else OK for r in batch.runs]
         points = ax.scatter(values[finite], y[finite], s=14, c=np.array(colors)[finite], zorder=3)
         points.set_urls([f"#{r.anchor}" for r, ok in zip(batch.runs, finite, strict=True) if ok])
-        named = [i for i, r in enumerate(batch.runs) if r.flagged and finite[i]][:12]
+        # names on the last row only (the max): on every row they would cover each other
+        last = row == len(stats) - 1
+        named = [i for i, r in enumerate(batch.runs) if last and r.flagged and finite[i]][:12]
         for i in named:
             ax.annotate(
                 _short(batch.runs[i].label), (values[i], y[i]), fontsize=6.5, color=FLAG,
