@@ -226,3 +226,21 @@ def test_the_page_is_escaped(tmp_path):
     page = out.read_text()
     assert "<script>alert" not in page and "&lt;script&gt;alert(1)" in page
     assert io.StringIO(page).read().count("<script") == 2  # the data island and the sorter
+
+
+def test_several_tables_make_one_page_and_dvars_plots_too(batch, tmp_path):
+    tree = batch["tree"]
+    first, second = tmp_path / "a.tsv", tmp_path / "b.jsonl"
+    common = ["--mask", "auto", *PER_FRAME]
+    assert cli("score", tree["runs"][0], *common, "-o", first).exit_code == 0
+    assert cli("score", tree["runs"][1], *common, "-o", second).exit_code == 0
+    page = tmp_path / "both.html"
+    assert cli("report", first, second, "-o", page).exit_code == 0
+    data = page_data(page.read_text())
+    assert [r["path"] for r in data["runs"]] == [str(p) for p in tree["runs"][:2]]
+    plots = tmp_path / "dvars_plots"
+    result = cli("dvars", tree["runs"][0], "--mask", "auto", "--plot", plots)
+    assert result.exit_code == 0, result.output
+    (png,) = plots.iterdir()
+    assert png.name == tree["runs"][0].name.replace(".nii.gz", ".png")
+    assert png.read_bytes()[:4] == b"\x89PNG"
