@@ -244,3 +244,102 @@ def test_several_tables_make_one_page_and_dvars_plots_too(batch, tmp_path):
     (png,) = plots.iterdir()
     assert png.name == tree["runs"][0].name.replace(".nii.gz", ".png")
     assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+# -- what a review found: each case once --------------------------------------------------
+
+
+def _series_table(path: Path, runs: dict[str, list[float]]) -> Path:
+    with open(path, "w", newline="") as fh:
+        writer = make_writer("tsv", fh, ["path", "index", "frame", "score", "status"])
+        for name, values in runs.items():
+            writer.add(
+                [
+                    {"path": name, "index": t, "frame": t + 1, "score": v, "status": "ok"}
+                    for t, v in enumerate(values)
+                ]
+            )
+        writer.close()
+    return path
+
+
+def test_report_never_takes_the_place_of_the_table_or_its_sidecar(batch, tmp_path):
+    run = batch["tree"]["runs"][0]
+    for name in ("s.json", "s.tsv"):
+        result = cli("score", run, "-o", tmp_path / "s.tsv", "--report", tmp_path / name)
+        assert result.exit_code == 2 and "where the table or its sidecar goes" in result.stderr
+    assert not list(tmp_path.iterdir())
+
+
+def test_an_infinite_threshold_and_dollar_signs_in_names(tmp_path):
+    odd = tmp_path / "x$^$y_a_$\\frac$.npy"
+    np.save(odd, np.arange(24.0).reshape(3, 8) ** 2)
+    page, plots = tmp_path / "odd.html", tmp_path / "plots"
+    args = [odd, *PER_FRAME, "--fail-above", "inf", "--report", page, "--plot", plots]
+    result = cli("score", *args)
+    assert result.exit_code == 0, result.output
+    text = page.read_text()
+    assert page_data(text)["threshold"] is None  # JSON has no inf
+    assert "x$^$y_a_$\\frac$.npy" in text  # drawn as text, not as mathematics
+    assert [p.name for p in plots.iterdir()] == ["x$^$y_a_$\\frac$.png"]
+
+
+def test_resume_with_report_shows_the_whole_table(batch, tmp_path):
+    runs = batch["tree"]["runs"][:2]
+    table, page = tmp_path / "r.tsv", tmp_path / "r.html"
+    common = ["--mask", "auto", *PER_FRAME, "-o", table, "--resume", "--report", page]
+    assert cli("score", runs[0], *common).exit_code == 0
+    assert cli("score", *runs, *common).exit_code == 0  # the first is done already
+    assert [r["path"] for r in page_data(page.read_text())["runs"]] == list(map(str, runs))
+    assert cli("score", *runs, *common).exit_code == 0  # every one done: still a page
+    assert len(page_data(page.read_text())["runs"]) == 2
+
+
+def test_rows_that_would_mix_are_refused(batch, tmp_path):
+    from .conftest import ROOT
+
+    mask = ROOT / "tests" / "data" / "dvars" / "fmri2_mask.nii.gz"
+    from .conftest import SHARED_DATA
+
+    bold = SHARED_DATA / "fmri2.nii.gz"
+    dv = tmp_path / "dv.tsv"
+    assert cli("dvars", bold, "--mask", mask, "-o", dv).exit_code == 0
+    mixed = cli("report", batch["table"], dv, "-o", tmp_path / "mix.html")
+    assert mixed.exit_code == 2 and "tables of different kinds" in mixed.stderr
+    copy = tmp_path / "copy.tsv"
+    copy.write_bytes(batch["table"].read_bytes())
+    twice = cli("report", batch["table"], copy, "-o", tmp_path / "twice.html")
+    assert twice.exit_code == 2 and "is in both" in twice.stderr
+    same = cli("report", batch["table"], batch["table"], "-o", tmp_path / "same.html")
+    assert same.exit_code == 0  # one table named twice is read once
+    npz = tmp_path / "two.npz"
+    np.savez(npz, a=np.ones((3, 9)), b=np.arange(27.0).reshape(3, 9))
+    cut = tmp_path / "cut.tsv"
+    assert cli("score", npz, *PER_FRAME, "--columns", "path,status,score,frame", "-o", cut)
+    merged = cli("report", cut, "-o", tmp_path / "cut.html")
+    assert merged.exit_code == 2 and "several arrays" in merged.stderr
+
+
+def test_nan_frames_flag_a_run_and_keep_its_numbers(tmp_path):
+    table = _series_table(
+        tmp_path / "nan.tsv", {"a.npy": [1.0, float("nan"), 3.0], "b.npy": [1, 2]}
+    )
+    page = tmp_path / "nan.html"
+    assert cli("report", table, "-o", page).exit_code == 0
+    a, b = page_data(page.read_text())["runs"]
+    assert (a["max"], a["mean"], a["n_nan"], a["flagged"]) == (3.0, 2.0, 1, True)
+    assert not b["flagged"]
+    assert "1 NaN value(s)" in page.read_text()
+
+
+def test_outliers_need_a_spread(tmp_path):
+    same = {f"r{i}.npy": [0.5, 1.0] for i in range(9)} | {"x.npy": [0.5, 1.0000001]}
+    table = _series_table(tmp_path / "same.tsv", same | {"y.npy": [0.5, 0.9]})
+    page = tmp_path / "same.html"
+    assert cli("report", table, "-o", page).exit_code == 0
+    assert not any(r["outlier"] for r in page_data(page.read_text())["runs"])  # IQR 0
+    spread = {f"r{i}.npy": [0.0, 1.0 + i / 10] for i in range(9)} | {"low.npy": [0.0, -5.0]}
+    table = _series_table(tmp_path / "spread.tsv", spread)
+    assert cli("report", table, "-o", page).exit_code == 0
+    (low,) = [r for r in page_data(page.read_text())["runs"] if r["outlier"]]
+    assert low["path"] == "low.npy" and low["outlier"] == "low"

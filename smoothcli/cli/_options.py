@@ -192,7 +192,7 @@ Plot = Annotated[
     typer.Option(
         "--plot",
         metavar="DIR",
-        help="Also draw each input's per-frame trace as DIR/NAME.png (NAME: the input's name). "
-        "Needs smoothcli[report].",
+        help="Also draw each input's per-frame trace as DIR/NAME.png (NAME: the input's name; "
+        "a PNG of that name there is replaced). Needs smoothcli[report].",
     ),
 ]

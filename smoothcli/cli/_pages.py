@@ -39,6 +39,8 @@ class Pages:
     report: str | None = None
     plot: str | None = None
     protect: list[str] = field(default_factory=list)
+    output: str | None = None  # the table (-o): with --resume the page is of all of it
+    resume: bool = False
     rows: list[dict] = field(default_factory=list)
     written: list[str] = field(default_factory=list)
     _target: Any = None
@@ -60,8 +62,13 @@ class Pages:
         except ImportError:
             raise Usage(MISSING, "--report" if self.report else "--plot") from None
         if self.report is not None:
-            from ..output import OutputError, check_target
+            from ..output import OutputError, check_target, sidecar_path
 
+            # the table and its sidecar may not exist yet: told apart by name as well
+            ours = [self.output, sidecar_path(self.output)] if self.output else []
+            mine = os.path.realpath(self.report)
+            if any(p is not None and os.path.realpath(p) == mine for p in ours):
+                raise Usage(f"{self.report} is where the table or its sidecar goes", "--report")
             try:
                 self._target = check_target(self.report, protect=self.protect, sidecar=False)
             except OutputError as exc:
@@ -76,7 +83,7 @@ class Pages:
 
     def add(self, result: Any, threshold: float | None) -> None:
         """An input's rows: kept for the page; drawn now for ``--plot``."""
-        if self.report is not None:
+        if self.report is not None and not self.resume:
             self.rows.extend(_as_written(row) for row in result.rows)
         if self.plot is None:
             return
@@ -111,8 +118,11 @@ class Pages:
         if self.plot is not None:
             said += f"; {len(self.written)} plot(s) in {self.plot}"
         if self._target is not None:
-            from ..report import ReportInput, write_report
+            from ..report import ReportInput, read_table, write_report
 
-            write_report(self._target, ReportInput(self.rows, [], meta))
+            found = ReportInput(self.rows, [], meta)
+            if self.resume and self.output is not None:  # the rows of earlier runs too
+                found = read_table([self.output])
+            write_report(self._target, found)
             said += f"; wrote the report {self.report}"
         return said

@@ -56,7 +56,7 @@ def report(
     import math
 
     from ..output import OutputError, check_target
-    from ..report import MISSING, TableError, read_table, write_report
+    from ..report import MISSING, TableError, make_batch, read_table, render_batch
 
     ui = UI(quiet=quiet, silent=False, verbose=False, debug=debug)
     if threshold is not None and not math.isfinite(threshold):
@@ -77,9 +77,13 @@ def report(
     except OutputError as exc:
         raise usage_exit("report", str(exc), "--output") from None
     try:
-        batch = write_report(target, found, threshold=threshold, title=title)
+        batch = make_batch(found.rows, threshold, found.meta)
     except ValueError as exc:  # rows of no table smoothcli writes
         raise usage_exit("report", str(exc), "TABLE") from None
+    page = render_batch(batch, found, title)
+    try:
+        with target.open() as stream:
+            stream.write(page)
     except OSError as exc:
         ui.say(f"error: cannot write the report to {output}: {exc.strerror or exc}")
         raise typer.Exit(ExitStatus.INPUT_ERROR) from None

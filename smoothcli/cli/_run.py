@@ -332,7 +332,7 @@ def run_batch(
         names = select_columns(spec, job.columns)
     except OutputError as exc:
         raise Usage(str(exc), "--columns") from None
-    pages = Pages(report, plot, protect=[*protect, *([output] if output else [])])
+    pages = Pages(report, plot, [*protect, *([output] if output else [])], output, resume)
     pages.check()
     mask = None
     if opts.mask is not None and opts.mask != AUTO:

@@ -26,6 +26,7 @@ __all__ = [
     "TableError",
     "make_batch",
     "read_table",
+    "render_batch",
     "render_report",
     "require_matplotlib",
 ]
@@ -36,11 +37,16 @@ TITLE = "smoothcli QC report"
 def render_report(
     found: ReportInput, *, threshold: float | None = None, title: str = TITLE
 ) -> tuple[str, Batch]:
-    """The page (text) for ``found``'s rows, and what it shows."""
+    """The page (text) for ``found``'s rows, and what it shows. ``ValueError`` (from
+    :func:`make_batch`) for rows that no smoothcli table holds."""
+    batch = make_batch(found.rows, threshold, found.meta)
+    return render_batch(batch, found, title), batch
+
+
+def render_batch(batch: Batch, found: ReportInput, title: str = TITLE) -> str:
     from ._page import render
 
-    batch = make_batch(found.rows, threshold, found.meta)
-    return render(batch, found.sources, found.meta, title), batch
+    return render(batch, found.sources, found.meta, title)
 
 
 def write_report(target: Any, found: ReportInput, **kwargs: Any) -> Batch:

@@ -10,12 +10,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Batch", "Failure", "Run", "make_batch"]
+__all__ = ["Batch", "Failure", "Run", "make_batch", "table_kind"]
 
 
 @dataclass
 class Run:
-    """One scored array: ``values`` along ``frames`` (one value for a scalar score)."""
+    """One scored array: ``values`` along ``frames`` (one value for a scalar score or a
+    summary row). ``mean`` and ``max`` are over the finite values (``n_nan`` counts the
+    others: a NaN always flags a run, as it fails every threshold)."""
 
     path: str
     array: str | None
@@ -25,8 +27,10 @@ class Run:
     max: float
     max_frame: Any
     n_over: int = 0
+    n_nan: int = 0
+    summary: bool = False
     failed_check: bool = False
-    outlier: bool = False
+    outlier: str | None = None  # "high" or "low"
     anchor: str = ""
 
     @property
@@ -35,17 +39,24 @@ class Run:
 
     @property
     def flagged(self) -> bool:
-        return self.n_over > 0 or self.failed_check or self.outlier
+        return self.n_over > 0 or self.n_nan > 0 or self.failed_check or self.outlier is not None
 
     def reasons(self, threshold: float | None) -> list[str]:
         why = []
-        if self.n_over:
-            what = "value" if len(self.values) == 1 else f"{self.n_over} of {len(self.values)}"
-            why.append(f"{what} above {threshold:g}" if threshold is not None else what)
+        if self.n_over and threshold is not None:
+            if self.summary:
+                what = f"{self.n_over} value(s)"
+            elif len(self.values) == 1:
+                what = "the value"
+            else:
+                what = f"{self.n_over} of {len(self.values)} values"
+            why.append(f"{what} above {threshold:g} (or NaN)")
+        if self.n_nan:
+            why.append(f"{self.n_nan} NaN value(s)")
         if self.failed_check and not self.n_over:
             why.append("failed the table's threshold")
         if self.outlier:
-            why.append("outlier (beyond 1.5 IQR)")
+            why.append(f"{self.outlier} outlier (beyond 1.5 IQR)")
         return why
 
 
@@ -93,7 +104,7 @@ def _nan(value: Any) -> float:
     return math.nan if value is None else float(value)
 
 
-def _kind(columns: set[str]) -> tuple[str, str, tuple[str, str, str] | None]:
+def table_kind(columns: set[str]) -> tuple[str, str, tuple[str, str, str] | None]:
     """``(kind, measure, summary columns or None)`` of a table from its columns."""
     if "std_dvars" in columns:
         return "dvars", "std_dvars", None
@@ -117,16 +128,31 @@ def _group(rows: list[dict]) -> dict[tuple, list[dict]]:
 
 def _summary_run(path: str, array: Any, row: dict, columns: tuple[str, str, str]) -> Run:
     mean, high, frame = columns
-    value = _nan(row.get(mean))
-    return Run(path, array, [None], np.array([value]), value, _nan(row.get(high)), row.get(frame))
+    value, top = _nan(row.get(mean)), _nan(row.get(high))
+    nan = int(math.isnan(value) or math.isnan(top))
+    run = Run(path, array, [None], np.array([value]), value, top, row.get(frame), n_nan=nan)
+    run.summary = True
+    return run
 
 
 def _series_run(path: str, array: Any, rows: list[dict], measure: str) -> Run:
     values = np.array([_nan(r.get(measure)) for r in rows])
     frames = [r.get("frame") if r.get("frame") is not None else r.get("index") for r in rows]
+    named = [f for f in frames if f is not None]
+    if len(set(map(str, named))) < len(named):
+        raise ValueError(
+            f"{path}: its rows repeat frames or indices, so they are of several arrays or "
+            "tables: give the table with its array column, and each input in one table"
+        )
     nan = np.isnan(values)
-    arg = int(np.argmax(nan)) if nan.any() else int(np.argmax(values))  # a NaN first
-    return Run(path, array, frames, values, float(np.mean(values)), float(values[arg]), frames[arg])
+    if nan.all():
+        return Run(path, array, frames, values, math.nan, math.nan, None, n_nan=len(values))
+    finite = np.where(nan, -np.inf, values)
+    arg = int(np.argmax(finite))
+    mean = float(np.mean(values[~nan]))
+    run = Run(path, array, frames, values, mean, float(values[arg]), frames[arg])
+    run.n_nan = int(nan.sum())
+    return run
 
 
 def make_batch(rows: list[dict], threshold: float | None = None, meta: dict | None = None) -> Batch:
@@ -134,7 +160,7 @@ def make_batch(rows: list[dict], threshold: float | None = None, meta: dict | No
     smoothcli does not write). ``threshold`` wins over the ``fail_above`` that the table's
     options record (``meta``, from its sidecar)."""
     columns = {name for row in rows for name in row}
-    kind, measure, summary = _kind(columns)
+    kind, measure, summary = table_kind(columns) if rows else ("score", "score", None)
     options = (meta or {}).get("Options") or {}
     source = None
     if threshold is not None:
@@ -150,7 +176,7 @@ def make_batch(rows: list[dict], threshold: float | None = None, meta: dict | No
                 failures.append(Failure(str(path), array, error))
         ok = [r for r in group if r.get("status") != "error"]
         if kind == "dvars" and summary is None:  # frame 0 has no difference, so no value
-            ok = [r for r in ok if r.get("frame") != 0]
+            ok = [r for r in ok if r.get(measure) is not None]
         if not ok:
             continue
         if summary is not None:
@@ -175,13 +201,19 @@ def make_batch(rows: list[dict], threshold: float | None = None, meta: dict | No
 
 
 def _mark_outliers(batch: Batch) -> None:
-    """Tukey's fences on each run's max (its score for a single score): beyond 1.5 IQR
-    below the first quartile or above the third is an outlier."""
+    """Tukey's fences on each run's max (its score for a single score): below the first
+    quartile or above the third by more than 1.5 IQR is an outlier. With 4 runs or fewer, or
+    an IQR of 0 (the runs mostly equal, where any difference would be "outlying"), none is."""
     maxes = np.array([r.max for r in batch.runs if math.isfinite(r.max)])
-    if len(maxes) < 4:  # quartiles of fewer runs say nothing
+    if len(maxes) < 5:
         return
     q1, q3 = np.percentile(maxes, [25, 75])
+    if not q3 > q1:
+        return
     low, high = q1 - 1.5 * (q3 - q1), q3 + 1.5 * (q3 - q1)
     batch.fences = (float(low), float(high))
     for run in batch.runs:
-        run.outlier = math.isfinite(run.max) and not low <= run.max <= high
+        if math.isfinite(run.max) and run.max > high:
+            run.outlier = "high"
+        elif math.isfinite(run.max) and run.max < low:
+            run.outlier = "low"

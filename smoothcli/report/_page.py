@@ -80,7 +80,7 @@ def _overview(batch: Batch, sources: list[str], meta: dict) -> str:
     total = len({f.path for f in batch.failures} | {r.path for r in batch.runs})
     parts = [
         f"<span><b>{total}</b> inputs</span>",
-        f"<span><b>{len(batch.runs)}</b> scored</span>",
+        f"<span><b>{len(batch.runs)}</b> runs scored</span>",
         f'<span class="{"flag" if batch.failures else ""}"><b>{len(batch.failures)}</b> '
         "failed</span>",
         f'<span class="{"flag" if batch.flagged else ""}"><b>{len(batch.flagged)}</b> '
@@ -121,7 +121,8 @@ def _runs_table(batch: Batch, runs: list[Run], anchors: bool = False) -> str:
         row_id = f' id="{run.anchor}"' if anchors else ""
         body.append(
             f"<tr{row_id}><td>{link}</td><td>{_e(run.array)}</td>"
-            f"{_cell(run.mean, 7)}{_cell(run.max)}{_cell(run.max_frame)}{_cell(run.n_over)}"
+            f"{_cell(run.mean, 7)}{_cell(run.max)}{_cell(run.max_frame)}"
+            f"{_cell(run.n_over if batch.threshold is not None else None)}"
             f'<td class="flag">{_e("; ".join(run.reasons(batch.threshold)))}</td></tr>'
         )
     header = "".join(f"<th>{h}</th>" for h in head)
@@ -160,15 +161,20 @@ def _traces(batch: Batch) -> str:
     return "".join(parts)
 
 
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
 def _data(batch: Batch) -> str:
     runs = [
         {
             "path": r.path,
             "array": r.array,
-            "mean": r.mean if math.isfinite(r.mean) else None,
-            "max": r.max if math.isfinite(r.max) else None,
+            "mean": _finite(r.mean),
+            "max": _finite(r.max),
             "max_frame": r.max_frame,
             "n_over": r.n_over,
+            "n_nan": r.n_nan,
             "flagged": r.flagged,
             "outlier": r.outlier,
         }
@@ -177,7 +183,7 @@ def _data(batch: Batch) -> str:
     doc = {
         "kind": batch.kind,
         "measure": batch.measure,
-        "threshold": batch.threshold,
+        "threshold": _finite(batch.threshold),
         "runs": runs,
         "failures": [{"path": f.path, "array": f.array, "error": f.error} for f in batch.failures],
     }

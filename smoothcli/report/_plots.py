@@ -80,10 +80,11 @@ def _trace(run: Run, threshold: float | None, measure: str, width: float = 6.4) 
         over = ~(run.values <= threshold)
         shown = np.where(np.isnan(run.values), threshold, run.values)
         ax.plot(x[over], shown[over], "o", color=FLAG, markersize=3.5, linestyle="none")
-    ax.set_ylabel(measure, fontsize=8)
+    ax.set_ylabel(measure, fontsize=8, parse_math=False)
     ax.set_xlabel("frame", fontsize=8)
     ax.tick_params(labelsize=7)
-    ax.set_title(run.label, fontsize=8, loc="left")
+    ax.set_title(run.label, fontsize=8, loc="left", parse_math=False)  # a '$' is a '$'
+
     ax.margins(x=0.01)
     return fig
 
@@ -122,7 +123,7 @@ def distribution_svg(batch: Batch, stats: Sequence[tuple[str, str]], salt: str) 
         for i in named:
             ax.annotate(
                 _short(batch.runs[i].label), (values[i], y[i]), fontsize=6.5, color=FLAG,
-                xytext=(3, 3), textcoords="offset points",
+                xytext=(3, 3), textcoords="offset points", parse_math=False,
             )  # fmt: skip
     if batch.threshold is not None and math.isfinite(batch.threshold):
         ax.axvline(batch.threshold, color=FLAG, linestyle="--", linewidth=1)
@@ -130,9 +131,9 @@ def distribution_svg(batch: Batch, stats: Sequence[tuple[str, str]], salt: str) 
             f"threshold {batch.threshold:g}", (batch.threshold, len(stats) - 0.5),
             fontsize=7, color=FLAG, xytext=(3, 0), textcoords="offset points",
         )  # fmt: skip
-    ax.set_yticks(range(len(stats)), [label for _, label in stats], fontsize=8)
+    ax.set_yticks(range(len(stats)), [label for _, label in stats], fontsize=8, parse_math=False)
     ax.set_ylim(-0.6, len(stats) - 0.4)
-    ax.set_xlabel(batch.measure, fontsize=8)
+    ax.set_xlabel(batch.measure, fontsize=8, parse_math=False)
     ax.tick_params(axis="x", labelsize=7)
     return _svg(fig, salt)
 

@@ -90,11 +90,37 @@ def _sidecar(path: str) -> dict[str, Any]:
     )
 
 
+def _same_kind(found: ReportInput, rows: list[dict], table: str, kinds: dict, seen: dict) -> None:
+    """Tables of one kind only (a score table beside a dvars table, or a per-frame table
+    beside a summary, would be read as one and give NaN), and each input in one table."""
+    from ._model import table_kind
+
+    columns = {name for row in rows for name in row}
+    try:
+        kind = table_kind(columns) if rows else None
+    except ValueError as exc:
+        raise TableError(f"{table}: {exc}") from None
+    if kind is not None:
+        kinds.setdefault(kind, table)
+        if len(kinds) > 1:
+            first, second = list(kinds.values())[:2]
+            raise TableError(
+                f"{first} and {second} are tables of different kinds (score, dvars, or a "
+                "--summary of either): give tables of one kind to one report"
+            )
+    for row in rows:
+        key = (row.get("path"), row.get("array"))
+        if seen.setdefault(key, table) != table:
+            raise TableError(f"{key[0]} is in both {seen[key]} and {table}: one table an input")
+
+
 def read_table(paths: list[str]) -> ReportInput:
     """Every row of the tables at ``paths`` (TSV, CSV, JSONL or JSON, by extension), and the
     first sidecar's command and options. :class:`TableError` names the table that fails."""
     found = ReportInput([])
-    for path in paths:
+    kinds: dict[tuple, str] = {}  # a table's kind -> the first table of that kind
+    seen: dict[tuple, str] = {}  # an input (path, array) -> the table that has it
+    for path in dict.fromkeys(paths):  # a table named twice is read once
         fmt = format_for_path(path)
         if fmt not in READABLE:
             raise TableError(
@@ -111,6 +137,7 @@ def read_table(paths: list[str]) -> ReportInput:
             raise TableError(f"{path}: {exc}") from None
         if rows and ("path" not in rows[0] or "status" not in rows[0]):
             raise TableError(f"{path}: not a smoothcli table (it has no path and status columns)")
+        _same_kind(found, rows, path, kinds, seen)
         found.rows.extend(rows)
         found.sources.append(path)
         if not found.meta:
