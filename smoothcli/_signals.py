@@ -18,6 +18,8 @@ from typing import Any
 
 __all__ = [
     "Interrupted",
+    "caught",
+    "check",
     "deferred",
     "exit_at_once",
     "exit_status",
@@ -67,8 +69,27 @@ def _exit_now(signum: int, frame: Any) -> None:
         os._exit(128 + signum)
 
 
+#: a signal :func:`_raise` raised and nobody has caught yet: Python ignores an exception
+#: raised in a garbage-collector callback or a ``__del__`` (JAX registers a gc callback), so a
+#: signal that lands there would be lost; :func:`check` raises it again
+_pending: list[int] = []
+
+
 def _raise(signum: int, frame: Any) -> None:
+    _pending.append(signum)
     raise Interrupted(signum)
+
+
+def check() -> None:
+    """Raise :class:`Interrupted` again if a signal was raised but swallowed (see
+    :data:`_pending`): called before work is committed (an output file linked into place)."""
+    if _pending:
+        raise Interrupted(_pending[0])
+
+
+def caught() -> None:
+    """The interruption has been caught and is being handled: nothing is pending."""
+    _pending.clear()
 
 
 def _install(handler: Any) -> None:
@@ -79,11 +100,20 @@ def _install(handler: Any) -> None:
             return
 
 
+def _unraisable(info: Any) -> None:
+    """Python's report of an exception it had to ignore (raised in a gc callback or a
+    ``__del__``): silent for an :class:`Interrupted`, which :func:`check` raises again."""
+    if isinstance(info.exc_value, Interrupted):
+        return
+    sys.__unraisablehook__(info)
+
+
 def take_over() -> None:
     """Called first thing by the ``smoothcli`` entry point: this process's signals are ours,
     and from now on SIGINT/SIGTERM end it at once."""
     global _managed
     _managed = True
+    sys.unraisablehook = _unraisable
     _install(_exit_now)
 
 

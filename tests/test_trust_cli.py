@@ -740,3 +740,28 @@ def test_the_read_position_of_a_file_is_found_in_proc(tmp_path):
             assert read_position(str(data), family()) == 4321  # the furthest, in a child
         finally:
             child.communicate(b"\n", timeout=20)
+
+
+def test_a_signal_raised_where_python_ignores_exceptions_is_raised_again():
+    """A signal whose handler runs inside a ``__del__`` (or a gc callback, as JAX's) raises
+    there, and Python ignores the exception: smoothcli notes it, keeps stderr clean of the
+    'Exception ignored' report, and raises it again at its next check."""
+    code = (
+        "import os, signal, sys\n"
+        "from smoothcli import _signals\n"
+        "_signals.take_over(); _signals.raise_on_signal()\n"
+        "class Late:\n"
+        "    def __del__(self):\n"
+        "        os.kill(os.getpid(), signal.SIGTERM)\n"
+        "        for _ in range(1000): pass  # the handler runs here, and its raise is lost\n"
+        "Late()\n"
+        "print('went on', flush=True)\n"
+        "try:\n"
+        "    _signals.check()\n"
+        "except KeyboardInterrupt as exc:\n"
+        "    _signals.caught(); _signals.check(); sys.exit(_signals.exit_status(exc))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
+    assert proc.stdout == b"went on\n"
+    assert proc.returncode == 143, proc.stderr
+    assert b"Exception ignored" not in proc.stderr and b"Traceback" not in proc.stderr

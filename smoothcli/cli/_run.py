@@ -13,6 +13,7 @@ from typing import Any
 
 import typer
 
+from .. import _signals as signals
 from ..status import ExitStatus, exit_status_for
 from ._ui import UI, say
 
@@ -246,6 +247,7 @@ def _score_all(
             executor, log, writer if log is None else None, inputs, job, ui, counts, mask, stats,
             pages,
         )  # fmt: skip
+        signals.check()  # a signal swallowed on the way (in a gc callback) still stops here
     if log is not None:
         return log.sidecar
     return write_sidecar(target, names, _meta(job)) if target is not None else None
@@ -282,6 +284,7 @@ def _stream(
             counts["fail"] += bool(result.failed_rows)
             _report(result, job, ui)
             pages.add(result, job.opts.fail_above)
+            signals.check()
             if i + 1 < len(inputs):
                 progress.reading(inputs[i + 1])
             progress.advance()
@@ -369,6 +372,7 @@ def run_batch(
             )
             extra = pages.finish(_meta(job))
         except KeyboardInterrupt as exc:
+            signals.caught()
             ui.say("terminated" if signal_of(exc) == signal.SIGTERM else "interrupted")
             return exit_status(exc)
         except BrokenPipeError:  # the reader went away: stop quietly, keep the final flush quiet
