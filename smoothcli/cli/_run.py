@@ -4,7 +4,6 @@ report on stderr, and pick the exit status."""
 from __future__ import annotations
 
 import contextlib
-import math
 import shlex
 import signal
 import sys
@@ -15,6 +14,7 @@ import typer
 
 from .. import _signals as signals
 from ..status import ExitStatus, exit_status_for
+from ._results import report_result
 from ._ui import UI, say
 
 __all__ = ["Usage", "gather_inputs", "run_batch", "usage_exit"]
@@ -114,50 +114,6 @@ def _resolve_output(output: str | None, fmt: str, protect: list[str]) -> tuple[A
         if not fmt:
             raise Usage(f"cannot tell a format from {output!r}; add --format", "--output")
     return target, fmt
-
-
-def _threshold_text(score: float, opts: Any, what: str = "score") -> str:
-    if math.isnan(score):
-        return f"{what} nan (a NaN always fails)"
-    if opts.fail_above is not None and score > opts.fail_above:
-        return f"{what} {score:.6g} is above {opts.fail_above:g}"
-    return f"{what} {score:.6g} is below {opts.fail_below:g}"
-
-
-def _report_failures(result: Any, job: Any, ui: UI) -> None:
-    """One line for an input that failed its threshold: which value, or how many."""
-    opts, what, path = job.opts, job.checked, result.path
-    failed = result.failed_rows
-    if not failed:
-        return
-    first = failed[0]
-    noun = "scores" if what == "score" else f"{what} values"
-    if first.get("n_fail") is not None:  # a --summary row: the values are gone, the count stays
-        ui.say(f"fail: {path}: {first['n_fail']} {noun} failed the threshold")
-    elif len(failed) == 1 and len(result.rows) == 1:
-        ui.say(f"fail: {path}: {_threshold_text(float(first[what]), opts, what)}")
-    else:
-        where = f"index {first['index']}" if what == "score" else f"frame {first['frame']}"
-        ui.say(
-            f"fail: {path}: {len(failed)} of {len(result.rows)} {noun} failed the threshold; "
-            f"the first, {where}: {_threshold_text(float(first[what]), opts, what)}"
-        )
-
-
-def _report(result: Any, job: Any, ui: UI) -> None:
-    path = result.path
-    for row in result.rows:
-        if row["status"] == "error":
-            where = f"{path} [{row['array']}]" if row.get("array") else path
-            ui.say(f"error: {where}: {row['error']}")
-    if result.error is not None:
-        ui.traceback(result.error)
-    for note in result.warnings:
-        ui.info(f"warning: {path}: {note}")
-    _report_failures(result, job, ui)
-    if ui.verbose:
-        status = "error" if result.error is not None else "ok"
-        ui.info(f"{path}: {len(result.rows)} row(s), status {status}")
 
 
 def _meta(job: Any) -> dict:
@@ -282,7 +238,7 @@ def _stream(
                 writer.add(result.rows)
             counts["error" if result.error is not None else "ok"] += 1
             counts["fail"] += bool(result.failed_rows)
-            _report(result, job, ui)
+            report_result(result, job, ui)
             pages.add(result, job.opts.fail_above)
             signals.check()
             if i + 1 < len(inputs):
