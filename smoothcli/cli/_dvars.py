@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from . import _options as o
-from ._run import Usage, gather_inputs, run_batch, usage_exit
+from ._run import run_command, usage_exit
 from ._ui import UI
 
 Normalization = Annotated[
@@ -115,22 +115,8 @@ def dvars(
     except ValueError as exc:
         raise usage_exit("dvars", str(exc)) from None
     ui = UI(quiet=quiet, silent=silent, verbose=verbose, debug=debug)
-    try:
-        found = gather_inputs(paths or [], files_from, include, exclude)
-        code = run_batch(
-            found,
-            DvarsJob(opts),
-            ui,
-            fmt=fmt.value,
-            output=output,
-            columns=columns,
-            files_from=files_from,
-            jobs=jobs,
-            dask=dask,
-            resume=resume,
-            report=report,
-            plot=plot,
-        )
-    except Usage as exc:
-        raise usage_exit("dvars", exc.message, exc.param) from None
-    raise typer.Exit(int(code))
+    raise run_command(
+        "dvars", DvarsJob(opts), ui, paths, files_from, include, exclude,
+        fmt=fmt.value, output=output, columns=columns, jobs=jobs, dask=dask, resume=resume,
+        report=report, plot=plot,
+    )  # fmt: skip

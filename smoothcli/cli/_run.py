@@ -17,7 +17,7 @@ from ..status import ExitStatus, exit_status_for
 from ._results import report_result
 from ._ui import UI, say
 
-__all__ = ["Usage", "gather_inputs", "run_batch", "usage_exit"]
+__all__ = ["Usage", "gather_inputs", "run_batch", "run_command", "usage_exit"]
 
 #: what -o to a device or FIFO writes when its name has no known extension
 DEVICE_FORMAT = "tsv"
@@ -358,3 +358,24 @@ def run_batch(
         + f" ({took:.2f} s)"
     )
     return exit_status_for(counts["error"], counts["fail"])
+
+
+def run_command(
+    command: str,
+    job: Any,
+    ui: UI,
+    paths: list[str] | None,
+    files_from: str | None,
+    include: list[str] | None,
+    exclude: list[str] | None,
+    **batch: Any,
+) -> typer.Exit:
+    """A batch command (``score``, ``dvars``) from its options: gather the inputs, run
+    ``job`` over them (``batch``: :func:`run_batch`'s keywords); the exit to raise, a usage
+    error said on stderr."""
+    try:
+        found = gather_inputs(paths or [], files_from, include, exclude)
+        code = run_batch(found, job, ui, files_from=files_from, **batch)
+    except Usage as exc:
+        return usage_exit(command, exc.message, exc.param)
+    return typer.Exit(int(code))

@@ -7,7 +7,7 @@ import typer
 from .._nan import NanPolicy
 from ..sources._registry import SUFFIXES
 from . import _options as o
-from ._run import Usage, gather_inputs, run_batch, usage_exit
+from ._run import run_command, usage_exit
 from ._ui import UI
 
 
@@ -99,25 +99,11 @@ def score(
     except ValueError as exc:  # thresholds, --nu and --pad-value that make no sense
         raise _usage(str(exc)) from None
     ui = UI(quiet=quiet, silent=silent, verbose=verbose, debug=debug)
-    try:
-        found = gather_inputs(paths or [], files_from, include, exclude)
-        code = run_batch(
-            found,
-            ScoreJob(opts),
-            ui,
-            fmt=fmt.value,
-            output=output,
-            columns=columns,
-            files_from=files_from,
-            jobs=jobs,
-            dask=dask,
-            resume=resume,
-            report=report,
-            plot=plot,
-        )
-    except Usage as exc:
-        raise _usage(exc.message, exc.param) from None
-    raise typer.Exit(int(code))
+    raise run_command(
+        "score", ScoreJob(opts), ui, paths, files_from, include, exclude,
+        fmt=fmt.value, output=output, columns=columns, jobs=jobs, dask=dask, resume=resume,
+        report=report, plot=plot,
+    )  # fmt: skip
 
 
 # the suffixes a folder is searched for, from the format registry (which loads no NumPy)
