@@ -57,3 +57,18 @@ def run_on_a_terminal(args: list[str], env: dict, *, stderr_too: bool = False) -
     proc.wait(timeout=60)
     os.close(master)
     return b"".join(chunks).decode(errors="replace")
+
+
+def run_clean_python(code: str, **env: str) -> str:
+    """Run ``code`` in a fresh interpreter with no JAX_, XLA_FLAGS or SMOOTHCLI_ settings of
+    ours (plus ``env``); assert it succeeds and return its stdout, stripped."""
+    import subprocess
+    import sys
+
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("JAX_", "SMOOTHCLI_"))}
+    clean.pop("XLA_FLAGS", None)
+    out = subprocess.run(
+        [sys.executable, "-c", code], env={**clean, **env}, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()

@@ -13,6 +13,7 @@ from smoothcli import SmoothcliWarning, SmoothnessLoss, evaluate, parse_scalaris
 from smoothcli import engine as engine_mod
 from smoothcli.engine import evaluate_info
 
+from .conftest import run_clean_python
 from .reference import ref_loss, ref_smoothness
 
 # Every map and the compositions from the spec language; each is valid for any ndim >= 1.
@@ -320,20 +321,6 @@ def test_kernel_size_does_not_grow_with_n(carry):
 # -- runtime -----------------------------------------------------------------------------------
 
 
-def _child(code: str, **env: str) -> str:
-    import os
-    import subprocess
-    import sys
-
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("JAX_", "SMOOTHCLI_"))}
-    clean.pop("XLA_FLAGS", None)
-    out = subprocess.run(
-        [sys.executable, "-c", code], env={**clean, **env}, capture_output=True, text=True
-    )
-    assert out.returncode == 0, out.stderr
-    return out.stdout.strip()
-
-
 def test_importing_smoothcli_leaves_jax_alone():
     code = (
         "import os, jax, numpy as np\n"
@@ -342,7 +329,7 @@ def test_importing_smoothcli_leaves_jax_alone():
         "print(jax.config.jax_num_cpu_devices, len(jax.local_devices()), "
         "os.environ.get('JAX_PLATFORMS'))\n"
     )
-    assert _child(code) == "-1 1 None"
+    assert run_clean_python(code) == "-1 1 None"
 
 
 def test_configure_sets_devices_and_platform_once():
@@ -354,11 +341,11 @@ def test_configure_sets_devices_and_platform_once():
         "import jax\n"
         "print(len(jax.local_devices()), os.environ['JAX_PLATFORMS'])\n"
     )
-    assert _child(code) == "3 cpu"
-    assert _child(code, JAX_NUM_CPU_DEVICES="2") == "2 cpu"  # the user's setting wins
-    assert _child(code, JAX_PLATFORMS="") == "3"  # the user's choice of platform is kept
+    assert run_clean_python(code) == "3 cpu"
+    assert run_clean_python(code, JAX_NUM_CPU_DEVICES="2") == "2 cpu"  # the user's setting wins
+    assert run_clean_python(code, JAX_PLATFORMS="") == "3"  # the user's choice of platform is kept
     env_code = code.replace("cpu_devices=3", "").replace("runtime.configure(cpu_devices=1)", "")
-    assert _child(env_code, SMOOTHCLI_CPU_DEVICES="1") == "1 cpu"
+    assert run_clean_python(env_code, SMOOTHCLI_CPU_DEVICES="1") == "1 cpu"
 
 
 def test_one_device_and_several_give_the_same_scores():
@@ -372,6 +359,6 @@ def test_one_device_and_several_give_the_same_scores():
         "    loss = SmoothnessLoss(n=2, axis=0, scalarisation=parse_scalarisation(spec))\n"
         "    print(repr(evaluate(loss, X, chunk_rows=37).tolist()))\n"
     )
-    one = _child(code.replace("int(sys.argv[1]) if len(sys.argv) > 1 else None", "1"))
-    three = _child(code.replace("int(sys.argv[1]) if len(sys.argv) > 1 else None", "3"))
+    one = run_clean_python(code.replace("int(sys.argv[1]) if len(sys.argv) > 1 else None", "1"))
+    three = run_clean_python(code.replace("int(sys.argv[1]) if len(sys.argv) > 1 else None", "3"))
     assert one == three

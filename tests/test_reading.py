@@ -29,6 +29,7 @@ from smoothcli.sources import InputError, _base
 from smoothcli.sources._base import Buffers, Prefetch, prefetch, read_exact, read_rows
 from smoothcli.sources.nifti import _frames, load_mask, open_nifti
 
+from .conftest import run_clean_python
 from .reference import ref_smoothness
 
 SHAPE = (8, 7, 6, 20)  # small: a frame is 336 voxels, 672 bytes as int16
@@ -741,20 +742,6 @@ def test_masked_stored_blocks_of_a_piece_or_less_are_each_their_own(tmp_path):
 # -- runtime: the device count is for this process's JAX only -------------------------------------
 
 
-def _child(code: str, **env: str) -> str:
-    import os
-    import subprocess
-    import sys
-
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("JAX_", "SMOOTHCLI_"))}
-    clean.pop("XLA_FLAGS", None)
-    out = subprocess.run(
-        [sys.executable, "-c", code], env={**clean, **env}, capture_output=True, text=True
-    )
-    assert out.returncode == 0, out.stderr
-    return out.stdout.strip()
-
-
 def test_the_device_count_reaches_jax_but_not_worker_processes():
     code = (
         "import os, subprocess, sys\n"
@@ -769,7 +756,7 @@ def test_the_device_count_reaches_jax_but_not_worker_processes():
         " capture_output=True, text=True).stdout.strip()\n"
         "print(before, 'JAX_NUM_CPU_DEVICES' in os.environ, len(jax.local_devices()), child)\n"
     )
-    assert _child(code) == "2 False 2 None"
+    assert run_clean_python(code) == "2 False 2 None"
 
 
 def test_a_users_device_count_stays_in_the_environment():
@@ -781,4 +768,4 @@ def test_a_users_device_count_stays_in_the_environment():
         "import jax\n"
         "print(os.environ.get('JAX_NUM_CPU_DEVICES'), len(jax.local_devices()))\n"
     )
-    assert _child(code, JAX_NUM_CPU_DEVICES="2") == "2 2"  # the user's, kept for children
+    assert run_clean_python(code, JAX_NUM_CPU_DEVICES="2") == "2 2"  # the user's, kept for children

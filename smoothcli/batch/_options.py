@@ -10,6 +10,7 @@ from typing import Literal
 
 from .._nan import NanPolicy
 from .._text import error_line
+from ..metrics.dvars import DEFAULT_NORMALIZATION, DEFAULT_TOLERANCE
 from ..scalarise import ScalarisationMap, parse_scalarisation
 
 __all__ = ["DvarsOptions", "Result", "ScoreOptions", "Thresholds"]
@@ -102,8 +103,8 @@ class DvarsOptions(Thresholds):
     ``drop_zero_variance`` its ``remove_zerovariance``). Thresholds apply to ``std_dvars``."""
 
     mask: str | None = None
-    normalization: float = 1000.0
-    tolerance: float = 1e-7
+    normalization: float = DEFAULT_NORMALIZATION
+    tolerance: float = DEFAULT_TOLERANCE
     drop_zero_variance: bool = True
     summary: bool = False
     stdin_format: str | None = None

@@ -55,12 +55,12 @@ class Pages:
         plot folder that is a file."""
         if not self.wanted:
             return
-        from ..report import MISSING
+        from ..report import require_matplotlib
 
         try:
-            import matplotlib  # noqa: F401
-        except ImportError:
-            raise Usage(MISSING, "--report" if self.report else "--plot") from None
+            require_matplotlib()
+        except ImportError as exc:
+            raise Usage(str(exc), "--report" if self.report else "--plot") from None
         if self.report is not None:
             from ..output import OutputError, check_target, sidecar_path
 

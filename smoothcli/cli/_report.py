@@ -56,15 +56,15 @@ def report(
     import math
 
     from ..output import OutputError, check_target
-    from ..report import MISSING, TableError, make_batch, read_table, render_batch
+    from ..report import TableError, make_batch, read_table, render_batch, require_matplotlib
 
     ui = UI(quiet=quiet, silent=False, verbose=False, debug=debug)
     if threshold is not None and not math.isfinite(threshold):
         raise usage_exit("report", f"the threshold must be a finite number, not {threshold}")
     try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        raise usage_exit("report", MISSING) from None
+        require_matplotlib()
+    except ImportError as exc:
+        raise usage_exit("report", str(exc)) from None
     try:
         found = read_table(tables)
     except TableError as exc:

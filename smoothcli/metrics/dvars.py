@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._select import middle
-from ._series import Series
+from ._series import ROW_BYTES, Series
 
 __all__ = ["DEFAULT_NORMALIZATION", "DEFAULT_TOLERANCE", "Dvars", "DvarsError", "dvars"]
 
@@ -106,8 +106,10 @@ def dvars(
         raise DvarsError(f"DVARS needs at least 2 frames; the data have {frames}")
     if voxels == 0:
         raise DvarsError("no voxel to compute DVARS over")
-    if series.data.dtype.kind == "f":
-        bad = sum(int(np.count_nonzero(~np.isfinite(y))) for _, y in series.rows())
+    if series.data.dtype.kind == "f":  # on the stored values: no float64 copy of each row
+        step = max(ROW_BYTES // max(series.data.itemsize * frames, 1), 1)
+        rows = (series.data[i : i + step] for i in range(0, voxels, step))
+        bad = sum(int(np.count_nonzero(~np.isfinite(r))) for r in rows)
         if bad:
             raise DvarsError(f"{bad} values are NaN or infinite; DVARS needs finite data")
     median = None

@@ -5,7 +5,7 @@ runs. No plotting and no HTML here."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -80,7 +80,6 @@ class Batch:
     threshold: float | None
     threshold_from: str | None
     fences: tuple[float, float] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def flagged(self) -> list[Run]:
