@@ -30,6 +30,8 @@ _MASK_RE = re.compile(r"_(mask|dseg|probseg)\.nii(\.gz)?$", re.IGNORECASE)
 MASK_BY_NAME = "a mask or segmentation, by name"
 #: the start of the reason a file found in a folder is skipped for its header
 NOT_TIME_SERIES = "not a time series"
+#: the start of the reason a file of a format the command does not scan is skipped
+NOT_AN_IMAGE = "not an image"
 #: the longest line of a --files-from list: Linux's PATH_MAX, and some room
 MAX_LINE = 8192
 
@@ -64,20 +66,29 @@ def _globs(texts: Iterable[str | Glob]) -> list[Glob]:
     return [t if isinstance(t, Glob) else compile_glob(t) for t in texts]
 
 
-def _skip_reason(path: str, name: str) -> str | None:
-    """Why a file found in a folder is not an input: a mask or segmentation by name, or a
-    file whose first bytes say it is not a time series (see
+def _skip_reason(path: str, name: str, formats: tuple[str, ...] | None = None) -> str | None:
+    """Why a file found in a folder is not an input: a mask or segmentation by name, a
+    format the command does not take from folders (``formats``: ``dvars`` takes images,
+    not tables), or a file whose first bytes say it is not a time series (see
     :func:`~smoothcli.sources.probe.time_series_problem`: a 3D NIfTI image, a CIFTI-2 dense
     scalar or label file, a GIFTI file of one map); ``None`` to score it."""
     if _MASK_RE.search(name):
         return MASK_BY_NAME
-    problem = time_series_problem(path, format_of_name(name))
+    fmt = format_of_name(name)
+    if formats is not None and fmt not in formats:
+        return f"{NOT_AN_IMAGE}: {'a table' if fmt in ('tsv', 'csv') else 'an array'}"
+    problem = time_series_problem(path, fmt)
     if problem is not None:
         return f"{NOT_TIME_SERIES}: {problem}"
     return None
 
 
-def _walk(directory: str, include: list[Glob], exclude: list[Glob]) -> Discovery:
+def _walk(
+    directory: str,
+    include: list[Glob],
+    exclude: list[Glob],
+    formats: tuple[str, ...] | None = None,
+) -> Discovery:
     """Supported files under ``directory``, sorted; hidden entries are passed over. Globs are
     matched against the path relative to ``directory``: a file is kept if it matches an
     ``include`` glob (any, when there are none) and no ``exclude`` glob; a folder an exclude
@@ -105,7 +116,7 @@ def _walk(directory: str, include: list[Glob], exclude: list[Glob]) -> Discovery
             path = os.path.join(root, name)
             if not os.path.isfile(path):
                 continue
-            reason = _skip_reason(path, name)
+            reason = _skip_reason(path, name, formats)
             if reason is None:
                 found.append(path)
             else:
@@ -130,6 +141,7 @@ def discover(
     *,
     include: Iterable[str | Glob] = (),
     exclude: Iterable[str | Glob] = (),
+    formats: Iterable[str] | None = None,
 ) -> Discovery:
     """Expand directories (recursively, in sorted order) and keep files and ``-`` as given.
 
@@ -137,15 +149,18 @@ def discover(
     glob without ``/`` matches a name at any depth, a glob matching a folder matches what is
     in it) tried on each file found in a directory, relative to that directory; several
     includes are alternatives, and an exclude wins over an include. Files named explicitly
-    are never filtered nor skipped. Raises :class:`~smoothcli._glob.GlobError` (a
-    ``ValueError``) for a malformed glob, before anything is listed."""
+    are never filtered nor skipped. With ``formats`` (registry names), a folder's files of
+    other formats are skipped too (``dvars`` scans folders for images, not tables). Raises
+    :class:`~smoothcli._glob.GlobError` (a ``ValueError``) for a malformed glob, before
+    anything is listed."""
     inc, exc = _globs(include), _globs(exclude)
+    kinds = tuple(formats) if formats is not None else None
     out = Discovery()
     for raw in paths:
         if raw == STDIN:
             out.inputs.append(STDIN)
         elif _is_dir(raw):
-            walked = _walk(raw, inc, exc)
+            walked = _walk(raw, inc, exc, kinds)
             out.inputs.extend(walked.inputs)
             out.skipped.extend(walked.skipped)
         else:

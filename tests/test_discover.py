@@ -17,7 +17,7 @@ import pytest
 
 from smoothcli._glob import GlobError, compile_glob
 from smoothcli.discover import Discovery, Unlisted, discover
-from smoothcli.masks import MaskPairing, bids_name, pair_mask
+from smoothcli.pairing import MaskPairing, bids_name, pair_mask
 from smoothcli.sources.probe import time_series_problem
 
 from .fmriprep_tree import MASK_REASON, MNI, make_fmriprep_tree

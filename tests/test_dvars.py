@@ -95,9 +95,10 @@ def test_per_frame_values_equal_nipype(case):
 
 @pytest.mark.parametrize("image", ["fmri2", "synth"])
 def test_summary_equals_the_interface_averages_and_groupby_of_frames(image):
+    """With every frame counted (--dummy-scans 0), the means are nipype's averages."""
     bold, mask = IMAGES[image]
-    per_frame = run(bold, "--mask", mask)
-    summary = run(bold, "--mask", mask, "--summary")
+    per_frame = run(bold, "--mask", mask, "--dummy-scans", "0")
+    summary = run(bold, "--mask", mask, "--summary", "--dummy-scans", "0")
     assert per_frame.exit_code == summary.exit_code == 0, summary.output
     (row,) = rows_of(summary.stdout)
     interface = GOLDEN["interface"][image]
@@ -119,12 +120,13 @@ def test_the_spike_frame_of_the_synthetic_run_is_the_max_and_fails_the_threshold
     (row,) = rows_of(result.stdout)
     assert int(row["dvars_std_max_frame"]) in (37, 38)  # the spike at frame 37: 36->37, 37->38
     assert int(row["n_fail"]) == 2 and row["check"] == "fail"
-    assert "2 std_dvars values failed the threshold" in result.stderr
+    assert row["reason"] == "2 of 59 frames failed (frames 37, 38)"  # no dummy volume here
+    assert f"fail: {bold}: 2 of 59 frames failed (frames 37, 38)\n" in result.stderr
     per_frame = run(bold, "--mask", mask, "--fail-above", "1.5")
     assert per_frame.exit_code == 1
     failed = [int(r["frame"]) for r in rows_of(per_frame.stdout) if r["check"] == "fail"]
     assert failed == [37, 38]
-    assert "the first, frame 37: std_dvars" in per_frame.stderr
+    assert "2 of 59 frames failed (frames 37, 38)" in per_frame.stderr
 
 
 def test_the_scale_factor_is_applied_and_the_median_is_exact():
@@ -180,7 +182,12 @@ def test_intensity_normalization_scales_dvars_but_not_the_standardised_ones():
     [
         (["--intensity-normalization", "-1"], "normalization must be a finite number >= 0"),
         (["--variance-tol", "nan"], "tolerance must be a finite number >= 0"),
-        (["--fail-above", "1", "--fail-below", "2"], "lower threshold 2 is above"),
+        (["--fail-above", "1", "--fail-below", "2"], "--fail-below 2 is above --fail-above 1"),
+        (["--fail-above", "high"], "'high' is neither a number nor 'auto'"),
+        (["--dummy-scans", "-1"], "--dummy-scans takes a number of frames or 'auto'"),
+        (["--max-fail-fraction", "0.1"], "--max-fail-fraction needs a frame rule"),
+        (["--fail-above", "1", "--max-fail-fraction", "2"], "a fraction from 0 to 1"),
+        (["--fd-above", "0.5"], "--fd-above needs framewise displacement: give --confounds"),
     ],
 )
 def test_bad_options_are_usage_errors(args, message):
@@ -215,9 +222,10 @@ def test_mask_auto_on_an_fmriprep_tree_equals_the_reference(tmp_path):
         assert Path(row["mask"]) == mask
         values = nib.load(bold).get_fdata()[np.asarray(nib.load(mask).dataobj) != 0]
         dv, std, vx = ref_dvars(values)
-        assert float(row["dvars_nstd"]) == pytest.approx(dv.mean(), rel=1e-10)
-        assert float(row["dvars_std"]) == pytest.approx(std.mean(), rel=1e-10)
-        assert float(row["dvars_vstd"]) == pytest.approx(vx.mean(), rel=1e-10)
+        dummy = int(row["dummy"])  # the means are over the frames after dummy + 1
+        assert float(row["dvars_nstd"]) == pytest.approx(dv[dummy:].mean(), rel=1e-10)
+        assert float(row["dvars_std"]) == pytest.approx(std[dummy:].mean(), rel=1e-10)
+        assert float(row["dvars_vstd"]) == pytest.approx(vx[dummy:].mean(), rel=1e-10)
 
 
 def test_jobs_2_gives_the_same_bytes(tmp_path):

@@ -66,6 +66,7 @@ def full_row(score, i: int) -> dict:
         "axis": i % 3,
         "dtype": "float32" if isinstance(score, np.float32) else "float64",
         "frame": i + 1,
+        "dummy": i % 4,
         **{e: f"0{i}" for e in ENTITIES},
     }
 
@@ -112,10 +113,11 @@ def expect_text(row: dict, column: str) -> str:
 
 def test_columns_have_a_fixed_order_and_descriptions():
     want = ("path", "index", "score", "status", "check", "error", "name", "array", "mask", "shape")
-    assert (*want, "axis", "dtype", "frame", *ENTITIES) == COLUMN_NAMES
+    assert (*want, "axis", "dtype", "frame", "dummy", *ENTITIES) == COLUMN_NAMES
     assert all(c.description and c.kind for c in COLUMNS)
     levels = {c.name: dict(c.levels) for c in COLUMNS if c.levels}
-    assert set(levels["status"]) == {"ok", "error"} and set(levels["check"]) == {"pass", "fail"}
+    assert set(levels["status"]) == {"ok", "error"}
+    assert set(levels["check"]) == {"pass", "fail", "skip"}
     assert select_columns(None) == list(COLUMN_NAMES)
     assert select_columns("score, path,sub") == ["score", "path", "sub"]
 
@@ -583,7 +585,7 @@ def test_sidecar_describes_each_column_with_version_options_and_time(tmp_path):
     assert list(doc)[:5] == columns
     assert all(doc[c]["Description"] for c in columns)
     assert doc["status"]["Levels"].keys() == {"ok", "error"}
-    assert doc["check"]["Levels"].keys() == {"pass", "fail"}
+    assert doc["check"]["Levels"].keys() == {"pass", "fail", "skip"}
     assert "string" in doc["sub"]["Description"]
     assert doc["GeneratedBy"][0]["Name"] == "smoothcli"
     assert doc["GeneratedBy"][0]["Version"] == __version__

@@ -95,7 +95,9 @@ def iter_results(
     own = executor is None
     if executor is None:
         executor = inline_executor() if jobs == 1 else process_executor(jobs)
-    tasks = make_tasks(paths, opts.mask, absolute=not executor.inline)
+    tasks = make_tasks(
+        paths, opts.mask, absolute=not executor.inline, confounds=getattr(opts, "confounds", None)
+    )
     try:
         yield from ordered(executor, job, tasks, stdin=stdin)
     finally:
@@ -117,7 +119,7 @@ def _table(job: Job, paths: str | Iterable[str], jobs: int, client: Any) -> Any:
 
     if isinstance(paths, str):
         paths = [paths]
-    inputs = discover(paths).inputs
+    inputs = discover(paths, formats=job.scanned).inputs
     stdin = sys.stdin.buffer if STDIN in inputs else None
     executor = client_executor(client) if client is not None else None
     results = iter_results(inputs, job, stdin=stdin, executor=executor, jobs=jobs)
@@ -155,7 +157,10 @@ def dvars_paths(
 
     ``options`` are the fields of :class:`DvarsOptions` (``mask``: a path or ``"auto"``,
     needed for NIfTI volumes; ``normalization``, ``tolerance``, ``drop_zero_variance``,
-    ``summary``, ``fail_above``, ``fail_below``). ``jobs`` and ``client`` as for
+    ``summary``; ``dummy_scans`` (``"auto"`` or a count), ``confounds`` (a path or
+    ``"auto"``); the rules ``fail_above`` (a number or ``"auto"``), ``fail_below``,
+    ``fd_above``, ``max_fail_fraction``, ``fail_mean_above``). A folder is searched for
+    images (NIfTI, CIFTI-2, GIFTI) only. ``jobs`` and ``client`` as for
     :func:`score_paths`; the columns are :data:`smoothcli.output.DVARS_COLUMNS` (or
     ``DVARS_SUMMARY_COLUMNS``).
     """

@@ -1,29 +1,65 @@
 """The DVARS job: a loaded array -> :func:`smoothcli.metrics.dvars.dvars` -> rows (one per
-frame, like fMRIPrep's confounds, or with ``--summary`` one per run with MRIQC's names)."""
+frame, like fMRIPrep's confounds, or with ``--summary`` one per run with MRIQC's names),
+judged by :mod:`smoothcli.qc`: dummy volumes skipped, frames checked on ``std_dvars`` and
+FD, the run given a verdict and a reason."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from ._job import Job, Task
-from ._options import DvarsOptions
+import numpy as np
+
+from ..qc import AUTO, GLOBAL_FRAMES
+from ._job import IMAGES, Context, Job, Task, task_confounds
+from ._options import DvarsOptions, RunQC
 from ._summary import summary_stats
 
 __all__ = ["DvarsJob"]
 
-TABLE_COLUMNS = "path,frame,dvars,std_dvars,vx_std_dvars,status,check,error"
+TABLE_COLUMNS = "path,frame,dvars,std_dvars,vx_std_dvars,fd,status,check,verdict,error"
 SUMMARY_TABLE_COLUMNS = (
-    "path,dvars_nstd,dvars_std,dvars_vstd,dvars_std_max,dvars_std_max_frame,n_fail,status,"
-    "check,error"
+    "path,dvars_nstd,dvars_std,dvars_vstd,dvars_std_max,dvars_std_max_frame,fd_mean,dummy,"
+    "n_fail,fail_fraction,status,check,reason,error"
 )
 #: the per-frame columns, and the names of their means in MRIQC's IQMs
 MEASURES = (("dvars", "dvars_nstd"), ("std_dvars", "dvars_std"), ("vx_std_dvars", "dvars_vstd"))
+#: voxels drawn in a failed run's carpet plot, at most (an even subsample)
+CARPET_VOXELS = 600
 
 NEEDS_MASK = (
     "DVARS of a NIfTI volume needs a brain mask (--mask FILE, or --mask auto for the "
     "desc-brain_mask beside each run): the background would swamp its median and its voxels"
 )
+
+
+def _global_signal(item: Any, series: Any) -> np.ndarray:
+    """Each of the first frames' mean over the whole image (a NIfTI image's reader kept it
+    before the mask), or over every column of other inputs."""
+    if item.kind == "nifti":
+        return item.source.global_signal()
+    first = series.scaled(series.data[:, :GLOBAL_FRAMES])
+    return first.mean(axis=0)
+
+
+def _carpet(series: Any, keep: int = CARPET_VOXELS) -> np.ndarray:
+    """An even subsample of the voxels, each centred on its median and divided by its
+    robust SD (the IQR / 1.349), clipped to +-3: the rows of a carpet plot."""
+    voxels = series.shape[0]
+    rows = np.unique(np.linspace(0, voxels - 1, min(keep, voxels)).round().astype(int))
+    y = series.scaled(series.data[rows])
+    q25, q50, q75 = np.percentile(y, [25, 50, 75], axis=1, keepdims=True)
+    sd = (q75 - q25) / 1.349
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = np.where(sd > 0, (y - q50) / np.where(sd > 0, sd, 1), 0.0)
+    return np.clip(z, -3, 3).astype(np.float32)
+
+
+def _mean_max(values: np.ndarray, frames: range) -> tuple[Any, Any, Any]:
+    """The mean, max and frame of the max of ``values`` (per frame) over ``frames``."""
+    stats = summary_stats(values[frames.start :])
+    arg = stats["argmax"]
+    return stats["mean"], stats["max"], (arg + frames.start if arg is not None else None)
 
 
 @dataclass(frozen=True)
@@ -32,6 +68,8 @@ class DvarsJob(Job):
 
     opts: DvarsOptions
     checked = "std_dvars"
+    failed_words = "failed QC"
+    scanned = IMAGES  # a folder's tables (fMRIPrep's confounds) are not runs
 
     @property
     def columns(self) -> tuple[str, ...]:  # type: ignore[override]
@@ -47,13 +85,31 @@ class DvarsJob(Job):
         if item.kind == "nifti" and task.mask is None:
             raise ValueError(NEEDS_MASK)
 
-    def rows(self, item: Any, notes: list[str]) -> list[dict]:
+    def prepare(self, item: Any, task: Task) -> None:
+        if item.kind == "nifti" and self.opts.dummy_scans == AUTO and task.confounds is None:
+            item.source.keep_global(GLOBAL_FRAMES)
+
+    def _dummy(self, item: Any, series: Any, confounds: Any) -> int:
+        from ..qc import nonsteady_volumes
+
+        wanted = self.opts.dummy_scans
+        if wanted != AUTO:
+            return int(wanted)
+        if confounds is not None:
+            return confounds.dummy
+        return nonsteady_volumes(_global_signal(item, series))
+
+    def rows(self, item: Any, ctx: Context) -> list[dict]:
         from ..metrics._series import gather
         from ..metrics.dvars import dvars
+        from ..qc import counted_frames, judge
 
         opts = self.opts
         shape = tuple(item.source.shape)
         series = gather(item.source, item.time_axis)
+        frames = series.shape[1]
+        confounds = task_confounds(ctx.task, frames)
+        dummy = self._dummy(item, series, confounds)
         found = dvars(
             series,
             normalization=opts.normalization,
@@ -61,34 +117,49 @@ class DvarsJob(Job):
             drop_zero_variance=opts.drop_zero_variance,
         )
         if found.dropped:
-            notes.append(
+            ctx.notes.append(
                 f"{found.dropped} of {series.shape[0]} voxels left out: robust SD at most "
                 f"{opts.tolerance:g} (constant, or an interquartile range of 0)"
             )
+        fd = confounds.fd if confounds is not None else None
+        if confounds is not None and fd is None:
+            ctx.notes.append(
+                "the confounds file has neither framewise_displacement nor trans_*/rot_*: no FD"
+            )
+        nan = np.array([np.nan])
+        values = {c: np.concatenate([nan, getattr(found, c)]) for c, _ in MEASURES}
+        judged = judge(values["std_dvars"], fd, dummy, opts.rules)
+        carpet = _carpet(series) if opts.carpet and judged.verdict == "fail" else None
+        ctx.runs.append(RunQC(item.member, frames, dummy, judged.failed, item.tr, carpet))
         base = {
             "shape": "x".join(map(str, shape)),
             "dtype": "float64",
             "voxels": found.voxels,
             "dropped": found.dropped,
             "median": found.median,
+            "dummy": dummy,
+            "threshold": judged.threshold,
+            "tr": item.tr,
             "status": "ok",
         }
-        values = {"dvars": found.dvars, "std_dvars": found.std_dvars}
-        values["vx_std_dvars"] = found.vx_std_dvars
-        checks = [opts.check(float(v)) for v in found.std_dvars]
         if opts.summary:
+            counted = counted_frames(frames, dummy)
             row = dict(base)
             for column, iqm in MEASURES:
-                stats = summary_stats(values[column])
-                row[iqm] = stats["mean"]
-                row[f"{iqm}_max"] = stats["max"]
-                row[f"{iqm}_max_frame"] = stats["argmax"] + 1  # frame 0 has no difference
-            if opts.has_thresholds:
-                failed = checks.count("fail")
-                row.update(n_fail=failed, check="fail" if failed else "pass")
-            return [row]
-        rows = [{**base, "frame": 0}]
-        for t in range(1, series.shape[1]):
-            row = {**base, "frame": t, **{c: float(values[c][t - 1]) for c, _ in MEASURES}}
-            rows.append({**row, "check": checks[t - 1]})
+                mean, top, where = _mean_max(values[column], counted)
+                row.update({iqm: mean, f"{iqm}_max": top, f"{iqm}_max_frame": where})
+            if fd is not None:
+                row["fd_mean"], row["fd_max"], _ = _mean_max(fd, counted)
+            if opts.rules.any:
+                row.update(n_fail=len(judged.failed), fail_fraction=judged.fraction)
+            return [{**row, "check": judged.verdict, "reason": judged.reason}]
+        run = {"verdict": judged.verdict, "reason": judged.reason}
+        rows = []
+        for t in range(frames):
+            row = {**base, **run, "frame": t, "check": judged.checks[t]}
+            if t:
+                row.update({c: float(values[c][t]) for c, _ in MEASURES})
+            if fd is not None and t:
+                row["fd"] = float(fd[t])
+            rows.append(row)
         return rows

@@ -18,9 +18,19 @@ from typing import Any, BinaryIO
 
 from .._text import error_line
 from ..discover import STDIN, Unlisted, entities
-from ._options import Result
+from ._options import Result, RunQC
 
-__all__ = ["AUTO", "Job", "Task", "load_mask", "make_task", "make_tasks", "run_task"]
+__all__ = [
+    "AUTO",
+    "IMAGES",
+    "Context",
+    "Job",
+    "Task",
+    "load_mask",
+    "make_task",
+    "make_tasks",
+    "run_task",
+]
 
 #: masks kept loaded per process (a mask of a 2 mm MNI grid is about 1 MB)
 MASK_CACHE_SIZE = 32
@@ -35,7 +45,8 @@ class Task:
     """One input to score, as plain picklable data. ``path`` is what is opened (absolute
     when the task goes to a worker), ``shown`` the path as the user gave it (the row's
     ``path``), ``mask`` a mask path or ``None`` (``mask_shown``: as the user gave it or as
-    ``--mask auto`` found it, for the ``mask`` column), ``problem`` an error to report
+    ``--mask auto`` found it, for the ``mask`` column), ``confounds`` the run's confounds
+    table or ``None`` (``confounds_shown`` likewise), ``problem`` an error to report
     without reading anything (a folder that could not be listed, no mask for ``auto``)."""
 
     path: str
@@ -43,6 +54,8 @@ class Task:
     mask: str | None = None
     problem: str | None = None
     mask_shown: str | None = None
+    confounds: str | None = None
+    confounds_shown: str | None = None
 
     @property
     def stdin(self) -> bool:
@@ -52,39 +65,64 @@ class Task:
         return dataclasses.replace(self, problem=problem)
 
 
-def make_task(path: str, mask: str | None = None, *, absolute: bool = False) -> Task:
+def _absolute(path: str | None, absolute: bool) -> str | None:
+    return os.path.abspath(path) if absolute and path is not None else path
+
+
+def make_task(
+    path: str, mask: str | None = None, *, absolute: bool = False, confounds: str | None = None
+) -> Task:
     """The task for an input from :func:`smoothcli.discover.discover`; ``absolute`` resolves
-    file paths (and the mask path) for workers that may run elsewhere."""
+    file paths (and the mask's and the confounds' paths) for workers that may run elsewhere."""
     shown = str(path)
     problem = path.reason if isinstance(path, Unlisted) else None
-    where, mask_shown = shown, mask
+    where = shown
     if absolute and shown != STDIN:
         where = os.path.abspath(shown)
-        mask = os.path.abspath(mask) if mask is not None else None
-    return Task(where, shown, mask, problem, mask_shown)
+    return Task(
+        where,
+        shown,
+        _absolute(mask, absolute),
+        problem,
+        mask,
+        _absolute(confounds, absolute),
+        confounds,
+    )
 
 
-def make_tasks(paths: Iterable[str], mask: str | None, *, absolute: bool) -> Iterator[Task]:
-    """A task per input, with its mask: ``mask`` for every NIfTI file (other formats have no
-    use for one), or with ``--mask auto`` the mask beside each NIfTI file; an image with no
-    mask, or more than one, gets the reason as its ``problem``."""
-    from ..masks import MaskPairing, pair_mask
+#: the formats whose files are images of a run (a mask or confounds table can go with them)
+IMAGES = ("nifti", "cifti", "gifti")
+
+
+def make_tasks(
+    paths: Iterable[str],
+    mask: str | None,
+    *,
+    absolute: bool,
+    confounds: str | None = None,
+) -> Iterator[Task]:
+    """A task per input, with its mask and confounds: ``mask`` for every NIfTI file (other
+    formats have no use for one), or with ``--mask auto`` the mask beside each NIfTI file;
+    ``confounds`` for every input, or with ``auto`` the run's confounds table beside each
+    image. An image with no mask or confounds table, or more than one, gets the reason as
+    its ``problem``."""
+    from ..pairing import ConfoundsPairing, MaskPairing
     from ..sources import format_of_name
 
-    pairing = MaskPairing()
+    masks, tables = MaskPairing(), ConfoundsPairing()
     for path in paths:
         fmt = None if path == STDIN else format_of_name(str(path))
         mine: str | None = None
-        if mask is not None and fmt in (None, "nifti"):  # stdin or an odd name may be NIfTI
-            if mask != AUTO:
-                mine = mask
-            elif fmt == "nifti":
-                try:
-                    mine = pair_mask(str(path), pairing)
-                except ValueError as exc:
-                    yield make_task(path, absolute=absolute)._replace_problem(str(exc))
-                    continue
-        yield make_task(path, mine, absolute=absolute)
+        theirs: str | None = confounds if confounds != AUTO else None
+        try:
+            if mask is not None and fmt in (None, "nifti"):  # stdin or an odd name: NIfTI?
+                mine = mask if mask != AUTO else masks.pair(str(path)) if fmt == "nifti" else None
+            if confounds == AUTO and fmt in IMAGES:
+                theirs = tables.pair(str(path))
+        except ValueError as exc:
+            yield make_task(path, absolute=absolute)._replace_problem(str(exc))
+            continue
+        yield make_task(path, mine, absolute=absolute, confounds=theirs)
 
 
 def load_mask(path: str) -> Any:
@@ -151,6 +189,34 @@ def _call(source: Any, method: str) -> None:
         hook()
 
 
+def task_confounds(task: Task, frames: int) -> Any:
+    """The run's confounds table, read and checked against its frame count (or None)."""
+    from ..qc import ConfoundsError, read_confounds
+
+    if task.confounds is None:
+        return None
+    shown = task.confounds_shown or task.confounds
+    try:
+        found = read_confounds(task.confounds)
+    except ConfoundsError as exc:
+        raise ValueError(f"cannot use the confounds file {shown}: {exc}") from None
+    if found.frames != frames:
+        raise ValueError(
+            f"the confounds file {shown} has {found.frames} rows, but the run has {frames} frames"
+        )
+    return found
+
+
+@dataclass
+class Context:
+    """What a job's :meth:`Job.rows` has besides the loaded array: its task, and where it
+    puts one-line notes (warnings) and what each run's QC decided (:class:`RunQC`)."""
+
+    task: Task
+    notes: list[str] = dataclasses.field(default_factory=list)
+    runs: list[RunQC] = dataclasses.field(default_factory=list)
+
+
 def _error_row(exc: BaseException, task: Task) -> dict:
     return {"score": None, "status": "error", "error": _shown(error_line(exc), task)}
 
@@ -160,8 +226,9 @@ def _shown(text: str, task: Task) -> str:
     absolute path; the rows are the same whichever executor scored them)."""
     if task.path != task.shown:
         text = text.replace(task.path, task.shown)
-    if task.mask is not None and task.mask_shown is not None and task.mask != task.mask_shown:
-        text = text.replace(task.mask, task.mask_shown)
+    for opened, given in ((task.mask, task.mask_shown), (task.confounds, task.confounds_shown)):
+        if opened is not None and given is not None and opened != given:
+            text = text.replace(opened, given)
     return text
 
 
@@ -176,17 +243,25 @@ class Job:
     table_columns: str = ""
     #: the column the thresholds apply to
     checked: str = "score"
+    #: what the summary line calls an input that failed
+    failed_words: str = "failed the threshold"
 
     def head(self, task: Task) -> dict:
         """The columns every row of ``task`` starts with."""
         return {"path": task.shown, **entities(task.shown)}
 
-    def rows(self, item: Any, notes: list[str]) -> list[dict]:
+    #: the formats a folder scan takes for this job (``None``: every format it reads)
+    scanned: tuple[str, ...] | None = None
+
+    def rows(self, item: Any, ctx: Context) -> list[dict]:
         """The rows (without the head) of one loaded array, each with ``status`` ``ok``."""
         raise NotImplementedError
 
     def check_mask(self, item: Any, task: Task) -> None:
         """Raise when ``item`` cannot be computed with (or without) the task's mask."""
+
+    def prepare(self, item: Any, task: Task) -> None:
+        """Ask the source for anything extra before it starts reading."""
 
     def __call__(self, task: Task, *, stdin: BinaryIO | None = None) -> Result:
         """The rows of one input; ``task.mask`` is loaded once per process (cached)."""
@@ -194,7 +269,10 @@ class Job:
         head = self.head(task)
         if task.mask_shown is not None:  # error rows say which mask too; ok rows: NIfTI only
             head["mask"] = task.mask_shown
-        notes: list[str] = []
+        if task.confounds_shown is not None:
+            head["confounds"] = task.confounds_shown
+        ctx = Context(task)
+        notes = ctx.notes
         rows: list[dict] = []
         error: Exception | None = None
         with warnings.catch_warnings(record=True) as caught:
@@ -203,6 +281,8 @@ class Job:
             try:
                 items = _open(task, opts, stdin)
                 for item in items:  # reading begins while JAX starts (see _score.py)
+                    if item.source is not None:
+                        self.prepare(item, task)
                     _call(item.source, "start")
                 for item in items:
                     notes.extend(item.notes)
@@ -216,7 +296,7 @@ class Job:
                         rows.append({**head, **member, **_error_row(item.problem, task)})
                         continue
                     self.check_mask(item, task)
-                    for row in self.rows(item, notes):
+                    for row in self.rows(item, ctx):
                         rows.append({**head, **member, **row})
             except Exception as exc:  # one bad input must not stop the batch; MemoryError too
                 error, rows = exc, [{**head, **_error_row(exc, task)}]
@@ -225,7 +305,8 @@ class Job:
                     _call(item.source, "close")
         notes.extend(str(w.message) for w in caught)  # said before a failure too
         text = "".join(traceback.format_exception(error)) if error is not None else None
-        return Result(task.shown, rows, error, [_shown(n, task) for n in notes], text)
+        notes[:] = [_shown(n, task) for n in notes]
+        return Result(task.shown, rows, error, notes, text, ctx.runs)
 
 
 def run_task(job: Job, task: Task, *, stdin: BinaryIO | None = None) -> Result:

@@ -6,14 +6,15 @@ from __future__ import annotations
 import math
 import pickle
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from .._nan import NanPolicy
 from .._text import error_line
 from ..metrics.dvars import DEFAULT_NORMALIZATION, DEFAULT_TOLERANCE
+from ..qc import AUTO, Rules
 from ..scalarise import ScalarisationMap, parse_scalarisation
 
-__all__ = ["DvarsOptions", "Result", "ScoreOptions", "Thresholds"]
+__all__ = ["DvarsOptions", "Result", "RunQC", "ScoreOptions", "Thresholds", "run_failed"]
 
 
 class Thresholds:
@@ -66,8 +67,11 @@ class ScoreOptions(Thresholds):
     fail_above: float | None = None
     fail_below: float | None = None
     summary: bool = False
+    dummy_scans: int | str = 0
+    confounds: str | None = None
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "dummy_scans", dummy_option(self.dummy_scans))
         for label, value in (("nu", self.nu), ("pad_value", self.pad_value)):
             if value is not None and not math.isfinite(value):
                 raise ValueError(f"{label} must be a finite number, not {value}")
@@ -93,14 +97,35 @@ class ScoreOptions(Thresholds):
             "fail_below": self.fail_below,
             "stdin_format": self.stdin_format,
             "summary": self.summary,
+            "dummy_scans": self.dummy_scans,
+            "confounds": self.confounds,
         }
 
 
+def dummy_option(value: int | str) -> int | str:
+    """``--dummy-scans``: ``auto`` or a count of frames (an int, or its text)."""
+    if value == AUTO:
+        return AUTO
+    try:
+        count = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"--dummy-scans takes a number of frames or 'auto', not {value!r}"
+        ) from None
+    if count < 0 or (isinstance(value, float) and value != count):
+        raise ValueError(f"--dummy-scans takes a number of frames or 'auto', not {value!r}")
+    return count
+
+
 @dataclass(frozen=True)
-class DvarsOptions(Thresholds):
+class DvarsOptions:
     """What ``smoothcli dvars`` computes: nipype's ``ComputeDVARS`` settings by default
     (``normalization`` its ``intensity_normalization``, ``tolerance`` its ``variance_tol``,
-    ``drop_zero_variance`` its ``remove_zerovariance``). Thresholds apply to ``std_dvars``."""
+    ``drop_zero_variance`` its ``remove_zerovariance``), and how frames and runs are judged
+    (:class:`smoothcli.qc.Rules`: thresholds on ``std_dvars`` and FD, run rules).
+    ``dummy_scans`` is ``auto`` (the confounds table's ``non_steady_state_outlier*``
+    columns, else nipype's detector) or a count; ``confounds`` a table path or ``auto``;
+    ``carpet`` sends a carpet of each failed run back for the report."""
 
     mask: str | None = None
     normalization: float = DEFAULT_NORMALIZATION
@@ -108,14 +133,36 @@ class DvarsOptions(Thresholds):
     drop_zero_variance: bool = True
     summary: bool = False
     stdin_format: str | None = None
-    fail_above: float | None = None
+    fail_above: float | str | None = None
     fail_below: float | None = None
+    dummy_scans: int | str = AUTO
+    confounds: str | None = None
+    fd_above: float | None = None
+    max_fail_fraction: float | None = None
+    fail_mean_above: float | None = None
+    carpet: bool = False
 
     def __post_init__(self) -> None:
         for label, value in (("normalization", self.normalization), ("tolerance", self.tolerance)):
             if not math.isfinite(value) or value < 0:
                 raise ValueError(f"{label} must be a finite number >= 0, not {value}")
-        self._check_thresholds()
+        object.__setattr__(self, "dummy_scans", dummy_option(self.dummy_scans))
+        self.rules  # noqa: B018 (checks the rules)
+        if self.fd_above is not None and self.confounds is None:
+            raise ValueError("--fd-above needs framewise displacement: give --confounds auto|FILE")
+
+    @property
+    def rules(self) -> Rules:
+        above = self.fail_above
+        if isinstance(above, int):
+            above = float(above)
+        return Rules(
+            above, self.fail_below, self.fd_above, self.max_fail_fraction, self.fail_mean_above
+        )
+
+    @property
+    def has_thresholds(self) -> bool:
+        return self.rules.any
 
     def options(self) -> dict:
         """The options as the sidecar records them."""
@@ -125,10 +172,36 @@ class DvarsOptions(Thresholds):
             "variance_tol": self.tolerance,
             "remove_zerovariance": self.drop_zero_variance,
             "summary": self.summary,
+            "dummy_scans": self.dummy_scans,
+            "confounds": self.confounds,
             "fail_above": self.fail_above,
             "fail_below": self.fail_below,
+            "fd_above": self.fd_above,
+            "max_fail_fraction": self.max_fail_fraction,
+            "fail_mean_above": self.fail_mean_above,
             "stdin_format": self.stdin_format,
         }
+
+
+@dataclass(frozen=True)
+class RunQC:
+    """What the QC of one run decided, for its censor file and the report: the array (an
+    NPZ member, else ``None``), its frames, dummy volumes and failed frames, the repetition
+    time, and with ``carpet`` a (voxels, frames) float32 sample of the run, robust-scaled,
+    for the report's carpet plot of a failed run."""
+
+    array: str | None
+    frames: int
+    dummy: int
+    failed: tuple[int, ...]
+    tr: float | None = None
+    carpet: Any = None
+
+
+def run_failed(row: dict) -> bool:
+    """Whether a row says its run failed: its ``verdict`` where the table has one (a
+    per-frame DVARS row), else its ``check``."""
+    return (row["verdict"] if "verdict" in row else row.get("check")) == "fail"
 
 
 @dataclass
@@ -143,9 +216,12 @@ class Result:
     warnings: list[str] = field(default_factory=list)
     traceback: str | None = None
 
+    runs: list[RunQC] = field(default_factory=list)
+
     @property
     def failed_rows(self) -> list[dict]:
-        return [row for row in self.rows if row.get("check") == "fail"]
+        """The rows that make the run fail (see :func:`run_failed`)."""
+        return [row for row in self.rows if run_failed(row)]
 
     def __getstate__(self) -> dict:
         """Pickled from a worker: an error that cannot be pickled travels as its text."""

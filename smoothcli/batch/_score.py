@@ -10,8 +10,9 @@ from typing import Any
 import numpy as np
 
 from .._nan import NanPolicy
+from ..discover import STDIN
 from ..scalarise import ScalarisationMap
-from ._job import Job, Task
+from ._job import Context, Job, Task, task_confounds
 from ._options import ScoreOptions
 from ._summary import summary_stats
 
@@ -36,29 +37,69 @@ def _labels(item: Any, value: np.ndarray, scal: ScalarisationMap, axis: int) -> 
         yield parts[0] if len(parts) == 1 else ",".join(map(str, parts))
 
 
-def _score_loaded(
-    item: Any, opts: ScoreOptions, scal: ScalarisationMap, notes: list[str]
-) -> list[dict]:
-    from .._signals import deferred
+def _dummy(item: Any, opts: ScoreOptions, task: Task) -> int:
+    """How many leading frames to drop: ``--dummy-scans N``, or with ``auto`` what the
+    run's confounds table marks, else nipype's detector on a first read of the input."""
+    from ..qc import AUTO, GLOBAL_FRAMES, nonsteady_volumes
 
+    if opts.dummy_scans != AUTO:
+        return int(opts.dummy_scans)
+    if task.confounds is not None:
+        return task_confounds(task, item.source.shape[item.time_axis]).dummy
+    if task.path == STDIN:
+        raise ValueError(
+            "--dummy-scans auto reads the first frames of an input before scoring it, and "
+            "stdin can be read once: give --dummy-scans N (or --confounds)"
+        )
+    from ..sources import open_path
+    from ..sources._base import global_signal
+
+    for other in open_path(task.path):  # without the mask: the whole image, as nipype
+        if other.member == item.member and other.source is not None:
+            try:
+                signal = global_signal(other.source, other.time_axis, GLOBAL_FRAMES)
+            finally:
+                close = getattr(other.source, "close", None)
+                if close is not None:
+                    close()
+            return nonsteady_volumes(signal)
+    return 0
+
+
+def _score_loaded(item: Any, opts: ScoreOptions, scal: ScalarisationMap, ctx: Context) -> list:
+    from .._signals import deferred
+    from ..sources._base import trim
+
+    dummy = _dummy(item, opts, ctx.task)
     with deferred():  # JAX is imported here, while the reader thread is already at work
         from ..engine import evaluate_info
         from ..loss import SmoothnessLoss
 
-    shape = tuple(item.source.shape)
+    source = trim(item.source, item.time_axis, dummy)
+    shape = tuple(source.shape)
     ndim = len(shape)
     axis = item.time_axis if opts.axis == "time" else int(opts.axis)
     if not -ndim <= axis < ndim:
         raise ValueError(f"axis {axis} is out of range for an input of shape {shape}")
     axis %= ndim
+    if dummy and dummy >= item.source.shape[item.time_axis]:
+        raise ValueError(
+            f"--dummy-scans {dummy} leaves no frame of {item.source.shape[item.time_axis]}"
+        )
+    length = shape[axis] + (opts.pad_value is not None)
+    if opts.n > 0 and length - opts.n <= 0:
+        after = f" after {dummy} dummy scans" if dummy and axis == item.time_axis else ""
+        raise ValueError(
+            f"-n {opts.n} leaves no differences along axis {axis} (length {shape[axis]}"
+            f"{after}): there is nothing to score"
+        )
     loss = SmoothnessLoss(
         opts.nu, opts.name, n=opts.n, pad_value=opts.pad_value, axis=axis, scalarisation=scal
     )
-    info = evaluate_info(loss, item.source, nan=opts.nan)
+    info = evaluate_info(loss, source, nan=opts.nan)
     value = np.asarray(info.value)
-    if info.differences == 0:
-        notes.append(f"-n {opts.n} leaves no differences along axis {axis} (length {shape[axis]})")
-    elif info.nonfinite and opts.nan is NanPolicy.propagate and np.isnan(value).any():
+    notes = ctx.notes
+    if info.nonfinite and opts.nan is NanPolicy.propagate and np.isnan(value).any():
         nans = int(np.isnan(value).sum())
         which = "score is NaN" if value.size == 1 else f"{nans} of {value.size} scores are NaN"
         notes.append(
@@ -69,6 +110,7 @@ def _score_loaded(
         "shape": "x".join(map(str, shape)),
         "axis": axis,
         "dtype": np.dtype(info.dtype).name,
+        "dummy": dummy if opts.dummy_scans != 0 else None,
         "status": "ok",
     }
     if value.ndim == 0:
@@ -77,7 +119,7 @@ def _score_loaded(
             return [{**base, **_summary(value.reshape(1), [None], None, opts)}]
         return [{**base, "index": None, "score": score, "check": opts.check(score)}]
     labels = list(_labels(item, value, scal, axis))
-    frames = _frames(item, value, scal, opts, axis)
+    frames = _frames(item, value, scal, opts, axis, dummy)
     if opts.summary:
         return [{**base, **_summary(value, labels, frames, opts)}]
     rows = []
@@ -102,16 +144,19 @@ def _summary(value: np.ndarray, labels: list, frames: list | None, opts: ScoreOp
     return stats
 
 
-def _frames(item: Any, value: np.ndarray, scal: ScalarisationMap, opts: ScoreOptions, axis: int):
+def _frames(
+    item: Any, value: np.ndarray, scal: ScalarisationMap, opts: ScoreOptions, axis: int, dummy: int
+) -> list[int] | None:
     """The frame each element of a per-frame result ends on (``None`` when the result is not
     along the time axis): a difference along time ends on frame ``index + n`` without a pad,
-    ``index + n - 1`` with one (the pad takes the place of a frame before the first)."""
+    ``index + n - 1`` with one (the pad takes the place of a frame before the first), after
+    the ``dummy`` frames dropped."""
     ndim = len(item.source.shape)
     if value.ndim != 1 or scal.output_axes(ndim, axis)[:1] != (item.time_axis % ndim,):
         return None
-    shift = 0
+    shift = dummy
     if axis == item.time_axis % ndim:
-        shift = opts.n - (1 if opts.pad_value is not None else 0)
+        shift += opts.n - (1 if opts.pad_value is not None else 0)
     return [i + shift for i in range(value.shape[0])]
 
 
@@ -138,5 +183,5 @@ class ScoreJob(Job):
     def head(self, task: Task) -> dict:
         return {**super().head(task), "name": self.opts.name}
 
-    def rows(self, item: Any, notes: list[str]) -> list[dict]:
-        return _score_loaded(item, self.opts, self.scal, notes)
+    def rows(self, item: Any, ctx: Context) -> list[dict]:
+        return _score_loaded(item, self.opts, self.scal, ctx)

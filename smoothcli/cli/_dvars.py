@@ -45,17 +45,63 @@ DvarsSummary = Annotated[
     ),
 ]
 FailAbove = Annotated[
-    float | None,
+    str | None,
     typer.Option(
         "--fail-above",
-        metavar="X",
-        help="Exit 1 if a frame's std_dvars is above X (fMRIPrep flags frames over 1.5).",
+        metavar="X|auto",
+        help="A frame fails when its std_dvars is above X (fMRIPrep flags frames over 1.5); "
+        "auto: above the run's own 75th percentile + 1.5 IQR (fsl_motion_outliers' default).",
     ),
 ]
 FailBelow = Annotated[
     float | None,
-    typer.Option("--fail-below", metavar="X", help="Exit 1 if a frame's std_dvars is below X."),
+    typer.Option("--fail-below", metavar="X", help="A frame fails when its std_dvars is below X."),
 ]
+FdAbove = Annotated[
+    float | None,
+    typer.Option(
+        "--fd-above",
+        metavar="X",
+        help="A frame also fails when its framewise displacement is above X mm (fMRIPrep: "
+        "0.5); needs --confounds.",
+    ),
+]
+MaxFailFraction = Annotated[
+    float | None,
+    typer.Option(
+        "--max-fail-fraction",
+        metavar="F",
+        help="Run rule: a run fails when more than F (0 to 1) of its counted frames fail.",
+    ),
+]
+FailMeanAbove = Annotated[
+    float | None,
+    typer.Option(
+        "--fail-mean-above",
+        metavar="X",
+        help="Run rule: a run fails when the mean std_dvars of its counted frames is above X.",
+    ),
+]
+Censor = Annotated[
+    str | None,
+    typer.Option(
+        "--censor",
+        metavar="DIR",
+        help="Write DIR/<input name>_censor.tsv per run: frame, censor (1: a dummy volume or "
+        "a failed frame), and one one-hot outlier_NN column per censored frame.",
+    ),
+]
+
+
+def _fail_above(text: str | None) -> float | str | None:
+    if text is None or text == "auto":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise usage_exit(
+            "dvars", f"{text!r} is neither a number nor 'auto'", "--fail-above"
+        ) from None
 
 
 def dvars(
@@ -73,6 +119,12 @@ def dvars(
     columns: o.Columns = None,
     fail_above: FailAbove = None,
     fail_below: FailBelow = None,
+    fd_above: FdAbove = None,
+    max_fail_fraction: MaxFailFraction = None,
+    fail_mean_above: FailMeanAbove = None,
+    dummy_scans: o.DummyScans = "auto",
+    confounds: o.Confounds = None,
+    censor: Censor = None,
     stdin_format: o.StdinFmt = None,
     jobs: o.Jobs = 1,
     dask: o.Dask = None,
@@ -87,17 +139,24 @@ def dvars(
     """DVARS per frame: dvars, std_dvars and vx_std_dvars, as fMRIPrep's confounds and
     MRIQC's IQMs have them (nipype's ComputeDVARS, in float64).
 
-    A PATH is a file, a folder (searched as for 'score') or '-' for stdin. A NIfTI run
-    needs a brain mask (--mask FILE, or --mask auto); CIFTI, GIFTI and tables use every
-    column. One row per frame, frame 0 with no value (n/a), like fMRIPrep's confounds.
+    A PATH is a file, a folder (searched for images: NIfTI, CIFTI-2, GIFTI) or '-' for
+    stdin. A NIfTI run needs a brain mask (--mask FILE, or --mask auto); CIFTI, GIFTI and
+    tables use every column. One row per frame, frame 0 with no value (n/a), like
+    fMRIPrep's confounds; --confounds adds each frame's FD.
+
+    Frames 1..d, whose difference involves one of the run's d dummy volumes, keep their
+    values but are 'skip': they count toward no check, statistic or exit status. A frame
+    fails a frame rule (--fail-above, --fail-below, --fd-above); a run fails a run rule
+    (--max-fail-fraction, --fail-mean-above), or without one when any frame fails.
 
     Examples:
 
       smoothcli dvars sub-01_task-rest_desc-preproc_bold.nii.gz --mask auto
 
-      smoothcli dvars fmriprep/ --include '*preproc_bold*' --mask auto --summary -o dvars.tsv
+      smoothcli dvars fmriprep/ --include '*preproc_bold*' --mask auto --confounds auto
+      --fail-above 1.5 --fd-above 0.5 --max-fail-fraction 0.05 --summary -o dvars.tsv
 
-    Exit status: as for 'score' (1: a frame's std_dvars failed --fail-above/--fail-below).
+    Exit status: as for 'score'; 1: a run failed (its run rules, or without them a frame).
     """
     from ..batch import DvarsJob, DvarsOptions
 
@@ -109,8 +168,14 @@ def dvars(
             drop_zero_variance=not keep_zero_variance,
             summary=summary,
             stdin_format=stdin_format.value if stdin_format else None,
-            fail_above=fail_above,
+            fail_above=_fail_above(fail_above),
             fail_below=fail_below,
+            fd_above=fd_above,
+            max_fail_fraction=max_fail_fraction,
+            fail_mean_above=fail_mean_above,
+            dummy_scans=dummy_scans,
+            confounds=confounds,
+            carpet=report is not None,
         )
     except ValueError as exc:
         raise usage_exit("dvars", str(exc)) from None
@@ -118,5 +183,5 @@ def dvars(
     raise run_command(
         "dvars", DvarsJob(opts), ui, paths, files_from, include, exclude,
         fmt=fmt.value, output=output, columns=columns, jobs=jobs, dask=dask, resume=resume,
-        report=report, plot=plot,
+        report=report, plot=plot, censor=censor,
     )  # fmt: skip

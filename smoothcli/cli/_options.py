@@ -196,3 +196,22 @@ Plot = Annotated[
         "a PNG of that name there is replaced). Needs smoothcli[report].",
     ),
 ]
+DummyScans = Annotated[
+    str,
+    typer.Option(
+        "--dummy-scans",
+        metavar="auto|N",
+        help="Non-steady-state volumes at the start of each run: N, or auto (the "
+        "non_steady_state_outlier* columns of the run's --confounds table, else nipype's "
+        "NonSteadyStateDetector on the first 50 frames).",
+    ),
+]
+Confounds = Annotated[
+    str | None,
+    typer.Option(
+        "--confounds",
+        metavar="auto|FILE",
+        help="fMRIPrep's confounds table of each run: FILE, or auto (the "
+        "desc-confounds_timeseries.tsv beside each image with the same run entities).",
+    ),
+]

@@ -5,17 +5,13 @@ just produced, and a PNG per input of its per-frame trace. Both need matplotlib
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._names import Names
 from ._run import Usage
 
 __all__ = ["Pages"]
-
-#: suffixes taken off an input's name for its PNG (longest first)
-_SUFFIXES = re.compile(r"(\.(dtseries|ptseries)\.nii(\.gz)?|\.(func|shape)\.gii|\.nii(\.gz)?|"
-                       r"\.(tsv|csv)(\.gz)?|\.npy|\.npz)$", re.I)  # fmt: skip
 
 
 def _as_written(row: dict) -> dict:
@@ -42,9 +38,10 @@ class Pages:
     output: str | None = None  # the table (-o): with --resume the page is of all of it
     resume: bool = False
     rows: list[dict] = field(default_factory=list)
+    carpets: dict[tuple, Any] = field(default_factory=dict)
     written: list[str] = field(default_factory=list)
     _target: Any = None
-    _names: set[str] = field(default_factory=set)
+    _names: Names = field(default_factory=lambda: Names(".png"))
 
     @property
     def wanted(self) -> bool:
@@ -85,6 +82,10 @@ class Pages:
         """An input's rows: kept for the page; drawn now for ``--plot``."""
         if self.report is not None and not self.resume:
             self.rows.extend(_as_written(row) for row in result.rows)
+        if self.report is not None:
+            for run in result.runs:
+                if run.carpet is not None:
+                    self.carpets[(result.path, run.array)] = run.carpet
         if self.plot is None:
             return
         from ..report import make_batch
@@ -97,20 +98,9 @@ class Pages:
         if not batch.per_frame:
             return
         for run in batch.runs:
-            path = os.path.join(self.plot, self._name(result.path, run.array))
+            path = os.path.join(self.plot, self._names.name(result.path, run.array))
             trace_png(run, threshold, batch.measure, path)
             self.written.append(path)
-
-    def _name(self, path: str, array: str | None) -> str:
-        base = "stdin" if path == "-" else _SUFFIXES.sub("", os.path.basename(path)) or "input"
-        if array:
-            base += f"_{array}"
-        name, n = base, 1
-        while name in self._names:  # two inputs of one name in different folders
-            n += 1
-            name = f"{base}-{n}"
-        self._names.add(name)
-        return name + ".png"
 
     def finish(self, meta: dict) -> str:
         """Write the page; the words for the summary line."""
@@ -123,6 +113,7 @@ class Pages:
             found = ReportInput(self.rows, [], meta)
             if self.resume and self.output is not None:  # the rows of earlier runs too
                 found = read_table([self.output])
+            found.carpets = self.carpets
             write_report(self._target, found)
             said += f"; wrote the report {self.report}"
         return said

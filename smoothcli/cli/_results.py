@@ -18,23 +18,49 @@ def _threshold_text(score: float, opts: Any, what: str = "score") -> str:
     return f"{what} {score:.6g} is below {opts.fail_below:g}"
 
 
+def _where(row: dict) -> str:
+    """Where a failed score is: its frame where it has one (and its index where that
+    differs), else its index."""
+    frame, index = row.get("frame"), row.get("index")
+    if frame is None:
+        return f"index {index}"
+    return f"frame {frame}" + (f" (index {index})" if str(index) != str(frame) else "")
+
+
+def _report_verdicts(result: Any, ui: UI) -> None:
+    """One line per run judged by rules (``dvars``): failed, or passed with failed frames."""
+    seen: set[Any] = set()
+    for row in result.rows:
+        key = row.get("array")
+        if row.get("status") != "ok" or key in seen:
+            continue
+        seen.add(key)
+        verdict = row["verdict"] if "verdict" in row else row.get("check")
+        where = f"{result.path} [{key}]" if key else result.path
+        if verdict == "fail":
+            ui.say(f"fail: {where}: {row.get('reason') or 'failed its rules'}")
+        elif row.get("reason"):
+            ui.info(f"flagged: {where}: {row['reason']} (the run passed)")
+
+
 def _report_failures(result: Any, job: Any, ui: UI) -> None:
     """One line for an input that failed its threshold: which value, or how many."""
     opts, what, path = job.opts, job.checked, result.path
+    if what != "score":
+        _report_verdicts(result, ui)
+        return
     failed = result.failed_rows
     if not failed:
         return
     first = failed[0]
-    noun = "scores" if what == "score" else f"{what} values"
     if first.get("n_fail") is not None:  # a --summary row: the values are gone, the count stays
-        ui.say(f"fail: {path}: {first['n_fail']} {noun} failed the threshold")
+        ui.say(f"fail: {path}: {first['n_fail']} scores failed the threshold")
     elif len(failed) == 1 and len(result.rows) == 1:
         ui.say(f"fail: {path}: {_threshold_text(float(first[what]), opts, what)}")
     else:
-        where = f"index {first['index']}" if what == "score" else f"frame {first['frame']}"
         ui.say(
-            f"fail: {path}: {len(failed)} of {len(result.rows)} {noun} failed the threshold; "
-            f"the first, {where}: {_threshold_text(float(first[what]), opts, what)}"
+            f"fail: {path}: {len(failed)} of {len(result.rows)} scores failed the threshold; "
+            f"the first, {_where(first)}: {_threshold_text(float(first[what]), opts, what)}"
         )
 
 

@@ -43,6 +43,7 @@ def gather_inputs(
     files_from: str | None,
     include: list[str] | None = None,
     exclude: list[str] | None = None,
+    formats: tuple[str, ...] | None = None,
 ) -> Any:
     """The command line's paths and the ``--files-from`` list, folders expanded and filtered:
     a :class:`~smoothcli.discover.Discovery` (inputs, and what the scan skipped)."""
@@ -69,7 +70,7 @@ def gather_inputs(
     if paths.count(STDIN) > 1:
         raise Usage("'-' (stdin) can be read once only", "PATH")
     try:
-        found = discover(paths, include=include or (), exclude=exclude or ())
+        found = discover(paths, include=include or (), exclude=exclude or (), formats=formats)
     except ValueError as exc:  # a malformed glob
         raise Usage(str(exc), "--include/--exclude") from None
     found.inputs[:] = _once(found.inputs)
@@ -80,9 +81,28 @@ def gather_inputs(
 
         shown = ", ".join(paths[:3]) + (", ..." if len(paths) > 3 else "")
         kinds = ", ".join(suffix for r in READERS for suffix in r.suffixes)
-        skipped = f" ({len(found.skipped)} skipped: not time series)" if found.skipped else ""
+        skipped = f" ({_skipped(found.skipped)})" if found.skipped else ""
         raise Usage(f"no files of a known kind ({kinds}) to score in {shown}{skipped}")
     return found
+
+
+def _skipped(skipped: list[tuple[str, str]]) -> str:
+    """How many files a folder scan skipped, and why: ``7 skipped (3 masks or
+    segmentations, by name; 2 not an image; 2 not a time series)``."""
+    from ..discover import MASK_BY_NAME, NOT_AN_IMAGE, NOT_TIME_SERIES
+
+    kinds = {
+        MASK_BY_NAME: "masks or segmentations, by name",
+        NOT_AN_IMAGE: "not an image (tables and arrays)",
+        NOT_TIME_SERIES: "not a time series",
+    }
+    counts = {label: 0 for label in kinds.values()}
+    for _, reason in skipped:
+        for start, label in kinds.items():
+            if reason.startswith(start):
+                counts[label] += 1
+    parts = "; ".join(f"{n} {label}" for label, n in counts.items() if n)
+    return f"{len(skipped)} skipped ({parts})"
 
 
 def _once(inputs: list[str]) -> list[str]:
@@ -182,6 +202,7 @@ def _score_all(
     names: list[str],
     columns: str | None,
     pages: Any,
+    censor: Any,
 ) -> str | None:
     """Score ``inputs`` in input order, writing each input's rows to the table (or the
     resumed FILE) as it finishes; return the sidecar written, if any."""
@@ -201,7 +222,7 @@ def _score_all(
             writer = _open_table(stack, target, fmt, names, color, columns is None)
         _stream(
             executor, log, writer if log is None else None, inputs, job, ui, counts, mask, stats,
-            pages,
+            pages, censor,
         )  # fmt: skip
         signals.check()  # a signal swallowed on the way (in a gc callback) still stops here
     if log is not None:
@@ -220,6 +241,7 @@ def _stream(
     mask: Any,
     stats: dict[str, Any],
     pages: Any,
+    censor: Any,
 ) -> None:
     from ..batch import iter_results
 
@@ -230,15 +252,23 @@ def _stream(
         results = iter_results(inputs, job, stdin=stdin, mask=mask, executor=executor)
         for i, result in enumerate(results):
             if log is not None:
-                masks = tuple({row["mask"] for row in result.rows if row.get("mask")})
+                masks = tuple(
+                    sorted(
+                        {row[c] for row in result.rows for c in ("mask", "confounds") if row.get(c)}
+                    )
+                )
                 log.append(
                     result.rows, path=result.path, stat=stats.get(result.path), depends=masks
                 )
             else:
                 writer.add(result.rows)
-            counts["error" if result.error is not None else "ok"] += 1
+            problem = censor.add(result)
+            failed = result.error is not None or problem is not None
+            counts["error" if failed else "ok"] += 1
             counts["fail"] += bool(result.failed_rows)
             report_result(result, job, ui)
+            if problem is not None:
+                ui.say(f"error: {result.path}: {problem}")
             pages.add(result, job.opts.fail_above)
             signals.check()
             if i + 1 < len(inputs):
@@ -262,21 +292,26 @@ def run_batch(
     resume: bool = False,
     report: str | None = None,
     plot: str | None = None,
+    censor: str | None = None,
 ) -> ExitStatus | int:
     """Run ``job`` (a :class:`~smoothcli.batch.ScoreJob` or ``DvarsJob``) on what
     ``gather_inputs`` found, write the table, say what failed; return the exit status."""
     import os
 
     from ..batch import AUTO, load_mask
-    from ..discover import MASK_BY_NAME
     from ..output import OutputError, open_resume, select_columns
+    from ._censor import Censor
     from ._pages import Pages
 
     start = time.perf_counter()
     opts = job.opts
     inputs = list(found.inputs)
     protect = [p for p in inputs if p != "-"]
-    protect += [p for p in (opts.mask, files_from) if p not in (None, "-", AUTO)]
+    protect += [
+        p
+        for p in (opts.mask, files_from, getattr(opts, "confounds", None))
+        if p not in (None, "-", AUTO)
+    ]
     if resume and output is None:
         raise Usage("--resume needs -o FILE (TSV, CSV or JSONL)", "--resume")
     if resume:
@@ -291,8 +326,11 @@ def run_batch(
         names = select_columns(spec, job.columns)
     except OutputError as exc:
         raise Usage(str(exc), "--columns") from None
-    pages = Pages(report, plot, [*protect, *([output] if output else [])], output, resume)
+    written = [*protect, *([output] if output else []), *([report] if report else [])]
+    pages = Pages(report, plot, written[: len(written) - bool(report)], output, resume)
     pages.check()
+    censors = Censor(censor, written)
+    censors.check(inputs)
     mask = None
     if opts.mask is not None and opts.mask != AUTO:
         try:
@@ -324,8 +362,9 @@ def run_batch(
         raise_on_signal()  # from here on, Ctrl-C and SIGTERM unwind and clean up
         try:
             sidecar = _score_all(
-                executor, log, inputs, job, ui, counts, mask, target, fmt, names, columns, pages
-            )
+                executor, log, inputs, job, ui, counts, mask, target, fmt, names, columns, pages,
+                censors,
+            )  # fmt: skip
             extra = pages.finish(_meta(job))
         except KeyboardInterrupt as exc:
             signals.caught()
@@ -343,17 +382,15 @@ def run_batch(
             exit_at_once()  # nothing left to clean up: a late signal ends the process at once
     took = time.perf_counter() - start
     total = len(found.inputs)
-    by_name = sum(reason == MASK_BY_NAME for _, reason in found.skipped)
-    skipped = f"; {len(found.skipped)} skipped: not a time series" if found.skipped else ""
-    if by_name:
-        skipped += f" ({by_name} masks or segmentations, by name)"
+    skipped = f"; {_skipped(found.skipped)}" if found.skipped else ""
     ui.info(
         f"{total} input(s): {counts['ok']} scored, {counts['error']} failed to score"
-        + (f", {counts['fail']} failed the threshold" if opts.has_thresholds else "")
+        + (f", {counts['fail']} {job.failed_words}" if opts.has_thresholds else "")
         + (f", {counts['done']} already in {output}" if counts["done"] else "")
         + skipped
         + (f"; wrote {output}" if output else "")
         + (f" and its sidecar {sidecar}" if sidecar else "")
+        + (f"; {len(censors.written)} censor file(s) in {censor}" if censor else "")
         + extra
         + f" ({took:.2f} s)"
     )
@@ -374,7 +411,7 @@ def run_command(
     ``job`` over them (``batch``: :func:`run_batch`'s keywords); the exit to raise, a usage
     error said on stderr."""
     try:
-        found = gather_inputs(paths or [], files_from, include, exclude)
+        found = gather_inputs(paths or [], files_from, include, exclude, job.scanned)
         code = run_batch(found, job, ui, files_from=files_from, **batch)
     except Usage as exc:
         return usage_exit(command, exc.message, exc.param)

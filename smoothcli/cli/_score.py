@@ -43,6 +43,8 @@ def score(
     fail_above: o.FailAbove = None,
     fail_below: o.FailBelow = None,
     summary: o.Summary = False,
+    dummy_scans: o.DummyScans = "0",
+    confounds: o.Confounds = None,
     stdin_format: o.StdinFmt = None,
     jobs: o.Jobs = 1,
     dask: o.Dask = None,
@@ -58,7 +60,8 @@ def score(
 
     A PATH is a file, a folder (searched recursively for SUFFIXES) or '-' for stdin.
     Precision follows the input: float64 and 32/64-bit integers are computed in float64,
-    smaller types in float32.
+    smaller types in float32. --dummy-scans N drops a run's first N frames before
+    differencing (0 by default: hypercoil's score of the whole run).
 
     Examples:
 
@@ -95,6 +98,8 @@ def score(
             fail_above=fail_above,
             fail_below=fail_below,
             summary=summary,
+            dummy_scans=dummy_scans,
+            confounds=confounds,
         )
     except ValueError as exc:  # thresholds, --nu and --pad-value that make no sense
         raise _usage(str(exc)) from None

@@ -70,9 +70,15 @@ COLUMNS: tuple[Column, ...] = (
     Column(
         "check",
         "The threshold check (--fail-above/--fail-below); a NaN score always fails; n/a "
-        "when no threshold was given.",
+        "when no threshold was given. dvars: the frame's check (on std_dvars, and on fd "
+        "with --fd-above); skip for the dummy volumes and the frames whose difference "
+        "involves one; in a --summary row, the run's verdict.",
         "level",
-        (("pass", "the score is within the thresholds"), ("fail", "the score is not")),
+        (
+            ("pass", "the score is within the thresholds"),
+            ("fail", "the score is not"),
+            ("skip", "a dummy volume, or a difference that involves one: never counted"),
+        ),
     ),
     Column("error", "Why the input could not be scored, in one line; n/a when it was.", "text"),
     Column("name", "The loss's name (--name).", "text"),
@@ -97,6 +103,12 @@ COLUMNS: tuple[Column, ...] = (
         "text",
     ),
     _FRAME,
+    Column(
+        "dummy",
+        "How many dummy (non-steady-state) volumes the run starts with (--dummy-scans); "
+        "score drops them before differencing, dvars keeps their values and skips them.",
+        "integer",
+    ),
     _entity("sub", "subject"),
     _entity("ses", "session"),
     _entity("task", "task"),
@@ -143,6 +155,52 @@ _DVARS = (
         "expected difference SD (nipype's 'vxstd').",
     ),
 )
+_FD = _number(
+    "fd",
+    "Framewise displacement (mm) of the frame from the one before, from the run's confounds "
+    "table (--confounds): its framewise_displacement, or Power's FD from trans_*/rot_* "
+    "(rotations in radians on a 50 mm sphere); n/a without confounds and for frame 0.",
+)
+_QC = (
+    Column(
+        "verdict",
+        "The run's verdict: fail when it fails a run rule (--max-fail-fraction, "
+        "--fail-mean-above), or without one when any counted frame fails; n/a without rules. "
+        "The same on every row of the run.",
+        "level",
+        (("pass", "the run passed its rules"), ("fail", "the run failed them")),
+    ),
+    Column(
+        "reason",
+        "Why, in one line: how many frames failed, of how many counted, and which rule; n/a "
+        "when nothing failed.",
+        "text",
+    ),
+    Column(
+        "confounds",
+        "The confounds table FD and dummy volumes were read from (--confounds), as its path.",
+        "text",
+    ),
+    _number(
+        "threshold",
+        "The std_dvars threshold the frames were checked against: --fail-above, or with "
+        "'auto' the run's own 75th percentile + 1.5 IQR of its counted std_dvars.",
+    ),
+    _number(
+        "tr",
+        "The repetition time in seconds, from the image's header; n/a when it does not say.",
+    ),
+)
+_QC_SUMMARY = (
+    _number("fd_mean", "The mean FD of the counted frames (MRIQC's IQM of this name)."),
+    _number("fd_max", "The largest FD of the counted frames."),
+    _number(
+        "fail_fraction",
+        "The fraction of the counted frames (those whose difference involves no dummy "
+        "volume) that failed a frame rule.",
+    ),
+)
+
 _DVARS_SUMMARY = tuple(
     Column(f"{iqm}{suffix}", text.format(col=col), kind)
     for col, iqm in (
@@ -176,7 +234,8 @@ _DVARS_INFO = (
 
 #: every column any table has, by name (the writers and the sidecar look them up here)
 BY_NAME: dict[str, Column] = {
-    c.name: c for c in (*COLUMNS, *_STATS, *_DVARS, *_DVARS_SUMMARY, *_DVARS_INFO)
+    c.name: c
+    for c in (*COLUMNS, *_STATS, *_DVARS, _FD, *_QC, *_QC_SUMMARY, *_DVARS_SUMMARY, *_DVARS_INFO)
 }
 
 
@@ -194,6 +253,7 @@ SUMMARY_COLUMNS = _names(
     "path",
     *(c.name for c in _STATS),
     "frame",
+    "dummy",
     *_TAIL,
     "name",
     "array",
@@ -207,10 +267,17 @@ DVARS_COLUMNS = _names(
     "path",
     "frame",
     *(c.name for c in _DVARS),
+    "fd",
     *_TAIL,
+    "verdict",
+    "reason",
     "array",
     "mask",
+    "confounds",
+    "dummy",
+    "threshold",
     *(c.name for c in _DVARS_INFO),
+    "tr",
     "shape",
     "dtype",
     *_ENTITIES,
@@ -218,11 +285,19 @@ DVARS_COLUMNS = _names(
 DVARS_SUMMARY_COLUMNS = _names(
     "path",
     *(c.name for c in _DVARS_SUMMARY),
+    "fd_mean",
+    "fd_max",
+    "dummy",
     "n_fail",
+    "fail_fraction",
     *_TAIL,
+    "reason",
     "array",
     "mask",
+    "confounds",
+    "threshold",
     *(c.name for c in _DVARS_INFO),
+    "tr",
     "shape",
     "dtype",
     *_ENTITIES,

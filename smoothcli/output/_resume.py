@@ -226,7 +226,9 @@ class Resume:
             _digest(data),
             [[os.path.abspath(d), *(_stamp(d) or (None, None))] for d in depends],
             sum(row.get("status") == "error" for row in rows),
-            sum(row.get("check") == "fail" for row in rows),
+            sum(
+                (row["verdict"] if "verdict" in row else row.get("check")) == "fail" for row in rows
+            ),
         )
         self._end = entry.end  # rows are safe: a kill from here redoes them, at worst
         line = entry.line()

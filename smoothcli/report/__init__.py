@@ -39,7 +39,7 @@ def render_report(
 ) -> tuple[str, Batch]:
     """The page (text) for ``found``'s rows, and what it shows. ``ValueError`` (from
     :func:`make_batch`) for rows that no smoothcli table holds."""
-    batch = make_batch(found.rows, threshold, found.meta)
+    batch = make_batch(found.rows, threshold, found.meta, found.carpets)
     return render_batch(batch, found, title), batch
 
 

@@ -1,23 +1,32 @@
 """What the report shows, computed from rows: one :class:`Run` per scored array (its per-frame
-values, mean, max and where), the failed inputs, the threshold, the outliers and the flagged
-runs. No plotting and no HTML here."""
+values, which frames count, mean, max and where, its verdict and reasons), the failed
+inputs, the threshold, the outliers, and the order runs are shown in. No plotting and no HTML
+here."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-__all__ = ["Batch", "Failure", "Run", "make_batch", "table_kind"]
+__all__ = ["ENTITIES", "Batch", "Failure", "Run", "make_batch", "table_kind"]
+
+#: the entities the page shows as columns
+ENTITIES = ("sub", "ses", "task", "run")
+#: a run's place in the page: failed first, then flagged, then passed
+RANKS = {"fail": 0, "flagged": 1, "pass": 2}
 
 
 @dataclass
 class Run:
     """One scored array: ``values`` along ``frames`` (one value for a scalar score or a
-    summary row). ``mean`` and ``max`` are over the finite values (``n_nan`` counts the
-    others: a NaN always flags a run, as it fails every threshold)."""
+    summary row); ``counted`` says which frames count (not the dummy volumes and the
+    differences that involve one: ``check`` ``skip``). ``mean`` and ``max`` are over the
+    counted finite values (``n_nan`` counts the others: a NaN always flags a run, as it
+    fails every threshold). ``verdict`` is the table's (``pass``/``fail``); a run that
+    passed but has failed frames, NaN values or is an outlier is *flagged*."""
 
     path: str
     array: str | None
@@ -32,6 +41,14 @@ class Run:
     failed_check: bool = False
     outlier: str | None = None  # "high" or "low"
     anchor: str = ""
+    verdict: str = "pass"
+    why: str | None = None  # the table's reason
+    dummy: int = 0
+    counted: np.ndarray | None = None
+    threshold: float | None = None  # the run's own (--fail-above auto), from the table
+    tr: float | None = None
+    entities: dict[str, str] = field(default_factory=dict)
+    carpet: Any = None
 
     @property
     def label(self) -> str:
@@ -39,25 +56,40 @@ class Run:
 
     @property
     def flagged(self) -> bool:
-        return self.n_over > 0 or self.n_nan > 0 or self.failed_check or self.outlier is not None
+        """Passed, but with something to look at (failed frames, NaN, an outlier)."""
+        return self.verdict != "fail" and (
+            self.n_over > 0 or self.n_nan > 0 or self.failed_check or self.outlier is not None
+        )
+
+    @property
+    def status(self) -> str:
+        """``fail``, ``flagged`` or ``pass``: the run's place in the page."""
+        return "fail" if self.verdict == "fail" else "flagged" if self.flagged else "pass"
 
     def reasons(self, threshold: float | None) -> list[str]:
-        why = []
-        if self.n_over and threshold is not None:
+        why = [self.why] if self.why else []
+        limit = self.threshold if self.threshold is not None else threshold
+        if self.n_over and limit is not None and not self.why:
             if self.summary:
                 what = f"{self.n_over} value(s)"
             elif len(self.values) == 1:
                 what = "the value"
             else:
-                what = f"{self.n_over} of {len(self.values)} values"
-            why.append(f"{what} above {threshold:g} (or NaN)")
+                what = f"{self.n_over} of {int(self.counted_mask.sum())} values"
+            why.append(f"{what} above {limit:.4g} (or NaN)")
         if self.n_nan:
             why.append(f"{self.n_nan} NaN value(s)")
-        if self.failed_check and not self.n_over:
+        if self.failed_check and not self.n_over and not self.why:
             why.append("failed the table's threshold")
         if self.outlier:
             why.append(f"{self.outlier} outlier (beyond 1.5 IQR)")
         return why
+
+    @property
+    def counted_mask(self) -> np.ndarray:
+        if self.counted is None:
+            return np.ones(len(self.values), bool)
+        return self.counted
 
 
 @dataclass(frozen=True)
@@ -85,11 +117,23 @@ class Batch:
     def flagged(self) -> list[Run]:
         return [r for r in self.runs if r.flagged]
 
-    def worst_first(self) -> list[Run]:
-        """Runs by their max, largest first (a NaN max first: it fails every threshold)."""
+    @property
+    def failed(self) -> list[Run]:
+        return [r for r in self.runs if r.verdict == "fail"]
+
+    def ranked(self) -> list[Run]:
+        """Failed runs first, then flagged, then passed; within each, by their max, largest
+        first (a NaN max first: it fails every threshold)."""
         return sorted(
-            self.runs, key=lambda r: (not math.isnan(r.max), -r.max if r.max == r.max else 0)
+            self.runs,
+            key=lambda r: (
+                RANKS[r.status],
+                not math.isnan(r.max),
+                -r.max if r.max == r.max else 0,
+            ),
         )
+
+    worst_first = ranked
 
 
 #: summary tables: (the column that tells them, kind, measure, its mean, max, frame of max)
@@ -143,21 +187,59 @@ def _series_run(path: str, array: Any, rows: list[dict], measure: str) -> Run:
             f"{path}: its rows repeat frames or indices, so they are of several arrays or "
             "tables: give the table with its array column, and each input in one table"
         )
-    nan = np.isnan(values)
-    if nan.all():
-        return Run(path, array, frames, values, math.nan, math.nan, None, n_nan=len(values))
-    finite = np.where(nan, -np.inf, values)
+    counted = np.array([r.get("check") != "skip" for r in rows], bool)
+    nan = np.isnan(values) & counted
+    mine = counted & ~nan
+    if not mine.any():
+        run = Run(path, array, frames, values, math.nan, math.nan, None, n_nan=int(nan.sum()))
+        run.counted = counted
+        return run
+    finite = np.where(mine, values, -np.inf)
     arg = int(np.argmax(finite))
-    mean = float(np.mean(values[~nan]))
+    mean = float(np.mean(values[mine]))
     run = Run(path, array, frames, values, mean, float(values[arg]), frames[arg])
     run.n_nan = int(nan.sum())
+    run.counted = counted
     return run
 
 
-def make_batch(rows: list[dict], threshold: float | None = None, meta: dict | None = None) -> Batch:
+def _verdict(rows: list[dict], summary: bool) -> tuple[str, str | None]:
+    """The run's verdict and the table's reason: the ``verdict`` column where the table
+    has one (per-frame DVARS), a summary row's ``check``; else ``fail`` when any row's
+    check failed."""
+    first = rows[0]
+    if "verdict" in first and first["verdict"] is not None:
+        return str(first["verdict"]), first.get("reason")
+    if summary:
+        return ("fail" if first.get("check") == "fail" else "pass"), first.get("reason")
+    return ("fail" if any(r.get("check") == "fail" for r in rows) else "pass"), None
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _number(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def make_batch(
+    rows: list[dict],
+    threshold: float | None = None,
+    meta: dict | None = None,
+    carpets: dict | None = None,
+) -> Batch:
     """The report's content from the rows of one kind of table (``ValueError`` for rows
     smoothcli does not write). ``threshold`` wins over the ``fail_above`` that the table's
-    options record (``meta``, from its sidecar)."""
+    options record (``meta``, from its sidecar). ``carpets`` maps ``(path, array)`` to a
+    failed run's carpet (``dvars --report`` has the data at hand)."""
     columns = {name for row in rows for name in row}
     kind, measure, summary = table_kind(columns) if rows else ("score", "score", None)
     options = (meta or {}).get("Options") or {}
@@ -174,6 +256,9 @@ def make_batch(rows: list[dict], threshold: float | None = None, meta: dict | No
                 error = str(r.get("error") or "unknown error")
                 failures.append(Failure(str(path), array, error))
         ok = [r for r in group if r.get("status") != "error"]
+        if not ok:
+            continue
+        verdict, why = _verdict(ok, summary is not None)
         if kind == "dvars" and summary is None:  # frame 0 has no difference, so no value
             ok = [r for r in ok if r.get(measure) is not None]
         if not ok:
@@ -182,10 +267,18 @@ def make_batch(rows: list[dict], threshold: float | None = None, meta: dict | No
             run = _summary_run(str(path), array, ok[0], summary)
         else:
             run = _series_run(str(path), array, ok, measure)
-        run.failed_check = any(r.get("check") == "fail" for r in ok)
-        if threshold is not None:
-            values = run.values if summary is None else np.array([run.max])
-            run.n_over = int(np.count_nonzero(~(values <= threshold)))  # a NaN is over
+        run.verdict, run.why = verdict, why
+        run.dummy = _int(ok[0].get("dummy"))
+        run.threshold = _number(ok[0].get("threshold"))
+        run.tr = _number(ok[0].get("tr"))
+        run.entities = {k: str(ok[0][k]) for k in ENTITIES if ok[0].get(k) is not None}
+        run.carpet = (carpets or {}).get((path, array))
+        counted = [r for r, c in zip(ok, run.counted_mask, strict=True) if c]
+        run.failed_check = any(r.get("check") == "fail" for r in counted)
+        limit = threshold if threshold is not None else run.threshold
+        if limit is not None:
+            values = run.values[run.counted_mask] if summary is None else np.array([run.max])
+            run.n_over = int(np.count_nonzero(~(values <= limit)))  # a NaN is over
             if summary is not None and isinstance(ok[0].get("n_fail"), int):
                 run.n_over = max(run.n_over, ok[0]["n_fail"])
         runs.append(run)

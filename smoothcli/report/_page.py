@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..output._values import number_text
-from ._model import Batch, Run
-from ._plots import distribution_svg, trace_svg
+from ._model import ENTITIES, Batch, Run
+from ._plots import carpet_svg, distribution_svg, trace_svg
 
 __all__ = ["TRACES", "render"]
 
@@ -32,7 +32,11 @@ th, td { padding: 3px 8px; border-bottom: 1px solid #eee; text-align: left; vert
 td.n { text-align: right; font-variant-numeric: tabular-nums; }
 table.sortable th { cursor: pointer; user-select: none; }
 table.sortable th::after { content: " \\2195"; color: #aaa; }
-.flag { color: #c0392b; } .muted { color: #777; }
+.flag, td.fail, .why.fail { color: #c0392b; } .warn, td.flagged, .why.flagged { color: #b9770e; }
+.muted { color: #777; } td.why { max-width: 28em; }
+.name { display: inline-block; max-width: 26em; overflow: hidden; text-overflow: ellipsis;
+  white-space: nowrap; vertical-align: bottom; }
+p.why { margin: 0 0 0.3em; font-size: 13px; }
 .counts span { display: inline-block; margin-right: 1.5em; font-size: 1.1em; }
 .trace { margin: 0.5em 0 1em; } svg { max-width: 100%; height: auto; }
 code { background: #f4f4f4; padding: 0 3px; }
@@ -63,28 +67,40 @@ def _e(value: Any) -> str:
 
 
 def _num(value: Any) -> str:
+    """A number in full (the shortest text that reads back to it)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "nan" if value is not None else ""
     return number_text(value)
 
 
-def _cell(value: Any, digits: int | None = None) -> str:
-    """A number cell: sorted by its full value; shown in full, or to ``digits`` significant
-    digits (a mean, which no table row holds)."""
-    text = _num(value) if isinstance(value, int | float) else _e(value)
-    shown = f"{value:.{digits}g}" if digits and isinstance(value, float) else text
-    return f'<td class="n" data-v="{text}">{shown}</td>'
+def _short(value: Any) -> str:
+    """A number as a person reads it: 4 significant digits (integers whole)."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and math.isnan(value):
+        return "nan"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return f"{value:.4g}"
+
+
+def _cell(value: Any) -> str:
+    """A number cell: sorted by its full value, shown to 4 significant digits."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return f"<td>{_e(value)}</td>"
+    return f'<td class="n" data-v="{_num(value)}">{_short(value)}</td>'
 
 
 def _overview(batch: Batch, sources: list[str], meta: dict) -> str:
     total = len({f.path for f in batch.failures} | {r.path for r in batch.runs})
+    failed, flagged = len(batch.failed), len(batch.flagged)
     parts = [
         f"<span><b>{total}</b> inputs</span>",
         f"<span><b>{len(batch.runs)}</b> runs scored</span>",
+        f'<span class="{"flag" if failed else ""}"><b>{failed}</b> failed</span>',
+        f'<span class="{"warn" if flagged else ""}"><b>{flagged}</b> flagged</span>',
         f'<span class="{"flag" if batch.failures else ""}"><b>{len(batch.failures)}</b> '
-        "failed</span>",
-        f'<span class="{"flag" if batch.flagged else ""}"><b>{len(batch.flagged)}</b> '
-        "flagged</span>",
+        "unreadable</span>",
     ]
     rows = [("tables", _e(", ".join(sources) or "the rows of this run"))]
     if meta.get("Command"):
@@ -98,7 +114,7 @@ def _overview(batch: Batch, sources: list[str], meta: dict) -> str:
         rows.append(("threshold", f"{_num(batch.threshold)} ({_e(batch.threshold_from)})"))
     if batch.fences is not None:
         low, high = batch.fences
-        fences = f"{_num(low)} .. {_num(high)} (1.5 IQR, on each run's max)"
+        fences = f"{_short(low)} .. {_short(high)} (1.5 IQR, on each run's max)"
         rows.append(("outlier fences", fences))
     table = "".join(f"<tr><th>{_e(k)}</th><td>{v}</td></tr>" for k, v in rows)
     return f'<p class="counts">{"".join(parts)}</p><table>{table}</table>'
@@ -111,20 +127,36 @@ def _stats(batch: Batch) -> list[tuple[str, str]]:
     return [("mean", f"mean {batch.measure}"), ("max", f"max {batch.measure}")]
 
 
+def _name(run: Run) -> str:
+    """The input's file name, the whole path as its tooltip (a path does not wrap)."""
+    name = run.path.replace("\\", "/").rsplit("/", 1)[-1]
+    return f'<span class="name" title="{_e(run.path)}">{_e(name)}</span>'
+
+
 def _runs_table(batch: Batch, runs: list[Run], anchors: bool = False) -> str:
-    """A sortable table of ``runs``; with ``anchors``, each row is where the distribution's
-    points link to (a page without traces)."""
-    head = ["input", "array", "mean", "max", "frame of max", "over threshold", "why"]
+    """A sortable table of ``runs`` (ranked: failed, flagged, passed); with ``anchors``,
+    each row is where the distribution's points link to (a page without traces)."""
+    entities = [k for k in ENTITIES if any(k in r.entities for r in runs)]
+    arrays = any(r.array for r in runs)
+    head = ["verdict", *entities, "input", *(["array"] if arrays else [])]
+    head += ["mean", "max", "frame of max", "dummy", "over threshold", "why"]
     body = []
     for run in runs:
-        link = f'<a href="#{run.anchor}">{_e(run.path)}</a>' if batch.per_frame else _e(run.path)
+        name = _name(run)
+        link = f'<a href="#{run.anchor}">{name}</a>' if batch.per_frame else name
         row_id = f' id="{run.anchor}"' if anchors else ""
-        body.append(
-            f"<tr{row_id}><td>{link}</td><td>{_e(run.array)}</td>"
-            f"{_cell(run.mean, 7)}{_cell(run.max)}{_cell(run.max_frame)}"
-            f"{_cell(run.n_over if batch.threshold is not None else None)}"
-            f'<td class="flag">{_e("; ".join(run.reasons(batch.threshold)))}</td></tr>'
-        )
+        over = run.n_over if batch.threshold is not None or run.threshold is not None else None
+        cells = [f'<td class="{run.status}">{run.status}</td>']
+        cells += [f"<td>{_e(run.entities.get(k))}</td>" for k in entities]
+        cells.append(f"<td>{link}</td>")
+        if arrays:
+            cells.append(f"<td>{_e(run.array)}</td>")
+        cells += [_cell(run.mean), _cell(run.max), _cell(run.max_frame), _cell(run.dummy)]
+        cells += [
+            _cell(over),
+            f'<td class="why">{_e("; ".join(run.reasons(batch.threshold)))}</td>',
+        ]
+        body.append(f"<tr{row_id}>{''.join(cells)}</tr>")
     header = "".join(f"<th>{h}</th>" for h in head)
     rows = "".join(body)
     return f'<table class="sortable"><thead><tr>{header}</tr></thead><tbody>{rows}</tbody></table>'
@@ -132,7 +164,7 @@ def _runs_table(batch: Batch, runs: list[Run], anchors: bool = False) -> str:
 
 def _failures(batch: Batch) -> str:
     if not batch.failures:
-        return '<p class="muted">Every input was scored.</p>'
+        return '<p class="muted">Every input was read.</p>'
     rows = "".join(
         f"<tr><td>{_e(f.path)}</td><td>{_e(f.array)}</td><td>{_e(f.error)}</td></tr>"
         for f in batch.failures
@@ -143,18 +175,24 @@ def _failures(batch: Batch) -> str:
     )
 
 
+def _trace(batch: Batch, run: Run) -> str:
+    parts = [trace_svg(run, batch.threshold, batch.measure, f"trace-{run.anchor}")]
+    why = run.reasons(batch.threshold)
+    if why:
+        parts.append(f'<p class="why {run.status}">{run.status}: {_e("; ".join(why))}</p>')
+    if run.carpet is not None:
+        parts.append(carpet_svg(run, f"carpet-{run.anchor}"))
+    return f'<div class="trace" id="{run.anchor}">{"".join(parts)}</div>'
+
+
 def _traces(batch: Batch) -> str:
-    ordered = batch.worst_first()
+    ordered = batch.ranked()
     shown, rest = ordered[:TRACES], ordered[TRACES:]
-    parts = [
-        f'<div class="trace" id="{run.anchor}">'
-        f"{trace_svg(run, batch.threshold, batch.measure, f'trace-{run.anchor}')}</div>"
-        for run in shown
-    ]
+    parts = [_trace(batch, run) for run in shown]
     if rest:
         items = "".join(
-            f'<li id="{r.anchor}">{_e(r.label)}: max {_num(r.max)} (frame {_e(r.max_frame)}), '
-            f"mean {_num(r.mean)}</li>"
+            f'<li id="{r.anchor}">{_e(r.label)}: {r.status}, max {_short(r.max)} '
+            f"(frame {_e(r.max_frame)}), mean {_short(r.mean)}</li>"
             for r in rest
         )
         parts.append(f"<p>{len(rest)} more runs, not drawn:</p><ol>{items}</ol>")
@@ -170,15 +208,21 @@ def _data(batch: Batch) -> str:
         {
             "path": r.path,
             "array": r.array,
+            "verdict": r.verdict,
+            "status": r.status,
+            "reasons": r.reasons(batch.threshold),
+            **{k: r.entities.get(k) for k in ENTITIES},
             "mean": _finite(r.mean),
             "max": _finite(r.max),
             "max_frame": r.max_frame,
+            "dummy": r.dummy,
+            "threshold": _finite(r.threshold),
             "n_over": r.n_over,
             "n_nan": r.n_nan,
             "flagged": r.flagged,
             "outlier": r.outlier,
         }
-        for r in batch.runs
+        for r in batch.ranked()
     ]
     doc = {
         "kind": batch.kind,
@@ -201,27 +245,30 @@ def render(batch: Batch, sources: list[str], meta: dict, title: str) -> str:
         "<h2>Overview</h2>",
         _overview(batch, sources, meta),
     ]
+    ranked = batch.ranked()
     if batch.runs:
         what = "each run's mean and max" if len(_stats(batch)) > 1 else "each run's value"
         sections += [
+            "<h2>Runs</h2>",
+            "<p>Failed first, then flagged (passed, with frames over the threshold, NaN values "
+            "or an outlier), then passed; within each, by max. Dummy volumes and the frames "
+            "whose difference involves one are not counted.</p>",
+            _runs_table(batch, ranked, not batch.per_frame),
             "<h2>Distribution</h2>",
-            f"<p>{_e(batch.measure)} over the batch: {what}, a point per run (click one for "
-            "its trace), flagged runs in red.</p>",
+            f"<p>{_e(batch.measure)} over the batch: {what}, a point per run (hover for its "
+            "name, click for its trace), failed runs in red, flagged in orange.</p>",
             distribution_svg(batch, _stats(batch), "distribution"),
         ]
     if batch.per_frame and batch.runs:
         sections += [
             "<h2>Per-run traces</h2>",
-            f"<p>Worst first (by max); the first {TRACES} drawn, the threshold dashed, frames "
-            "over it marked.</p>",
+            f"<p>In the order above; the first {TRACES} drawn, the threshold dashed, counted "
+            "frames over it marked, dummy volumes shaded. A failed run's carpet plot (a sample "
+            "of its voxels over time, each scaled by its median and robust SD) follows its "
+            "trace when the page was made by <code>dvars --report</code>.</p>",
             _traces(batch),
         ]
-    sections += ["<h2>Failed inputs</h2>", _failures(batch), "<h2>Flagged runs</h2>"]
-    flagged = batch.flagged
-    sections.append(
-        _runs_table(batch, flagged) if flagged else '<p class="muted">No run is flagged.</p>'
-    )
-    sections += ["<h2>Every run</h2>", _runs_table(batch, batch.runs, not batch.per_frame)]
+    sections += ["<h2>Unreadable inputs</h2>", _failures(batch)]
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{_e(title)}</title><style>{STYLE}</style></head><body>"

@@ -20,12 +20,19 @@ import numpy as np
 if TYPE_CHECKING:
     from ._model import Batch, Run
 
-__all__ = ["MISSING", "distribution_svg", "require_matplotlib", "trace_png", "trace_svg"]
+__all__ = [
+    "MISSING",
+    "carpet_svg",
+    "distribution_svg",
+    "require_matplotlib",
+    "trace_png",
+    "trace_svg",
+]
 
 MISSING = (
     "this needs matplotlib, which draws the plots: install it with pip install 'smoothcli[report]'"
 )
-OK, FLAG, LINE = "#3b6ea8", "#c0392b", "#444444"
+OK, FLAG, WARN, LINE = "#3b6ea8", "#c0392b", "#d68910", "#444444"
 #: what is removed from matplotlib's SVG to inline it: the XML prolog, the DOCTYPE, the
 #: metadata, and namespace declarations (HTML's parser knows svg and xlink by itself), so the
 #: page names no URL at all
@@ -71,26 +78,42 @@ def _positions(frames: Sequence[Any]) -> np.ndarray:
 
 
 def _trace(run: Run, threshold: float | None, measure: str, width: float = 6.4) -> Any:
+    from matplotlib.ticker import MaxNLocator
+
+    seconds = run.tr is not None and run.tr > 0
+    top = 0.78 if seconds else 0.86
     # fixed margins: 50 traces in a page, and constrained layout is half of each one's time
-    fig, ax = _figure(width, 1.7, {"left": 0.1, "right": 0.98, "bottom": 0.26, "top": 0.86})
+    fig, ax = _figure(width, 1.9 if seconds else 1.7,
+                      {"left": 0.1, "right": 0.98, "bottom": 0.24, "top": top})  # fmt: skip
     x = _positions(run.frames)
+    counted = run.counted_mask
+    if run.dummy and len(x):  # the dummy volumes and the differences that involve one
+        ax.axvspan(min(x.min(), 0) - 0.5, run.dummy + 0.5, color="#bbbbbb", alpha=0.35, lw=0)
     ax.plot(x, run.values, color=LINE, linewidth=0.9)
-    if threshold is not None:
-        ax.axhline(threshold, color=FLAG, linestyle="--", linewidth=0.8)
-        over = ~(run.values <= threshold)
-        shown = np.where(np.isnan(run.values), threshold, run.values)
+    limit = run.threshold if run.threshold is not None else threshold
+    if limit is not None and math.isfinite(limit):
+        ax.axhline(limit, color=FLAG, linestyle="--", linewidth=0.8)
+        over = ~(run.values <= limit) & counted
+        shown = np.where(np.isnan(run.values), limit, run.values)
         ax.plot(x[over], shown[over], "o", color=FLAG, markersize=3.5, linestyle="none")
     ax.set_ylabel(measure, fontsize=8, parse_math=False)
     ax.set_xlabel("frame", fontsize=8)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.tick_params(labelsize=7)
-    ax.set_title(run.label, fontsize=8, loc="left", parse_math=False)  # a '$' is a '$'
-
+    if seconds:
+        tr = float(run.tr)  # type: ignore[arg-type]
+        second = ax.secondary_xaxis("top", functions=(lambda f: f * tr, lambda s: s / tr))
+        second.set_xlabel("seconds", fontsize=7, labelpad=1)
+        second.tick_params(labelsize=6.5, pad=1)
+    title = run.label + (f"  ({run.dummy} dummy)" if run.dummy else "")
+    ax.set_title(title, fontsize=8, loc="left", parse_math=False, pad=14 if seconds else 4)
     ax.margins(x=0.01)
     return fig
 
 
 def trace_svg(run: Run, threshold: float | None, measure: str, salt: str) -> str:
-    """One run's per-frame values: a line, the threshold dashed, the frames over it dotted."""
+    """One run's per-frame values: a line, the threshold dashed, the counted frames over it
+    dotted, the dummy volumes shaded; a second axis in seconds when the TR is known."""
     return _svg(_trace(run, threshold, measure), salt)
 
 
@@ -99,10 +122,37 @@ def trace_png(run: Run, threshold: float | None, measure: str, path: str) -> Non
     _trace(run, threshold, measure).savefig(path, format="png", metadata={"Software": None})
 
 
+def carpet_svg(run: Run, salt: str) -> str:
+    """A failed run's carpet plot: rows are a sample of its voxels, columns its frames,
+    each voxel centred on its median and divided by its robust SD (clipped to +-3), as a
+    greyscale image inside the SVG, with the run's frame axis below."""
+    from matplotlib.ticker import MaxNLocator
+
+    data = np.asarray(run.carpet, np.float32)
+    fig, ax = _figure(6.4, 1.9, {"left": 0.1, "right": 0.98, "bottom": 0.22, "top": 0.9})
+    ax.imshow(
+        data, aspect="auto", cmap="gray", vmin=-3, vmax=3, interpolation="nearest",
+        extent=(-0.5, data.shape[1] - 0.5, data.shape[0], 0),
+    )  # fmt: skip
+    if run.dummy:
+        ax.axvline(run.dummy + 0.5, color=FLAG, linewidth=0.8, linestyle=":")
+    ax.set_xlabel("frame", fontsize=8)
+    ax.set_ylabel("voxels", fontsize=8)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.tick_params(labelsize=7)
+    ax.set_title(f"carpet: {data.shape[0]} voxels", fontsize=8, loc="left", parse_math=False)
+    return _svg(fig, salt)
+
+
+def _colour(run: Run) -> str:
+    return {"fail": FLAG, "flagged": WARN}.get(run.status, OK)
+
+
 def distribution_svg(batch: Batch, stats: Sequence[tuple[str, str]], salt: str) -> str:
     """Each run as a point, one row per statistic (``(attribute, label)``: a run's mean and
-    max, or its score), over a box of the quartiles; the threshold as a line; flagged runs in
-    red and named (the first 12); each point links to the run's place in the page."""
+    max, or its score), over a box of the quartiles; the threshold as a line; failed runs in
+    red, flagged in orange; each point links to the run's place in the page and is named in
+    its tooltip (an SVG ``<title>``: names drawn beside the points would cover each other)."""
     fig, ax = _figure(7.5, 0.8 + 1.1 * len(stats))
     rng = np.random.default_rng(0)  # the same jitter every time: a page can be compared
     for row, (attr, _label) in enumerate(stats):
@@ -114,17 +164,9 @@ def distribution_svg(batch: Batch, stats: Sequence[tuple[str, str]], salt: str) 
                 showfliers=False, patch_artist=False, medianprops={"color": LINE},
             )  # fmt: skip
         y = row + rng.uniform(-0.18, 0.18, len(values))
-        colors = [FLAG if r.flagged else OK for r in batch.runs]
+        colors = [_colour(r) for r in batch.runs]
         points = ax.scatter(values[finite], y[finite], s=14, c=np.array(colors)[finite], zorder=3)
         points.set_urls([f"#{r.anchor}" for r, ok in zip(batch.runs, finite, strict=True) if ok])
-        # names on the last row only (the max): on every row they would cover each other
-        last = row == len(stats) - 1
-        named = [i for i, r in enumerate(batch.runs) if last and r.flagged and finite[i]][:12]
-        for i in named:
-            ax.annotate(
-                _short(batch.runs[i].label), (values[i], y[i]), fontsize=6.5, color=FLAG,
-                xytext=(3, 3), textcoords="offset points", parse_math=False,
-            )  # fmt: skip
     if batch.threshold is not None and math.isfinite(batch.threshold):
         ax.axvline(batch.threshold, color=FLAG, linestyle="--", linewidth=1)
         ax.annotate(
@@ -135,9 +177,20 @@ def distribution_svg(batch: Batch, stats: Sequence[tuple[str, str]], salt: str) 
     ax.set_ylim(-0.6, len(stats) - 0.4)
     ax.set_xlabel(batch.measure, fontsize=8, parse_math=False)
     ax.tick_params(axis="x", labelsize=7)
-    return _svg(fig, salt)
+    return _tooltips(_svg(fig, salt), batch)
 
 
-def _short(label: str, width: int = 48) -> str:
-    name = label.rsplit("/", 1)[-1]
-    return name if len(name) <= width else name[: width - 1] + "…"
+def _tooltips(svg: str, batch: Batch) -> str:
+    """A ``<title>`` (the browser's tooltip) inside each point's link: the run's name, its
+    verdict and its values."""
+    import html
+
+    titles = {
+        r.anchor: f"{r.label}\n{r.status}; mean {r.mean:.4g}, max {r.max:.4g}" for r in batch.runs
+    }
+
+    def add(match: re.Match) -> str:
+        text = titles.get(match.group(1))
+        return match.group(0) + (f"<title>{html.escape(text)}</title>" if text else "")
+
+    return re.sub(r'<a xlink:href="#(run-\d+)">', add, svg)

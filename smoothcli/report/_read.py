@@ -34,6 +34,9 @@ class ReportInput:
     rows: list[dict[str, Any]]
     sources: list[str] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)  # the first sidecar's Command/Options
+    #: failed runs' carpet plots by ``(path, array)``, when the rows come straight from
+    #: ``dvars --report`` (a table does not hold them)
+    carpets: dict[tuple, Any] = field(default_factory=dict)
 
 
 def _number(text: str | None, kind: str) -> Any:

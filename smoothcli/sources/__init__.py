@@ -61,6 +61,9 @@ class Loaded:
     #: why this array cannot be scored (an NPZ member that is not one), while the file's
     #: other arrays can; ``source`` is then ``None``
     problem: InputError | None = None
+    #: seconds between time points (a NIfTI header's repetition time, a CIFTI-2 series'
+    #: step), when the file says
+    tr: float | None = None
 
 
 _KINDS = {

@@ -10,6 +10,7 @@ truncated file), so that no score is ever made from data that was not verified.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, Protocol, runtime_checkable
@@ -38,6 +39,9 @@ __all__ = [
     "read_rows",
     "skip_bytes",
     "take",
+    "Trimmed",
+    "global_signal",
+    "trim",
 ]
 
 #: deflate never compresses better than 1032:1, so a compressed size bounds the data it holds
@@ -267,3 +271,106 @@ class Once:
             raise InputError("stdin can be read only once")
         self._used = True
         return nullcontext(self._fh)
+
+
+class Trimmed:
+    """``source`` without its first ``drop`` elements along ``axis`` (the dummy volumes
+    of a run): a chunked source of the same kind (its blocks as stored, with its scale,
+    when it has them), whose blocks are views of the source's."""
+
+    def __init__(self, source: Any, axis: int, drop: int) -> None:
+        self._inner, self._axis, self._drop = source, axis, drop
+        shape = list(source.shape)
+        shape[axis] = max(shape[axis] - drop, 0)
+        self.shape = tuple(shape)
+        self.dtype = source.dtype
+        self.chunk_axis = source.chunk_axis
+        self.order = getattr(source, "order", "C")
+        self.stored = getattr(source, "stored", None)
+        self.scale = getattr(source, "scale", None)
+
+    def _trim(self, pieces: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+        axis, left = self._axis, self._drop
+        try:
+            for piece in pieces:
+                size = piece.shape[axis]
+                if axis != self.chunk_axis:
+                    yield take(piece, axis, min(left, size), size)
+                elif left >= size:
+                    left -= size
+                else:
+                    yield take(piece, axis, left, size)
+                    left = 0
+        finally:
+            close = getattr(pieces, "close", None)
+            if close is not None:
+                close()
+
+    def chunks(self, rows: int) -> Iterator[np.ndarray]:
+        return self._trim(self._inner.chunks(rows))
+
+    def stored_chunks(self, rows: int) -> Iterator[np.ndarray]:
+        return self._trim(self._inner.stored_chunks(rows))
+
+    def read(self) -> np.ndarray:
+        whole = self._inner.read()
+        return take(whole, self._axis, self._drop, whole.shape[self._axis])
+
+    def start(self) -> None:
+        start = getattr(self._inner, "start", None)
+        if start is not None:
+            start()
+
+    def close(self) -> None:
+        close = getattr(self._inner, "close", None)
+        if close is not None:
+            close()
+
+
+def trim(source: Any, axis: int, drop: int) -> Any:
+    """``source`` without its first ``drop`` elements along ``axis``: an array source's
+    view, or a :class:`Trimmed` reader."""
+    if drop <= 0:
+        return source
+    if isinstance(source, ArraySource):
+        array = source.array
+        return ArraySource(take(array, axis, min(drop, array.shape[axis]), array.shape[axis]))
+    return Trimmed(source, axis, drop)
+
+
+def global_signal(source: Any, time_axis: int, frames: int) -> np.ndarray:
+    """The mean over every other axis of each of the first ``frames`` elements along
+    ``time_axis`` (a run's global signal), in float64, read in blocks: only those frames
+    where the blocks run along time, else every block."""
+    shape = tuple(source.shape)
+    ndim = len(shape)
+    if not ndim:
+        return np.zeros(0)
+    time_axis %= ndim
+    keep = min(frames, shape[time_axis])
+    sums = np.zeros(keep)
+    if not keep:
+        return sums
+    others = tuple(a for a in range(ndim) if a != time_axis)
+    chunk = source.chunk_axis
+    row_bytes = np.dtype(source.dtype).itemsize * math.prod(shape) // max(shape[chunk], 1)
+    rows = max((8 << 20) // max(row_bytes, 1), 1)
+    pieces = source.chunks(rows)
+    seen = 0
+    try:
+        for piece in pieces:
+            if time_axis == chunk:
+                k = min(piece.shape[time_axis], keep - seen)
+                part = take(piece, time_axis, 0, k).sum(axis=others, dtype=np.float64)
+                sums[seen : seen + k] += part
+                seen += k
+                if seen >= keep:
+                    break
+            else:
+                part = take(piece, time_axis, 0, keep)
+                sums += part.sum(axis=others, dtype=np.float64)
+    finally:
+        close = getattr(pieces, "close", None)
+        if close is not None:
+            close()
+    return sums / max(math.prod(shape) // max(shape[time_axis], 1), 1)

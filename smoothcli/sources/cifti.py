@@ -230,7 +230,11 @@ def open_cifti(where: Any, *, mask: Any = None) -> Loaded:
     noun = "the series of " + ("parcel" if parcels else "brainordinate")
     source = CiftiSource(hdr, src, noun if series == 0 else "frame")
     names: Any = _Names(axes[other])
-    return Loaded(source, series, "cifti", labels={other: names}, notes=notes)
+    step = getattr(axes[series], "step", None)
+    seconds = getattr(axes[series], "unit", None) == "SECOND" and step is not None and step > 0
+    loaded = Loaded(source, series, "cifti", labels={other: names}, notes=notes)
+    loaded.tr = float(step) if seconds else None
+    return loaded
 
 
 def open_cifti_input(where: Any, *, mask: Any = None) -> list[Loaded]:

@@ -48,6 +48,18 @@ class _Frames:
         self.count = len(index) if index is not None else 0
         #: what a stream that ends early is told (``missing`` and ``total`` frames)
         self.truncated = "the image is truncated: frame {missing} of {total} is missing"
+        #: with :meth:`NiftiSource.keep_global`: the sum over the whole frame (every voxel,
+        #: before any mask) of each of the first ``global_frames`` frames, as stored
+        self.global_frames = 0
+        self.global_sums: list[float] = []
+
+    def _keep_global(self, start: int, k: int, raw: np.ndarray) -> None:
+        """Sum the whole frames among the first :attr:`global_frames` (in float64: exact for
+        integers) before a mask gathers them, for the dummy-volume detector."""
+        take = min(k, self.global_frames - start)
+        if take > 0:
+            frames = raw.view(self.storage).reshape(k, -1)[:take]
+            self.global_sums.extend(frames.sum(axis=1, dtype=np.float64).tolist())
 
     def stored(self, raw: np.ndarray, k: int, pool: Buffers | None = None) -> np.ndarray:
         """``k`` frames of raw bytes -> a block as stored: (X, Y, Z, k) or (voxels, k),
@@ -98,7 +110,9 @@ class _Frames:
                 reuse=self.index is not None or scale,
                 pool=pool,
             )
-            for _, k, raw in blocks:
+            for start, k, raw in blocks:
+                if start < self.global_frames:
+                    self._keep_global(start, k, raw)
                 block = self.stored(raw, k, pool)
                 yield self.scaled(block) if scale else block
             if src.gzipped:
@@ -190,6 +204,21 @@ class NiftiSource:
             rows = max(PIECE_BYTES // max(frame_bytes, 1), 1)
             self._started = self._prefetch_stored(rows)
 
+    def keep_global(self, frames: int) -> None:
+        """Have the reader keep the global signal of the first ``frames`` frames: each
+        frame's mean over the whole image (every voxel, not only a mask's), as nipype's
+        ``NonSteadyStateDetector`` takes it. Call it before reading starts."""
+        self._reader.global_frames = frames
+
+    def global_signal(self) -> np.ndarray:
+        """The means :meth:`keep_global` asked for, in values (scaled), once read."""
+        voxels = math.prod(self._frame)
+        sums = np.asarray(self._reader.global_sums, np.float64)
+        means = sums / max(voxels, 1)
+        if self.scale is not None:
+            means = means * self.scale[0] + self.scale[1]
+        return means
+
     def close(self) -> None:
         """Stop a read begun by :meth:`start` that the engine has not taken."""
         started = self._take_started()
@@ -229,7 +258,7 @@ def open_nifti(where: Any, *, mask: Any = None) -> Loaded:
             return open_cifti(src.path)
         check_size(hdr, src.path, gzipped=src.gzipped)
     source = NiftiSource(hdr, src, mask)
-    return Loaded(source, source.chunk_axis, "nifti")
+    return Loaded(source, source.chunk_axis, "nifti", tr=hdr.tr)
 
 
 def open_nifti_input(where: Any, *, mask: Any = None) -> list[Loaded]:

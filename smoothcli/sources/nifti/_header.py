@@ -46,6 +46,7 @@ class Header:
     inter: float | None
     affine: np.ndarray
     intent: int = 0  # the intent code: a CIFTI-2 file is a NIfTI-2 image with a CIFTI one
+    tr: float | None = None  # seconds between frames (pixdim[4] in its time unit), if known
 
     @property
     def nbytes(self) -> int:
@@ -109,7 +110,25 @@ def read_header(fh: Any) -> Header:
     offset = int(hdr.get_data_offset())
     if offset < size:
         raise InputError(f"the NIfTI header's vox_offset {offset} lies inside the header")
-    return Header(shape, storage, label, offset, size, slope, inter, affine, intent)
+    return Header(shape, storage, label, offset, size, slope, inter, affine, intent, _tr(hdr))
+
+
+#: seconds per unit of pixdim[4], for the time units a repetition time can be given in
+_SECONDS = {"sec": 1.0, "msec": 1e-3, "usec": 1e-6}
+
+
+def _tr(hdr: Any) -> float | None:
+    """The repetition time in seconds: pixdim[4] in the header's time unit, when the image
+    has a time axis and the unit is one of time (an unknown unit says nothing)."""
+    try:
+        unit = hdr.get_xyzt_units()[1]
+        pixdim = hdr["pixdim"][4]
+        step = float(str(pixdim))  # a float32's shortest text: 1.35, not 1.350000023841858
+    except Exception:
+        return None
+    if int(hdr["dim"][0]) < 4 or unit not in _SECONDS or not math.isfinite(step) or step <= 0:
+        return None
+    return step * _SECONDS[unit]
 
 
 def skip_extensions(fh: Any, hdr: Header) -> None:

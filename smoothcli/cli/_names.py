@@ -1,0 +1,37 @@
+"""File names derived from an input's name, for the files written beside the table
+(``--plot`` PNGs, ``--censor`` TSVs): the input's name without its extensions, an NPZ
+member's name after it, made unique within a batch."""
+
+from __future__ import annotations
+
+import os
+import re
+
+__all__ = ["Names", "stem"]
+
+#: suffixes taken off an input's name (longest first)
+_SUFFIXES = re.compile(r"(\.(dtseries|ptseries)\.nii(\.gz)?|\.(func|shape)\.gii|\.nii(\.gz)?|"
+                       r"\.(tsv|csv)(\.gz)?|\.npy|\.npz)$", re.I)  # fmt: skip
+
+
+def stem(path: str) -> str:
+    """The input's file name without its extensions (``stdin`` for ``-``)."""
+    return "stdin" if path == "-" else _SUFFIXES.sub("", os.path.basename(path)) or "input"
+
+
+class Names:
+    """Names for one kind of file, each given once: two inputs of one name in different
+    folders get ``NAME`` and ``NAME-2``."""
+
+    def __init__(self, ending: str) -> None:
+        self.ending = ending
+        self._given: set[str] = set()
+
+    def name(self, path: str, array: str | None = None) -> str:
+        base = stem(path) + (f"_{array}" if array else "")
+        name, n = base, 1
+        while name in self._given:
+            n += 1
+            name = f"{base}-{n}"
+        self._given.add(name)
+        return name + self.ending
