@@ -266,3 +266,23 @@ def test_b_report_option_page_renders_without_errors(browser, batch, table, tmp_
     result = runner.invoke(app, [command, *map(str, args)])
     assert result.exit_code == 3, result.output  # the truncated input could not be scored
     check_page(browser, html, tmp_path / f"{command}-report.png")
+
+
+def test_b_qc_report_of_a_tree_renders_without_errors(browser, tmp_path):
+    """The page of a tree judged by fMRIPrep's rules (tests/data/qc: the spike run fails),
+    carpet plot included, opens without a console error."""
+    import json
+    import re
+
+    from .test_qc import SPIKE, TREE
+
+    html = tmp_path / "qc.html"
+    args = ["dvars", str(TREE), "--mask", "auto", "--fail-above", "1.5"]
+    args += ["--max-fail-fraction", "0.005", "--report", str(html)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1, result.output
+    check_page(browser, html, tmp_path / "qc-report.png")
+    found = re.search(r'id="runs">(.*?)</script>', html.read_text(), re.S)
+    runs = json.loads(found.group(1))["runs"]
+    assert runs[0]["path"] == str(SPIKE) and runs[0]["verdict"] == "fail"
+    assert {r["verdict"] for r in runs[1:]} == {"pass"}

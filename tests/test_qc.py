@@ -482,3 +482,100 @@ def test_an_n_that_leaves_no_differences_is_an_error_row_not_zero(tmp_path):
     assert fine.exit_code == 0
     zero = runner.invoke(app, ["score", str(SPIKE), "-n", "0"])
     assert zero.exit_code == 0  # n=0 is the data itself, as jnp.diff gives it
+
+
+# -- the report decides ----------------------------------------------------------------------
+
+
+def page_data(page: str) -> dict:
+    import re
+
+    found = re.search(r'<script type="application/json" id="runs">(.*?)</script>', page, re.S)
+    assert found, "the page carries its numbers as JSON"
+    return json.loads(found.group(1))
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    """The tree's per-frame table and its page, made by ``dvars --report`` with fMRIPrep's
+    rules: the spike run fails, the others pass."""
+    folder = tmp_path_factory.mktemp("qc-report")
+    table, page = folder / "dvars.tsv", folder / "qc.html"
+    args = ["--mask", "auto", "--fail-above", "1.5", "--max-fail-fraction", "0.005"]
+    result = dvars(TREE, *args, "-o", table, "--report", page)
+    assert result.exit_code == 1, result.output
+    return {"table": table, "page": page.read_text(), "folder": folder}
+
+
+def test_the_report_puts_the_failed_run_first_with_its_verdict_and_reason(report):
+    import re
+
+    page = report["page"]
+    data = page_data(page)
+    runs = data["runs"]
+    assert runs[0]["path"] == str(SPIKE)
+    assert [r["verdict"] for r in runs] == ["fail", "pass", "pass", "pass", "pass"]
+    assert runs[0]["reasons"][0] == "2 of 76 frames failed (2.6% > 0.5%)"
+    assert (runs[0]["sub"], runs[0]["ses"], runs[0]["task"], runs[0]["run"]) == (
+        "03",
+        "1",
+        "rest",
+        "1",
+    )
+    assert {r["dummy"] for r in runs} == {2, 3, 4}
+    spike = runs[0]
+    assert spike["max"] == max(
+        float(r["std_dvars"])
+        for r in rows_of(report["table"].read_text())
+        if r["path"] == str(SPIKE) and r["check"] != "skip" and r["std_dvars"] != "n/a"
+    )  # the max of the counted frames, not of the dummy volumes' differences (12.9)
+    # the table of runs and the traces follow the same order
+    table = page[page.index("<h2>Runs</h2>") : page.index("<h2>Distribution</h2>")]
+    shown = re.findall(r'<span class="name" title="([^"]+)"', table)
+    assert shown == [r["path"] for r in runs]
+    assert (
+        '<td class="fail">fail</td>' in table
+        and table.count('<td class="pass">pass</td>')
+        + table.count('<td class="flagged">flagged</td>')
+        == 4
+    )
+    traces = re.findall(r'<div class="trace" id="(run-\d+)"', page)
+    anchors = {
+        r["path"]: f"run-{i}"
+        for i, r in enumerate(sorted(runs, key=lambda r: RUNS.index(Path(r["path"]))))
+    }
+    assert traces == [anchors[r["path"]] for r in runs]
+    # numbers shown to 4 significant digits, sorted by their full value
+    assert f'data-v="{spike["max"]!r}">{spike["max"]:.4g}<' in table
+
+
+def test_the_report_draws_dummies_tooltips_seconds_and_a_carpet_of_the_failed_run(report):
+    import re
+
+    page = report["page"]
+    distribution = page[page.index("<h2>Distribution</h2>") : page.index("<h2>Per-run traces</h2>")]
+    titles = re.findall(r"<title>([^<]+)</title>", distribution)
+    assert len(titles) == 2 * 5  # a point per run for the mean and the max, each named
+    assert any(t.startswith(str(SPIKE)) and "\nfail;" in t for t in titles)
+    assert 'target="_blank"' not in page  # a click stays in the page
+    assert "annotate" not in distribution and SPIKE.name not in re.sub(
+        r"<title>[^<]*</title>", "", distribution
+    )
+    traces = page[page.index("<h2>Per-run traces</h2>") :]
+    assert traces.count(">seconds<") == 5  # the TR (2 s) is in the headers
+    assert traces.count('style="fill: #bbbbbb') >= 5  # the dummy volumes, shaded
+    assert traces.count("<image") == 1  # one carpet: the failed run's
+    first = traces[: traces.index('<div class="trace" id="run-', traces.index("<image"))]
+    assert "carpet: " in first and "data:image/png;base64," in first
+    # frame axes have integer ticks
+    svg = traces[: traces.index("<image")]
+    ticks = re.findall(r'<g id="xtick_\d+">.*?<text[^>]*>([^<]*)</text>', svg, re.S)
+    assert len(ticks) > 5 and all(re.fullmatch(r"-?\d+", t.replace("\u2212", "-")) for t in ticks)
+
+
+def test_score_takes_the_dummy_count_from_the_confounds(tmp_path):
+    args = ["score", str(MOTION), "--dummy-scans", "auto", "--confounds", "auto"]
+    (row,) = rows_of(runner.invoke(app, args).stdout)
+    assert row["dummy"] == "4" and row["shape"] == "10x10x8x76"
+    wrong = runner.invoke(app, ["score", str(MOTION), "--confounds", "auto"])
+    assert wrong.exit_code == 2 and "only for --dummy-scans auto" in wrong.stderr

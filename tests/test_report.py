@@ -349,3 +349,13 @@ def test_outliers_need_a_spread(tmp_path):
     assert cli("report", table, "-o", page).exit_code == 0
     (low,) = [r for r in page_data(page.read_text())["runs"] if r["outlier"]]
     assert low["path"] == "low.npy" and low["outlier"] == "low"
+
+
+def test_a_short_run_has_integer_frame_ticks():
+    from smoothcli.report import Run
+    from smoothcli.report._plots import trace_svg
+
+    run = Run("a.npy", None, [1, 2, 3], np.array([1.0, 2.0, 1.5]), 1.5, 2.0, 2)
+    svg = trace_svg(run, None, "score", "t")
+    ticks = re.findall(r'<g id="xtick_\d+">.*?<text[^>]*>([^<]*)</text>', svg, re.S)
+    assert ticks == ["1", "2", "3"]

@@ -496,11 +496,14 @@ def test_a_nan_score_says_why(tmp_path):
     assert "--nan omit" in result.stderr
 
 
-def test_n_longer_than_the_data_warns(tmp_path):
+def test_n_longer_than_the_data_is_an_error_row(tmp_path):
+    """Not a score of 0.0 that passes any threshold: there is nothing to score."""
     np.save(tmp_path / "short.npy", np.arange(3.0))
-    result = run(tmp_path / "short.npy", "-n", "5")
-    assert result.exit_code == 0
-    assert "leaves no differences" in result.stderr
+    result = run(tmp_path / "short.npy", "-n", "5", "--fail-above", "1")
+    assert result.exit_code == 3
+    (row,) = by_name(result).values()
+    assert row["status"] == "error" and row["score"] == "n/a" and row["check"] == "n/a"
+    assert "-n 5 leaves no differences along axis 0 (length 3)" in row["error"]
 
 
 @pytest.mark.parametrize(
@@ -672,8 +675,9 @@ def test_corrupt_data_is_an_error_even_when_n_leaves_no_differences(tmp_path):
     rows = by_name(result)
     assert "crc" in rows["crc.nii.gz"]["error"].lower()
     assert rows["cut.nii.gz"]["status"] == "error"
-    assert rows[SLABS.name]["status"] == "ok" and rows[SLABS.name]["score"] == "0.0"
-    assert "leaves no differences" in result.stderr
+    assert "leaves no differences" not in rows["crc.nii.gz"]["error"]  # the data's fault first
+    assert rows[SLABS.name]["status"] == "error" and rows[SLABS.name]["score"] == "n/a"
+    assert "-n 60 leaves no differences" in rows[SLABS.name]["error"]
 
 
 def test_a_table_that_cannot_be_written_is_one_line_and_exit_3(tmp_path):

@@ -72,6 +72,11 @@ class ScoreOptions(Thresholds):
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "dummy_scans", dummy_option(self.dummy_scans))
+        if self.confounds is not None and self.dummy_scans != AUTO:
+            raise ValueError(
+                "score reads --confounds only for --dummy-scans auto (their "
+                "non_steady_state_outlier* columns)"
+            )
         for label, value in (("nu", self.nu), ("pad_value", self.pad_value)):
             if value is not None and not math.isfinite(value):
                 raise ValueError(f"{label} must be a finite number, not {value}")

@@ -68,7 +68,7 @@ def _dummy(item: Any, opts: ScoreOptions, task: Task) -> int:
 
 def _score_loaded(item: Any, opts: ScoreOptions, scal: ScalarisationMap, ctx: Context) -> list:
     from .._signals import deferred
-    from ..sources._base import trim
+    from ..sources._base import trim, verify
 
     dummy = _dummy(item, opts, ctx.task)
     with deferred():  # JAX is imported here, while the reader thread is already at work
@@ -88,6 +88,7 @@ def _score_loaded(item: Any, opts: ScoreOptions, scal: ScalarisationMap, ctx: Co
         )
     length = shape[axis] + (opts.pad_value is not None)
     if opts.n > 0 and length - opts.n <= 0:
+        verify(source)  # corrupt data says so first: the -n is not all that is wrong
         after = f" after {dummy} dummy scans" if dummy and axis == item.time_axis else ""
         raise ValueError(
             f"-n {opts.n} leaves no differences along axis {axis} (length {shape[axis]}"

@@ -43,11 +43,11 @@ def report(
     artifact) from TABLEs written by 'smoothcli score' or 'smoothcli dvars' (.tsv, .csv,
     .jsonl, .json; the options come from the JSON sidecar beside them).
 
-    The page: an overview (inputs, scored, failed, flagged; the command and options); the
-    distribution of each run's value (mean and max for per-frame tables) with the threshold
-    and the outliers (beyond 1.5 IQR) named; per-run traces worst first (the first 50); the
-    failed inputs with their errors; the flagged runs as a sortable table. Needs
-    smoothcli[report] (matplotlib).
+    The page decides: its runs are ranked failed (the table's verdict), flagged (frames over
+    the threshold, NaN, or an outlier beyond 1.5 IQR), then passed, each with its reasons and
+    BIDS entities; the distribution of each run's value (mean and max for per-frame tables)
+    with the threshold; per-run traces in that order (the first 50; dummy volumes shaded);
+    the unreadable inputs with their errors. Needs smoothcli[report] (matplotlib).
 
     Example:
 
@@ -88,7 +88,7 @@ def report(
         ui.say(f"error: cannot write the report to {output}: {exc.strerror or exc}")
         raise typer.Exit(ExitStatus.INPUT_ERROR) from None
     ui.info(
-        f"{len(batch.runs)} run(s), {len(batch.failures)} failed input(s), "
-        f"{len(batch.flagged)} flagged; wrote {output}"
+        f"{len(batch.runs)} run(s): {len(batch.failed)} failed, {len(batch.flagged)} flagged; "
+        f"{len(batch.failures)} unreadable input(s); wrote {output}"
     )
     sys.stdout.flush()

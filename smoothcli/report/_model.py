@@ -45,6 +45,7 @@ class Run:
     why: str | None = None  # the table's reason
     dummy: int = 0
     counted: np.ndarray | None = None
+    fails: np.ndarray | None = None
     threshold: float | None = None  # the run's own (--fail-above auto), from the table
     tr: float | None = None
     entities: dict[str, str] = field(default_factory=dict)
@@ -84,6 +85,13 @@ class Run:
         if self.outlier:
             why.append(f"{self.outlier} outlier (beyond 1.5 IQR)")
         return why
+
+    @property
+    def failed_frames(self) -> np.ndarray:
+        """The frames whose check failed (on another rule too, such as FD)."""
+        if self.fails is None:
+            return np.zeros(len(self.values), bool)
+        return self.fails
 
     @property
     def counted_mask(self) -> np.ndarray:
@@ -188,18 +196,19 @@ def _series_run(path: str, array: Any, rows: list[dict], measure: str) -> Run:
             "tables: give the table with its array column, and each input in one table"
         )
     counted = np.array([r.get("check") != "skip" for r in rows], bool)
+    fails = np.array([r.get("check") == "fail" for r in rows], bool)
     nan = np.isnan(values) & counted
     mine = counted & ~nan
     if not mine.any():
         run = Run(path, array, frames, values, math.nan, math.nan, None, n_nan=int(nan.sum()))
-        run.counted = counted
+        run.counted, run.fails = counted, fails
         return run
     finite = np.where(mine, values, -np.inf)
     arg = int(np.argmax(finite))
     mean = float(np.mean(values[mine]))
     run = Run(path, array, frames, values, mean, float(values[arg]), frames[arg])
     run.n_nan = int(nan.sum())
-    run.counted = counted
+    run.counted, run.fails = counted, fails
     return run
 
 

@@ -33,8 +33,8 @@ td.n { text-align: right; font-variant-numeric: tabular-nums; }
 table.sortable th { cursor: pointer; user-select: none; }
 table.sortable th::after { content: " \\2195"; color: #aaa; }
 .flag, td.fail, .why.fail { color: #c0392b; } .warn, td.flagged, .why.flagged { color: #b9770e; }
-.muted { color: #777; } td.why { max-width: 28em; }
-.name { display: inline-block; max-width: 26em; overflow: hidden; text-overflow: ellipsis;
+.muted { color: #777; } td.why { min-width: 12em; max-width: 24em; }
+.name { display: inline-block; max-width: 18em; overflow: hidden; text-overflow: ellipsis;
   white-space: nowrap; vertical-align: bottom; }
 p.why { margin: 0 0 0.3em; font-size: 13px; }
 .counts span { display: inline-block; margin-right: 1.5em; font-size: 1.1em; }
@@ -138,24 +138,22 @@ def _runs_table(batch: Batch, runs: list[Run], anchors: bool = False) -> str:
     each row is where the distribution's points link to (a page without traces)."""
     entities = [k for k in ENTITIES if any(k in r.entities for r in runs)]
     arrays = any(r.array for r in runs)
-    head = ["verdict", *entities, "input", *(["array"] if arrays else [])]
-    head += ["mean", "max", "frame of max", "dummy", "over threshold", "why"]
+    head = ["verdict", *entities, "why", "mean", "max", "frame of max", "dummy", "over"]
+    head += ["input", *(["array"] if arrays else [])]
     body = []
     for run in runs:
         name = _name(run)
         link = f'<a href="#{run.anchor}">{name}</a>' if batch.per_frame else name
         row_id = f' id="{run.anchor}"' if anchors else ""
         over = run.n_over if batch.threshold is not None or run.threshold is not None else None
+        why = "; ".join(run.reasons(batch.threshold))
         cells = [f'<td class="{run.status}">{run.status}</td>']
         cells += [f"<td>{_e(run.entities.get(k))}</td>" for k in entities]
-        cells.append(f"<td>{link}</td>")
+        cells.append(f'<td class="why">{_e(why)}</td>')
+        cells += [_cell(run.mean), _cell(run.max), _cell(run.max_frame), _cell(run.dummy)]
+        cells += [_cell(over), f"<td>{link}</td>"]
         if arrays:
             cells.append(f"<td>{_e(run.array)}</td>")
-        cells += [_cell(run.mean), _cell(run.max), _cell(run.max_frame), _cell(run.dummy)]
-        cells += [
-            _cell(over),
-            f'<td class="why">{_e("; ".join(run.reasons(batch.threshold)))}</td>',
-        ]
         body.append(f"<tr{row_id}>{''.join(cells)}</tr>")
     header = "".join(f"<th>{h}</th>" for h in head)
     rows = "".join(body)

@@ -81,10 +81,12 @@ def _trace(run: Run, threshold: float | None, measure: str, width: float = 6.4) 
     from matplotlib.ticker import MaxNLocator
 
     seconds = run.tr is not None and run.tr > 0
-    top = 0.78 if seconds else 0.86
+    height = 2.25 if seconds else 1.7  # room above for the axis in seconds and the title
+    margins = {"left": 0.1, "right": 0.98, "bottom": 0.41 / height, "top": 1 - 0.5 / height}
+    if not seconds:
+        margins["top"] = 1 - 0.24 / height
     # fixed margins: 50 traces in a page, and constrained layout is half of each one's time
-    fig, ax = _figure(width, 1.9 if seconds else 1.7,
-                      {"left": 0.1, "right": 0.98, "bottom": 0.24, "top": top})  # fmt: skip
+    fig, ax = _figure(width, height, margins)
     x = _positions(run.frames)
     counted = run.counted_mask
     if run.dummy and len(x):  # the dummy volumes and the differences that involve one
@@ -93,7 +95,7 @@ def _trace(run: Run, threshold: float | None, measure: str, width: float = 6.4) 
     limit = run.threshold if run.threshold is not None else threshold
     if limit is not None and math.isfinite(limit):
         ax.axhline(limit, color=FLAG, linestyle="--", linewidth=0.8)
-        over = ~(run.values <= limit) & counted
+        over = (~(run.values <= limit) | run.failed_frames) & counted
         shown = np.where(np.isnan(run.values), limit, run.values)
         ax.plot(x[over], shown[over], "o", color=FLAG, markersize=3.5, linestyle="none")
     ax.set_ylabel(measure, fontsize=8, parse_math=False)
@@ -103,10 +105,10 @@ def _trace(run: Run, threshold: float | None, measure: str, width: float = 6.4) 
     if seconds:
         tr = float(run.tr)  # type: ignore[arg-type]
         second = ax.secondary_xaxis("top", functions=(lambda f: f * tr, lambda s: s / tr))
-        second.set_xlabel("seconds", fontsize=7, labelpad=1)
+        second.set_xlabel("seconds", fontsize=7, labelpad=1, loc="right")
         second.tick_params(labelsize=6.5, pad=1)
-    title = run.label + (f"  ({run.dummy} dummy)" if run.dummy else "")
-    ax.set_title(title, fontsize=8, loc="left", parse_math=False, pad=14 if seconds else 4)
+    title = _short(run.label, 70) + (f"  ({run.dummy} dummy)" if run.dummy else "")
+    ax.set_title(title, fontsize=8, loc="left", parse_math=False)
     ax.margins(x=0.01)
     return fig
 
@@ -189,8 +191,15 @@ def _tooltips(svg: str, batch: Batch) -> str:
         r.anchor: f"{r.label}\n{r.status}; mean {r.mean:.4g}, max {r.max:.4g}" for r in batch.runs
     }
 
-    def add(match: re.Match) -> str:
+    def add(match: re.Match) -> str:  # and in this page, not in a new tab
         text = titles.get(match.group(1))
-        return match.group(0) + (f"<title>{html.escape(text)}</title>" if text else "")
+        title = f"<title>{html.escape(text)}</title>" if text else ""
+        return f'<a xlink:href="#{match.group(1)}">{title}'
 
-    return re.sub(r'<a xlink:href="#(run-\d+)">', add, svg)
+    return re.sub(r'<a xlink:href="#(run-\d+)"(?: target="_blank")?>', add, svg)
+
+
+def _short(label: str, width: int = 48) -> str:
+    """A run's file name (no folders), cut to ``width`` characters."""
+    name = label.replace("\\", "/").rsplit("/", 1)[-1]
+    return name if len(name) <= width else name[: width - 1] + "…"

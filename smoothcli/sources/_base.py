@@ -42,6 +42,7 @@ __all__ = [
     "Trimmed",
     "global_signal",
     "trim",
+    "verify",
 ]
 
 #: deflate never compresses better than 1032:1, so a compressed size bounds the data it holds
@@ -338,6 +339,22 @@ def trim(source: Any, axis: int, drop: int) -> Any:
     return Trimmed(source, axis, drop)
 
 
+def _rows(source: Any, block_bytes: int = 8 << 20) -> int:
+    shape = tuple(source.shape)
+    chunk = source.chunk_axis
+    row_bytes = np.dtype(source.dtype).itemsize * math.prod(shape) // max(shape[chunk], 1)
+    return max(block_bytes // max(row_bytes, 1), 1)
+
+
+def verify(source: Any) -> None:
+    """Read ``source`` to its end in blocks, computing nothing: a file that is corrupt or
+    truncated raises :class:`InputError` here (a gzip stream's CRC is checked at its end)."""
+    if not source.shape or not source.shape[source.chunk_axis]:
+        return
+    for _ in source.chunks(_rows(source)):
+        pass
+
+
 def global_signal(source: Any, time_axis: int, frames: int) -> np.ndarray:
     """The mean over every other axis of each of the first ``frames`` elements along
     ``time_axis`` (a run's global signal), in float64, read in blocks: only those frames
@@ -353,9 +370,7 @@ def global_signal(source: Any, time_axis: int, frames: int) -> np.ndarray:
         return sums
     others = tuple(a for a in range(ndim) if a != time_axis)
     chunk = source.chunk_axis
-    row_bytes = np.dtype(source.dtype).itemsize * math.prod(shape) // max(shape[chunk], 1)
-    rows = max((8 << 20) // max(row_bytes, 1), 1)
-    pieces = source.chunks(rows)
+    pieces = source.chunks(_rows(source))
     seen = 0
     try:
         for piece in pieces:
