@@ -57,9 +57,10 @@ class Run:
 
     @property
     def flagged(self) -> bool:
-        """Passed, but with something to look at (failed frames, NaN, an outlier)."""
+        """Passed, but with something to look at: failed frames, NaN, a high outlier (a
+        low one, a run smoother than the rest, is noted among its reasons only)."""
         return self.verdict != "fail" and (
-            self.n_over > 0 or self.n_nan > 0 or self.failed_check or self.outlier is not None
+            self.n_over > 0 or self.n_nan > 0 or self.failed_check or self.outlier == "high"
         )
 
     @property

@@ -34,7 +34,8 @@ table.sortable th { cursor: pointer; user-select: none; }
 table.sortable th::after { content: " \\2195"; color: #aaa; }
 .flag, td.fail, .why.fail { color: #c0392b; } .warn, td.flagged, .why.flagged { color: #b9770e; }
 .muted { color: #777; } td.why { min-width: 12em; max-width: 24em; }
-.name { display: inline-block; max-width: 18em; overflow: hidden; text-overflow: ellipsis;
+.wide { overflow-x: auto; }
+.name { display: inline-block; max-width: 16em; overflow: hidden; text-overflow: ellipsis;
   white-space: nowrap; vertical-align: bottom; }
 p.why { margin: 0 0 0.3em; font-size: 13px; }
 .counts span { display: inline-block; margin-right: 1.5em; font-size: 1.1em; }
@@ -138,7 +139,7 @@ def _runs_table(batch: Batch, runs: list[Run], anchors: bool = False) -> str:
     each row is where the distribution's points link to (a page without traces)."""
     entities = [k for k in ENTITIES if any(k in r.entities for r in runs)]
     arrays = any(r.array for r in runs)
-    head = ["verdict", *entities, "why", "mean", "max", "frame of max", "dummy", "over"]
+    head = ["verdict", *entities, "why", "mean", "max", "at frame", "dummy", "over"]
     head += ["input", *(["array"] if arrays else [])]
     body = []
     for run in runs:
@@ -157,7 +158,8 @@ def _runs_table(batch: Batch, runs: list[Run], anchors: bool = False) -> str:
         body.append(f"<tr{row_id}>{''.join(cells)}</tr>")
     header = "".join(f"<th>{h}</th>" for h in head)
     rows = "".join(body)
-    return f'<table class="sortable"><thead><tr>{header}</tr></thead><tbody>{rows}</tbody></table>'
+    table = f'<table class="sortable"><thead><tr>{header}</tr></thead><tbody>{rows}</tbody></table>'
+    return f'<div class="wide">{table}</div>'
 
 
 def _failures(batch: Batch) -> str:
@@ -249,7 +251,7 @@ def render(batch: Batch, sources: list[str], meta: dict, title: str) -> str:
         sections += [
             "<h2>Runs</h2>",
             "<p>Failed first, then flagged (passed, with frames over the threshold, NaN values "
-            "or an outlier), then passed; within each, by max. Dummy volumes and the frames "
+            "or a high outlier), then passed; within each, by max. Dummy volumes and the frames "
             "whose difference involves one are not counted.</p>",
             _runs_table(batch, ranked, not batch.per_frame),
             "<h2>Distribution</h2>",
