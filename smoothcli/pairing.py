@@ -4,7 +4,7 @@ to it, by file name alone.
 fMRIPrep writes, beside ``sub-01_task-rest_space-MNI152NLin2009cAsym_res-2_desc-preproc_bold
 .nii.gz``, its brain mask ``sub-01_task-rest_space-MNI152NLin2009cAsym_res-2_desc-brain_mask
 .nii.gz`` and the run's confounds ``sub-01_task-rest_desc-confounds_timeseries.tsv`` (one per
-run, whatever the space; ``_desc-confounds_regressors.tsv`` before fMRIPrep 1.2).
+run, whatever the space; ``_desc-confounds_regressors.tsv`` in fMRIPrep 1.2 to 20.1).
 
 - The mask of an image is the ``desc-brain_mask`` NIfTI in the same folder whose entities in
   :data:`PAIRED` agree with the image's (the same value, or absent from both); an entity

@@ -426,7 +426,7 @@ def test_dvars_on_a_folder_takes_only_images():
     assert result.exit_code == 0, result.output
     assert [r["path"] for r in rows_of(result.stdout)] == list(map(str, RUNS))
     assert (
-        "10 skipped (5 masks or segmentations, by name; 5 not an image (tables and arrays))"
+        "10 skipped: 5 masks or segmentations (by name); 5 not images (tables and arrays)"
         in result.stderr
     )
     table = next(TREE.rglob("*_desc-confounds_timeseries.tsv"))
@@ -579,3 +579,76 @@ def test_score_takes_the_dummy_count_from_the_confounds(tmp_path):
     assert row["dummy"] == "4" and row["shape"] == "10x10x8x76"
     wrong = runner.invoke(app, ["score", str(MOTION), "--confounds", "auto"])
     assert wrong.exit_code == 2 and "only for --dummy-scans auto" in wrong.stderr
+
+
+# -- what a review found ----------------------------------------------------------------------
+
+
+def _copy_run(src: Path, folder: Path, stem: str = "sub-01_task-rest") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    run = folder / f"{stem}_desc-preproc_bold.nii.gz"
+    shutil.copyfile(src, run)
+    mask = src.name.replace("desc-preproc_bold", "desc-brain_mask")
+    shutil.copyfile(src.with_name(mask), folder / f"{stem}_desc-brain_mask.nii.gz")
+    return run
+
+
+def test_a_resumed_batch_gives_each_run_its_own_censor_file(tmp_path):
+    """Two runs of one name in two folders: NAME and NAME-2, numbered over the whole batch,
+    so resuming after the first does not write the second's file over the first's."""
+    a, b = _copy_run(SPIKE, tmp_path / "a"), _copy_run(RUNS[0], tmp_path / "b")
+    out, folder = tmp_path / "t.tsv", tmp_path / "c"
+    common = ["--mask", "auto", "--fail-above", "1.5", "--censor", folder, "-o", out, "--resume"]
+    assert dvars(a, *common).exit_code == 1
+    first = (folder / "sub-01_task-rest_desc-preproc_bold_censor.tsv").read_text()
+    assert dvars(a, b, *common).exit_code == 1  # a is done already: only b is computed
+    assert (folder / "sub-01_task-rest_desc-preproc_bold_censor.tsv").read_text() == first
+    second = pd.read_csv(folder / "sub-01_task-rest_desc-preproc_bold-2_censor.tsv", sep="\t")
+    assert list(np.flatnonzero(second["censor"])) == [0, 1, 2]  # b: dummies only, no spike
+    assert "50\t1" in first
+
+
+def test_a_nan_background_leaves_the_dummy_count_alone(tmp_path):
+    img = nib.load(SPIKE)
+    data = np.asarray(img.dataobj, np.float32)
+    inside = np.asarray(nib.load(str(SPIKE).replace("preproc_bold", "brain_mask")).dataobj) > 0
+    data[~inside] = np.nan  # as a skull-stripped float image stores its background
+    folder = tmp_path / "nan"
+    folder.mkdir()
+    run = folder / SPIKE.name
+    nib.save(nib.Nifti1Image(data, img.affine, img.header), run)
+    shutil.copyfile(
+        str(SPIKE).replace("preproc_bold", "brain_mask"),
+        str(run).replace("preproc_bold", "brain_mask"),
+    )
+    result = dvars(run, "--mask", "auto", "--summary")
+    assert result.exit_code == 0, result.output
+    assert rows_of(result.stdout)[0]["dummy"] == "3"
+    scored = runner.invoke(app, ["score", str(run), "--dummy-scans", "auto", "--nan", "omit"])
+    assert rows_of(scored.stdout)[0]["dummy"] == "3"
+
+
+def test_the_table_and_the_censor_files_never_take_each_others_place(tmp_path):
+    folder = tmp_path / "c"
+    folder.mkdir()
+    table = folder / SPIKE.name.replace(".nii.gz", "_censor.tsv")
+    result = dvars(SPIKE, "--mask", "auto", "--censor", folder, "-o", table)
+    assert (
+        result.exit_code == 2
+        and "is where the table, its sidecar or the report goes" in result.stderr
+    )
+    assert not table.exists()
+
+
+def test_confounds_auto_on_stdin_and_a_table_without_fd_say_so():
+    stdin = runner.invoke(
+        app, ["dvars", "-", "--confounds", "auto", "--intensity-normalization", "0"],
+        input="a,b\n1,2\n3,5\n2,2\n",
+    )  # fmt: skip
+    assert stdin.exit_code == 3
+    assert "stdin has no name: give --confounds FILE" in rows_of(stdin.stdout)[0]["error"]
+    bare = DATA / "shared" / "event_related_fmri.csv"  # no FD, no motion columns
+    result = dvars(SPIKE, "--mask", "auto", "--confounds", bare, "--fd-above", "0.5")
+    assert result.exit_code == 3
+    error = rows_of(result.stdout)[0]["error"]
+    assert "has 3360 rows, but the run has 80 frames" in error  # the rows are checked first

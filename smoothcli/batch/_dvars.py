@@ -123,9 +123,10 @@ class DvarsJob(Job):
             )
         fd = confounds.fd if confounds is not None else None
         if confounds is not None and fd is None:
-            ctx.notes.append(
-                "the confounds file has neither framewise_displacement nor trans_*/rot_*: no FD"
-            )
+            what = "the confounds file has neither framewise_displacement nor trans_*/rot_*"
+            if opts.fd_above is not None:
+                raise ValueError(f"--fd-above needs framewise displacement, and {what}")
+            ctx.notes.append(f"{what}: no FD")
         nan = np.array([np.nan])
         values = {c: np.concatenate([nan, getattr(found, c)]) for c, _ in MEASURES}
         judged = judge(values["std_dvars"], fd, dummy, opts.rules)

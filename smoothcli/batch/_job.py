@@ -104,7 +104,7 @@ def make_tasks(
     """A task per input, with its mask and confounds: ``mask`` for every NIfTI file (other
     formats have no use for one), or with ``--mask auto`` the mask beside each NIfTI file;
     ``confounds`` for every input, or with ``auto`` the run's confounds table beside each
-    image. An image with no mask or confounds table, or more than one, gets the reason as
+    file (not stdin). An input with no mask or confounds table, or more than one, gets the reason as
     its ``problem``."""
     from ..pairing import ConfoundsPairing, MaskPairing
     from ..sources import format_of_name
@@ -117,7 +117,12 @@ def make_tasks(
         try:
             if mask is not None and fmt in (None, "nifti"):  # stdin or an odd name: NIfTI?
                 mine = mask if mask != AUTO else masks.pair(str(path)) if fmt == "nifti" else None
-            if confounds == AUTO and fmt in IMAGES:
+            if confounds == AUTO and path == STDIN:
+                raise ValueError(
+                    "--confounds auto pairs a BIDS-named file with the confounds table "
+                    "beside it, and stdin has no name: give --confounds FILE"
+                )
+            if confounds == AUTO:
                 theirs = tables.pair(str(path))
         except ValueError as exc:
             yield make_task(path, absolute=absolute)._replace_problem(str(exc))

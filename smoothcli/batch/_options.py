@@ -13,6 +13,7 @@ from .._text import error_line
 from ..metrics.dvars import DEFAULT_NORMALIZATION, DEFAULT_TOLERANCE
 from ..qc import AUTO, Rules
 from ..scalarise import ScalarisationMap, parse_scalarisation
+from ..status import run_failed
 
 __all__ = ["DvarsOptions", "Result", "RunQC", "ScoreOptions", "Thresholds", "run_failed"]
 
@@ -201,12 +202,6 @@ class RunQC:
     failed: tuple[int, ...]
     tr: float | None = None
     carpet: Any = None
-
-
-def run_failed(row: dict) -> bool:
-    """Whether a row says its run failed: its ``verdict`` where the table has one (a
-    per-frame DVARS row), else its ``check``."""
-    return (row["verdict"] if "verdict" in row else row.get("check")) == "fail"
 
 
 @dataclass

@@ -13,6 +13,8 @@ from ._run import Usage
 
 __all__ = ["Censor"]
 
+ENDING = "_censor.tsv"
+
 
 @dataclass
 class Censor:
@@ -20,33 +22,39 @@ class Censor:
     files an input's result asks for, written as it comes back."""
 
     folder: str | None = None
-    protect: list[str] = field(default_factory=list)
+    protect: list[str] = field(default_factory=list)  # what the command reads
+    outputs: list[str] = field(default_factory=list)  # what it writes (may not exist yet)
     written: list[str] = field(default_factory=list)
-    _names: Names = field(default_factory=lambda: Names("_censor.tsv"))
+    _names: Names = field(default_factory=lambda: Names(ENDING))
 
     def check(self, inputs: list[str]) -> None:
-        """A usage error for a folder that cannot be made, or a censor file that would be
-        one of the command's inputs (or its table, mask, ...)."""
+        """Name every input's censor file (the whole batch, so that a resumed batch gives
+        each its name again); a usage error for a folder that cannot be made, or a censor
+        file that would be one of the command's inputs, its mask, or what it writes."""
         if self.folder is None:
             return
         from ..output import OutputError, check_target
 
+        self._names = Names(ENDING, inputs)
         try:
             os.makedirs(self.folder, exist_ok=True)
         except OSError as exc:
-            raise Usage(
-                f"cannot make the folder {self.folder}: {exc.strerror}", "--censor"
-            ) from None
-        names = Names(self._names.ending)  # the names the inputs will get, checked now
+            message = f"cannot make the folder {self.folder}: {exc.strerror}"
+            raise Usage(message, "--censor") from None
+        ours = {os.path.realpath(p) for p in self.outputs}
         for path in inputs:
+            where = self._path(path)
+            if os.path.realpath(where) in ours:
+                message = f"{where} is where the table, its sidecar or the report goes"
+                raise Usage(message, "--censor")
             try:
-                check_target(self._path(names, path), protect=self.protect, sidecar=False)
+                check_target(where, protect=self.protect, sidecar=False)
             except OutputError as exc:
                 raise Usage(str(exc), "--censor") from None
 
-    def _path(self, names: Names, path: str, array: str | None = None) -> str:
+    def _path(self, path: str, array: str | None = None) -> str:
         assert self.folder is not None
-        return os.path.join(self.folder, names.name(path, array))
+        return os.path.join(self.folder, self._names.name(path, array))
 
     def add(self, result: Any) -> str | None:
         """Write the censor file of each run of ``result``; the error, if one could not be."""
@@ -56,14 +64,13 @@ class Censor:
         from ..qc import censor_table
 
         for run in result.runs:
-            path = self._path(self._names, result.path, run.array)
+            path = self._path(result.path, run.array)
             try:
                 target = check_target(path, protect=self.protect, sidecar=False)
                 with target.open() as stream:
                     stream.write(censor_table(run.frames, run.dummy, run.failed))
             except (OutputError, OSError) as exc:
-                return (
-                    f"cannot write the censor file {path}: {getattr(exc, 'strerror', None) or exc}"
-                )
+                reason = getattr(exc, "strerror", None) or exc
+                return f"cannot write the censor file {path}: {reason}"
             self.written.append(path)
         return None

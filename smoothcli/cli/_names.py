@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 
 __all__ = ["Names", "stem"]
 
@@ -20,18 +21,27 @@ def stem(path: str) -> str:
 
 
 class Names:
-    """Names for one kind of file, each given once: two inputs of one name in different
-    folders get ``NAME`` and ``NAME-2``."""
+    """Names for one kind of file (``ending``), one per input: two inputs of one name in
+    different folders get ``NAME`` and ``NAME-2``, numbered in the order of ``inputs`` (the
+    whole batch, given up front, so that a resumed batch gives each input the name it had)."""
 
-    def __init__(self, ending: str) -> None:
+    def __init__(self, ending: str, inputs: Iterable[str] = ()) -> None:
         self.ending = ending
+        self._stems: dict[str, str] = {}
         self._given: set[str] = set()
+        for path in inputs:
+            self._stem(path)
+
+    def _stem(self, path: str) -> str:
+        if path not in self._stems:
+            base = stem(path)
+            name, n = base, 1
+            while name in self._given:
+                n += 1
+                name = f"{base}-{n}"
+            self._given.add(name)
+            self._stems[path] = name
+        return self._stems[path]
 
     def name(self, path: str, array: str | None = None) -> str:
-        base = stem(path) + (f"_{array}" if array else "")
-        name, n = base, 1
-        while name in self._given:
-            n += 1
-            name = f"{base}-{n}"
-        self._given.add(name)
-        return name + self.ending
+        return self._stem(path) + (f"_{array}" if array else "") + self.ending

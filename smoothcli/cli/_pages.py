@@ -78,6 +78,10 @@ class Pages:
                     f"cannot make the folder {self.plot}: {exc.strerror}", "--plot"
                 ) from None
 
+    def assign(self, inputs: list[str]) -> None:
+        """Name every input's PNG up front (a resumed batch gives each its name again)."""
+        self._names = Names(".png", inputs)
+
     def add(self, result: Any, threshold: float | None) -> None:
         """An input's rows: kept for the page; drawn now for ``--plot``."""
         if self.report is not None and not self.resume:

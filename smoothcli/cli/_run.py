@@ -87,14 +87,14 @@ def gather_inputs(
 
 
 def _skipped(skipped: list[tuple[str, str]]) -> str:
-    """How many files a folder scan skipped, and why: ``7 skipped (3 masks or
-    segmentations, by name; 2 not an image; 2 not a time series)``."""
+    """How many files a folder scan skipped, and why: ``7 skipped: 3 masks or
+    segmentations (by name); 2 not images (tables and arrays); 2 not time series``."""
     from ..discover import MASK_BY_NAME, NOT_AN_IMAGE, NOT_TIME_SERIES
 
     kinds = {
-        MASK_BY_NAME: "masks or segmentations, by name",
-        NOT_AN_IMAGE: "not an image (tables and arrays)",
-        NOT_TIME_SERIES: "not a time series",
+        MASK_BY_NAME: "masks or segmentations (by name)",
+        NOT_AN_IMAGE: "not images (tables and arrays)",
+        NOT_TIME_SERIES: "not time series",
     }
     counts = {label: 0 for label in kinds.values()}
     for _, reason in skipped:
@@ -102,7 +102,7 @@ def _skipped(skipped: list[tuple[str, str]]) -> str:
             if reason.startswith(start):
                 counts[label] += 1
     parts = "; ".join(f"{n} {label}" for label, n in counts.items() if n)
-    return f"{len(skipped)} skipped ({parts})"
+    return f"{len(skipped)} skipped: {parts}"
 
 
 def _once(inputs: list[str]) -> list[str]:
@@ -326,10 +326,14 @@ def run_batch(
         names = select_columns(spec, job.columns)
     except OutputError as exc:
         raise Usage(str(exc), "--columns") from None
-    written = [*protect, *([output] if output else []), *([report] if report else [])]
-    pages = Pages(report, plot, written[: len(written) - bool(report)], output, resume)
+    from ..output import sidecar_path
+
+    table = [output, sidecar_path(output)] if output else []
+    pages = Pages(report, plot, [*protect, *table[:1]], output, resume)
     pages.check()
-    censors = Censor(censor, written)
+    pages.assign(inputs)
+    ours = [p for p in (*table, report) if p is not None]
+    censors = Censor(censor, [*protect, *ours], ours)
     censors.check(inputs)
     mask = None
     if opts.mask is not None and opts.mask != AUTO:

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
+from ..status import run_failed
 from ._errors import OutputError
 from ._journal import (
     MAGIC,
@@ -226,9 +227,7 @@ class Resume:
             _digest(data),
             [[os.path.abspath(d), *(_stamp(d) or (None, None))] for d in depends],
             sum(row.get("status") == "error" for row in rows),
-            sum(
-                (row["verdict"] if "verdict" in row else row.get("check")) == "fail" for row in rows
-            ),
+            sum(run_failed(row) for row in rows),
         )
         self._end = entry.end  # rows are safe: a kill from here redoes them, at worst
         line = entry.line()

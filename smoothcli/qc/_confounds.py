@@ -2,7 +2,7 @@
 marks.
 
 fMRIPrep writes ``*_desc-confounds_timeseries.tsv`` (``_desc-confounds_regressors.tsv``
-before 1.2) beside each run: one row per frame, ``n/a`` where a value is missing (the first
+from 1.2 to 20.1) beside each run: one row per frame, ``n/a`` where a value is missing (the first
 row of every derivative, of ``framewise_displacement``, of ``dvars``). What is read here:
 
 - ``framewise_displacement``: Power et al. (2012)'s FD, as fMRIPrep computes it (nipype's

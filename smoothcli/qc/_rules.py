@@ -1,6 +1,6 @@
 """Which frames count and how a run is judged: frame checks, run verdicts and their reasons.
 
-Values never change here; what QC options change is the judgement (DESIGN.md, decision 11):
+Values never change here; what QC options change is the judgement:
 
 - **dummy frames**: with ``d`` dummy volumes (frames ``0 .. d-1``), every frame whose
   difference involves one (frames ``1 .. d``) is ``skip``: it keeps its value and never

@@ -142,8 +142,6 @@ class Batch:
             ),
         )
 
-    worst_first = ranked
-
 
 #: summary tables: (the column that tells them, kind, measure, its mean, max, frame of max)
 _SUMMARIES = (

@@ -136,8 +136,8 @@ def carpet_svg(run: Run, salt: str) -> str:
         data, aspect="auto", cmap="gray", vmin=-3, vmax=3, interpolation="nearest",
         extent=(-0.5, data.shape[1] - 0.5, data.shape[0], 0),
     )  # fmt: skip
-    if run.dummy:
-        ax.axvline(run.dummy + 0.5, color=FLAG, linewidth=0.8, linestyle=":")
+    if run.dummy:  # the carpet's columns are volumes: the dummy ones are 0 .. d-1
+        ax.axvline(run.dummy - 0.5, color=FLAG, linewidth=0.8, linestyle=":")
     ax.set_xlabel("frame", fontsize=8)
     ax.set_ylabel("voxels", fontsize=8)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))

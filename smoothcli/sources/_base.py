@@ -357,15 +357,16 @@ def verify(source: Any) -> None:
 
 def global_signal(source: Any, time_axis: int, frames: int) -> np.ndarray:
     """The mean over every other axis of each of the first ``frames`` elements along
-    ``time_axis`` (a run's global signal), in float64, read in blocks: only those frames
-    where the blocks run along time, else every block."""
+    ``time_axis`` (a run's global signal), in float64, of the finite values (a NaN
+    background is left out), read in blocks: only those frames where the blocks run along
+    time, else every block."""
     shape = tuple(source.shape)
     ndim = len(shape)
     if not ndim:
         return np.zeros(0)
     time_axis %= ndim
     keep = min(frames, shape[time_axis])
-    sums = np.zeros(keep)
+    sums, counts = np.zeros(keep), np.zeros(keep)
     if not keep:
         return sums
     others = tuple(a for a in range(ndim) if a != time_axis)
@@ -376,16 +377,29 @@ def global_signal(source: Any, time_axis: int, frames: int) -> np.ndarray:
         for piece in pieces:
             if time_axis == chunk:
                 k = min(piece.shape[time_axis], keep - seen)
-                part = take(piece, time_axis, 0, k).sum(axis=others, dtype=np.float64)
+                part, count = _finite_sums(take(piece, time_axis, 0, k), others)
                 sums[seen : seen + k] += part
+                counts[seen : seen + k] += count
                 seen += k
                 if seen >= keep:
                     break
             else:
-                part = take(piece, time_axis, 0, keep)
-                sums += part.sum(axis=others, dtype=np.float64)
+                part, count = _finite_sums(take(piece, time_axis, 0, keep), others)
+                sums += part
+                counts += count
     finally:
         close = getattr(pieces, "close", None)
         if close is not None:
             close()
-    return sums / max(math.prod(shape) // max(shape[time_axis], 1), 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return sums / counts
+
+
+def _finite_sums(block: np.ndarray, axes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """The sums of the finite values of ``block`` over ``axes``, and how many there were."""
+    if block.dtype.kind != "f":
+        count = math.prod(block.shape[a] for a in axes)
+        return block.sum(axis=axes, dtype=np.float64), np.full(1, count, np.float64)
+    finite = np.isfinite(block)
+    values = np.where(finite, block, 0).sum(axis=axes, dtype=np.float64)
+    return values, finite.sum(axis=axes).astype(np.float64)

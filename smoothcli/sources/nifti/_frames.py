@@ -49,17 +49,28 @@ class _Frames:
         #: what a stream that ends early is told (``missing`` and ``total`` frames)
         self.truncated = "the image is truncated: frame {missing} of {total} is missing"
         #: with :meth:`NiftiSource.keep_global`: the sum over the whole frame (every voxel,
-        #: before any mask) of each of the first ``global_frames`` frames, as stored
+        #: before any mask) of each of the first ``global_frames`` frames, as stored, and
+        #: how many voxels it is of (the finite ones: a NaN background is left out)
         self.global_frames = 0
         self.global_sums: list[float] = []
+        self.global_counts: list[int] = []
 
     def _keep_global(self, start: int, k: int, raw: np.ndarray) -> None:
         """Sum the whole frames among the first :attr:`global_frames` (in float64: exact for
         integers) before a mask gathers them, for the dummy-volume detector."""
         take = min(k, self.global_frames - start)
-        if take > 0:
-            frames = raw.view(self.storage).reshape(k, -1)[:take]
-            self.global_sums.extend(frames.sum(axis=1, dtype=np.float64).tolist())
+        if take <= 0:
+            return
+        frames = raw.view(self.storage).reshape(k, -1)[:take]
+        if self.storage.kind == "f":
+            finite = np.isfinite(frames)
+            sums = np.where(finite, frames, 0).sum(axis=1, dtype=np.float64)
+            counts = finite.sum(axis=1)
+        else:
+            sums = frames.sum(axis=1, dtype=np.float64)
+            counts = np.full(take, frames.shape[1])
+        self.global_sums.extend(sums.tolist())
+        self.global_counts.extend(counts.tolist())
 
     def stored(self, raw: np.ndarray, k: int, pool: Buffers | None = None) -> np.ndarray:
         """``k`` frames of raw bytes -> a block as stored: (X, Y, Z, k) or (voxels, k),
@@ -211,10 +222,12 @@ class NiftiSource:
         self._reader.global_frames = frames
 
     def global_signal(self) -> np.ndarray:
-        """The means :meth:`keep_global` asked for, in values (scaled), once read."""
-        voxels = math.prod(self._frame)
+        """The means :meth:`keep_global` asked for, in values (scaled), once read: over the
+        finite voxels (NaN where a frame has none)."""
         sums = np.asarray(self._reader.global_sums, np.float64)
-        means = sums / max(voxels, 1)
+        counts = np.asarray(self._reader.global_counts, np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = sums / counts
         if self.scale is not None:
             means = means * self.scale[0] + self.scale[1]
         return means
