@@ -5,7 +5,35 @@ The public API loads lazily, so that ``smoothcli --help`` never pays for importi
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import os as _os
+import sys as _sys
+
+
+def _is_the_program() -> bool:
+    """Whether this process is the ``smoothcli`` program (its script, or ``python -m
+    smoothcli``, during which ``sys.argv[0]`` is ``-m``), not a program that imports it."""
+    names = [_sys.argv[0] if _sys.argv else ""]
+    names.append(getattr(_sys.modules.get("__main__"), "__file__", None) or "")
+    for name in names:
+        if name == "-m":
+            return True
+        base = _os.path.basename(name).lower()
+        if base.removesuffix(".exe").removesuffix("-script.py") == "smoothcli":
+            return True
+    return False
+
+
+if _is_the_program():  # Ctrl-C from smoothcli's first line on: exit 130, one line
+    import _signal  # built in: no time to import (the signal module takes a few ms)
+
+    _early: list[int] = []  # a signal that arrives while the handlers' module loads
+    for _signum in (_signal.SIGINT, _signal.SIGTERM):
+        _signal.signal(_signum, lambda signum, frame: _early.append(signum))
+    from ._signals import take_over
+
+    take_over(_early)
+
+from typing import TYPE_CHECKING, Any  # noqa: E402
 
 __version__ = "0.1.0"
 

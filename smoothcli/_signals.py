@@ -9,12 +9,15 @@ output file), :func:`raise_on_signal` turns both signals into :class:`Interrupte
 
 from __future__ import annotations
 
+# only what the console script has loaded already: this module is imported first thing, so
+# that a Ctrl-C during the imports that follow ends the process cleanly
 import os
 import signal
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "Interrupted",
@@ -108,13 +111,16 @@ def _unraisable(info: Any) -> None:
     sys.__unraisablehook__(info)
 
 
-def take_over() -> None:
-    """Called first thing by the ``smoothcli`` entry point: this process's signals are ours,
-    and from now on SIGINT/SIGTERM end it at once."""
+def take_over(early: list[int] | None = None) -> None:
+    """Called first thing when smoothcli is the program: this process's signals are ours,
+    and from now on SIGINT/SIGTERM end it at once (as does one in ``early``, noted before
+    this module was loaded)."""
     global _managed
     _managed = True
     sys.unraisablehook = _unraisable
     _install(_exit_now)
+    if early:
+        _exit_now(early[0], None)
 
 
 def exit_at_once() -> None:
@@ -129,19 +135,20 @@ def raise_on_signal() -> None:
         _install(_raise)
 
 
-@contextmanager
-def deferred() -> Iterator[None]:
+class deferred:
     """While the block runs (an import of JAX, after the work has begun), SIGINT/SIGTERM are
     only noted; :class:`Interrupted` is raised when it ends. Raising inside a native
     library's import aborts the process (a C++ exception through nanobind: exit -6)."""
-    if not _managed or signal.getsignal(signal.SIGINT) is not _raise:
-        yield
-        return
-    pending: list[int] = []
-    _install(lambda signum, frame: pending.append(signum))
-    try:
-        yield
-    finally:
+
+    def __enter__(self) -> None:
+        self._active = _managed and signal.getsignal(signal.SIGINT) is _raise
+        self._pending: list[int] = []
+        if self._active:
+            _install(lambda signum, frame: self._pending.append(signum))
+
+    def __exit__(self, *exc: object) -> None:
+        if not self._active:
+            return
         _install(_raise)
-    if pending:
-        raise Interrupted(pending[0])
+        if self._pending:
+            raise Interrupted(self._pending[0])

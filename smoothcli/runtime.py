@@ -37,8 +37,47 @@ def cpu_count() -> int:
         return os.cpu_count() or 1
 
 
+#: the XLA flag that asks for CPU devices, for a JAX older than 0.5 (no jax_num_cpu_devices)
+_XLA_DEVICES = "--xla_force_host_platform_device_count="
+#: set (and inherited by worker processes) while that flag in XLA_FLAGS is smoothcli's own
+_OWN_XLA_FLAG = "SMOOTHCLI_XLA_DEVICE_FLAG"
+
+
+def jax_version() -> tuple[int, ...]:
+    """The installed JAX's version, as numbers (without importing JAX); () if unknown."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        text = version("jax")
+    except PackageNotFoundError:
+        return ()
+    parts = []
+    for piece in text.split(".")[:3]:
+        digits = "".join(c for c in piece if c.isdigit())
+        if not digits:
+            break
+        parts.append(int(digits))
+    return tuple(parts)
+
+
+def _own_xla_flag(count: int | None) -> None:
+    """Put smoothcli's device flag in XLA_FLAGS (``count``), or take it out (``None``)."""
+    flags = [f for f in os.environ.get("XLA_FLAGS", "").split() if not f.startswith(_XLA_DEVICES)]
+    if count is not None:
+        flags.append(f"{_XLA_DEVICES}{count}")
+        os.environ[_OWN_XLA_FLAG] = "1"
+    else:
+        os.environ.pop(_OWN_XLA_FLAG, None)
+    if flags:
+        os.environ["XLA_FLAGS"] = " ".join(flags)
+    else:
+        os.environ.pop("XLA_FLAGS", None)
+
+
 def _device_count(cpu_devices: int | None) -> int | None:
     """How many CPU devices to ask for; ``None`` when the user has told JAX already."""
+    if os.environ.get(_OWN_XLA_FLAG) and "jax" not in sys.modules:
+        _own_xla_flag(None)  # inherited from the process that started this one: not ours
     if "JAX_NUM_CPU_DEVICES" in os.environ:
         return None
     if "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", ""):
@@ -148,6 +187,9 @@ def configure(*, cpu_devices: int | None = None) -> None:
     if count is None or count <= 1:
         return
     jax = sys.modules.get("jax")
+    if jax is None and jax_version() < (0, 5):  # no jax_num_cpu_devices: XLA's own flag
+        _own_xla_flag(count)
+        return
     if jax is None:  # JAX reads it when imported; smoothcli._jax then takes it back out
         os.environ["JAX_NUM_CPU_DEVICES"] = str(count)
         _for_this_process.add("JAX_NUM_CPU_DEVICES")

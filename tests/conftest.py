@@ -4,6 +4,7 @@ profile on CI."""
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,8 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = ROOT.parent / "shared" / "data"
+#: small real fMRI files (copied from nitime and nilearn: see tests/data/real/README.md)
+SHARED_DATA = ROOT / "tests" / "data" / "real"
 
 
 @pytest.fixture
@@ -72,3 +74,79 @@ def run_clean_python(code: str, **env: str) -> str:
     )
     assert out.returncode == 0, out.stderr
     return out.stdout.strip()
+
+
+#: resident memory of this process above which the compiled kernels are dropped after a test
+KEEP_COMPILED_BYTES = 900 << 20
+
+
+def _resident_bytes() -> int:
+    import psutil
+
+    return psutil.Process().memory_info().rss
+
+
+@pytest.fixture(autouse=True)
+def _forget_compiled_kernels():
+    """Drop JAX's compilations after a test once this process holds more than
+    :data:`KEEP_COMPILED_BYTES`: JAX keeps every kernel and every small jitted operation the
+    tests run on the side, and over the whole suite that grew this process to 1.7 GB. (Not
+    after every test: compiling again costs more time than the suite can spare.)"""
+    yield
+    import sys
+
+    if "jax" in sys.modules and _resident_bytes() > KEEP_COMPILED_BYTES:
+        import gc
+
+        import jax
+
+        from smoothcli.engine import clear_caches
+
+        clear_caches()
+        jax.clear_caches()
+        gc.collect()
+        _trim()
+
+
+def _trim() -> None:
+    """Give the freed memory back to the system (glibc keeps it otherwise)."""
+    import contextlib
+    import ctypes
+    import sys
+
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def cli_runner():
+    """A ``CliRunner`` whose ``result.stdout`` is stdout alone and ``result.stderr`` all of
+    stderr: click 8.2 keeps the two apart by itself; click 8.1 (what typer's lowest version
+    brings) when asked, and then it reads stderr without flushing it: made write-through."""
+    import contextlib
+
+    from typer.testing import CliRunner
+
+    class Runner(CliRunner):
+        @contextlib.contextmanager
+        def isolation(self, *args, **kwargs):
+            with super().isolation(*args, **kwargs) as streams:
+                with contextlib.suppress(AttributeError, ValueError):
+                    sys.stderr.reconfigure(write_through=True)
+                yield streams
+
+    try:
+        return Runner(mix_stderr=False)
+    except TypeError:  # click 8.2 and newer: no such option, the streams are apart
+        return Runner()
+
+
+#: tests that need Linux itself: /proc, O_TMPFILE, prctl
+linux_only = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="needs Linux (/proc, O_TMPFILE or prctl)"
+)
+#: tests that need a POSIX system: signals sent to a process, FIFOs, file modes, symlinks,
+#: devices such as /dev/full, a pseudo-terminal
+posix_only = pytest.mark.skipif(
+    os.name != "posix", reason="needs POSIX (signals, FIFOs, file modes, symlinks, /dev, a pty)"
+)

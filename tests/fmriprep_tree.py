@@ -1,6 +1,6 @@
 """An fMRIPrep-like derivatives tree for tests: :func:`make_fmriprep_tree`.
 
-Built from the real 4D run ``shared/data/fmri2.nii.gz`` (int16, 10x10x18x40) and small 3D
+Built from the real 4D run ``tests/data/real/fmri2.nii.gz`` (int16, 10x10x18x40) and small 3D
 images made with nibabel. Every 4D run holds distinct data (the real run rolled in time by
 its own number of frames) and every brain mask is distinct (the run's mean above its own
 percentile), so a run scored with another run's mask gives another score. Layout (``*`` =
@@ -61,7 +61,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = Path(__file__).resolve().parent / "data" / "real"
 BOLD = DATA / "fmri2.nii.gz"
 MNI = "space-MNI152NLin2009cAsym_res-2"
 MASK_REASON = "a mask or segmentation, by name"

@@ -33,10 +33,10 @@ from smoothcli.batch import (
 from smoothcli.batch._job import make_task
 from smoothcli.output import COLUMNS, make_writer
 
+from .conftest import posix_only
+
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared" / "data"
-if not SHARED.is_dir():
-    SHARED = Path("/work/shared/data")
+SHARED = ROOT / "tests" / "data" / "real"
 MASK = "sample_data/masks/sub-01_desc-brain_mask.nii.gz"
 NAMES = [c.name for c in COLUMNS]
 
@@ -213,6 +213,7 @@ CHILD = textwrap.dedent(
 )
 
 
+@posix_only
 def test_ctrl_c_stops_the_batch_and_leaves_no_worker(big, tmp_path):
     script = tmp_path / "child.py"
     script.write_text(CHILD)

@@ -19,14 +19,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import typer
-from typer.testing import CliRunner
 
 from smoothcli.cli import app
 
 from .cdp import Browser, find_chromium
-from .conftest import SHARED_DATA
+from .conftest import SHARED_DATA, cli_runner
 
-runner = CliRunner()
+runner = cli_runner()
 
 # clicks every table header (the sortable tables' handlers run), twice: both orders
 CLICK_HEADERS = "for (const th of document.querySelectorAll('th')) { th.click(); th.click(); }"

@@ -20,6 +20,7 @@ from smoothcli.discover import Discovery, Unlisted, discover
 from smoothcli.pairing import MaskPairing, bids_name, pair_mask
 from smoothcli.sources.probe import time_series_problem
 
+from .conftest import posix_only
 from .fmriprep_tree import MASK_REASON, MNI, make_fmriprep_tree
 
 
@@ -113,6 +114,7 @@ def test_selection_happens_before_skipping(tree):
     ]
 
 
+@posix_only
 def test_an_excluded_folder_is_not_entered(tmp_path):
     (tmp_path / "keep").mkdir()
     np.save(tmp_path / "keep" / "a.npy", np.arange(3.0))

@@ -14,7 +14,6 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
 import smoothcli
 from smoothcli.cli import app
@@ -24,11 +23,11 @@ from smoothcli.metrics.dvars import dvars as compute_dvars
 from smoothcli.sources import open_path
 from smoothcli.sources.nifti import load_mask
 
-from .conftest import ROOT, SHARED_DATA
+from .conftest import ROOT, SHARED_DATA, cli_runner
 from .fmriprep_tree import make_fmriprep_tree
 from .reference import ref_dvars
 
-runner = CliRunner()
+runner = cli_runner()
 DATA = ROOT / "tests" / "data" / "dvars"
 GOLDEN = json.loads((DATA / "golden.json").read_text())
 IMAGES = {
@@ -49,7 +48,7 @@ def rows_of(text: str) -> list[dict]:
 
 
 def golden_table(name: str) -> pd.DataFrame:
-    return pd.read_csv(DATA / name, sep="\t", na_values="n/a")
+    return pd.read_csv(DATA / name, sep="\t", na_values="n/a", float_precision="round_trip")
 
 
 def _cases():
@@ -105,7 +104,9 @@ def test_summary_equals_the_interface_averages_and_groupby_of_frames(image):
     averages = (("dvars_nstd", "avg_nstd"), ("dvars_std", "avg_std"), ("dvars_vstd", "avg_vxstd"))
     for iqm, key in averages:
         assert float(row[iqm]) == pytest.approx(float(interface[key]), rel=RTOL)
-    frames = pd.read_csv(io.StringIO(per_frame.stdout), sep="\t", na_values="n/a")
+    frames = pd.read_csv(
+        io.StringIO(per_frame.stdout), sep="\t", na_values="n/a", float_precision="round_trip"
+    )
     stats = frames.groupby("path")[list(MEASURES)].agg(["mean", "max", "idxmax"])
     for column, iqm in zip(MEASURES, ("dvars_nstd", "dvars_std", "dvars_vstd"), strict=True):
         assert float(row[iqm]) == pytest.approx(stats[(column, "mean")].iloc[0], rel=1e-12)

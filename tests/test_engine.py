@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from smoothcli import SmoothcliWarning, SmoothnessLoss, evaluate, parse_scalarisation
+from smoothcli import SmoothcliWarning, SmoothnessLoss, evaluate, parse_scalarisation, runtime
 from smoothcli import engine as engine_mod
 from smoothcli.engine import evaluate_info
 
@@ -83,11 +83,12 @@ X3 = np.random.default_rng(11).standard_normal((13, 4, 5)).astype(np.float32)
 @pytest.mark.parametrize("spec", SPECS)
 @pytest.mark.parametrize(("ci", "chunk_rows"), list(enumerate([1, 2, 7, 13])))
 def test_every_map_matches_whole_array_and_reference_for_every_chunk_size(spec, ci, chunk_rows):
-    # across the four chunk sizes, every axis meets every n in 0..3, with and without a pad
+    # across the four chunk sizes, every axis meets every n in 0..3, twice with a pad and
+    # twice without (one case per axis and chunk size: each is a kernel to compile)
     for axis in (0, 1, 2):
-        for n in ((axis + ci) % 4, (axis + ci + 2) % 4):
-            pad = None if (n + ci) % 2 else -0.5
-            check(X3, spec, n=n, pad=pad, axis=axis, chunk_rows=chunk_rows)
+        n = (axis + ci) % 4
+        pad = None if (axis + ci // 2) % 2 else -0.5
+        check(X3, spec, n=n, pad=pad, axis=axis, chunk_rows=chunk_rows)
 
 
 @st.composite
@@ -246,8 +247,7 @@ def test_accumulates_in_float64():
     X = np.zeros((4100, 4097), np.float32)
     X[:, 1::2] = 1.0
     got = float(evaluate(SmoothnessLoss(), X))
-    assert got == 4100 * 4096
-    assert got == np.abs(np.diff(X.astype(np.float64))).sum()
+    assert got == 4100 * 4096  # exact; a float32 sum would stop at 2**24 + a few
 
 
 # -- any n -----------------------------------------------------------------------------------
@@ -326,7 +326,7 @@ def test_importing_smoothcli_leaves_jax_alone():
         "import os, jax, numpy as np\n"
         "from smoothcli import SmoothnessLoss, evaluate\n"
         "evaluate(SmoothnessLoss(), np.arange(5.0))\n"
-        "print(jax.config.jax_num_cpu_devices, len(jax.local_devices()), "
+        "print(getattr(jax.config, 'jax_num_cpu_devices', -1), len(jax.local_devices()), "
         "os.environ.get('JAX_PLATFORMS'))\n"
     )
     assert run_clean_python(code) == "-1 1 None"
@@ -342,7 +342,11 @@ def test_configure_sets_devices_and_platform_once():
         "print(len(jax.local_devices()), os.environ['JAX_PLATFORMS'])\n"
     )
     assert run_clean_python(code) == "3 cpu"
-    assert run_clean_python(code, JAX_NUM_CPU_DEVICES="2") == "2 cpu"  # the user's setting wins
+    # the user's setting wins (before JAX 0.5, its only one was XLA's flag)
+    users = {"JAX_NUM_CPU_DEVICES": "2"}
+    if runtime.jax_version() < (0, 5):
+        users = {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    assert run_clean_python(code, **users) == "2 cpu"
     assert run_clean_python(code, JAX_PLATFORMS="") == "3"  # the user's choice of platform is kept
     env_code = code.replace("cpu_devices=3", "").replace("runtime.configure(cpu_devices=1)", "")
     assert run_clean_python(env_code, SMOOTHCLI_CPU_DEVICES="1") == "1 cpu"

@@ -17,7 +17,6 @@ import pytest
 from nibabel import cifti2
 from nibabel.cifti2 import cifti2_axes as axes
 from nibabel.gifti import GiftiDataArray, GiftiImage
-from typer.testing import CliRunner
 
 from smoothcli import score_paths
 from smoothcli.cli import app
@@ -26,7 +25,9 @@ from smoothcli.sources import SUFFIXES, InputError, open_path, open_stdin, sniff
 from smoothcli.sources import cifti as cifti_mod
 from smoothcli.sources.nifti import _frames as nifti_frames
 
-runner = CliRunner()
+from .conftest import cli_runner, posix_only
+
+runner = cli_runner()
 RTOL = 1e-6
 
 # -- files, written with nibabel's own API -------------------------------------------------------
@@ -351,6 +352,7 @@ def test_gifti_scores_like_numpy_with_time_last(tmp_path, name, kw, spec):
     np.testing.assert_allclose(frame["score"].to_numpy(float), want, rtol=RTOL)
 
 
+@posix_only
 def test_bad_gifti_files_are_one_line_error_rows(tmp_path):
     kw = {"datatype": "NIFTI_TYPE_FLOAT32"}
     cases = {

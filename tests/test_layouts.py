@@ -12,7 +12,24 @@ from smoothcli.engine import _plan, evaluate_info
 from smoothcli.engine import _stream as engine_stream
 
 from .reference import ref_loss
-from .test_engine import SPECS, chain_of
+from .test_engine import chain_of
+
+#: one spec of each kind a layout treats differently: a reduction of everything (sum-like,
+#: max-like, a p-norm, an order 0 and an infinite order), per frame (reducing a frame's own
+#: axes), per voxel (reducing time), kept dims, outer maps after an inner one, a matrix norm
+SPECS = [
+    "l1",
+    "max",
+    "rms",
+    "vnorm(p=0, axis=None)",
+    "vnorm(p=-inf, axis=None)",
+    "rms(axis=space)",
+    "vnorm(p=2, axis=time)",
+    "mean(vnorm(p=2, axis=0))",
+    "max(meansq(axis=space), axis=0)",
+    "sum(vnorm(p=1, axis=time, keepdims=True), axis=None)",
+    "norm(p=2, axis=time)",
+]
 
 X4 = np.random.default_rng(21).standard_normal((5, 6, 7, 40))
 

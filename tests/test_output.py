@@ -34,6 +34,8 @@ from smoothcli.output import (
 from smoothcli.output._target import _atomic, _copy
 from smoothcli.output._values import number_text
 
+from .conftest import linux_only, posix_only
+
 ENTITIES = ("sub", "ses", "task", "acq", "run", "echo", "space", "desc")
 
 # scores that 7-digit or float32 rounding would change, in their own dtypes
@@ -193,7 +195,9 @@ def test_tsv_round_trips_every_column_through_csv_and_pandas():
     special = got[len(ROWS) :]
     assert [r["score"] for r in special] == ["n/a", "n/a", "inf", "-inf", "n/a"]
     assert special[0]["index"] == "n/a" and special[0]["check"] == "n/a"  # None and absent
-    frame = pd.read_csv(io.StringIO(out), sep="\t", dtype={e: str for e in ENTITIES})
+    frame = pd.read_csv(
+        io.StringIO(out), sep="\t", dtype={e: str for e in ENTITIES}, float_precision="round_trip"
+    )
     assert list(frame.columns) == list(COLUMN_NAMES)
     for row, score in zip(ROWS, frame["score"], strict=False):
         same_score(score, row["score"])
@@ -214,7 +218,9 @@ def test_csv_round_trips_every_column_empty_for_missing_nan_for_nan():
     special = got[len(ROWS) :]
     assert [r["score"] for r in special] == ["nan", "nan", "inf", "-inf", ""]
     assert special[0]["index"] == "" and special[4]["error"] == "no such file: gone.npy"
-    frame = pd.read_csv(io.StringIO(out), dtype={e: str for e in ENTITIES})
+    frame = pd.read_csv(
+        io.StringIO(out), dtype={e: str for e in ENTITIES}, float_precision="round_trip"
+    )
     for row, score in zip(ROWS, frame["score"], strict=False):
         same_score(score, row["score"])
     assert frame["score"].iloc[len(ROWS) :].isna().tolist() == [True, True, False, False, True]
@@ -321,6 +327,7 @@ def test_surrogate_escaped_names_write_in_every_format(tmp_path, fmt):
 # -- targets: regular files -----------------------------------------------------------------------
 
 
+@posix_only
 def test_new_file_gets_the_umask_mode_and_an_existing_file_keeps_its_mode(tmp_path):
     old = os.umask(0o022)
     try:
@@ -360,6 +367,7 @@ def test_an_exception_inside_open_leaves_the_old_file_and_no_temp_file(tmp_path,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["scores.tsv"]
 
 
+@posix_only
 def test_writing_through_a_symlink_replaces_the_file_it_points_to(tmp_path):
     real = tmp_path / "real.tsv"
     real.write_text("old\n")
@@ -369,6 +377,7 @@ def test_writing_through_a_symlink_replaces_the_file_it_points_to(tmp_path):
     assert (tmp_path / "link.tsv").is_symlink() and real.read_text() == "new\n"
 
 
+@linux_only
 def test_where_linkat_is_refused_the_anonymous_file_is_copied_into_place(tmp_path):
     """The path taken when /proc cannot link an O_TMPFILE file (EXDEV, EPERM)."""
     old = tmp_path / "scores.tsv"
@@ -411,6 +420,7 @@ def test_sigkill_while_writing_leaves_the_old_file_and_no_temp_file(tmp_path):
 # -- targets: devices, FIFOs and descriptors are written into -------------------------------------
 
 
+@posix_only
 def test_dev_null_stays_a_character_device():
     target = check_target("/dev/null", protect=[])
     assert not target.regular and target.sidecar is None
@@ -419,6 +429,7 @@ def test_dev_null_stays_a_character_device():
     assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
 
 
+@posix_only
 def test_a_fifo_is_written_into_and_still_exists(tmp_path):
     fifo = tmp_path / "scores.tsv"
     os.mkfifo(fifo)
@@ -437,6 +448,7 @@ def test_a_fifo_is_written_into_and_still_exists(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["scores.tsv"]
 
 
+@linux_only
 def test_a_proc_self_fd_path_writes_into_the_pipe_it_names():
     read_end, write_end = os.pipe()
     try:
@@ -494,6 +506,7 @@ def test_bad_targets_are_one_line_output_errors(tmp_path):
     assert os.listdir(tmp_path) == ["file"]
 
 
+@posix_only
 def test_a_folder_that_cannot_be_written_is_refused(tmp_path):
     if os.getuid() != 0:
         locked = tmp_path / "locked"
@@ -540,6 +553,7 @@ def test_a_folder_that_cannot_be_written_is_refused(tmp_path):
     assert "cannot write to the folder" in message, message
 
 
+@posix_only
 def test_files_the_command_reads_are_protected_also_through_links(tmp_path):
     data = tmp_path / "data.csv"
     data.write_text("1\n2\n")
@@ -595,6 +609,7 @@ def test_sidecar_describes_each_column_with_version_options_and_time(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["scores.json", "scores.tsv"]
 
 
+@posix_only
 def test_no_sidecar_for_json_markdown_or_a_device(tmp_path):
     for name in ("s.json", "s.md"):
         assert write_sidecar(check_target(str(tmp_path / name)), ["path"], {}) is None
@@ -622,7 +637,9 @@ def test_writing_a_whole_report_file_end_to_end(tmp_path):
         writer.close()
         assert not out.exists()  # atomic: nothing until the block ends
     write_sidecar(target, COLUMN_NAMES, {"Date": "now"})
-    frame = pd.read_csv(out, sep="\t", dtype={e: str for e in ENTITIES})
+    frame = pd.read_csv(
+        out, sep="\t", dtype={e: str for e in ENTITIES}, float_precision="round_trip"
+    )
     assert len(frame) == len(ROWS)
     for row, score in zip(ROWS, frame["score"], strict=True):
         same_score(score, row["score"])

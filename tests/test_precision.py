@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from smoothcli import SmoothnessLoss, parse_scalarisation
+from smoothcli._jax import enable_x64
 from smoothcli.engine import evaluate, evaluate_info
 from smoothcli.precision import compute_dtype
 
@@ -102,7 +103,7 @@ def test_the_library_users_jax_configuration_is_unchanged():
     assert jax.config.jax_enable_x64 == before
     assert jax.numpy.asarray(1.0).dtype == (F64 if before else F32)
     # and with x64 turned on by the user, float32 input still computes in float32
-    with jax.enable_x64(True):
+    with enable_x64(True):
         got = evaluate(SmoothnessLoss(), np.arange(10, dtype=np.float32))
         assert got.dtype == F32 and float(got) == 9.0
         assert jax.config.jax_enable_x64

@@ -19,7 +19,6 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
 from smoothcli.cli import app
 from smoothcli.qc import (
@@ -32,21 +31,21 @@ from smoothcli.qc import (
     read_confounds,
 )
 
-from .conftest import ROOT
+from .conftest import ROOT, cli_runner
 
-runner = CliRunner()
+runner = cli_runner()
 DATA = ROOT / "tests" / "data"
 QC = DATA / "qc"
 TREE = QC / "tree"
 GOLDEN = json.loads((QC / "golden.json").read_text())
-REAL_CONFOUNDS = DATA / "shared" / "test-v21_desc-confounds_timeseries.tsv"
+REAL_CONFOUNDS = DATA / "real" / "test-v21_desc-confounds_timeseries.tsv"
 RUNS = sorted(TREE.rglob("*_desc-preproc_bold.nii.gz"), key=lambda p: p.parts)
 SPIKE = next(p for p in RUNS if "run-1" in p.name)
 MOTION = next(p for p in RUNS if "run-2" in p.name)
 SPIKE_FRAMES = [50, 51]  # the spike on frame 50: the differences 49->50 and 50->51
 #: the real runs, with the masks their DVARS needs
 MASKS = {
-    "tests/data/shared/fmri2.nii.gz": DATA / "dvars" / "fmri2_mask.nii.gz",
+    "tests/data/real/fmri2.nii.gz": DATA / "dvars" / "fmri2_mask.nii.gz",
     "tests/data/dvars/synth_bold.nii.gz": DATA / "dvars" / "synth_mask.nii.gz",
 }
 
@@ -147,14 +146,14 @@ def test_every_frame_a_dummy_is_an_error_row():
 def test_fd_from_the_motion_columns_equals_fmripreps_and_nipypes(tmp_path):
     """The real fMRIPrep table: Power's FD from trans_*/rot_* equals its
     framewise_displacement column and nipype's FramewiseDisplacement."""
-    table = pd.read_csv(REAL_CONFOUNDS, sep="\t", na_values="n/a")
+    table = pd.read_csv(REAL_CONFOUNDS, sep="\t", na_values="n/a", float_precision="round_trip")
     motion = table[["trans_x", "trans_y", "trans_z", "rot_x", "rot_y", "rot_z"]].to_numpy()
     fd = power_fd(motion)
     want = table["framewise_displacement"].to_numpy()
     assert math.isnan(fd[0]) and math.isnan(want[0])
     np.testing.assert_allclose(fd[1:], want[1:], rtol=0, atol=1e-9)
     nipype = GOLDEN["FramewiseDisplacement"][
-        "tests/data/shared/test-v21_desc-confounds_timeseries.tsv"
+        "tests/data/real/test-v21_desc-confounds_timeseries.tsv"
     ]
     np.testing.assert_allclose(fd[1:], nipype[1:], rtol=0, atol=1e-12)
     no_fd = tmp_path / "sub-01_task-rest_desc-confounds_timeseries.tsv"
@@ -181,7 +180,7 @@ def test_confounds_auto_adds_fd_and_the_dummy_columns():
     confounds = MOTION.with_name(
         MOTION.name.replace("desc-preproc_bold.nii.gz", "desc-confounds_timeseries.tsv")
     )
-    table = pd.read_csv(confounds, sep="\t", na_values="n/a")
+    table = pd.read_csv(confounds, sep="\t", na_values="n/a", float_precision="round_trip")
     assert {r["confounds"] for r in rows} == {str(confounds)}
     assert rows[0]["fd"] == "n/a"
     assert [float(r["fd"]) for r in rows[1:]] == list(table["framewise_displacement"][1:])
@@ -386,13 +385,21 @@ def test_censor_files_drop_the_dummy_volumes_and_the_failed_frames(tmp_path):
     assert result.exit_code == 1
     names = sorted(p.name for p in folder.iterdir())
     assert names == sorted(p.name.replace(".nii.gz", "_censor.tsv") for p in RUNS)
-    spike = pd.read_csv(folder / SPIKE.name.replace(".nii.gz", "_censor.tsv"), sep="\t")
+    spike = pd.read_csv(
+        folder / SPIKE.name.replace(".nii.gz", "_censor.tsv"),
+        sep="\t",
+        float_precision="round_trip",
+    )
     assert list(spike.columns) == ["frame", "censor", *(f"outlier_0{i}" for i in range(5))]
     assert list(spike["frame"]) == list(range(80))
     assert list(np.flatnonzero(spike["censor"])) == [0, 1, 2, 50, 51]  # 3 dummy volumes
     spikes = spike.filter(like="outlier_").to_numpy()
     assert (spikes.sum(axis=0) == 1).all() and list(spikes.argmax(axis=0)) == [0, 1, 2, 50, 51]
-    clean = pd.read_csv(folder / RUNS[1].name.replace(".nii.gz", "_censor.tsv"), sep="\t")
+    clean = pd.read_csv(
+        folder / RUNS[1].name.replace(".nii.gz", "_censor.tsv"),
+        sep="\t",
+        float_precision="round_trip",
+    )
     assert list(np.flatnonzero(clean["censor"])) == [0, 1]  # sub-02: 2 dummy volumes
     assert "5 censor file(s) in" in result.stderr
     # usable as confounds: nilearn takes each column of this file as a regressor
@@ -431,7 +438,7 @@ def test_dvars_on_a_folder_takes_only_images():
     )
     table = next(TREE.rglob("*_desc-confounds_timeseries.tsv"))
     assert f"skipped: {table}: not an image: a table" in result.stderr
-    events = DATA / "shared" / "event_related_fmri.csv"
+    events = DATA / "real" / "event_related_fmri.csv"
     named = dvars(events, "--summary", "--intensity-normalization", "0")  # named: a run
     assert named.exit_code == 0 and rows_of(named.stdout)[0]["status"] == "ok"
 
@@ -603,7 +610,11 @@ def test_a_resumed_batch_gives_each_run_its_own_censor_file(tmp_path):
     first = (folder / "sub-01_task-rest_desc-preproc_bold_censor.tsv").read_text()
     assert dvars(a, b, *common).exit_code == 1  # a is done already: only b is computed
     assert (folder / "sub-01_task-rest_desc-preproc_bold_censor.tsv").read_text() == first
-    second = pd.read_csv(folder / "sub-01_task-rest_desc-preproc_bold-2_censor.tsv", sep="\t")
+    second = pd.read_csv(
+        folder / "sub-01_task-rest_desc-preproc_bold-2_censor.tsv",
+        sep="\t",
+        float_precision="round_trip",
+    )
     assert list(np.flatnonzero(second["censor"])) == [0, 1, 2]  # b: dummies only, no spike
     assert "50\t1" in first
 
@@ -647,7 +658,7 @@ def test_confounds_auto_on_stdin_and_a_table_without_fd_say_so():
     )  # fmt: skip
     assert stdin.exit_code == 3
     assert "stdin has no name: give --confounds FILE" in rows_of(stdin.stdout)[0]["error"]
-    bare = DATA / "shared" / "event_related_fmri.csv"  # no FD, no motion columns
+    bare = DATA / "real" / "event_related_fmri.csv"  # no FD, no motion columns
     result = dvars(SPIKE, "--mask", "auto", "--confounds", bare, "--fd-above", "0.5")
     assert result.exit_code == 3
     error = rows_of(result.stdout)[0]["error"]

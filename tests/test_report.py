@@ -13,15 +13,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
 from smoothcli.cli import app
 from smoothcli.output import make_writer
 from smoothcli.output._values import number_text
 
+from .conftest import cli_runner
 from .fmriprep_tree import make_fmriprep_tree
 
-runner = CliRunner()
+runner = cli_runner()
 PER_FRAME = ["--scalarise", "rms(axis=space)"]
 
 
@@ -42,7 +42,7 @@ def table_rows(path: Path) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory):
-    """An fMRIPrep-like tree from ../shared/data, scored per frame with --mask auto and a
+    """An fMRIPrep-like tree from tests/data/real, scored per frame with --mask auto and a
     threshold one run exceeds, plus a truncated run: the table, its sidecar and the page."""
     root = tmp_path_factory.mktemp("report")
     tree = make_fmriprep_tree(root / "derivatives")

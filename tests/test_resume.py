@@ -30,6 +30,8 @@ from smoothcli.output import (
     sidecar_path,
 )
 
+from .conftest import posix_only
+
 ROOT = Path(__file__).resolve().parents[1]
 
 # The child: resumes FILE over its inputs, writing each input's rows in 7-byte pieces with a
@@ -141,6 +143,7 @@ def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+@posix_only
 @pytest.mark.parametrize("fmt", RESUMABLE)
 def test_kill9_at_random_moments_then_resume_equals_an_uninterrupted_run(folder, fmt):
     inputs = make_inputs(folder)
@@ -226,6 +229,7 @@ def test_new_file_header_sidecar_journal_and_mode(folder):
     assert Path(".out.tsv.resume.jsonl").read_text().count("\n") == 1
 
 
+@posix_only
 def test_existing_mode_is_kept_when_rows_are_removed(folder):
     Path("a.csv").write_text("1\n")
     with open_resume("out.csv", "csv", COLUMNS, meta=META) as resume:
@@ -260,6 +264,7 @@ def test_other_options_columns_format_and_a_file_without_journal_are_refused(fol
         open_resume("out.tsv", "tsv", COLUMNS, meta=META)
 
 
+@posix_only
 def test_file_sidecar_and_journal_are_never_an_input(folder):
     open_resume("out.tsv", "tsv", COLUMNS, meta=META).close()
     os.link(".out.tsv.resume.jsonl", "journal-link.csv")

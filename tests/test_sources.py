@@ -35,6 +35,7 @@ from smoothcli.sources import table as table_mod
 from smoothcli.sources.nifti import _mask as nifti_mask
 from smoothcli.sources.nifti import load_mask
 
+from .conftest import posix_only
 from .test_formats import cifti_image, cifti_values, gifti_bytes, gifti_values
 
 # -- helpers -------------------------------------------------------------------------------------
@@ -512,6 +513,7 @@ def test_npz_member_crc_is_checked(tmp_path):
         blocks_of(item.source, 100)
 
 
+@posix_only
 def test_things_named_npz_that_are_not(tmp_path):
     (tmp_path / "t.npz").write_text("text\n")
     with pytest.raises(InputError, match=r"^not an NPZ \(zip\) archive$"):
@@ -729,6 +731,7 @@ def test_a_line_longer_than_the_bound_is_an_error(tmp_path, monkeypatch):
         table(tmp_path, "a\n" + "1" * 20000 + "\n")
 
 
+@posix_only
 def test_dev_zero_named_csv_fails_fast(tmp_path):
     os.symlink("/dev/zero", tmp_path / "x.csv")
     with pytest.raises(InputError, match="not a regular file but a character device"):
@@ -792,6 +795,7 @@ def test_stdin_from_a_real_pipe(tmp_path):
 # -- paths ----------------------------------------------------------------------------------------
 
 
+@posix_only
 def test_paths_that_cannot_be_read(tmp_path):
     with pytest.raises(InputError, match=r"^file name too long$"):
         open_path(tmp_path / ("x" * 300 + ".npy"))
@@ -809,6 +813,7 @@ def test_paths_that_cannot_be_read(tmp_path):
         open_path(tmp_path / "f.csv" / "x.csv")
 
 
+@posix_only
 def test_permission_denied(tmp_path):
     locked = tmp_path / "locked"
     locked.mkdir()

@@ -10,14 +10,13 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
 from smoothcli.cli import app
 
-from .conftest import SHARED_DATA
+from .conftest import SHARED_DATA, cli_runner
 from .fmriprep_tree import make_fmriprep_tree
 
-runner = CliRunner()
+runner = cli_runner()
 PER_FRAME = ["--scalarise", "rms(axis=space)"]
 
 
@@ -26,7 +25,13 @@ def run(*args):
 
 
 def table(text: str) -> pd.DataFrame:
-    return pd.read_csv(io.StringIO(text), sep="\t", na_values="n/a", keep_default_na=False)
+    return pd.read_csv(
+        io.StringIO(text),
+        sep="\t",
+        na_values="n/a",
+        keep_default_na=False,
+        float_precision="round_trip",
+    )
 
 
 @pytest.fixture(scope="module")

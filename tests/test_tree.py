@@ -15,14 +15,13 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
 from smoothcli.cli import app
 
-from .conftest import ROOT
+from .conftest import ROOT, cli_runner, posix_only
 from .fmriprep_tree import make_fmriprep_tree
 
-runner = CliRunner()
+runner = cli_runner()
 SAMPLE = ROOT / "sample_data"
 
 
@@ -117,6 +116,7 @@ def test_jobs_and_dask_give_the_same_bytes_as_one_process(tree, tmp_path):
     assert (dask.returncode, dask.stdout) == (3, one.stdout), dask.stderr
 
 
+@posix_only
 def test_resume_after_kill_9_ends_with_each_input_once(tree, tmp_path):
     inputs = [str(tree["root"]), str(SAMPLE)]
     whole = tmp_path / "whole.tsv"
@@ -145,7 +145,7 @@ def _busy_batch(tmp_path: Path, count: int) -> tuple[subprocess.Popen, list[int]
     """A ``--jobs 2`` batch with minutes of work, once its two workers are busy; its
     children. Each input is scored once (links, not repeats of one path)."""
     big = tmp_path / "big.npy"
-    np.save(big, np.random.default_rng(0).standard_normal((64, 1_000_000)).astype(np.float32))
+    np.save(big, np.random.default_rng(0).standard_normal((64, 1_000_000), dtype=np.float32))
     inputs = []
     for i in range(count):
         os.link(big, tmp_path / f"big{i:03d}.npy")
@@ -164,6 +164,7 @@ def _busy_batch(tmp_path: Path, count: int) -> tuple[subprocess.Popen, list[int]
     return proc, children
 
 
+@posix_only
 def test_ctrl_c_with_jobs_exits_130_and_leaves_no_worker(tree, tmp_path):
     proc, children = _busy_batch(tmp_path, 200)
     proc.send_signal(signal.SIGINT)

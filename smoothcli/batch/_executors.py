@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from typing import Any
@@ -57,6 +58,15 @@ class Workers:
     def submit(self, fn: Callable, /, *args: Any) -> Future:
         return self.executor.submit(fn, *args)
 
+    def position(self, number: int) -> float | None:
+        """How far task ``number`` has read its input (0 to 1), if known: in this process,
+        what its reader reported last."""
+        if not self.inline:
+            return None
+        from ..sources._consumed import fraction
+
+        return fraction()
+
     def kill(self) -> None:
         """Stop every worker now (an interruption)."""
         self.close()
@@ -84,23 +94,36 @@ def inline_executor() -> Workers:
 
 # -- worker processes ---------------------------------------------------------------------
 
-#: in a worker process: the shared table of (pid, task number) pairs and this worker's slot
+#: in a worker process: the shared table of (pid, task number, progress) triples and this
+#: worker's slot; progress in millionths of the input read
 _slot: tuple[Any, int] | None = None
+#: the table's fields per worker
+FIELDS = 3
+PROGRESS_SCALE = 1_000_000
 
 
 def _die_with_parent() -> None:
     """On Linux, ask the kernel to kill this worker when the process that started it dies
-    (even by SIGKILL), so that no worker is left behind."""
+    (even by SIGKILL), so that no worker is left behind. Elsewhere (macOS, Windows) there is
+    no such request: a worker there notices its parent's death when its pipe closes."""
+    if not sys.platform.startswith("linux"):
+        return
     try:
         import ctypes
 
         libc = ctypes.CDLL(None, use_errno=True)
         pr_set_pdeathsig = 1
         libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):  # not Linux
+    except (OSError, AttributeError, TypeError, ImportError):  # no libc to ask
         return
     if os.getppid() == 1:  # the parent died before the request was made
         os._exit(1)
+
+
+def _report_progress(done: float) -> None:
+    if _slot is not None:
+        table, slot = _slot
+        table[FIELDS * slot + 2] = int(done * PROGRESS_SCALE)
 
 
 def _init_worker(table: Any, counter: Any) -> None:
@@ -113,17 +136,22 @@ def _init_worker(table: Any, counter: Any) -> None:
     with counter.get_lock():
         slot = counter.value
         counter.value += 1
-    if 2 * slot + 1 < len(table):
+    if FIELDS * slot + 2 < len(table):
         _slot = (table, slot)
-        table[2 * slot] = os.getpid()
-        table[2 * slot + 1] = IDLE
+        table[FIELDS * slot] = os.getpid()
+        table[FIELDS * slot + 1] = IDLE
+        table[FIELDS * slot + 2] = 0
+        from ..sources._consumed import set_sink
+
+        set_sink(_report_progress)
 
 
 def mark_running(number: int) -> None:
     """Record in the shared table which task this worker process runs (``IDLE``: none)."""
     if _slot is not None:
         table, slot = _slot
-        table[2 * slot + 1] = number
+        table[FIELDS * slot + 2] = 0
+        table[FIELDS * slot + 1] = number
 
 
 class ProcessWorkers(Workers):
@@ -142,7 +170,7 @@ class ProcessWorkers(Workers):
     def _new_pool(self, count: int) -> Executor:
         from concurrent.futures import ProcessPoolExecutor
 
-        self._table = self._ctx.Array("q", [0, IDLE] * count, lock=False)
+        self._table = self._ctx.Array("q", [0, IDLE, 0] * count, lock=False)
         self._counter = self._ctx.Value("i", 0)
         self._procs = {}
         return ProcessPoolExecutor(
@@ -169,10 +197,18 @@ class ProcessWorkers(Workers):
         if not dead:
             return None
         table = self._table
-        running = {table[i]: table[i + 1] for i in range(0, len(table), 2)}
+        running = {table[i]: table[i + 1] for i in range(0, len(table), FIELDS)}
         if not dead <= running.keys():
             return None
         return {running[pid] for pid in dead if running[pid] != IDLE}
+
+    def position(self, number: int) -> float | None:
+        """How far the worker running task ``number`` has read its input, if one is."""
+        table = self._table
+        for i in range(0, len(table), FIELDS):
+            if table[i + 1] == number:
+                return table[i + 2] / PROGRESS_SCALE
+        return None
 
     def restart(self) -> None:
         """A new pool after the old one broke."""

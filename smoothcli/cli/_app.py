@@ -8,7 +8,9 @@ from typing import Annotated, Any
 import typer
 
 from .. import __version__
+from ._complete import COMPLETE_VAR, init
 from ._dvars import dvars
+from ._examples import examples
 from ._report import report
 from ._score import score
 from ._spec import spec
@@ -18,7 +20,7 @@ HELP = """Score how smooth signals are: backward differences reduced to a number
 Commands: 'score' scores files (NIfTI, CIFTI-2, GIFTI, CSV/TSV, NPY/NPZ) and writes one row
 per score; 'dvars' gives DVARS per frame as fMRIPrep and MRIQC report it; 'report' turns
 their tables into one HTML QC page; 'spec' checks a --scalarise spec and prints its canonical
-form.
+form; 'examples' prints the folder of the example files that come with smoothcli.
 
 Exit status: 0 every input scored and within the thresholds; 1 a threshold failed (a NaN
 always fails); 2 usage error (options, a bad spec or mask); 3 an input could not be scored;
@@ -62,9 +64,7 @@ def _completion(install: bool) -> Any:
             typer.echo(f"{shell} completion installed in {path}")
         else:
             typer.echo(
-                get_completion_script(
-                    prog_name="smoothcli", complete_var="_SMOOTHCLI_COMPLETE", shell=shell
-                )
+                get_completion_script(prog_name="smoothcli", complete_var=COMPLETE_VAR, shell=shell)
             )
         raise typer.Exit()
 
@@ -103,7 +103,10 @@ def main(
     pass
 
 
+init()  # a completion script is asking: Typer's classes answer it
+
 app.command()(score)
 app.command()(dvars)
 app.command()(report)
 app.command()(spec)
+app.command()(examples)

@@ -14,6 +14,7 @@ import typer
 
 from .._nan import NanPolicy
 from ..sources._registry import FORMATS
+from . import _complete as complete
 
 SPEC_HELP = (
     "How to reduce the differences to a score, in the spec language: a map name "
@@ -62,7 +63,12 @@ PadValue = Annotated[
     float | None,
     typer.Option("--pad-value", metavar="FLOAT", help="Value prepended once before differencing."),
 ]
-Scalarise = Annotated[str, typer.Option("--scalarise", metavar="SPEC", help=SPEC_HELP)]
+Scalarise = Annotated[
+    str,
+    typer.Option(
+        "--scalarise", metavar="SPEC", help=SPEC_HELP, autocompletion=complete.scalarisations
+    ),
+]
 Nu = Annotated[float, typer.Option("--nu", metavar="FLOAT", help="Multiplier of the score.")]
 Name = Annotated[
     str, typer.Option("--name", metavar="TEXT", help="The loss's name, for the name column.")
@@ -72,6 +78,7 @@ Mask = Annotated[
     typer.Option(
         "--mask",
         metavar="FILE|auto",
+        autocompletion=complete.auto_or_file,
         help="3D NIfTI mask (nonzero is in) for 4D NIfTI inputs; 'auto': for each BIDS-named "
         "image, the desc-brain_mask beside it with the same entities.",
     ),
@@ -211,6 +218,7 @@ Confounds = Annotated[
     typer.Option(
         "--confounds",
         metavar="auto|FILE",
+        autocompletion=complete.auto_or_file,
         help="fMRIPrep's confounds table of each run: FILE, or auto (the "
         "desc-confounds_timeseries.tsv beside each image with the same run entities).",
     ),

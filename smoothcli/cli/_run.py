@@ -246,9 +246,13 @@ def _stream(
     from ..batch import iter_results
 
     stdin = sys.stdin.buffer if "-" in inputs else None
+
+    def where(number: int) -> Any:
+        return lambda: executor.position(number)
+
     with ui.progress(inputs) as progress:
         if inputs:
-            progress.reading(inputs[0])
+            progress.reading(inputs[0], where(0))
         results = iter_results(inputs, job, stdin=stdin, mask=mask, executor=executor)
         for i, result in enumerate(results):
             if log is not None:
@@ -272,7 +276,7 @@ def _stream(
             pages.add(result, job.opts.fail_above)
             signals.check()
             if i + 1 < len(inputs):
-                progress.reading(inputs[i + 1])
+                progress.reading(inputs[i + 1], where(i + 1))
             progress.advance()
     if writer is not None:
         writer.close()  # after the progress bar is gone

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 __all__ = ["UI", "Progress", "say"]
@@ -111,13 +111,14 @@ def _size(path: str) -> int:
 
 class _Watcher:
     """A thread that moves the byte bar of a big file as this process (or a worker) reads
-    it, by the offset of the file's descriptor."""
+    it, by what its reader reports (see :mod:`smoothcli.sources._consumed`)."""
 
     def __init__(self, bar: Any, sizes: dict[str, int]) -> None:
         import threading
 
         self.bar, self.sizes = bar, sizes
         self.path: str | None = None
+        self.where: Callable[[], float | None] | None = None
         self.task: Any = None
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, name="smoothcli-progress", daemon=True)
@@ -130,9 +131,12 @@ class _Watcher:
         self.stop.set()
         self.thread.join(1)
 
-    def follow(self, path: str) -> None:
+    def follow(self, path: str, where: Callable[[], float | None] | None = None) -> None:
+        """Show ``path``'s own bar if it is big; ``where()`` says how far it has been read
+        (0 to 1), when that is known."""
+        self.where = where
         size = self.sizes.get(path, 0)
-        if size <= BIG_FILE:
+        if size <= BIG_FILE or where is None:
             if self.task is not None:
                 self.bar.update(self.task, visible=False)
             self.path = None
@@ -144,15 +148,13 @@ class _Watcher:
         self.path = path
 
     def _run(self) -> None:
-        from ._reading import family, read_position
-
         while not self.stop.wait(0.25):
-            path, task = self.path, self.task
-            if path is None or task is None:
+            path, task, where = self.path, self.task, self.where
+            if path is None or task is None or where is None:
                 continue
-            pos = read_position(path, family())
-            if pos is not None:
-                self.bar.update(task, completed=pos)
+            done = where()
+            if done is not None:
+                self.bar.update(task, completed=int(done * self.sizes.get(path, 0)))
 
 
 class Progress:
@@ -161,11 +163,12 @@ class Progress:
     def __init__(self, bar: Any = None, task: Any = None, watcher: _Watcher | None = None):
         self.bar, self.task, self.watcher = bar, task, watcher
 
-    def reading(self, path: str) -> None:
+    def reading(self, path: str, where: Callable[[], float | None] | None = None) -> None:
+        """The batch waits for ``path`` now; ``where()`` says how far it has been read."""
         if self.bar is not None:
             self.bar.update(self.task, description=os.path.basename(path) or path)
         if self.watcher is not None:
-            self.watcher.follow(path)
+            self.watcher.follow(path, where)
 
     def advance(self) -> None:
         if self.bar is not None:

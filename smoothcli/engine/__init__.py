@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from .._jax import jax
+from .._jax import enable_x64, jax
 from .._nan import NanPolicy
 from .._warnings import SmoothcliWarning
 from ..loss import SmoothnessLoss, check_options, smoothness
@@ -143,7 +143,7 @@ def evaluate_info(
         src = ArraySource(source)
     dtype = np.dtype(src.dtype).newbyteorder("=")  # blocks are staged in native order
     cdtype = compute_dtype(dtype)
-    x64 = jax.enable_x64(True) if cdtype == np.float64 else contextlib.nullcontext()
+    x64 = enable_x64(True) if cdtype == np.float64 else contextlib.nullcontext()
     with x64, np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # IEEE, quietly
         return _evaluate(loss, src, dtype, cdtype, omit, chunk_rows, chunk_bytes)
 

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
+from .._os import BINARY, CLOEXEC, pwrite_all
 from ..status import run_failed
 from ._errors import OutputError
 from ._journal import (
@@ -66,10 +67,7 @@ class _Render:
 
 def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
     """Write all of ``data`` at ``offset`` (tests replace this with a slow, piecewise one)."""
-    view = memoryview(data)
-    while view:
-        done = os.pwrite(fd, view, offset)
-        view, offset = view[done:], offset + done
+    pwrite_all(fd, data, offset)
 
 
 def _normal(value: Any) -> Any:
@@ -151,7 +149,7 @@ class Resume:
             _write_atomic(self._target, b"".join(pieces))
             fresh = moved
         elif len(data) > position:  # a killed input's rows, a torn row: cut them off
-            fd = os.open(self._target.real, os.O_WRONLY | os.O_CLOEXEC)
+            fd = os.open(self._target.real, os.O_WRONLY | CLOEXEC | BINARY)
             try:
                 os.ftruncate(fd, position)
                 os.fsync(fd)
@@ -164,8 +162,8 @@ class Resume:
 
     def _open_fds(self) -> None:
         self.close()
-        self._fd = os.open(self._target.real, os.O_WRONLY | os.O_CLOEXEC)
-        self._jfd = os.open(self._journal.real, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
+        self._fd = os.open(self._target.real, os.O_WRONLY | CLOEXEC | BINARY)
+        self._jfd = os.open(self._journal.real, os.O_WRONLY | os.O_APPEND | CLOEXEC | BINARY)
 
     # -- use --------------------------------------------------------------------------------
 

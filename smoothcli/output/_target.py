@@ -1,9 +1,11 @@
 """Where output goes: checked before any work, then written atomically or straight into it.
 
 A regular file (or a new name) is written atomically: an anonymous ``O_TMPFILE`` file in the
-target's folder, linked into place only when writing ended without an error, so even SIGKILL
-leaves nothing behind (a named ``.NAME.xxxx.tmp`` file, removed on any exception, where
-``O_TMPFILE`` is not supported). A new file gets the mode the umask gives; an existing one
+target's folder (Linux), linked into place only when writing ended without an error, so even
+SIGKILL leaves nothing behind. Where there is no ``O_TMPFILE`` (or no ``/proc`` to link it
+from), a named ``.NAME.xxxx.tmp`` file in the folder, removed on any exception, is renamed
+over the target; where there are no ``*at()`` calls (Windows), the same with paths
+(``tempfile.mkstemp`` and ``os.replace``). A new file gets the mode the umask gives; an existing one
 keeps its mode. Anything else (a device, a FIFO, ``/dev/stdout``, ``/proc/self/fd/N``) is
 written into, as a shell redirection would, and never replaced.
 """
@@ -21,6 +23,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO
 
+from .._os import BINARY, CLOEXEC, NOCTTY, name_max, open_folder
 from ._errors import OutputError
 from ._values import ESCAPE_ERRORS, clean
 
@@ -65,7 +68,7 @@ def _direct(target: Target) -> Iterator[IO[str]]:
         fd = os.dup(target.fd)
     else:
         # as a shell's '>' would (O_TRUNC does nothing to a device or a FIFO)
-        fd = os.open(target.real, os.O_WRONLY | os.O_TRUNC | os.O_NOCTTY | os.O_CLOEXEC)
+        fd = os.open(target.real, os.O_WRONLY | os.O_TRUNC | NOCTTY | CLOEXEC | BINARY)
     with _text_stream(fd) as stream:
         yield stream
 
@@ -74,7 +77,10 @@ def _direct(target: Target) -> Iterator[IO[str]]:
 def _atomic(target: Target, *, anonymous: bool = True) -> Iterator[IO[str]]:
     """``anonymous=False`` takes the named-temporary-file way (tests use it)."""
     folder, name = os.path.split(target.real)
-    dir_fd = os.open(folder or ".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    dir_fd = open_folder(folder)
+    if dir_fd is None:  # no *at() calls here: a temporary file by its path, renamed over
+        yield from _by_path(folder, name, target)
+        return
     try:
         fd = _anonymous(dir_fd) if anonymous else None
         if fd is not None:
@@ -93,13 +99,17 @@ def _atomic(target: Target, *, anonymous: bool = True) -> Iterator[IO[str]]:
         os.close(dir_fd)
 
 
+#: where a process's descriptors are named as paths (Linux), for ``linkat`` of a new file
+PROC_FD = "/proc/self/fd"
+
+
 def _anonymous(dir_fd: int) -> int | None:
     """An unnamed file in the folder, or None where O_TMPFILE is not supported."""
     flags = getattr(os, "O_TMPFILE", 0)
-    if not flags or not os.path.isdir("/proc/self/fd"):
+    if not flags or not os.path.isdir(PROC_FD):
         return None
     try:
-        return os.open(".", flags | os.O_RDWR | os.O_CLOEXEC, 0o666, dir_fd=dir_fd)
+        return os.open(".", flags | os.O_RDWR | CLOEXEC, 0o666, dir_fd=dir_fd)
     except OSError as exc:
         if exc.errno in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOENT):
             return None
@@ -116,7 +126,7 @@ def _flush_std(fd: int) -> None:
 
 def _finish(stream: IO[str], fd: int, target: Target) -> None:
     stream.flush()
-    if target.mode is not None:
+    if target.mode is not None and hasattr(os, "fchmod"):  # Windows has no modes to keep
         os.fchmod(fd, target.mode)
     os.fsync(fd)
 
@@ -128,7 +138,7 @@ def _temp_name(name: str) -> str:
 def _link(fd: int, dir_fd: int, name: str) -> None:
     """Give the anonymous file ``name``: directly when the name is free, else under a
     temporary name renamed over the old file (atomic for a reader)."""
-    source = f"/proc/self/fd/{fd}"
+    source = f"{PROC_FD}/{fd}"
     with contextlib.suppress(FileExistsError):
         os.link(source, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd, follow_symlinks=True)
         return
@@ -148,7 +158,7 @@ def _link(fd: int, dir_fd: int, name: str) -> None:
 
 
 def _create_temp(dir_fd: int, name: str) -> tuple[int, str]:
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | CLOEXEC | BINARY
     while True:
         temp = _temp_name(name)
         with contextlib.suppress(FileExistsError):
@@ -165,12 +175,32 @@ def _copy(source: int, dir_fd: int, name: str, target: Target) -> None:
                 out.write(block)
             out.flush()
             if target.mode is not None:
-                os.fchmod(fd, target.mode)
+                os.fchmod(fd, target.mode)  # (only on Linux: this copies an O_TMPFILE)
             os.fsync(fd)
         os.replace(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temp, dir_fd=dir_fd)
+        raise
+
+
+def _by_path(folder: str, name: str, target: Target) -> Iterator[IO[str]]:
+    """Write a temporary file beside the target, by path, and rename it over the target
+    (created as ``_create_temp`` does: the mode the umask gives)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | CLOEXEC | BINARY
+    while True:
+        temp = os.path.join(folder or ".", _temp_name(name))
+        with contextlib.suppress(FileExistsError):
+            fd = os.open(temp, flags, 0o666)
+            break
+    try:
+        with _text_stream(fd) as stream:
+            yield stream
+            _finish(stream, fd, target)
+        os.replace(temp, target.real)
+    except BaseException:  # KeyboardInterrupt and SystemExit too
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
         raise
 
 
@@ -330,9 +360,6 @@ def check_target(path: str, *, protect: Iterable[str] = (), sidecar: bool = True
 def _check_new_name(path: str, real: str) -> None:
     folder, name = os.path.split(real)
     encoded = os.fsencode(name)
-    try:
-        limit = os.pathconf(folder or ".", "PC_NAME_MAX")
-    except (OSError, ValueError):
-        limit = 255
+    limit = name_max(folder)
     if len(encoded) > limit or len(os.fsencode(real)) >= 4096:
         raise _fail(path, "the name is too long")

@@ -17,6 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from ._consumed import report
 from ._errors import InputError, open_binary, os_error_message
 from ._prefetch import Buffers, Prefetch, prefetch
 
@@ -192,6 +193,7 @@ def read_rows(
     with each block's bytes when it asks for the next, so one buffer serves every read;
     with ``pool``, buffers come from there (the caller gives them back)."""
     spare: np.ndarray | None = None
+    report(0.0)
     for start in range(0, total, rows):
         k = min(rows, total - start)
         if pool is not None and k * row_bytes <= PIECE_BYTES:
@@ -200,6 +202,7 @@ def read_rows(
         if got < k * row_bytes:
             raise short(start + got // max(row_bytes, 1))
         spare = raw if reuse and pool is None else None  # a pool's buffers go back there
+        report((start + k) / total)  # for the progress bar: the readers say how far they are
         yield start, k, raw
 
 

@@ -8,7 +8,7 @@ Run it from the repository root, in a throwaway venv that has nipype (never the 
 
 It rewrites every file in this folder except README.md and itself: the two masks, the synthetic
 run, one TSV per case that nipype computes with finite values, and golden.json. The inputs come
-from a fixed seed (and the real run ../../../../shared/data/fmri2.nii.gz); nipype and nitime are
+from a fixed seed (and the real run tests/data/real/fmri2.nii.gz); nipype and nitime are
 only called, none of their code is copied here. The test suite never runs this script.
 """
 
@@ -35,7 +35,7 @@ from nipype.algorithms.confounds import ComputeDVARS, compute_dvars
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
-FMRI2 = ROOT.parent / "shared" / "data" / "fmri2.nii.gz"
+FMRI2 = ROOT / "tests" / "data" / "real" / "fmri2.nii.gz"
 
 SEED = 20240607
 VARIANCE_TOL = 1e-7

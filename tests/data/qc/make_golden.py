@@ -1,7 +1,7 @@
 """Golden values for smoothcli's QC from the real nipype: its ``NonSteadyStateDetector``
 count on every run of ``tree/`` and on the real runs in ``tests/data``, and its
 ``FramewiseDisplacement`` on the motion columns of every confounds table here and of the
-real fMRIPrep table ``tests/data/shared/test-v21_desc-confounds_timeseries.tsv``.
+real fMRIPrep table ``tests/data/real/test-v21_desc-confounds_timeseries.tsv``.
 
 Run it from the repository root, in a throwaway venv that has nipype (never the project's):
 
@@ -33,12 +33,12 @@ ROOT = HERE.parents[2]
 DATA = ROOT / "tests" / "data"
 IMAGES = [
     *sorted((HERE / "tree").rglob("*_desc-preproc_bold.nii.gz")),
-    DATA / "shared" / "fmri2.nii.gz",
+    DATA / "real" / "fmri2.nii.gz",
     DATA / "dvars" / "synth_bold.nii.gz",
 ]
 TABLES = [
     *sorted((HERE / "tree").rglob("*_desc-confounds_timeseries.tsv")),
-    DATA / "shared" / "test-v21_desc-confounds_timeseries.tsv",
+    DATA / "real" / "test-v21_desc-confounds_timeseries.tsv",
 ]
 MOTION = ["trans_x", "trans_y", "trans_z", "rot_x", "rot_y", "rot_z"]
 
