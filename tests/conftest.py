@@ -150,3 +150,15 @@ linux_only = pytest.mark.skipif(
 posix_only = pytest.mark.skipif(
     os.name != "posix", reason="needs POSIX (signals, FIFOs, file modes, symlinks, /dev, a pty)"
 )
+
+
+def _round_trip() -> dict:
+    """What ``pandas.read_csv`` needs to read floats back exactly: its default from pandas 3
+    on, ``float_precision="round_trip"`` before (the option is deprecated since)."""
+    from importlib.metadata import version
+
+    return {} if int(version("pandas").split(".")[0]) >= 3 else {"float_precision": "round_trip"}
+
+
+#: keywords of ``pandas.read_csv`` that read every float back to the same value
+ROUND_TRIP = _round_trip()

@@ -23,7 +23,7 @@ from smoothcli.metrics.dvars import dvars as compute_dvars
 from smoothcli.sources import open_path
 from smoothcli.sources.nifti import load_mask
 
-from .conftest import ROOT, SHARED_DATA, cli_runner
+from .conftest import ROOT, ROUND_TRIP, SHARED_DATA, cli_runner
 from .fmriprep_tree import make_fmriprep_tree
 from .reference import ref_dvars
 
@@ -48,7 +48,7 @@ def rows_of(text: str) -> list[dict]:
 
 
 def golden_table(name: str) -> pd.DataFrame:
-    return pd.read_csv(DATA / name, sep="\t", na_values="n/a", float_precision="round_trip")
+    return pd.read_csv(DATA / name, sep="\t", na_values="n/a", **ROUND_TRIP)
 
 
 def _cases():
@@ -104,9 +104,7 @@ def test_summary_equals_the_interface_averages_and_groupby_of_frames(image):
     averages = (("dvars_nstd", "avg_nstd"), ("dvars_std", "avg_std"), ("dvars_vstd", "avg_vxstd"))
     for iqm, key in averages:
         assert float(row[iqm]) == pytest.approx(float(interface[key]), rel=RTOL)
-    frames = pd.read_csv(
-        io.StringIO(per_frame.stdout), sep="\t", na_values="n/a", float_precision="round_trip"
-    )
+    frames = pd.read_csv(io.StringIO(per_frame.stdout), sep="\t", na_values="n/a", **ROUND_TRIP)
     stats = frames.groupby("path")[list(MEASURES)].agg(["mean", "max", "idxmax"])
     for column, iqm in zip(MEASURES, ("dvars_nstd", "dvars_std", "dvars_vstd"), strict=True):
         assert float(row[iqm]) == pytest.approx(stats[(column, "mean")].iloc[0], rel=1e-12)

@@ -34,7 +34,7 @@ from smoothcli.output import (
 from smoothcli.output._target import _atomic, _copy
 from smoothcli.output._values import number_text
 
-from .conftest import linux_only, posix_only
+from .conftest import ROUND_TRIP, linux_only, posix_only
 
 ENTITIES = ("sub", "ses", "task", "acq", "run", "echo", "space", "desc")
 
@@ -195,9 +195,7 @@ def test_tsv_round_trips_every_column_through_csv_and_pandas():
     special = got[len(ROWS) :]
     assert [r["score"] for r in special] == ["n/a", "n/a", "inf", "-inf", "n/a"]
     assert special[0]["index"] == "n/a" and special[0]["check"] == "n/a"  # None and absent
-    frame = pd.read_csv(
-        io.StringIO(out), sep="\t", dtype={e: str for e in ENTITIES}, float_precision="round_trip"
-    )
+    frame = pd.read_csv(io.StringIO(out), sep="\t", dtype={e: str for e in ENTITIES}, **ROUND_TRIP)
     assert list(frame.columns) == list(COLUMN_NAMES)
     for row, score in zip(ROWS, frame["score"], strict=False):
         same_score(score, row["score"])
@@ -218,9 +216,7 @@ def test_csv_round_trips_every_column_empty_for_missing_nan_for_nan():
     special = got[len(ROWS) :]
     assert [r["score"] for r in special] == ["nan", "nan", "inf", "-inf", ""]
     assert special[0]["index"] == "" and special[4]["error"] == "no such file: gone.npy"
-    frame = pd.read_csv(
-        io.StringIO(out), dtype={e: str for e in ENTITIES}, float_precision="round_trip"
-    )
+    frame = pd.read_csv(io.StringIO(out), dtype={e: str for e in ENTITIES}, **ROUND_TRIP)
     for row, score in zip(ROWS, frame["score"], strict=False):
         same_score(score, row["score"])
     assert frame["score"].iloc[len(ROWS) :].isna().tolist() == [True, True, False, False, True]
@@ -637,9 +633,7 @@ def test_writing_a_whole_report_file_end_to_end(tmp_path):
         writer.close()
         assert not out.exists()  # atomic: nothing until the block ends
     write_sidecar(target, COLUMN_NAMES, {"Date": "now"})
-    frame = pd.read_csv(
-        out, sep="\t", dtype={e: str for e in ENTITIES}, float_precision="round_trip"
-    )
+    frame = pd.read_csv(out, sep="\t", dtype={e: str for e in ENTITIES}, **ROUND_TRIP)
     assert len(frame) == len(ROWS)
     for row, score in zip(ROWS, frame["score"], strict=True):
         same_score(score, row["score"])

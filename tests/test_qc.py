@@ -31,7 +31,7 @@ from smoothcli.qc import (
     read_confounds,
 )
 
-from .conftest import ROOT, cli_runner
+from .conftest import ROOT, ROUND_TRIP, cli_runner
 
 runner = cli_runner()
 DATA = ROOT / "tests" / "data"
@@ -146,7 +146,7 @@ def test_every_frame_a_dummy_is_an_error_row():
 def test_fd_from_the_motion_columns_equals_fmripreps_and_nipypes(tmp_path):
     """The real fMRIPrep table: Power's FD from trans_*/rot_* equals its
     framewise_displacement column and nipype's FramewiseDisplacement."""
-    table = pd.read_csv(REAL_CONFOUNDS, sep="\t", na_values="n/a", float_precision="round_trip")
+    table = pd.read_csv(REAL_CONFOUNDS, sep="\t", na_values="n/a", **ROUND_TRIP)
     motion = table[["trans_x", "trans_y", "trans_z", "rot_x", "rot_y", "rot_z"]].to_numpy()
     fd = power_fd(motion)
     want = table["framewise_displacement"].to_numpy()
@@ -180,7 +180,7 @@ def test_confounds_auto_adds_fd_and_the_dummy_columns():
     confounds = MOTION.with_name(
         MOTION.name.replace("desc-preproc_bold.nii.gz", "desc-confounds_timeseries.tsv")
     )
-    table = pd.read_csv(confounds, sep="\t", na_values="n/a", float_precision="round_trip")
+    table = pd.read_csv(confounds, sep="\t", na_values="n/a", **ROUND_TRIP)
     assert {r["confounds"] for r in rows} == {str(confounds)}
     assert rows[0]["fd"] == "n/a"
     assert [float(r["fd"]) for r in rows[1:]] == list(table["framewise_displacement"][1:])
@@ -388,7 +388,7 @@ def test_censor_files_drop_the_dummy_volumes_and_the_failed_frames(tmp_path):
     spike = pd.read_csv(
         folder / SPIKE.name.replace(".nii.gz", "_censor.tsv"),
         sep="\t",
-        float_precision="round_trip",
+        **ROUND_TRIP,
     )
     assert list(spike.columns) == ["frame", "censor", *(f"outlier_0{i}" for i in range(5))]
     assert list(spike["frame"]) == list(range(80))
@@ -398,7 +398,7 @@ def test_censor_files_drop_the_dummy_volumes_and_the_failed_frames(tmp_path):
     clean = pd.read_csv(
         folder / RUNS[1].name.replace(".nii.gz", "_censor.tsv"),
         sep="\t",
-        float_precision="round_trip",
+        **ROUND_TRIP,
     )
     assert list(np.flatnonzero(clean["censor"])) == [0, 1]  # sub-02: 2 dummy volumes
     assert "5 censor file(s) in" in result.stderr
@@ -613,7 +613,7 @@ def test_a_resumed_batch_gives_each_run_its_own_censor_file(tmp_path):
     second = pd.read_csv(
         folder / "sub-01_task-rest_desc-preproc_bold-2_censor.tsv",
         sep="\t",
-        float_precision="round_trip",
+        **ROUND_TRIP,
     )
     assert list(np.flatnonzero(second["censor"])) == [0, 1, 2]  # b: dummies only, no spike
     assert "50\t1" in first

@@ -13,7 +13,7 @@ import pytest
 
 from smoothcli.cli import app
 
-from .conftest import SHARED_DATA, cli_runner
+from .conftest import ROUND_TRIP, SHARED_DATA, cli_runner
 from .fmriprep_tree import make_fmriprep_tree
 
 runner = cli_runner()
@@ -30,7 +30,7 @@ def table(text: str) -> pd.DataFrame:
         sep="\t",
         na_values="n/a",
         keep_default_na=False,
-        float_precision="round_trip",
+        **ROUND_TRIP,
     )
 
 
