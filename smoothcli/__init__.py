@@ -9,11 +9,12 @@ import os as _os
 import sys as _sys
 
 
-def _is_the_program() -> bool:
-    """Whether this process is the ``smoothcli`` program (its script, or ``python -m
-    smoothcli``, during which ``sys.argv[0]`` is ``-m``), not a program that imports it."""
+def _named_smoothcli() -> bool:
+    """Whether ``sys.argv`` (or the main module) is the ``smoothcli`` program's: its script,
+    or ``python -m smoothcli``, during which ``sys.argv[0]`` is ``-m``."""
+    main = _sys.modules.get("__main__")
     names = [_sys.argv[0] if _sys.argv else ""]
-    names.append(getattr(_sys.modules.get("__main__"), "__file__", None) or "")
+    names.append(getattr(main, "__file__", None) or "")
     for name in names:
         if name == "-m":
             return True
@@ -23,7 +24,15 @@ def _is_the_program() -> bool:
     return False
 
 
-if _is_the_program():  # Ctrl-C from smoothcli's first line on: exit 130, one line
+#: a worker process the program spawned (--jobs, --dask local): it has the program's
+#: sys.argv, and its own command line is multiprocessing's
+_WORKER = "--multiprocessing-fork" in getattr(_sys, "orig_argv", ())
+
+if _WORKER and _named_smoothcli():  # Ctrl-C is the program's, which stops its workers
+    import _signal
+
+    _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
+elif _named_smoothcli():  # Ctrl-C from smoothcli's first line on: exit 130, one line
     import _signal  # built in: no time to import (the signal module takes a few ms)
 
     _early: list[int] = []  # a signal that arrives while the handlers' module loads

@@ -24,6 +24,22 @@ def _flush() -> int | None:
     return None
 
 
+def _release() -> None:
+    """Free what worker pools leave (their queues' semaphores) as the interpreter's exit
+    would: this process leaves with ``os._exit``, and multiprocessing's resource tracker
+    warns of "leaked semaphore objects" that nobody freed."""
+    if "multiprocessing" in sys.modules:
+        import gc
+
+        with contextlib.suppress(Exception):
+            gc.collect()
+            # what multiprocessing's own atexit hook runs: each queue's and lock's finalizer
+            # (which unlinks its semaphore), and the end of any process still running
+            from multiprocessing import util
+
+            util._exit_function()
+
+
 def main() -> None:
     from ._signals import exit_status, message, signal_of, take_over
 
@@ -45,6 +61,7 @@ def main() -> None:
         code = exit_status(exc)
     except BrokenPipeError:
         code = ExitStatus.BROKEN_PIPE
+    _release()
     # Leave without the interpreter's shut-down: it restores the default signal handlers
     # (a Ctrl-C then would kill the process, not exit 130) and tears JAX down slowly.
     broken = _flush()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["BINARY", "CLOEXEC", "NOCTTY", "name_max", "open_folder", "pwrite_all"]
+__all__ = ["BINARY", "CLOEXEC", "NOCTTY", "NOFOLLOW", "name_max", "open_folder", "pwrite_all"]
 
 #: close the descriptor in a child process (POSIX); Windows descriptors are not inherited
 CLOEXEC = getattr(os, "O_CLOEXEC", 0)
@@ -20,6 +20,8 @@ CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 NOCTTY = getattr(os, "O_NOCTTY", 0)
 #: no newline translation (Windows only; 0 elsewhere)
 BINARY = getattr(os, "O_BINARY", 0)
+#: fail rather than open through a symbolic link (POSIX; Windows: 0, checked by lstat first)
+NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 #: the length of a file name where ``pathconf`` cannot tell (every common file system)
 NAME_MAX = 255
 

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-__all__ = ["error_line", "one_line"]
+__all__ = ["EXCERPT", "error_line", "excerpt", "one_line"]
+
+#: characters of an input's own text (a cell, a column name) a message quotes, at most
+EXCERPT = 24
+
+
+def excerpt(text: str, width: int = EXCERPT) -> str:
+    """A short, escaped quote of text from an input, for a message: at most ``width``
+    characters, non-ASCII and control characters escaped (``ascii``), ``...`` where it was
+    cut. An input can be a link to anything; a message must not print a file's contents."""
+    cut = text[:width]
+    return ascii(cut) + ("..." if len(text) > width else "")
 
 
 def one_line(text: str) -> str:

@@ -10,6 +10,7 @@ single map): those are listed in :attr:`Discovery.skipped`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -32,6 +33,8 @@ MASK_BY_NAME = "a mask or segmentation, by name"
 NOT_TIME_SERIES = "not a time series"
 #: the start of the reason a file of a format the command does not scan is skipped
 NOT_AN_IMAGE = "not an image"
+#: the reason a symbolic link found in a folder is skipped
+NOT_FOLLOWED = "a symbolic link, not followed (--follow follows them)"
 #: the longest line of a --files-from list: Linux's PATH_MAX, and some room
 MAX_LINE = 8192
 
@@ -88,42 +91,81 @@ def _walk(
     include: list[Glob],
     exclude: list[Glob],
     formats: tuple[str, ...] | None = None,
+    follow: bool = False,
 ) -> Discovery:
     """Supported files under ``directory``, sorted; hidden entries are passed over. Globs are
     matched against the path relative to ``directory``: a file is kept if it matches an
     ``include`` glob (any, when there are none) and no ``exclude`` glob; a folder an exclude
     glob matches is not entered. Of those, masks and files that are not time series go to
-    ``skipped``. A sub-folder that cannot be listed is an :class:`Unlisted` input."""
+    ``skipped``. A sub-folder that cannot be listed is an :class:`Unlisted` input.
+
+    The walk is iterative (a folder 10,000 deep is no deeper a recursion) and, as ripgrep and
+    fd do, does not follow symbolic links found in a folder (a link to a file is skipped,
+    with that reason): a folder may hold links to anything. With ``follow``, links are
+    followed, and a folder already entered (a link back up) is not entered again."""
     found: list[str] = []
     skipped: list[tuple[str, str]] = []
-    problems: list[OSError] = []
-    for root, dirs, files in os.walk(directory, onerror=problems.append):
-        here = root[len(directory) :].strip(os.sep).replace(os.sep, "/")
-        prefix = here + "/" if here else ""
-        dirs[:] = [
-            d
-            for d in dirs
-            if not d.startswith(".") and not any(g.match_folder(prefix + d) for g in exclude)
-        ]
-        for name in files:
-            if name.startswith(".") or not is_supported(name):
+    problems: list[tuple[str, OSError]] = []
+    entered: set[tuple[int, int]] = set()
+    if follow:
+        with contextlib.suppress(OSError):
+            st = os.stat(directory)
+            entered.add((st.st_dev, st.st_ino))
+    stack = [(directory, "")]
+    while stack:
+        folder, prefix = stack.pop()
+        try:
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=lambda e: e.name, reverse=True)
+        except OSError as exc:
+            problems.append((folder, exc))
+            continue
+        for entry in entries:
+            name = entry.name
+            if name.startswith("."):
                 continue
             relative = prefix + name
+            try:
+                link = entry.is_symlink()
+                if link and not follow:
+                    if entry.is_dir() or is_supported(name):
+                        skipped.append((entry.path, NOT_FOLLOWED))
+                    continue
+                is_dir = entry.is_dir()
+            except OSError:
+                continue
+            if is_dir:
+                if any(g.match_folder(relative) for g in exclude):
+                    continue
+                if follow:
+                    try:
+                        st = entry.stat()
+                    except OSError as exc:
+                        problems.append((entry.path, exc))
+                        continue
+                    if (st.st_dev, st.st_ino) in entered:  # a loop: a link back up
+                        continue
+                    entered.add((st.st_dev, st.st_ino))
+                stack.append((entry.path, relative + "/"))
+                continue
+            if not is_supported(name):
+                continue
             if include and not matches_any(include, relative):
                 continue
             if matches_any(exclude, relative):
                 continue
-            path = os.path.join(root, name)
-            if not os.path.isfile(path):
+            try:
+                if not entry.is_file():
+                    continue
+            except OSError:
                 continue
-            reason = _skip_reason(path, name, formats)
+            reason = _skip_reason(entry.path, name, formats)
             if reason is None:
-                found.append(path)
+                found.append(entry.path)
             else:
-                skipped.append((path, reason))
-    for exc in problems:
-        where = exc.filename if exc.filename is not None else directory
-        found.append(Unlisted(str(where), f"cannot list folder: {exc.strerror or exc}"))
+                skipped.append((entry.path, reason))
+    for where, exc in problems:
+        found.append(Unlisted(where, f"cannot list folder: {exc.strerror or exc}"))
     found.sort(key=lambda p: Path(p).parts)
     skipped.sort(key=lambda s: Path(s[0]).parts)
     return Discovery(found, skipped)
@@ -142,6 +184,7 @@ def discover(
     include: Iterable[str | Glob] = (),
     exclude: Iterable[str | Glob] = (),
     formats: Iterable[str] | None = None,
+    follow: bool = False,
 ) -> Discovery:
     """Expand directories (recursively, in sorted order) and keep files and ``-`` as given.
 
@@ -150,7 +193,8 @@ def discover(
     in it) tried on each file found in a directory, relative to that directory; several
     includes are alternatives, and an exclude wins over an include. Files named explicitly
     are never filtered nor skipped. With ``formats`` (registry names), a folder's files of
-    other formats are skipped too (``dvars`` scans folders for images, not tables). Raises
+    other formats are skipped too (``dvars`` scans folders for images, not tables). Symbolic
+    links found in a folder are followed only with ``follow``. Raises
     :class:`~smoothcli._glob.GlobError` (a ``ValueError``) for a malformed glob, before
     anything is listed."""
     inc, exc = _globs(include), _globs(exclude)
@@ -160,7 +204,7 @@ def discover(
         if raw == STDIN:
             out.inputs.append(STDIN)
         elif _is_dir(raw):
-            walked = _walk(raw, inc, exc, kinds)
+            walked = _walk(raw, inc, exc, kinds, follow)
             out.inputs.extend(walked.inputs)
             out.skipped.extend(walked.skipped)
         else:

@@ -221,7 +221,7 @@ def test_confounds_that_do_not_fit_are_error_rows(tmp_path):
     short.write_text("\n".join("\t".join(c) for c in cells) + "\n")
     result = dvars(run, "--mask", "auto", "--confounds", short)
     error = rows_of(result.stdout)[0]["error"]
-    assert "line 6, column framewise_displacement: 'not-a-number-and-a-long-...' is not" in error
+    assert "line 6, column framewise_displacement: 'not-a-number-and-a-long-'... is not" in error
     gap = [line.split("\t") for line in lines_of(RUNS[0])]
     gap[10][1] = "n/a"
     short.write_text("\n".join("\t".join(c) for c in gap) + "\n")

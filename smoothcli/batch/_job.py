@@ -179,12 +179,18 @@ def _open(task: Task, opts: Any, stdin: BinaryIO | None) -> list:
 
     if task.problem is not None:
         raise ValueError(task.problem)
+    from ..sources.gifti import EXTERNAL
+
     mask = cached_mask(task.mask) if task.mask is not None else None
-    if task.path == STDIN:
-        if stdin is None:
-            raise ValueError("'-' means stdin, and there is none here")
-        return open_stdin(stdin, fmt=opts.stdin_format, mask=mask)
-    return open_path(task.path, mask=mask)
+    allowed = EXTERNAL.set(bool(getattr(opts, "external_data", False)))
+    try:
+        if task.path == STDIN:
+            if stdin is None:
+                raise ValueError("'-' means stdin, and there is none here")
+            return open_stdin(stdin, fmt=opts.stdin_format, mask=mask)
+        return open_path(task.path, mask=mask)
+    finally:
+        EXTERNAL.reset(allowed)
 
 
 def _call(source: Any, method: str) -> None:

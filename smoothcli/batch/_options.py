@@ -70,6 +70,7 @@ class ScoreOptions(Thresholds):
     summary: bool = False
     dummy_scans: int | str = 0
     confounds: str | None = None
+    external_data: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "dummy_scans", dummy_option(self.dummy_scans))
@@ -105,6 +106,7 @@ class ScoreOptions(Thresholds):
             "summary": self.summary,
             "dummy_scans": self.dummy_scans,
             "confounds": self.confounds,
+            "allow_external_data": self.external_data,
         }
 
 
@@ -147,6 +149,7 @@ class DvarsOptions:
     max_fail_fraction: float | None = None
     fail_mean_above: float | None = None
     carpet: bool = False
+    external_data: bool = False
 
     def __post_init__(self) -> None:
         for label, value in (("normalization", self.normalization), ("tolerance", self.tolerance)):
@@ -186,6 +189,7 @@ class DvarsOptions:
             "max_fail_fraction": self.max_fail_fraction,
             "fail_mean_above": self.fail_mean_above,
             "stdin_format": self.stdin_format,
+            "allow_external_data": self.external_data,
         }
 
 

@@ -114,6 +114,8 @@ def dvars(
     summary: DvarsSummary = False,
     include: o.Include = None,
     exclude: o.Exclude = None,
+    follow: o.Follow = False,
+    external_data: o.ExternalData = False,
     fmt: o.OutFormat = o.Format.auto,
     output: o.Output = None,
     columns: o.Columns = None,
@@ -175,13 +177,14 @@ def dvars(
             fail_mean_above=fail_mean_above,
             dummy_scans=dummy_scans,
             confounds=confounds,
+            external_data=external_data,
             carpet=report is not None,
         )
     except ValueError as exc:
         raise usage_exit("dvars", str(exc)) from None
     ui = UI(quiet=quiet, silent=silent, verbose=verbose, debug=debug)
     raise run_command(
-        "dvars", DvarsJob(opts), ui, paths, files_from, include, exclude,
+        "dvars", DvarsJob(opts), ui, paths, files_from, include, exclude, follow,
         fmt=fmt.value, output=output, columns=columns, jobs=jobs, dask=dask, resume=resume,
         report=report, plot=plot, censor=censor,
     )  # fmt: skip

@@ -98,6 +98,21 @@ Exclude = Annotated[
         "--exclude", metavar="GLOB", help="Leave out files found in folders that match GLOB."
     ),
 ]
+Follow = Annotated[
+    bool,
+    typer.Option(
+        "--follow",
+        help="Follow symbolic links found in folders (as rg -L); by default they are skipped.",
+    ),
+]
+ExternalData = Annotated[
+    bool,
+    typer.Option(
+        "--allow-external-data",
+        help="Read a GIFTI data array kept in another file, if that file is in the input's "
+        "own folder; by default such an array is refused (an input names no other file).",
+    ),
+]
 Jobs = Annotated[
     int,
     typer.Option(

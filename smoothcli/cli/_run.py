@@ -44,6 +44,7 @@ def gather_inputs(
     include: list[str] | None = None,
     exclude: list[str] | None = None,
     formats: tuple[str, ...] | None = None,
+    follow: bool = False,
 ) -> Any:
     """The command line's paths and the ``--files-from`` list, folders expanded and filtered:
     a :class:`~smoothcli.discover.Discovery` (inputs, and what the scan skipped)."""
@@ -70,7 +71,9 @@ def gather_inputs(
     if paths.count(STDIN) > 1:
         raise Usage("'-' (stdin) can be read once only", "PATH")
     try:
-        found = discover(paths, include=include or (), exclude=exclude or (), formats=formats)
+        found = discover(
+            paths, include=include or (), exclude=exclude or (), formats=formats, follow=follow
+        )
     except ValueError as exc:  # a malformed glob
         raise Usage(str(exc), "--include/--exclude") from None
     found.inputs[:] = _once(found.inputs)
@@ -89,9 +92,10 @@ def gather_inputs(
 def _skipped(skipped: list[tuple[str, str]]) -> str:
     """How many files a folder scan skipped, and why: ``7 skipped: 3 masks or
     segmentations (by name); 2 not images (tables and arrays); 2 not time series``."""
-    from ..discover import MASK_BY_NAME, NOT_AN_IMAGE, NOT_TIME_SERIES
+    from ..discover import MASK_BY_NAME, NOT_AN_IMAGE, NOT_FOLLOWED, NOT_TIME_SERIES
 
     kinds = {
+        NOT_FOLLOWED: "symbolic links (not followed)",
         MASK_BY_NAME: "masks or segmentations (by name)",
         NOT_AN_IMAGE: "not images (tables and arrays)",
         NOT_TIME_SERIES: "not time series",
@@ -147,9 +151,11 @@ def _meta(job: Any) -> dict:
     }
 
 
-def _executor(jobs: int, dask: str | None) -> Any:
-    """Where the inputs are scored: this process, worker processes or a Dask cluster."""
+def _executor(jobs: int, dask: str | None, inputs: int = 1) -> Any:
+    """Where the inputs are scored: this process, worker processes (at most one per input
+    and per core: ``--jobs 1000`` on 12 inputs starts no more than those), or Dask."""
     from ..batch import dask_executor, inline_executor, process_executor, require_dask
+    from ..runtime import cpu_count
 
     if dask is not None:
         if jobs != 1:
@@ -162,7 +168,9 @@ def _executor(jobs: int, dask: str | None) -> Any:
             return dask_executor(dask)
         except (OSError, ValueError, TimeoutError) as exc:
             raise Usage(f"cannot use the Dask cluster {dask!r}: {exc}", "--dask") from None
-    return inline_executor() if jobs == 1 else process_executor(jobs)
+    if jobs == 1:
+        return inline_executor()
+    return process_executor(max(min(jobs or cpu_count(), inputs, cpu_count()), 1))
 
 
 def _open_table(
@@ -225,6 +233,8 @@ def _score_all(
             pages, censor,
         )  # fmt: skip
         signals.check()  # a signal swallowed on the way (in a gc callback) still stops here
+        if log is not None:
+            log.finish(log.order)  # the rows of every input, in input order
     if log is not None:
         return log.sidecar
     return write_sidecar(target, names, _meta(job)) if target is not None else None
@@ -362,8 +372,9 @@ def run_batch(
                 )
             except OutputError as exc:
                 raise Usage(str(exc), "--output") from None
+            log.order = list(inputs)
             inputs = _not_done(log, inputs, counts)
-        executor = _executor(jobs, dask)
+        executor = _executor(jobs, dask, len(inputs))
         # this process scores only when it is the executor (and stdin): one device per core
         # then; else it must not spend a core importing JAX while the workers start
         runtime.configure(cpu_devices=None if executor.inline else 1)
@@ -413,13 +424,14 @@ def run_command(
     files_from: str | None,
     include: list[str] | None,
     exclude: list[str] | None,
+    follow: bool = False,
     **batch: Any,
 ) -> typer.Exit:
     """A batch command (``score``, ``dvars``) from its options: gather the inputs, run
     ``job`` over them (``batch``: :func:`run_batch`'s keywords); the exit to raise, a usage
     error said on stderr."""
     try:
-        found = gather_inputs(paths or [], files_from, include, exclude, job.scanned)
+        found = gather_inputs(paths or [], files_from, include, exclude, job.scanned, follow)
         code = run_batch(found, job, ui, files_from=files_from, **batch)
     except Usage as exc:
         return usage_exit(command, exc.message, exc.param)

@@ -36,6 +36,8 @@ def score(
     mask: o.Mask = None,
     include: o.Include = None,
     exclude: o.Exclude = None,
+    follow: o.Follow = False,
+    external_data: o.ExternalData = False,
     nan: o.Nan = NanPolicy.propagate,
     fmt: o.OutFormat = o.Format.auto,
     output: o.Output = None,
@@ -100,12 +102,13 @@ def score(
             summary=summary,
             dummy_scans=dummy_scans,
             confounds=confounds,
+            external_data=external_data,
         )
     except ValueError as exc:  # thresholds, --nu and --pad-value that make no sense
         raise _usage(str(exc)) from None
     ui = UI(quiet=quiet, silent=silent, verbose=verbose, debug=debug)
     raise run_command(
-        "score", ScoreJob(opts), ui, paths, files_from, include, exclude,
+        "score", ScoreJob(opts), ui, paths, files_from, include, exclude, follow,
         fmt=fmt.value, output=output, columns=columns, jobs=jobs, dask=dask, resume=resume,
         report=report, plot=plot,
     )  # fmt: skip

@@ -1,9 +1,15 @@
 """The ``--resume`` journal beside FILE: one JSON line per finished input, read back safely.
 
 A first line names the format, the columns and the options; then each finished input has a
-line with its path (as given and absolute), size and ``mtime_ns``, the byte range of its rows
-in FILE, a digest of those bytes, the files its rows also came from (its mask) and how many
-of them were errors or failed a threshold.
+line with its path (as given and absolute), what proves the file unchanged (device, inode,
+size, ``mtime_ns`` and ``ctime_ns``, as git's index keeps them: a content rewrite changes the
+ctime, even when the mtime is set back), the byte range of its rows in FILE, a digest of
+those bytes, the files its rows also came from (its mask, its confounds table, with the same
+proof) and how many of them were errors or failed.
+
+Nothing in the journal is trusted: an entry of the wrong shape or types ends the journal
+there (what follows is redone), and an input counts as done only while its file proves
+unchanged and its rows in FILE still have their digest and name it.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from ._errors import OutputError
 from ._target import _shown
 
 MAGIC = "smoothcli-resume"
-VERSION = 1
+VERSION = 2  # 2: the stamp of each input and dependency (device, inode, times)
 _Key = str  # the absolute path: './a.nii' and 'a.nii' from another folder are one input
 
 
@@ -40,15 +46,26 @@ def _key(path: str, abspath: str | None = None) -> _Key:
     return abspath if abspath is not None else os.path.abspath(path)
 
 
-def _stamp(path: str) -> tuple[int, int] | None:
-    """(size, mtime_ns) of an input, or None for stdin and a path that cannot be stat'ed."""
+def _stamp(path: str) -> list[int] | None:
+    """What proves a file unchanged: [device, inode, size, mtime_ns, ctime_ns]; None for
+    stdin and a path that cannot be stat'ed."""
     if path == "-":
         return None
     try:
         st = os.stat(path)
     except (OSError, ValueError):
         return None
-    return st.st_size, st.st_mtime_ns
+    return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_stamp(value: Any) -> bool:
+    return value is None or (
+        isinstance(value, list) and len(value) == 5 and all(_is_int(v) for v in value)
+    )
 
 
 @dataclass(frozen=True)
@@ -57,15 +74,33 @@ class _Entry:
 
     path: str
     abspath: str
-    size: int | None
-    mtime_ns: int | None
+    stamp: list[int] | None  # see _stamp; None: stdin, or a file that could not be stat'ed
     start: int
     end: int
     digest: str
-    #: files the rows also came from (the mask): [absolute path, size, mtime_ns]
+    #: files the rows also came from (the mask, the confounds): [absolute path, stamp]
     deps: list = field(default_factory=list)
     errors: int = 0  # rows with status error
     fails: int = 0  # rows that failed a threshold
+
+    def valid(self) -> bool:
+        """Whether every field has the type and range a journal line of smoothcli has."""
+        text = isinstance(self.path, str) and isinstance(self.abspath, str)
+        ints = all(_is_int(v) for v in (self.start, self.end, self.errors, self.fails))
+        if not (text and ints and _is_stamp(self.stamp) and isinstance(self.deps, list)):
+            return False
+        if not (0 <= self.start <= self.end and self.errors >= 0 and self.fails >= 0):
+            return False
+        if not (isinstance(self.digest, str) and len(self.digest) == 32):
+            return False
+        if any(c not in "0123456789abcdef" for c in self.digest):
+            return False
+        for dep in self.deps:
+            if not (isinstance(dep, list) and len(dep) == 2 and isinstance(dep[0], str)):
+                return False
+            if not _is_stamp(dep[1]):
+                return False
+        return self.path == "-" or os.path.isabs(self.abspath)
 
     @property
     def key(self) -> _Key:
@@ -76,14 +111,12 @@ class _Entry:
         return (json.dumps(fields) + "\n").encode("ascii")  # ASCII: surrogates escaped
 
     def current(self) -> bool:
-        """True when the input still has the size and modification time its rows came from."""
-        if self.path == "-":
+        """True when the input (and each file its rows came from) proves unchanged."""
+        if self.path == "-" or os.path.abspath(self.path) != self.abspath:
             return False
-        if any(_stamp(dep) != (size, mtime) for dep, size, mtime in self.deps):
-            return False  # its mask changed
-        if self.size is None:  # it could not be stat'ed (missing): done while that holds
-            return _stamp(self.abspath) is None
-        return _stamp(self.abspath) == (self.size, self.mtime_ns)
+        if any(_stamp(dep) != stamp for dep, stamp in self.deps):
+            return False  # its mask or confounds changed
+        return _stamp(self.abspath) == self.stamp  # a missing file: done while missing
 
 
 def _journal_entries(body: bytes) -> Iterable[_Entry]:
@@ -94,9 +127,9 @@ def _journal_entries(body: bytes) -> Iterable[_Entry]:
         try:
             fields = json.loads(line)
             entry = _Entry(**fields)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, RecursionError):  # not JSON, not an object of these
             return
-        if not 0 <= entry.start <= entry.end:
+        if not entry.valid():
             return
         yield entry
 

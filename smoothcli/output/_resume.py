@@ -50,9 +50,11 @@ class _Render:
     """Rows to bytes through the format's own writer, so the text is a normal run's."""
 
     def __init__(self, fmt: str, columns: list[str]):
+        self.fmt = fmt
         self._buffer = io.StringIO(newline="")
         self._writer = make_writer(fmt, self._buffer, columns)
         self.header = self._take()
+        self._path_at = columns.index("path") if "path" in columns else None
 
     def _take(self) -> bytes:
         text = self._buffer.getvalue()
@@ -63,6 +65,30 @@ class _Render:
     def rows(self, rows: list[dict[str, Any]]) -> bytes:
         self._writer.add(rows)
         return self._take()
+
+    def _paths(self, data: bytes) -> list[Any]:
+        """The ``path`` cell of each row in ``data`` (rows as this writer writes them)."""
+        import csv
+
+        text = data.decode("utf-8", ESCAPE_ERRORS)
+        if self.fmt == "jsonl":
+            return [json.loads(line).get("path") for line in text.splitlines() if line]
+        sep = "\t" if self.fmt == "tsv" else ","
+        quoting = csv.QUOTE_NONE if self.fmt == "tsv" else csv.QUOTE_MINIMAL
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, quoting=quoting)
+        return [row[self._path_at] for row in reader if len(row) > (self._path_at or 0)]
+
+    def names(self, data: bytes, path: str) -> bool:
+        """Whether every row in ``data`` is a row of the input ``path`` (true where the
+        table has no path column: the digest alone vouches for the rows then)."""
+        if self._path_at is None:
+            return True
+        try:
+            cells = self._paths(data)
+            (own,) = self._paths(self.rows([{"path": path}]))
+        except (ValueError, AttributeError, IndexError, RecursionError):
+            return False
+        return bool(cells) and all(cell == own for cell in cells)
 
 
 def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
@@ -105,6 +131,8 @@ class Resume:
         self._end = len(render.header)
         self._fd: int | None = None
         self._jfd: int | None = None
+        #: the batch's inputs, in order: what :meth:`finish` leaves in FILE
+        self.order: list[str] = []
 
     # -- opening ----------------------------------------------------------------------------
 
@@ -135,9 +163,12 @@ class Resume:
         for entry in _journal_entries(journal.partition(b"\n")[2]):
             length = entry.end - entry.start
             chunk = data[position : position + length]
-            if len(chunk) == length and _digest(chunk) == entry.digest:
-                kept.append(replace(entry, start=position, end=position + length))
-                position += length
+            if len(chunk) != length or _digest(chunk) != entry.digest:
+                continue  # not its rows here (FILE was rewritten without them): redone
+            if not self._render.names(chunk, entry.path):
+                continue  # rows of another input than the line says: not kept
+            kept.append(replace(entry, start=position, end=position + length))
+            position += length
         last: dict[_Key, int] = {e.key: i for i, e in enumerate(kept)}
         fresh = [e for i, e in enumerate(kept) if last[e.key] == i and e.current()]
         if len(fresh) < len(kept):  # remove rows: rewrite FILE, then the journal
@@ -202,7 +233,7 @@ class Resume:
         if path == "-":
             stamp = None
         elif stat is not None:
-            stamp = (stat.st_size, stat.st_mtime_ns)
+            stamp = [stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]
         else:
             stamp = _stamp(path)  # taken after scoring: pass ``stat`` to take it before
         data = self._render.rows(rows)
@@ -214,16 +245,14 @@ class Resume:
             with contextlib.suppress(OSError):
                 os.ftruncate(self._fd, start)
             raise
-        size, mtime_ns = stamp if stamp is not None else (None, None)
         entry = _Entry(
             path,
-            os.path.abspath(path),
-            size,
-            mtime_ns,
+            _key(path),
+            stamp,
             start,
             start + len(data),
             _digest(data),
-            [[os.path.abspath(d), *(_stamp(d) or (None, None))] for d in depends],
+            [[os.path.abspath(d), _stamp(d)] for d in depends],
             sum(row.get("status") == "error" for row in rows),
             sum(run_failed(row) for row in rows),
         )
@@ -232,6 +261,31 @@ class Resume:
         _pwrite_all(self._jfd, line, os.fstat(self._jfd).st_size)
         os.fsync(self._jfd)
         self._entries[key] = entry
+
+    def finish(self, paths: list[str]) -> None:
+        """Leave in FILE the rows of ``paths`` (this batch's inputs), in that order: rows
+        of inputs redone at the end, or of inputs this batch does not have, would make a
+        resumed table differ from one written without a break. Rewrites FILE, then the
+        journal, only when the order or the set differs."""
+        keys = list(dict.fromkeys(_key(p) for p in paths))
+        wanted = [self._entries[k] for k in keys if k in self._entries]
+        now = sorted(self._entries.values(), key=lambda e: e.start)
+        if [e.key for e in now] == [e.key for e in wanted]:
+            return
+        with open(self._target.real, "rb") as stream:
+            data = stream.read(self._end)
+        header = self._render.header
+        pieces, position, moved = [header], len(header), []
+        for entry in wanted:
+            piece = data[entry.start : entry.end]
+            moved.append(replace(entry, start=position, end=position + len(piece)))
+            pieces.append(piece)
+            position += len(piece)
+        _write_atomic(self._target, b"".join(pieces))
+        _write_atomic(self._journal, self._head + b"".join(e.line() for e in moved))
+        self._entries = {e.key: e for e in moved}
+        self._end = position
+        self._open_fds()
 
     def _remove(self, key: _Key) -> None:
         """Take an input's rows out of FILE: rewrite FILE, then the journal (atomically)."""

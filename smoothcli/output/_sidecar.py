@@ -18,6 +18,12 @@ if TYPE_CHECKING:
 _WITH_SIDECAR = frozenset({"tsv", "csv", "jsonl"})
 
 
+def is_sidecar(head: bytes) -> bool:
+    """Whether a file's first bytes are a sidecar smoothcli wrote (its ``GeneratedBy`` names
+    smoothcli): only such a file is replaced by a new sidecar."""
+    return b'"GeneratedBy"' in head and b'"Name": "smoothcli"' in head
+
+
 def sidecar_path(path: str) -> str | None:
     """``scores.json`` for ``scores.tsv``, ``.csv`` or ``.jsonl``; None for other names."""
     if format_for_path(path) not in _WITH_SIDECAR:

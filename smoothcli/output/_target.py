@@ -19,17 +19,19 @@ import re
 import secrets
 import stat
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO
 
-from .._os import BINARY, CLOEXEC, NOCTTY, name_max, open_folder
+from .._os import BINARY, CLOEXEC, NOCTTY, NOFOLLOW, name_max, open_folder
 from ._errors import OutputError
 from ._values import ESCAPE_ERRORS, clean
 
 # file descriptors named as paths: written through a copy of the descriptor, like bash does
 _FD_PATHS = re.compile(r"/(?:dev/fd|proc/self/fd|proc/thread-self/fd|proc/(\d+)/fd)/(\d+)")
 _STD_FDS = {"/dev/stdout": 1, "/dev/stderr": 2}
+#: bytes of an existing side file read to tell whether smoothcli wrote it
+SNIFF_BYTES = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,12 @@ class Target:
             return
         with _atomic(self) as stream:
             yield stream
+
+    def write_bytes(self, data: bytes) -> None:
+        """Write ``data`` (a PNG) as :meth:`open` writes text: atomically."""
+        with self.open() as stream:
+            stream.flush()
+            stream.buffer.write(data)  # type: ignore[attr-defined]
 
 
 def _text_stream(fd: int) -> IO[str]:
@@ -286,7 +294,52 @@ def _special(path: str) -> bool:
     return False
 
 
-def check_target(path: str, *, protect: Iterable[str] = (), sidecar: bool = True) -> Target:
+def _ours(path: str, shown: str, ours: Callable[[bytes], bool] | None) -> None:
+    """A side file may replace only a file smoothcli wrote (``ours`` tells, from its first
+    bytes); anything else is the user's and is not replaced."""
+    if ours is None:
+        return
+    try:
+        fd = os.open(path, os.O_RDONLY | NOFOLLOW | CLOEXEC | BINARY)
+    except OSError as exc:
+        raise _fail(shown, _reason(exc)) from None
+    try:
+        head = os.read(fd, SNIFF_BYTES)
+    finally:
+        os.close(fd)
+    if not ours(head):
+        raise _fail(
+            shown,
+            "a file of that name exists and smoothcli did not write it; it is left as it is "
+            "(move it away, or choose another name)",
+        )
+
+
+def _check_derived(path: str, ours: Callable[[bytes], bool] | None) -> os.stat_result | None:
+    """A name smoothcli derives (a sidecar, a journal, a plot, a censor file): never a
+    symbolic link (it would be written through), never a file smoothcli did not write."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise _fail(path, _reason(exc)) from None
+    if stat.S_ISLNK(st.st_mode):
+        raise _fail(path, "it is a symbolic link, and smoothcli writes nothing through one")
+    if not stat.S_ISREG(st.st_mode):
+        raise _fail(path, "it exists and is not a regular file")
+    _ours(path, path, ours)
+    return st
+
+
+def check_target(
+    path: str,
+    *,
+    protect: Iterable[str] = (),
+    sidecar: bool = True,
+    derived: bool = False,
+    ours: Callable[[bytes], bool] | None = None,
+) -> Target:
     """Check that ``path`` can be written, before any work is done.
 
     Parameters
@@ -299,6 +352,11 @@ def check_target(path: str, *, protect: Iterable[str] = (), sidecar: bool = True
     sidecar
         Also check the JSON sidecar's path (see :func:`sidecar_path`) when the target is a
         regular file with a TSV/CSV/JSONL extension; it becomes ``Target.sidecar``.
+    derived
+        ``path`` is a name smoothcli made up (a sidecar, a journal, a plot, a censor file),
+        not one the user typed: a symbolic link there is refused rather than written
+        through, and so is an existing file that ``ours`` (given its first bytes) does not
+        recognise as one smoothcli wrote.
 
     Raises
     ------
@@ -313,6 +371,8 @@ def check_target(path: str, *, protect: Iterable[str] = (), sidecar: bool = True
         raise OutputError("cannot write an empty file name")
     if "\0" in path:
         raise _fail(path, "the name holds a NUL character")
+    if derived:
+        return _derived_target(path, protect, ours)
     fd = _descriptor(path)
     if fd is not None:
         try:
@@ -350,11 +410,34 @@ def check_target(path: str, *, protect: Iterable[str] = (), sidecar: bool = True
     side = None
     name = sidecar_path(path) if sidecar else None
     if name is not None:
+        from ._sidecar import is_sidecar
+
         try:
-            side = check_target(name, protect=protect, sidecar=False)
+            side = check_target(name, protect=protect, sidecar=False, derived=True, ours=is_sidecar)
         except OutputError as exc:
             raise OutputError(f"sidecar: {exc}") from None
     return Target(path, regular=True, real=real, mode=mode, sidecar=side)
+
+
+def _derived_target(path: str, protect: list[str], ours: Callable[[bytes], bool] | None) -> Target:
+    """The :class:`Target` of a name smoothcli derives: written in place of the name itself
+    (a temporary file renamed over it, which replaces a link planted later rather than
+    following it), never through a link found there now."""
+    st = _check_derived(path, ours)
+    folder, name = os.path.split(os.path.abspath(path))
+    real = os.path.join(os.path.realpath(folder), name)
+    mode = None
+    if st is not None:
+        if _is_protected(st, protect):
+            raise _fail(path, "the command also reads it; it would be overwritten")
+        mode = stat.S_IMODE(st.st_mode)
+    else:
+        _check_new_name(path, real)
+    if not os.path.isdir(folder):
+        raise _fail(path, f"no such folder: {_shown(folder)}")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise _fail(path, f"cannot write to the folder {_shown(folder)}")
+    return Target(path, regular=True, real=real, mode=mode)
 
 
 def _check_new_name(path: str, real: str) -> None:

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._text import excerpt
+
 __all__ = ["Confounds", "ConfoundsError", "power_fd", "read_confounds"]
 
 FD_COLUMN = "framewise_displacement"
@@ -67,11 +69,6 @@ def power_fd(motion: np.ndarray, radius: float = HEAD_RADIUS) -> np.ndarray:
     return np.concatenate([[math.nan], np.abs(diff).sum(axis=1)])
 
 
-def _excerpt(text: str, width: int = 24) -> str:
-    shown = text if len(text) <= width else text[:width] + "..."
-    return ascii(shown)
-
-
 def _number(cell: str, line: int, column: str) -> float:
     if cell.strip() in _MISSING:
         return math.nan
@@ -79,7 +76,7 @@ def _number(cell: str, line: int, column: str) -> float:
         return float(cell)
     except ValueError:
         raise ConfoundsError(
-            f"line {line}, column {column}: {_excerpt(cell)} is not a number"
+            f"line {line}, column {column}: {excerpt(cell)} is not a number"
         ) from None
 
 

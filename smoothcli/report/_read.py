@@ -12,10 +12,12 @@ import csv
 import json
 import math
 import os
+import stat
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..output import BY_NAME, format_for_path
+from ..sources._errors import check_regular
 
 __all__ = ["ReportInput", "TableError", "read_table"]
 
@@ -77,20 +79,31 @@ def _json_rows(path: str, lines: bool) -> list[dict[str, Any]]:
     return [_typed(row) for row in data]
 
 
+#: a sidecar larger than this is not one of smoothcli's (they are a few kB)
+SIDECAR_BYTES = 1 << 20
+
+
 def _sidecar(path: str) -> dict[str, Any]:
+    """What the sidecar beside a table says of the command (``Command``, ``Options``,
+    ``Date``), where there is one of smoothcli's: a regular file, not a link (a name derived
+    from the table's is not followed elsewhere), small, JSON, with those keys of the right
+    types. Anything else is no sidecar (the page then shows no options)."""
     side = os.path.splitext(path)[0] + ".json"
-    if side == path or not os.path.isfile(side):
+    try:
+        st = os.lstat(side)
+    except OSError:
+        return {}
+    if side == path or not stat.S_ISREG(st.st_mode) or st.st_size > SIDECAR_BYTES:
         return {}
     try:
         with open(side, encoding="utf-8") as fh:
             doc = json.load(fh)
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return {}
-    return (
-        {k: doc[k] for k in ("Command", "Options", "Date") if k in doc}
-        if isinstance(doc, dict)
-        else {}
-    )
+    if not isinstance(doc, dict):
+        return {}
+    kinds = {"Command": str, "Options": dict, "Date": str}
+    return {k: doc[k] for k, kind in kinds.items() if isinstance(doc.get(k), kind)}
 
 
 def _same_kind(found: ReportInput, rows: list[dict], table: str, kinds: dict, seen: dict) -> None:
@@ -130,12 +143,15 @@ def read_table(paths: list[str]) -> ReportInput:
                 f"{path}: not a table smoothcli reads back (.tsv, .csv, .jsonl, .json)"
             )
         try:
+            check_regular(path)  # a FIFO would wait forever, /dev/zero never end
             if fmt in ("tsv", "csv"):
                 rows = _text_rows(path, "\t" if fmt == "tsv" else ",")
             else:
                 rows = _json_rows(path, lines=fmt == "jsonl")
         except OSError as exc:
             raise TableError(f"{path}: {exc.strerror or exc}") from None
+        except RecursionError:
+            raise TableError(f"{path}: its JSON is nested too deeply for a table") from None
         except (TableError, ValueError, UnicodeDecodeError) as exc:
             raise TableError(f"{path}: {exc}") from None
         if rows and ("path" not in rows[0] or "status" not in rows[0]):

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import io
 import os
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from ._errors import InputError, os_error_message
+from ._errors import InputError, check_regular
 from ._registry import (
     FORMATS,
     READERS,
@@ -66,26 +65,6 @@ class Loaded:
     tr: float | None = None
 
 
-_KINDS = {
-    stat.S_IFCHR: "a character device",
-    stat.S_IFBLK: "a block device",
-    stat.S_IFIFO: "a FIFO (named pipe)",
-    stat.S_IFSOCK: "a socket",
-}
-
-
-def _check_regular(path: str) -> None:
-    try:
-        st = os.stat(path)
-    except OSError as exc:
-        raise InputError(os_error_message(exc, path)) from exc
-    if stat.S_ISDIR(st.st_mode):
-        raise InputError(f"is a directory: {path}")
-    if not stat.S_ISREG(st.st_mode):
-        kind = _KINDS.get(stat.S_IFMT(st.st_mode), "a special file")
-        raise InputError(f"not a regular file but {kind}")
-
-
 def open_path(path: str | Path, *, fmt: str | None = None, mask: Any = None) -> list[Loaded]:
     """Open a regular file; ``fmt`` overrides the format its name implies. A name with no
     known suffix is read when its first bytes say what it is (magic: NIfTI, CIFTI-2, NPY,
@@ -94,7 +73,7 @@ def open_path(path: str | Path, *, fmt: str | None = None, mask: Any = None) -> 
     ``mask`` applies to NIfTI images only; other formats ignore it. The path is used as given
     (a non-UTF-8 name works through the OS's encoding)."""
     where = os.fspath(path)
-    _check_regular(where)
+    check_regular(where)
     name = os.path.basename(where)
     fmt = fmt or format_of_name(name)
     if fmt is None:

@@ -4,9 +4,11 @@ and reporting errors stay cheap at start-up."""
 
 from __future__ import annotations
 
+import os
+import stat
 from typing import Any
 
-__all__ = ["InputError", "open_binary", "os_error_message"]
+__all__ = ["InputError", "check_regular", "open_binary", "os_error_message"]
 
 
 class InputError(ValueError):
@@ -41,3 +43,25 @@ def open_binary(path: str) -> Any:
         return open(path, "rb")
     except OSError as exc:
         raise InputError(os_error_message(exc, path)) from exc
+
+
+_KINDS = {
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFIFO: "a FIFO (named pipe)",
+    stat.S_IFSOCK: "a socket",
+}
+
+
+def check_regular(path: str) -> None:
+    """An :class:`InputError` unless ``path`` is a regular file: a FIFO would block a
+    read forever, a device (``/dev/zero``) never end, a folder not be a file."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise InputError(os_error_message(exc, path)) from exc
+    if stat.S_ISDIR(st.st_mode):
+        raise InputError(f"is a directory: {path}")
+    if not stat.S_ISREG(st.st_mode):
+        kind = _KINDS.get(stat.S_IFMT(st.st_mode), "a special file")
+        raise InputError(f"not a regular file but {kind}")

@@ -11,9 +11,13 @@ array), or values that are not real numbers is an :class:`InputError`.
 
 from __future__ import annotations
 
+import math
 import os
 import re
+import stat
+import sys
 import warnings
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
@@ -35,13 +39,130 @@ _ROOT = re.compile(rb"<GIFTI\b[^>]*?\bNumberOfDataArrays\s*=\s*[\"']\s*(\d+)", r
 _FIRST = re.compile(rb"<DataArray\b[^>]*?\bDimensionality\s*=\s*[\"']\s*(\d+)", re.DOTALL)
 
 
-def _parse(fh: Any) -> Any:
+#: ``--allow-external-data``: a GIFTI data array may keep its values in a file beside the input
+EXTERNAL: ContextVar[bool] = ContextVar("external_data", default=False)
+#: deflate never compresses better than this: a larger declared size is a lie
+_DEFLATE_MAX_RATIO = 1032
+
+
+def _declared(da: Any) -> tuple[np.dtype, tuple[int, ...], str, int]:
+    """A data array's dtype (with its byte order), shape, order and size in bytes, as its
+    attributes declare them."""
+    from nibabel.gifti.util import array_index_order_codes, gifti_endian_codes
+    from nibabel.nifti1 import data_type_codes
+
+    dtype = np.dtype(data_type_codes.dtype[da.datatype]).newbyteorder(
+        gifti_endian_codes.byteorder[da.endian]
+    )
+    shape = tuple(int(d) for d in da.dims)
+    if any(d < 0 for d in shape):
+        raise InputError(f"a GIFTI data array declares a negative dimension: {shape}")
+    return (
+        dtype,
+        shape,
+        array_index_order_codes.npcode[da.ind_ord],
+        math.prod(shape) * dtype.itemsize,
+    )
+
+
+def _external(da: Any, folder: str | None, nbytes: int) -> str:
+    """The external data file of ``da``, if ``--allow-external-data`` allows it: a regular
+    file inside the input's own folder (no ``..``, no link out of it), holding the bytes the
+    array declares. Anything else is an :class:`InputError` that names the file."""
+    shown = ascii(str(da.ext_fname))[1:-1][:120]
+    if not EXTERNAL.get():
+        raise InputError(
+            f"a GIFTI data array keeps its values in another file ({shown}), which is not "
+            "read (--allow-external-data reads such files from the input's own folder)"
+        )
+    if folder is None:
+        raise InputError(f"a GIFTI data array on stdin keeps its values in another file ({shown})")
+    base = os.path.realpath(folder)
+    real = os.path.realpath(os.path.join(base, str(da.ext_fname)))
+    if os.path.dirname(real) != base and not real.startswith(base + os.sep):
+        raise InputError(f"the GIFTI external data file {shown} is not in the input's folder")
+    try:
+        st = os.stat(real)
+    except OSError as exc:
+        raise InputError(f"the GIFTI external data file {shown}: {exc.strerror}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError(f"the GIFTI external data file {shown} is not a regular file")
+    if st.st_size < int(da.ext_offset) + nbytes:
+        raise InputError(f"the GIFTI external data file {shown} is shorter than its array")
+    return real
+
+
+def _block(da: Any, data: str | None, folder: str | None) -> np.ndarray:
+    """A ``<Data>`` element's values, decoded within the size its array declares: base64
+    that decodes to another size, or zlib data that inflates to more, is an error found
+    before the memory is spent (a few bytes can claim, and inflate to, gigabytes)."""
+    import base64
+    import binascii
+    import io
+    import zlib
+
+    from nibabel.gifti.util import gifti_encoding_codes
+
+    dtype, shape, order, nbytes = _declared(da)
+    count = nbytes // max(dtype.itemsize, 1)
+    kind = gifti_encoding_codes.label[da.encoding]
+    if kind == "External":
+        where = _external(da, folder, nbytes)
+        values = np.fromfile(where, dtype=dtype, count=count, offset=int(da.ext_offset))
+        return values.reshape(shape, order=order)
+    text = data or ""
+    if kind == "ASCII":
+        values = np.loadtxt(io.StringIO(text), dtype=dtype, ndmin=1)
+        if values.size != count:
+            raise InputError(f"a GIFTI data array holds {values.size} values, not {count}")
+        return values.reshape(shape, order=order)
+    try:
+        raw = base64.b64decode(text.encode("ascii"), validate=False)
+    except (binascii.Error, UnicodeEncodeError, ValueError):
+        raise InputError("a GIFTI data array's base64 does not decode") from None
+    if kind == "B64GZ":
+        if nbytes > len(raw) * _DEFLATE_MAX_RATIO:
+            raise InputError(
+                f"a GIFTI data array declares {nbytes} bytes, more than its {len(raw)} "
+                "compressed bytes can hold"
+            )
+        inflate = zlib.decompressobj()
+        try:  # at most what it declares (max_length 0 would mean no limit at all)
+            out = inflate.decompress(raw, max(nbytes, 1))
+            extra = inflate.unconsumed_tail or inflate.decompress(b"", 1)
+        except zlib.error as exc:
+            raise InputError(f"a GIFTI data array's zlib data is corrupt ({exc})") from None
+        if extra or len(out) != nbytes:
+            got = "more than" if extra or len(out) > nbytes else f"{len(out)} bytes, not"
+            raise InputError(f"a GIFTI data array inflates to {got} its declared {nbytes} bytes")
+        raw = out
+    elif len(raw) != nbytes:
+        raise InputError(f"a GIFTI data array decodes to {len(raw)} bytes, not {nbytes}")
+    return np.frombuffer(bytearray(raw), dtype=dtype).reshape(shape, order=order)
+
+
+def _parser(folder: str | None) -> Any:
+    """nibabel's GIFTI parser, whose ``<Data>`` elements are decoded by :func:`_block`."""
+    from nibabel.gifti.parse_gifti_fast import GiftiImageParser
+    from nibabel.gifti.util import gifti_endian_codes
+
+    class Parser(GiftiImageParser):
+        def flush_chardata(self) -> None:
+            if self.write_to != "Data":
+                super().flush_chardata()
+                return
+            blocks, self._char_blocks = self._char_blocks, None
+            self.da.data = _block(self.da, "".join(blocks) if blocks else None, folder)
+            self.endian = gifti_endian_codes.code[sys.byteorder]
+
+    return Parser(buffer_size=PARSE_BYTES, mmap=False)
+
+
+def _parse(fh: Any, folder: str | None = None) -> Any:
     """The ``GiftiImage`` in a binary stream, parsed as it is read; every problem (not XML,
     not GIFTI, base64 or zlib data that does not decode to the declared size, a declared
-    count of arrays that does not match) is an :class:`InputError`."""
-    from nibabel.gifti.parse_gifti_fast import GiftiImageParser
-
-    parser = GiftiImageParser(buffer_size=PARSE_BYTES, mmap=False)
+    count of arrays that does not match, external data) is an :class:`InputError`."""
+    parser = _parser(folder)
     with warnings.catch_warnings():
         # nibabel warns of a file that is not what it says (a count of arrays that differs)
         warnings.simplefilter("error", UserWarning)
@@ -93,8 +214,9 @@ def open_gifti(where: Any, *, mask: Any = None) -> list[Loaded]:
     if hasattr(where, "read"):
         img = _parse(where)
     else:
-        with open_binary(os.fspath(where)) as fh:
-            img = _parse(fh)
+        path = os.fspath(where)
+        with open_binary(path) as fh:
+            img = _parse(fh, os.path.dirname(os.path.abspath(path)))
     values = _arrays(img)
     del img
     return [Loaded(ArraySource(values), values.ndim - 1, "gifti")]

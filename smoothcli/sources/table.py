@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from .._text import error_line
+from .._text import error_line, excerpt
 from . import Loaded
 from ._base import ArraySource, InputError, input_errors, read_all, read_rows
 from ._gzip import Unzipped
@@ -263,10 +263,10 @@ class _Parser:
         for line, cells in _lines(piece, first, self.sep):
             if j < len(cells) and not _is_number(cells[j]):
                 return InputError(
-                    f"line {line}, column {name!r}: {cells[j]!r} is not a number, "
-                    f"so column {name!r} is not numeric"
+                    f"line {line}, column {excerpt(name)}: {excerpt(cells[j])} is not a "
+                    f"number, so column {excerpt(name)} is not numeric"
                 )
-        return InputError(f"column {name!r} is not numeric (near line {first})")
+        return InputError(f"column {excerpt(name)} is not numeric (near line {first})")
 
 
 class SpooledTable:

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from .._base import InputError, drain, read_rows
+from .._errors import check_regular
 from ._header import check_size, read_header, skip_extensions
 from ._stream import image_bytes
 
@@ -44,6 +45,7 @@ def load_mask(path: str | Path) -> Mask:
     after the header is checked against the file size; :class:`InputError` if it is not a
     NIfTI image, not 3D, bigger than its file, or selects no voxel."""
     file = str(Path(path))  # a path, never bytes or a stream
+    check_regular(file)  # a FIFO or a device named as a mask is an error, not a wait
     src = image_bytes(file)
 
     def body(fh: Any) -> Mask:
