@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["EXCERPT", "error_line", "excerpt", "one_line"]
+__all__ = ["EXCERPT", "error_line", "excerpt", "one_line", "printable"]
 
 #: characters of an input's own text (a cell, a column name) a message quotes, at most
 EXCERPT = 24
@@ -14,6 +14,16 @@ def excerpt(text: str, width: int = EXCERPT) -> str:
     cut. An input can be a link to anything; a message must not print a file's contents."""
     cut = text[:width]
     return ascii(cut) + ("..." if len(text) > width else "")
+
+
+def printable(text: str) -> str:
+    """``text`` safe to show on a terminal: each character that is not printable (control
+    characters such as ESC, which a file name can hold, and invisible format characters
+    such as a right-to-left override) written as its Python escape, as ``ls`` and git
+    quote such names; a line of ordinary text comes back as it was."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
 
 
 def one_line(text: str) -> str:

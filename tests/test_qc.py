@@ -421,7 +421,7 @@ def test_a_censor_file_never_replaces_an_input(tmp_path):
     precious = tmp_path / "x_bold_censor.tsv"  # named as the censor file of x_bold would be
     precious.write_text("mine\n")
     result = dvars(run, precious, "--mask", mask, "--censor", tmp_path)
-    assert result.exit_code == 2 and "the command also reads it" in result.stderr
+    assert result.exit_code == 2 and "smoothcli did not write it" in result.stderr
     assert precious.read_text() == "mine\n"
 
 

@@ -218,6 +218,10 @@ class ProcessWorkers(Workers):
     def kill(self) -> None:
         pool, procs = self.executor, list(self._procs.values())
         procs += list((getattr(pool, "_processes", None) or {}).values())
+        # the pool's manager thread frees the queues' semaphores once its workers are gone:
+        # joined below, or this process could leave mid-way and the resource tracker warn
+        # of a leaked semaphore (shutdown(wait=False) forgets the thread)
+        manager = getattr(pool, "_executor_manager_thread", None)
         pool.shutdown(wait=False, cancel_futures=True)
         for proc in procs:
             with contextlib.suppress(Exception):
@@ -225,8 +229,8 @@ class ProcessWorkers(Workers):
         for proc in procs:
             with contextlib.suppress(Exception):
                 proc.join(5)
-        with contextlib.suppress(Exception):
-            pool.shutdown(wait=True)
+        if manager is not None:
+            manager.join(10)
 
     def close(self) -> None:
         self.executor.shutdown(wait=True, cancel_futures=True)
@@ -346,7 +350,7 @@ def _local_cluster() -> Workers:
 
     scratch = tempfile.mkdtemp(prefix="smoothcli-dask-")
     # the scheduler's and the workers' scratch space (the workers read it from the
-    # environment they inherit); their logs said at ERROR only, as this process's
+    # environment they inherit); their logs silenced, as this process's
     os.environ["DASK_TEMPORARY_DIRECTORY"] = scratch
     try:
         with dask.config.set({"temporary-directory": scratch}):
@@ -357,7 +361,7 @@ def _local_cluster() -> Workers:
                 host="127.0.0.1",
                 dashboard_address=None,
                 local_directory=scratch,
-                silence_logs=logging.ERROR,
+                silence_logs=logging.CRITICAL,
             )
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -386,9 +390,10 @@ def dask_executor(spec: str) -> Workers:
 
     from distributed import Client
 
-    # Dask logs its workers' comings and goings, and a Ctrl-C's closed connections, at
-    # WARNING: smoothcli's own messages say what the user needs to know
-    logging.getLogger("distributed").setLevel(logging.ERROR)
+    # Dask logs its workers' comings and goings at WARNING, and a Ctrl-C's closed
+    # connections at ERROR, with a traceback: smoothcli's own messages say what the user
+    # needs to know (a failed task comes back as its exception)
+    logging.getLogger("distributed").setLevel(logging.CRITICAL)
 
     if spec == "local":
         return _local_cluster()

@@ -16,6 +16,18 @@ __all__ = ["Censor"]
 ENDING = "_censor.tsv"
 
 
+def _ours(head: bytes) -> bool:
+    """Whether a file's first bytes are a censor file's (only such a file is replaced)."""
+    return head.startswith(b"frame\tcensor")
+
+
+def _target(path: str, protect: list[str]) -> Any:
+    """A censor file's target: never a link, never a file smoothcli did not write."""
+    from ..output import check_target
+
+    return check_target(path, protect=protect, sidecar=False, derived=True, ours=_ours)
+
+
 @dataclass
 class Censor:
     """Where censor files go (``folder``; ``None``: nowhere), checked before any work; the
@@ -33,7 +45,7 @@ class Censor:
         file that would be one of the command's inputs, its mask, or what it writes."""
         if self.folder is None:
             return
-        from ..output import OutputError, check_target
+        from ..output import OutputError
 
         self._names = Names(ENDING, inputs)
         try:
@@ -48,7 +60,7 @@ class Censor:
                 message = f"{where} is where the table, its sidecar or the report goes"
                 raise Usage(message, "--censor")
             try:
-                check_target(where, protect=self.protect, sidecar=False)
+                _target(where, self.protect)
             except OutputError as exc:
                 raise Usage(str(exc), "--censor") from None
 
@@ -60,13 +72,13 @@ class Censor:
         """Write the censor file of each run of ``result``; the error, if one could not be."""
         if self.folder is None:
             return None
-        from ..output import OutputError, check_target
+        from ..output import OutputError
         from ..qc import censor_table
 
         for run in result.runs:
             path = self._path(result.path, run.array)
             try:
-                target = check_target(path, protect=self.protect, sidecar=False)
+                target = _target(path, self.protect)
                 with target.open() as stream:
                     stream.write(censor_table(run.frames, run.dummy, run.failed))
             except (OutputError, OSError) as exc:

@@ -79,8 +79,26 @@ class Pages:
                 ) from None
 
     def assign(self, inputs: list[str]) -> None:
-        """Name every input's PNG up front (a resumed batch gives each its name again)."""
+        """Name every input's PNG up front (a resumed batch gives each its name again), and
+        check each name: never a link, never a file smoothcli did not write."""
         self._names = Names(".png", inputs)
+        if self.plot is None:
+            return
+        from ..output import OutputError
+
+        for path in inputs:
+            try:
+                self._png_target(os.path.join(self.plot, self._names.name(path)))
+            except OutputError as exc:
+                raise Usage(str(exc), "--plot") from None
+
+    def _png_target(self, path: str) -> Any:
+        from ..output import check_target
+        from ..report._plots import is_our_png
+
+        return check_target(
+            path, protect=self.protect, sidecar=False, derived=True, ours=is_our_png
+        )
 
     def add(self, result: Any, threshold: float | None) -> None:
         """An input's rows: kept for the page; drawn now for ``--plot``."""
@@ -103,7 +121,7 @@ class Pages:
             return
         for run in batch.runs:
             path = os.path.join(self.plot, self._names.name(result.path, run.array))
-            trace_png(run, threshold, batch.measure, path)
+            self._png_target(path).write_bytes(trace_png(run, threshold, batch.measure))
             self.written.append(path)
 
     def finish(self, meta: dict) -> str:

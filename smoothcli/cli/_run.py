@@ -235,6 +235,7 @@ def _score_all(
         signals.check()  # a signal swallowed on the way (in a gc callback) still stops here
         if log is not None:
             log.finish(log.order)  # the rows of every input, in input order
+    signals.check()  # and one that came while the workers were shut down
     if log is not None:
         return log.sidecar
     return write_sidecar(target, names, _meta(job)) if target is not None else None
@@ -395,7 +396,11 @@ def run_batch(
             return ExitStatus.BROKEN_PIPE
         except OSError as exc:  # a full disk, /dev/full, an I/O error: the table is not written
             where = output if output is not None else "stdout"
-            ui.say(f"error: cannot write the table to {where}: {exc.strerror or exc}")
+            if exc.filename is not None and exc.filename != output:
+                what = f"cannot write {exc.filename}"  # the sidecar, journal, a page or plot
+            else:
+                what = f"cannot write the table to {where}"
+            ui.say(f"error: {what}: {exc.strerror or exc}")
             return ExitStatus.INPUT_ERROR
         finally:
             exit_at_once()  # nothing left to clean up: a late signal ends the process at once

@@ -13,6 +13,8 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
+from .._text import printable
+
 __all__ = ["UI", "Progress", "say"]
 
 
@@ -24,8 +26,9 @@ def _safe(stream: IO[str]) -> IO[str]:
 
 
 def say(message: str) -> None:
-    """One ``smoothcli: ...`` line on stderr."""
-    _safe(sys.stderr).write(f"smoothcli: {message}\n")
+    """One ``smoothcli: ...`` line on stderr (escaped: a file name can hold a terminal's
+    control sequences)."""
+    _safe(sys.stderr).write(f"smoothcli: {printable(message)}\n")
 
 
 class UI:
@@ -47,12 +50,12 @@ class UI:
     def say(self, message: str) -> None:
         """An input error or a failed threshold: hidden by --silent only."""
         if not self.silent:
-            self.err.write(f"smoothcli: {message}\n")
+            self.err.write(f"smoothcli: {printable(message)}\n")
 
     def info(self, message: str) -> None:
         """A warning, the summary or a verbose line: hidden by --quiet and --silent."""
         if not self.quiet:
-            self.err.write(f"smoothcli: {message}\n")
+            self.err.write(f"smoothcli: {printable(message)}\n")
 
     def traceback(self, exc: BaseException) -> None:
         if self.debug and not self.silent:
@@ -90,7 +93,7 @@ class UI:
             BarColumn(),
             Count(),
             TimeRemainingColumn(),
-            TextColumn("{task.description}", style="dim"),
+            TextColumn("{task.description}", style="dim", markup=False),  # names are not markup
         )
         with Bar(*columns, console=Console(file=self.err), transient=True) as bar:
             files = bar.add_task("", total=len(inputs))
@@ -141,7 +144,7 @@ class _Watcher:
                 self.bar.update(self.task, visible=False)
             self.path = None
             return
-        name = f"  {os.path.basename(path)}: bytes read"
+        name = f"  {printable(os.path.basename(path))}: bytes read"
         if self.task is None:
             self.task = self.bar.add_task(name, total=size, bytes=True)
         self.bar.reset(self.task, total=size, description=name, visible=True)
@@ -166,7 +169,7 @@ class Progress:
     def reading(self, path: str, where: Callable[[], float | None] | None = None) -> None:
         """The batch waits for ``path`` now; ``where()`` says how far it has been read."""
         if self.bar is not None:
-            self.bar.update(self.task, description=os.path.basename(path) or path)
+            self.bar.update(self.task, description=printable(os.path.basename(path) or path))
         if self.watcher is not None:
             self.watcher.follow(path, where)
 

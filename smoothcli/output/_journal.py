@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._os import BINARY, CLOEXEC, NOFOLLOW
 from ._errors import OutputError
 from ._target import _shown
 
@@ -137,10 +138,15 @@ def _journal_entries(body: bytes) -> Iterable[_Entry]:
 def _read_head(journal: str, shown: str) -> dict[str, Any] | None:
     """The journal's first line, or None when there is no journal."""
     try:
-        with open(journal, "rb") as stream:
-            first = stream.readline()
+        fd = os.open(journal, os.O_RDONLY | CLOEXEC | BINARY | NOFOLLOW)
     except FileNotFoundError:
         return None
+    except OSError as exc:
+        raise OutputError(
+            f"cannot read the resume journal {_shown(journal)}: {exc.strerror}"
+        ) from None
+    with open(fd, "rb") as stream:
+        first = stream.readline(1 << 20)
     try:
         head = json.loads(first)
     except ValueError:

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from .._os import BINARY, CLOEXEC, pwrite_all
+from .._os import BINARY, CLOEXEC, NOFOLLOW, pwrite_all
 from ..status import run_failed
 from ._errors import OutputError
 from ._journal import (
@@ -91,6 +91,18 @@ class _Render:
         return bool(cells) and all(cell == own for cell in cells)
 
 
+def is_journal(head: bytes) -> bool:
+    """Whether a file's first bytes are a resume journal's (only such a file is replaced)."""
+    return head.startswith(b'{"' + MAGIC.encode() + b'"')
+
+
+def _read_private(path: str) -> bytes:
+    """A file smoothcli derived the name of (the journal), read without following a link."""
+    fd = os.open(path, os.O_RDONLY | CLOEXEC | BINARY | NOFOLLOW)
+    with open(fd, "rb") as stream:
+        return stream.read()
+
+
 def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
     """Write all of ``data`` at ``offset`` (tests replace this with a slow, piecewise one)."""
     pwrite_all(fd, data, offset)
@@ -144,8 +156,7 @@ class Resume:
     def _recover(self) -> None:
         shown = _shown(self.path)
         try:
-            with open(self._journal.real, "rb") as stream:
-                journal = stream.read()
+            journal = _read_private(self._journal.real)
         except FileNotFoundError:
             raise OutputError(
                 f"{shown} exists but was not written with --resume; remove it or drop --resume"
@@ -194,7 +205,8 @@ class Resume:
     def _open_fds(self) -> None:
         self.close()
         self._fd = os.open(self._target.real, os.O_WRONLY | CLOEXEC | BINARY)
-        self._jfd = os.open(self._journal.real, os.O_WRONLY | os.O_APPEND | CLOEXEC | BINARY)
+        flags = os.O_WRONLY | os.O_APPEND | CLOEXEC | BINARY | NOFOLLOW  # never through a link
+        self._jfd = os.open(self._journal.real, flags)
 
     # -- use --------------------------------------------------------------------------------
 
@@ -241,9 +253,11 @@ class Resume:
         try:
             _pwrite_all(self._fd, data, start)
             os.fsync(self._fd)
-        except BaseException:
+        except BaseException as exc:
             with contextlib.suppress(OSError):
                 os.ftruncate(self._fd, start)
+            if isinstance(exc, OSError) and exc.filename is None:  # name it (ENOSPC)
+                raise OSError(exc.errno, exc.strerror, self.path) from exc
             raise
         entry = _Entry(
             path,
@@ -258,8 +272,13 @@ class Resume:
         )
         self._end = entry.end  # rows are safe: a kill from here redoes them, at worst
         line = entry.line()
-        _pwrite_all(self._jfd, line, os.fstat(self._jfd).st_size)
-        os.fsync(self._jfd)
+        try:
+            _pwrite_all(self._jfd, line, os.fstat(self._jfd).st_size)
+            os.fsync(self._jfd)
+        except OSError as exc:
+            if exc.filename is None:
+                raise OSError(exc.errno, exc.strerror, self._journal.path) from exc
+            raise
         self._entries[key] = entry
 
     def finish(self, paths: list[str]) -> None:
@@ -356,7 +375,9 @@ def open_resume(
     if not target.regular:
         raise OutputError(f"--resume needs -o FILE to be a regular file; {_shown(path)} is not")
     try:
-        journal = check_target(journal_path(path), protect=protect, sidecar=False)
+        journal = check_target(
+            journal_path(path), protect=protect, sidecar=False, derived=True, ours=is_journal
+        )
     except OutputError as exc:
         raise OutputError(f"resume journal: {exc}") from None
     if not journal.regular:

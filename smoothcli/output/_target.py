@@ -51,12 +51,17 @@ class Target:
         """A UTF-8 text stream (``newline=""``) onto the target. A regular target becomes the
         new file only when the block ends without an exception; before that the old file, if
         any, is untouched."""
-        if not self.regular:
-            with _direct(self) as stream:
+        try:
+            if not self.regular:
+                with _direct(self) as stream:
+                    yield stream
+                return
+            with _atomic(self) as stream:
                 yield stream
-            return
-        with _atomic(self) as stream:
-            yield stream
+        except OSError as exc:  # a full disk names the file it could not write
+            if exc.filename is None:
+                raise OSError(exc.errno, exc.strerror, self.path) from exc
+            raise
 
     def write_bytes(self, data: bytes) -> None:
         """Write ``data`` (a PNG) as :meth:`open` writes text: atomically."""
@@ -230,8 +235,9 @@ def _named(dir_fd: int, name: str, target: Target) -> Iterator[IO[str]]:
 
 def _shown(path: str) -> str:
     text = clean(path)
-    if len(text) > 80:
-        text = text[:40] + "..." + text[-30:]
+    folder, name = os.path.split(text)
+    if len(folder) > 50:
+        text = os.path.join(folder[:20] + "..." + folder[-27:], name)
     return text if text.isprintable() else ascii(text)[1:-1]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 from typing import IO, Any, ClassVar
 
-from .._text import one_line
+from .._text import one_line, printable
 from ._columns import BY_NAME
 from ._errors import OutputError
 from ._formats import FORMATS
@@ -161,8 +161,11 @@ class TableWriter(_Collecting):
     def _write(self) -> None:
         from rich.console import Console
         from rich.table import Table
+        from rich.text import Text
 
-        texts = [[table_text(row.get(c)) for c in self.columns] for row in self.rows]
+        # a cell is text, never markup ('[/]' in a file name), and shown escaped (a name can
+        # hold a terminal's control sequences)
+        texts = [[printable(table_text(row.get(c))) for c in self.columns] for row in self.rows]
         shown = [
             i
             for i in range(len(self.columns))
@@ -183,7 +186,7 @@ class TableWriter(_Collecting):
             )
         for row, text in zip(self.rows, texts, strict=True):
             bad = row.get("status") == "error" or row.get("check") == "fail"
-            table.add_row(*(text[i] for i in shown), style="red" if bad else None)
+            table.add_row(*(Text(text[i]) for i in shown), style="red" if bad else None)
         # colour only on a terminal; NO_COLOR still wins there, and FORCE_COLOR never puts
         # escape codes into a pipe or a file
         console = Console(

@@ -119,9 +119,22 @@ def trace_svg(run: Run, threshold: float | None, measure: str, salt: str) -> str
     return _svg(_trace(run, threshold, measure), salt)
 
 
-def trace_png(run: Run, threshold: float | None, measure: str, path: str) -> None:
-    """:func:`trace_svg` as a PNG file (``--plot``)."""
-    _trace(run, threshold, measure).savefig(path, format="png", metadata={"Software": None})
+#: what a PNG of smoothcli's says in its ``Software`` text chunk: only such a file is replaced
+PNG_SOFTWARE = "smoothcli"
+
+
+def trace_png(run: Run, threshold: float | None, measure: str) -> bytes:
+    """:func:`trace_svg` as a PNG (``--plot``), marked as smoothcli's."""
+    buffer = io.BytesIO()
+    fig = _trace(run, threshold, measure)
+    fig.savefig(buffer, format="png", metadata={"Software": PNG_SOFTWARE})
+    return buffer.getvalue()
+
+
+def is_our_png(head: bytes) -> bool:
+    """Whether a file's first bytes are a PNG that :func:`trace_png` wrote."""
+    marker = b"tEXtSoftware\x00" + PNG_SOFTWARE.encode()
+    return head.startswith(b"\x89PNG\r\n\x1a\n") and marker in head
 
 
 def carpet_svg(run: Run, salt: str) -> str:
