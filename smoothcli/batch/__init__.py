@@ -16,7 +16,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from ..discover import STDIN, discover
-from ._dvars import DvarsJob
+from ._dvars import DvarsJob, run_summary
 from ._executors import (
     DASK_INSTALL,
     Workers,
@@ -63,6 +63,7 @@ __all__ = [
     "ordered",
     "process_executor",
     "require_dask",
+    "run_summary",
     "run_task",
     "score_paths",
 ]

@@ -15,7 +15,7 @@ from ._job import IMAGES, Context, Job, Task, task_confounds
 from ._options import DvarsOptions, RunQC
 from ._summary import summary_stats
 
-__all__ = ["DvarsJob"]
+__all__ = ["DvarsJob", "run_summary"]
 
 TABLE_COLUMNS = "path,frame,dvars,std_dvars,vx_std_dvars,fd,status,check,verdict,error"
 SUMMARY_TABLE_COLUMNS = (
@@ -62,6 +62,22 @@ def _mean_max(values: np.ndarray, frames: range) -> tuple[Any, Any, Any]:
     return stats["mean"], stats["max"], (arg + frames.start if arg is not None else None)
 
 
+def run_summary(values: dict[str, np.ndarray], fd: np.ndarray | None, dummy: int) -> dict:
+    """A run's ``--summary`` statistics from its per-frame ``values`` (``dvars``,
+    ``std_dvars``, ``vx_std_dvars``; frame 0 n/a) and ``fd``, over its counted frames: the
+    means (MRIQC's names), the max of each and its frame, and the mean and max FD."""
+    from ..qc import counted_frames
+
+    counted = counted_frames(len(values["std_dvars"]), dummy)
+    row: dict[str, Any] = {}
+    for column, iqm in MEASURES:
+        mean, top, where = _mean_max(values[column], counted)
+        row.update({iqm: mean, f"{iqm}_max": top, f"{iqm}_max_frame": where})
+    if fd is not None:
+        row["fd_mean"], row["fd_max"], _ = _mean_max(fd, counted)
+    return row
+
+
 @dataclass(frozen=True)
 class DvarsJob(Job):
     """DVARS of one input with ``opts``: frozen and picklable, run wherever a task runs."""
@@ -102,7 +118,7 @@ class DvarsJob(Job):
     def rows(self, item: Any, ctx: Context) -> list[dict]:
         from ..metrics._series import gather
         from ..metrics.dvars import dvars
-        from ..qc import counted_frames, judge
+        from ..qc import judge
 
         opts = self.opts
         shape = tuple(item.source.shape)
@@ -144,13 +160,7 @@ class DvarsJob(Job):
             "status": "ok",
         }
         if opts.summary:
-            counted = counted_frames(frames, dummy)
-            row = dict(base)
-            for column, iqm in MEASURES:
-                mean, top, where = _mean_max(values[column], counted)
-                row.update({iqm: mean, f"{iqm}_max": top, f"{iqm}_max_frame": where})
-            if fd is not None:
-                row["fd_mean"], row["fd_max"], _ = _mean_max(fd, counted)
+            row = {**base, **run_summary(values, fd, dummy)}
             if opts.rules.any:
                 row.update(n_fail=len(judged.failed), fail_fraction=judged.fraction)
             return [{**row, "check": judged.verdict, "reason": judged.reason}]

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from .. import __version__
+from ._bids import BidsCommand, bids
 from ._complete import COMPLETE_VAR, init
 from ._dvars import dvars
 from ._examples import examples
@@ -19,8 +20,9 @@ HELP = """Score how smooth signals are: backward differences reduced to a number
 
 Commands: 'score' scores files (NIfTI, CIFTI-2, GIFTI, CSV/TSV, NPY/NPZ) and writes one row
 per score; 'dvars' gives DVARS per frame as fMRIPrep and MRIQC report it; 'report' turns
-their tables into one HTML QC page; 'spec' checks a --scalarise spec and prints its canonical
-form; 'examples' prints the folder of the example files that come with smoothcli.
+their tables into one HTML QC page; 'bids' runs as a BIDS App over fMRIPrep's derivatives;
+'spec' checks a --scalarise spec and prints its canonical form; 'examples' prints the folder
+of the example files that come with smoothcli.
 
 Exit status: 0 every input scored and within the thresholds; 1 a threshold failed (a NaN
 always fails); 2 usage error (options, a bad spec or mask); 3 an input could not be scored;
@@ -108,5 +110,6 @@ init()  # a completion script is asking: Typer's classes answer it
 app.command()(score)
 app.command()(dvars)
 app.command()(report)
+app.command(cls=BidsCommand)(bids)
 app.command()(spec)
 app.command()(examples)

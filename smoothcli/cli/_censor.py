@@ -86,3 +86,7 @@ class Censor:
                 return f"cannot write the censor file {path}: {reason}"
             self.written.append(path)
         return None
+
+    def finish(self, meta: dict) -> str:
+        """The words for the summary line."""
+        return f"; {len(self.written)} censor file(s) in {self.folder}" if self.folder else ""

@@ -210,10 +210,11 @@ def _score_all(
     names: list[str],
     columns: str | None,
     pages: Any,
-    censor: Any,
+    sinks: list[Any],
 ) -> str | None:
     """Score ``inputs`` in input order, writing each input's rows to the table (or the
-    resumed FILE) as it finishes; return the sidecar written, if any."""
+    resumed FILE, or nowhere for the format ``none``) and to each of ``sinks`` as it
+    finishes; return the sidecar written, if any."""
     import os
 
     from ..output import write_sidecar
@@ -227,10 +228,14 @@ def _score_all(
                     stats[path] = os.stat(path) if path != "-" else None
         else:
             color = fmt == "table" and target is None and sys.stdout.isatty()
-            writer = _open_table(stack, target, fmt, names, color, columns is None)
+            writer = (
+                _NoTable()
+                if fmt == "none"
+                else _open_table(stack, target, fmt, names, color, columns is None)
+            )
         _stream(
             executor, log, writer if log is None else None, inputs, job, ui, counts, mask, stats,
-            pages, censor,
+            pages, sinks,
         )  # fmt: skip
         signals.check()  # a signal swallowed on the way (in a gc callback) still stops here
         if log is not None:
@@ -239,6 +244,16 @@ def _score_all(
     if log is not None:
         return log.sidecar
     return write_sidecar(target, names, _meta(job)) if target is not None else None
+
+
+class _NoTable:
+    """The format ``none``: the rows go only to the sinks (``smoothcli bids``)."""
+
+    def add(self, rows: list[dict]) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 def _stream(
@@ -252,7 +267,7 @@ def _stream(
     mask: Any,
     stats: dict[str, Any],
     pages: Any,
-    censor: Any,
+    sinks: list[Any],
 ) -> None:
     from ..batch import iter_results
 
@@ -277,12 +292,12 @@ def _stream(
                 )
             else:
                 writer.add(result.rows)
-            problem = censor.add(result)
-            failed = result.error is not None or problem is not None
+            problems = [p for p in (sink.add(result) for sink in sinks) if p is not None]
+            failed = result.error is not None or bool(problems)
             counts["error" if failed else "ok"] += 1
             counts["fail"] += bool(result.failed_rows)
             report_result(result, job, ui)
-            if problem is not None:
+            for problem in problems:
                 ui.say(f"error: {result.path}: {problem}")
             pages.add(result, job.opts.fail_above)
             signals.check()
@@ -308,9 +323,13 @@ def run_batch(
     report: str | None = None,
     plot: str | None = None,
     censor: str | None = None,
+    sinks: tuple[Any, ...] = (),
 ) -> ExitStatus | int:
     """Run ``job`` (a :class:`~smoothcli.batch.ScoreJob` or ``DvarsJob``) on what
-    ``gather_inputs`` found, write the table, say what failed; return the exit status."""
+    ``gather_inputs`` found, write the table (format ``none``: no table), say what failed;
+    return the exit status. ``sinks`` get each input's result too (``check(inputs)``
+    before any work, ``add(result)`` giving an error or None, ``finish(meta)`` giving the
+    words for the summary line)."""
     import os
 
     from ..batch import AUTO, load_mask
@@ -348,8 +367,9 @@ def run_batch(
     pages.check()
     pages.assign(inputs)
     ours = [p for p in (*table, report) if p is not None]
-    censors = Censor(censor, [*protect, *ours], ours)
-    censors.check(inputs)
+    every = [Censor(censor, [*protect, *ours], ours), *sinks]
+    for sink in every:
+        sink.check(inputs)
     mask = None
     if opts.mask is not None and opts.mask != AUTO:
         try:
@@ -383,9 +403,9 @@ def run_batch(
         try:
             sidecar = _score_all(
                 executor, log, inputs, job, ui, counts, mask, target, fmt, names, columns, pages,
-                censors,
+                every,
             )  # fmt: skip
-            extra = pages.finish(_meta(job))
+            extra = pages.finish(_meta(job)) + "".join(s.finish(_meta(job)) for s in every)
         except KeyboardInterrupt as exc:
             signals.caught()
             ui.say("terminated" if signal_of(exc) == signal.SIGTERM else "interrupted")
@@ -414,7 +434,6 @@ def run_batch(
         + skipped
         + (f"; wrote {output}" if output else "")
         + (f" and its sidecar {sidecar}" if sidecar else "")
-        + (f"; {len(censors.written)} censor file(s) in {censor}" if censor else "")
         + extra
         + f" ({took:.2f} s)"
     )
