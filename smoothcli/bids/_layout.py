@@ -163,6 +163,7 @@ def find_runs(
                 folders.append((os.path.join(entry.path, "func"), {"sub": sub, "ses": ses}))
         for folder, keys in folders:
             runs.extend(_runs_in(folder, root, keys, follow, links))
+    empty = [w for w in wanted if w in by_label and not any(r.subject == w for r in runs)]
     runs = [
         r
         for r in runs
@@ -173,10 +174,9 @@ def find_runs(
     if missing:
         names = ", ".join(f"sub-{m}" for m in missing)
         raise LayoutError(f"no folder {names} in {root}: looked for {LOOKED_FOR}")
-    empty = [w for w in wanted if not any(r.subject == w for r in runs)]
     if empty or not runs:
         who = ", ".join(f"sub-{w}" for w in empty) if empty else "any participant"
-        filters = _filters(sessions_wanted, tasks_wanted, spaces_wanted)
+        filters = "" if empty else _filters(sessions_wanted, tasks_wanted, spaces_wanted)
         linked = f" ({len(links)} symbolic link(s) not followed: add --follow)" if links else ""
         raise LayoutError(
             f"no runs for {who}{filters} in {root}: looked for {LOOKED_FOR} (a BIDS "

@@ -98,7 +98,7 @@ class BidsSink:
     def add(self, result: Any) -> str | None:
         """Write the run's table, sidecar and censor file; the error, if one could not be."""
         from ..bids import bids_uri, is_our_table
-        from ..output import DVARS_COLUMNS, OutputError, make_writer, sidecar
+        from ..output import BY_NAME, DVARS_COLUMNS, OutputError, make_writer, sidecar
         from ..output._sidecar import is_sidecar
         from ..qc import censor_table
 
@@ -111,7 +111,7 @@ class BidsSink:
         sources = [bids_uri(run.relative)] + [
             bids_uri(rows[0][k]) for k in ("mask", "confounds") if rows and rows[0].get(k)
         ]
-        columns = list(DVARS_COLUMNS)
+        columns = [c for c in DVARS_COLUMNS if BY_NAME[c].kind != "entity"]  # in the name
         doc = sidecar(columns, {"Sources": sources, **self.meta})
         try:
             with self._target(table, is_our_table).open() as stream:

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from ..discover import entities
+
 __all__ = ["ENTITIES", "Batch", "Failure", "Run", "make_batch", "table_kind"]
 
 #: the entities the page shows as columns
@@ -279,7 +281,12 @@ def make_batch(
         run.dummy = _int(ok[0].get("dummy"))
         run.threshold = _number(ok[0].get("threshold"))
         run.tr = _number(ok[0].get("tr"))
-        run.entities = {k: str(ok[0][k]) for k in ENTITIES if ok[0].get(k) is not None}
+        named = entities(str(path))  # a table without entity columns (smoothcli bids's)
+        run.entities = {
+            k: str(ok[0][k]) if ok[0].get(k) is not None else named[k]
+            for k in ENTITIES
+            if ok[0].get(k) is not None or k in named
+        }
         run.carpet = (carpets or {}).get((path, array))
         counted = [r for r, c in zip(ok, run.counted_mask, strict=True) if c]
         run.failed_check = any(r.get("check") == "fail" for r in counted)
