@@ -245,6 +245,10 @@ def test_group_gives_one_row_per_run_with_the_right_verdicts(deriv, tmp_path):
     assert verdicts == {n: "fail" if n[:-5] in FAILING else "pass" for n in names}
     assert group["sub"].tolist() == ["01", "02", "03", "03", "04"]  # labels stay strings
     assert group["task"].tolist() == ["rest"] * 4 + ["nback"]
+    side = json.loads((out / "group_bold.json").read_text())
+    for column in group.columns:
+        assert side[column]["Description"], column
+    assert side["Sources"][0] == "bids::sub-01/func/sub-01_task-rest_desc-dvars_timeseries.tsv"
     spike = group.set_index("bids_name").loc["sub-03_ses-1_task-rest_run-1_bold"]
     assert spike["n_fail"] == 2 and spike["dvars_std_max_frame"] == 50
     assert "frames 50, 51" in spike["reason"]

@@ -8,12 +8,13 @@ conventions: ``smoothcli bids DERIV_DIR OUTPUT_DIR participant|group``).
 
 from __future__ import annotations
 
-from ._group import GROUP_COLUMNS, dvars_tables, group_rows, group_tsv
+from ._group import GROUP_COLUMNS, dvars_tables, group_rows, group_sidecar, group_tsv
 from ._layout import BidsRun, LayoutError, find_runs, label, read_description
 from ._outputs import (
     CENSOR_DESC,
     DVARS_DESC,
     GROUP_PAGE,
+    GROUP_SIDECAR,
     GROUP_TABLE,
     bids_uri,
     dataset_description,
@@ -29,6 +30,7 @@ __all__ = [
     "DVARS_DESC",
     "GROUP_COLUMNS",
     "GROUP_PAGE",
+    "GROUP_SIDECAR",
     "GROUP_TABLE",
     "BidsRun",
     "LayoutError",
@@ -37,6 +39,7 @@ __all__ = [
     "dvars_tables",
     "find_runs",
     "group_rows",
+    "group_sidecar",
     "group_tsv",
     "is_our_description",
     "is_our_page",

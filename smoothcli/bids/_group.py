@@ -14,7 +14,7 @@ import numpy as np
 from ..pairing import bids_name
 from ._outputs import DVARS_DESC
 
-__all__ = ["GROUP_COLUMNS", "dvars_tables", "group_rows", "group_tsv"]
+__all__ = ["GROUP_COLUMNS", "dvars_tables", "group_rows", "group_sidecar", "group_tsv"]
 
 #: BIDS's entities in the order names carry them (those of fMRIPrep's BOLD outputs)
 ENTITY_ORDER = (
@@ -124,3 +124,30 @@ def group_tsv(rows: list[dict], entities: list[str]) -> str:
         cells = (cell_text(row.get(c), missing="n/a", nan="n/a") for c in columns)
         lines.append("\t".join(c.replace("\t", " ").replace("\n", " ") for c in cells))
     return "\n".join(lines) + "\n"
+
+
+#: what the group table's own columns hold (the others are described as in every table)
+OWN = {
+    "bids_name": "The run's name: its source file's entities and suffix (MRIQC's bids_name).",
+    "frames": "The run's frames (frame 0 included).",
+    "n_fail": "How many counted frames failed a frame rule.",
+    "verdict": "The run's verdict: fail when it failed a run rule (--max-fail-fraction, "
+    "--fail-mean-above), or without one when a counted frame failed; else pass. n/a for a "
+    "run that could not be scored.",
+}
+
+
+def group_sidecar(entities: list[str], meta: dict) -> dict:
+    """``group_bold.json``: each column described (BIDS's tabular sidecar), and who made
+    the table."""
+    from ..output import BY_NAME, sidecar
+
+    known = [c for c in GROUP_COLUMNS if c in BY_NAME and c not in OWN]
+    doc = sidecar(known, meta)
+    for key in entities:
+        long = BY_NAME[key].description if key in BY_NAME else f"BIDS entity '{key}'."
+        doc[key] = {"Description": long}
+    for key, text in OWN.items():
+        doc[key] = {"Description": text}
+    order = ["bids_name", *entities, *GROUP_COLUMNS]
+    return {k: doc[k] for k in order if k in doc} | {k: v for k, v in doc.items() if k not in order}

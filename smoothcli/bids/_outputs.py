@@ -15,6 +15,7 @@ __all__ = [
     "CENSOR_DESC",
     "DVARS_DESC",
     "GROUP_PAGE",
+    "GROUP_SIDECAR",
     "GROUP_TABLE",
     "bids_uri",
     "dataset_description",
@@ -27,6 +28,7 @@ __all__ = [
 
 DVARS_DESC, CENSOR_DESC = "dvars", "censor"
 GROUP_TABLE, GROUP_PAGE = "group_bold.tsv", "group_bold.html"
+GROUP_SIDECAR = "group_bold.json"
 #: the first bytes of a per-run DVARS table smoothcli writes (``path`` then ``frame``)
 TABLE_HEAD = b"path\tframe\t"
 #: BIDS's version of the derivatives conventions followed here

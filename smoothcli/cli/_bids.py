@@ -3,7 +3,9 @@ derivatives, started as MRIQC and XCP-D are."""
 
 from __future__ import annotations
 
+import json
 import os
+import shlex
 import sys
 from enum import StrEnum
 from typing import Annotated, Any
@@ -262,7 +264,14 @@ def _participant(
 
 
 def _group(deriv: str, out: str, pages: bool, ui: UI) -> int:
-    from ..bids import GROUP_PAGE, GROUP_TABLE, dvars_tables, is_our_page, is_our_table
+    from ..bids import (
+        GROUP_PAGE,
+        GROUP_SIDECAR,
+        GROUP_TABLE,
+        dvars_tables,
+        is_our_page,
+        is_our_table,
+    )
     from ..output import OutputError, check_target
     from ..report import TableError, read_table
     from ..status import exit_status_for
@@ -276,7 +285,8 @@ def _group(deriv: str, out: str, pages: bool, ui: UI) -> int:
             "*_desc-dvars_timeseries.tsv and dataset_description.json (run 'participant' first)",
             "OUTPUT_DIR",
         )
-    from ..bids import group_rows, group_tsv
+    from ..bids import group_rows, group_sidecar, group_tsv
+    from ..output._sidecar import is_sidecar
     from ..report import ReportInput
 
     per_table, every = [], ReportInput([])
@@ -291,10 +301,15 @@ def _group(deriv: str, out: str, pages: bool, ui: UI) -> int:
         every.sources.append(table)
         every.meta = every.meta or found.meta
     rows, entities = group_rows(per_table)
+    tables_uri = ["bids::" + os.path.relpath(t, out).replace(os.sep, "/") for t in tables]
     try:
         target = check_target(
             os.path.join(out, GROUP_TABLE), protect=tables, sidecar=False, derived=True,
             ours=is_our_table,
+        )  # fmt: skip
+        side = check_target(
+            os.path.join(out, GROUP_SIDECAR), protect=tables, sidecar=False, derived=True,
+            ours=is_sidecar,
         )  # fmt: skip
         page = None
         if pages:
@@ -304,6 +319,9 @@ def _group(deriv: str, out: str, pages: bool, ui: UI) -> int:
         raise Usage(str(exc), "OUTPUT_DIR") from None
     with target.open() as stream:
         stream.write(group_tsv(rows, entities))
+    with side.open() as stream:
+        meta = {"Command": shlex.join(["smoothcli", *sys.argv[1:]]), "Sources": tables_uri}
+        stream.write(json.dumps(group_sidecar(entities, meta), indent=2) + "\n")
     if page is not None and every.rows:
         from ..report import write_report
 
