@@ -44,7 +44,7 @@ elif _named_smoothcli():  # Ctrl-C from smoothcli's first line on: exit 130, one
 
 from typing import TYPE_CHECKING, Any  # noqa: E402
 
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: E402
 
 _EXPORTS = {
     "SmoothnessLoss": "loss",

@@ -72,7 +72,7 @@ def dataset_description(source: str, source_doc: dict | None, command: str) -> d
     """``dataset_description.json`` of the output: a derivative ``GeneratedBy`` smoothcli
     (its version, the command), with ``SourceDatasets`` and ``DatasetLinks`` naming the
     fMRIPrep folder (and fMRIPrep's version when its description gives one)."""
-    from .. import __version__
+    from .._version import __version__
 
     where = os.path.abspath(source)
     origin: dict = {"URL": "file://" + where}

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from .. import __version__
+from .._version import __version__
 from ._bids import BidsCommand, bids
 from ._complete import COMPLETE_VAR, init
 from ._dvars import dvars

@@ -14,8 +14,8 @@ import typer
 from typer.core import TyperCommand
 
 from . import _options as o
-from ._run import Usage, usage_exit
 from ._ui import UI
+from ._usage import Usage, usage_exit
 
 __all__ = ["BidsCommand", "bids"]
 

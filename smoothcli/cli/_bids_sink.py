@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..bids import CENSOR_DESC, DVARS_DESC, BidsRun, run_file, subject_page
-from ._run import Usage
+from ._usage import Usage
 
 __all__ = ["BidsSink"]
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._names import Names
-from ._run import Usage
+from ._usage import Usage
 
 __all__ = ["Censor"]
 

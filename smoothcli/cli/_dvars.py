@@ -8,8 +8,9 @@ from typing import Annotated
 import typer
 
 from . import _options as o
-from ._run import run_command, usage_exit
+from ._run import run_command
 from ._ui import UI
+from ._usage import usage_exit
 
 Normalization = Annotated[
     float,

@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from ..status import ExitStatus
-from ._run import usage_exit
 from ._ui import UI
+from ._usage import usage_exit
 
 Tables = Annotated[
     list[str],

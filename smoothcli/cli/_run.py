@@ -15,27 +15,13 @@ import typer
 from .. import _signals as signals
 from ..status import ExitStatus, exit_status_for
 from ._results import report_result
-from ._ui import UI, say
+from ._ui import UI
+from ._usage import Usage, usage_exit
 
-__all__ = ["Usage", "gather_inputs", "run_batch", "run_command", "usage_exit"]
+__all__ = ["gather_inputs", "run_batch", "run_command"]
 
 #: what -o to a device or FIFO writes when its name has no known extension
 DEVICE_FORMAT = "tsv"
-
-
-def usage_exit(command: str, message: str, param: str | None = None) -> typer.Exit:
-    """Say what is wrong with the command line, plainly, and return the exit to raise."""
-    say(f"usage error: {param + ': ' if param else ''}{message}")
-    sys.stderr.write(f"Try 'smoothcli {command} --help' for help.\n")
-    return typer.Exit(ExitStatus.USAGE)
-
-
-class Usage(Exception):
-    """A problem with the command line: exit 2 with this message."""
-
-    def __init__(self, message: str, param: str | None = None) -> None:
-        super().__init__(message)
-        self.message, self.param = message, param
 
 
 def gather_inputs(

@@ -7,8 +7,9 @@ import typer
 from .._nan import NanPolicy
 from ..sources._registry import SUFFIXES
 from . import _options as o
-from ._run import run_command, usage_exit
+from ._run import run_command
 from ._ui import UI
+from ._usage import usage_exit
 
 
 def _usage(message: str, param: str | None = None) -> typer.Exit:

@@ -1,5 +1,5 @@
 """``python -m smoothcli.examples``: print the folder of the example files."""
 
-from . import FOLDER
+from pathlib import Path
 
-print(FOLDER)
+print(Path(__file__).resolve().parent)

@@ -6,14 +6,11 @@ import json
 import math
 import os
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ._columns import BY_NAME
 from ._formats import format_for_path
 from ._values import clean
-
-if TYPE_CHECKING:
-    from ._target import Target
 
 _WITH_SIDECAR = frozenset({"tsv", "csv", "jsonl"})
 
@@ -47,7 +44,7 @@ def _plain(value: Any) -> Any:
 def sidecar(columns: Iterable[str], meta: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The sidecar's content: one key per column (``Description``, and ``Levels`` for a
     column of levels), ``GeneratedBy``, then ``meta`` (the command, options, date)."""
-    from .. import __version__
+    from .._version import __version__
 
     doc: dict[str, Any] = {}
     for name in columns:
@@ -69,7 +66,7 @@ def sidecar(columns: Iterable[str], meta: Mapping[str, Any] | None = None) -> di
 
 
 def write_sidecar(
-    target: Target, columns: Iterable[str], meta: Mapping[str, Any] | None = None
+    target: Any, columns: Iterable[str], meta: Mapping[str, Any] | None = None
 ) -> str | None:
     """Write ``target``'s sidecar atomically (if it has one); return its path, else None."""
     side = target.sidecar

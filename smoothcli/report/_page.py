@@ -236,7 +236,7 @@ def _data(batch: Batch) -> str:
 
 def render(batch: Batch, sources: list[str], meta: dict, title: str) -> str:
     """The page, as text."""
-    from .. import __version__
+    from .._version import __version__
 
     when = datetime.now(UTC).isoformat(timespec="seconds")
     sections = [

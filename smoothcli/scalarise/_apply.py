@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from ._map import ScalarisationMap
 
 __all__ = ["apply_map", "apply_maps"]
 
 
-def apply_map(m: ScalarisationMap, X: Any, time: int | None, omit: bool = False) -> Any:
+def apply_map(m: Any, X: Any, time: int | None, omit: bool = False) -> Any:
     """Apply ``m`` alone (not its inner map) to ``X``, whose time axis is ``time``."""
     import jax.numpy as jnp
 
@@ -45,7 +42,7 @@ def apply_map(m: ScalarisationMap, X: Any, time: int | None, omit: bool = False)
     return jnp.linalg.norm(X, ord=m.p, axis=ax, keepdims=kd)
 
 
-def _apply_omitting_nan(m: ScalarisationMap, X: Any, time: int | None) -> Any:
+def _apply_omitting_nan(m: Any, X: Any, time: int | None) -> Any:
     import jax.numpy as jnp
 
     dec = m.decomposition(X.ndim, time)
@@ -70,7 +67,7 @@ def _ieee(squares: Any, X: Any, ax: Any) -> Any:
 
 
 def apply_maps(
-    maps: tuple[ScalarisationMap, ...], X: Any, time: int | None, *, omit: bool = False
+    maps: tuple[Any, ...], X: Any, time: int | None, *, omit: bool = False
 ) -> tuple[Any, int | None]:
     """Apply ``maps`` in order (each without its inner map); return the result and where the
     time axis ended up (``None`` once reduced)."""

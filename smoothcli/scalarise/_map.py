@@ -193,8 +193,6 @@ class ScalarisationMap:
 
     # -- text ------------------------------------------------------------------------------
     def __str__(self) -> str:
-        from ._spec import format_map
-
         return format_map(self)
 
 
@@ -283,3 +281,26 @@ def vnorm_scalarise(
 ) -> ScalarisationMap:
     """Vector norm of order ``p`` over ``axis``, unfolding several axes into one vector."""
     return norm_scalarise(p=p, force_vector_norm=True, axis=axis, inner=inner, keepdims=keepdims)
+
+
+def format_map(m: ScalarisationMap) -> str:
+    """The spec text of a map, e.g. ``mean(vnorm(p=2, axis=0), axis=None)``."""
+    name = "vnorm" if m.kind == "norm" and m.force_vector_norm else m.kind
+    args = [format_map(m.inner)] if m.inner is not None else []
+    if m.kind == "norm":
+        args.append(f"p={_fmt(m.p)}")
+    args.append(f"axis={_fmt(m.axis)}")
+    if m.keepdims:
+        args.append("keepdims=True")
+    return f"{name}({', '.join(args)})"
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float) and math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    if isinstance(v, str):
+        return v
+    if isinstance(v, tuple):
+        inner = ", ".join(_fmt(a) for a in v)
+        return f"({inner},)" if len(v) == 1 else f"({inner})"
+    return repr(v)

@@ -15,6 +15,7 @@ from ._axes import AXIS_NAMES
 from ._map import (
     MATRIX_ORDERS,
     ScalarisationMap,
+    format_map,
     max_scalarise,
     mean_scalarise,
     meansq_scalarise,
@@ -125,26 +126,3 @@ def _literal(node: ast.AST) -> Any:
     raise _SpecError(
         "expected a number, a tuple, None, True, False, inf, time, space, fro or nuc", node
     )
-
-
-def format_map(m: ScalarisationMap) -> str:
-    """The spec text of a map, e.g. ``mean(vnorm(p=2, axis=0), axis=None)``."""
-    name = "vnorm" if m.kind == "norm" and m.force_vector_norm else m.kind
-    args = [format_map(m.inner)] if m.inner is not None else []
-    if m.kind == "norm":
-        args.append(f"p={_fmt(m.p)}")
-    args.append(f"axis={_fmt(m.axis)}")
-    if m.keepdims:
-        args.append("keepdims=True")
-    return f"{name}({', '.join(args)})"
-
-
-def _fmt(v: Any) -> str:
-    if isinstance(v, float) and math.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    if isinstance(v, str):
-        return v
-    if isinstance(v, tuple):
-        inner = ", ".join(_fmt(a) for a in v)
-        return f"({inner},)" if len(v) == 1 else f"({inner})"
-    return repr(v)

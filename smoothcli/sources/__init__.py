@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import io
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from ._errors import InputError, check_regular
+from ._loaded import Loaded
 from ._registry import (
     FORMATS,
     READERS,
@@ -45,24 +45,6 @@ __all__ = [
 
 #: how many bytes are peeked at to recognise a format
 HEAD_BYTES = 512
-
-
-@dataclass
-class Loaded:
-    """One array to score."""
-
-    source: Any  # a chunked source (see sources._base)
-    time_axis: int
-    kind: str
-    member: str | None = None  # the array's name inside an NPZ
-    labels: dict[int, list[str]] = field(default_factory=dict)  # axis -> element names
-    notes: list[str] = field(default_factory=list)  # one-line remarks, shown as warnings
-    #: why this array cannot be scored (an NPZ member that is not one), while the file's
-    #: other arrays can; ``source`` is then ``None``
-    problem: InputError | None = None
-    #: seconds between time points (a NIfTI header's repetition time, a CIFTI-2 series'
-    #: step), when the file says
-    tr: float | None = None
 
 
 def open_path(path: str | Path, *, fmt: str | None = None, mask: Any = None) -> list[Loaded]:

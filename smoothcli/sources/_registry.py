@@ -88,7 +88,7 @@ READERS: tuple[Reader, ...] = (
             *(f".{kind}.nii{gz}" for kind in _CIFTI_OTHER for gz in ("", ".gz")),
         ),
     ),
-    Reader("nifti", (".nii", ".nii.gz"), is_nifti, "smoothcli.sources.nifti:open_nifti_input"),
+    Reader("nifti", (".nii", ".nii.gz"), is_nifti, "smoothcli.sources.cifti:open_image_input"),
     Reader("npy", (".npy",), is_npy, "smoothcli.sources.arrays:open_npy"),
     Reader("npz", (".npz",), is_zip, "smoothcli.sources.arrays:open_npz"),
     Reader("gifti", (".func.gii", ".shape.gii"), is_gifti, "smoothcli.sources.gifti:open_gifti"),

@@ -22,7 +22,6 @@ from typing import Any
 import numpy as np
 
 from .._text import error_line
-from . import Loaded
 from ._base import (
     DEFLATE_MAX_RATIO,
     InputError,
@@ -38,6 +37,7 @@ from ._base import (
     skip_bytes,
     stream_errors,
 )
+from ._loaded import Loaded
 from ._npy_header import MAX_HEADER_BYTES, NpyHeader, read_npy_header
 from ._registry import NPY_MAGIC, ZIP_MAGICS
 

@@ -32,10 +32,10 @@ from typing import Any
 import numpy as np
 
 from .._text import error_line
-from . import Loaded
 from ._base import Buffers, InputError, read_block, read_exact
+from ._loaded import Loaded
 from ._magic import CIFTI_KINDS
-from .nifti._frames import NiftiSource
+from .nifti._frames import CiftiFile, NiftiSource, open_nifti
 from .nifti._header import TRUNCATED_BEFORE_DATA, Header, check_size, read_header
 from .nifti._stream import ImageBytes, image_bytes
 
@@ -240,3 +240,12 @@ def open_cifti(where: Any, *, mask: Any = None) -> Loaded:
 def open_cifti_input(where: Any, *, mask: Any = None) -> list[Loaded]:
     """The registry's entry point: :func:`open_cifti` as a list."""
     return [open_cifti(where, mask=mask)]
+
+
+def open_image_input(where: Any, *, mask: Any = None) -> list[Loaded]:
+    """The registry's entry point for ``.nii``/``.nii.gz``: a NIfTI image, or a CIFTI-2
+    file whatever its name (a NIfTI-2 header with a CIFTI intent code), as nibabel reads it."""
+    try:
+        return [open_nifti(where, mask=mask)]
+    except CiftiFile as exc:
+        return [open_cifti(exc.path)]

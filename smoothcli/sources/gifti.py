@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 
 from .._text import error_line
-from . import Loaded
 from ._base import ArraySource, InputError, open_binary
+from ._loaded import Loaded
 
 __all__ = ["PROBE_BYTES", "SINGLE_MAP", "open_gifti", "single_map"]
 

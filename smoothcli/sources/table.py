@@ -26,9 +26,9 @@ from typing import Any
 import numpy as np
 
 from .._text import error_line, excerpt
-from . import Loaded
 from ._base import ArraySource, InputError, input_errors, read_all, read_rows
 from ._gzip import Unzipped
+from ._loaded import Loaded
 
 NA_VALUES = ["n/a", "NA", "N/A", "nan", "NaN", ""]
 #: bytes of text read at a time (whole lines of it are parsed together)

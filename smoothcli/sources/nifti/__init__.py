@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from ._frames import NiftiSource, open_nifti, open_nifti_input
+from ._frames import CiftiFile, NiftiSource, open_nifti
 from ._header import Header, value_dtype
 from ._mask import Mask, load_mask
 from ._stream import open_gzip
@@ -22,10 +22,10 @@ from ._stream import open_gzip
 __all__ = [
     "Header",
     "Mask",
+    "CiftiFile",
     "NiftiSource",
     "load_mask",
     "open_gzip",
     "open_nifti",
-    "open_nifti_input",
     "value_dtype",
 ]

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from .. import Loaded
 from .._base import Buffers, InputError, drain, prefetch, read_all, read_rows, skip_bytes
+from .._loaded import Loaded
 from .._magic import CIFTI_KINDS
 from ._header import (
     TRUNCATED_BEFORE_DATA,
@@ -247,6 +247,14 @@ class NiftiSource:
         return read_all(self)
 
 
+class CiftiFile(InputError):
+    """A file named as a NIfTI image that is a CIFTI-2 file: the registry reads it as one."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__("a CIFTI-2 file, not a NIfTI image: read it as format 'cifti'")
+        self.path = path
+
+
 def _is_cifti(hdr: Header) -> bool:
     """A NIfTI-2 header with a CIFTI-2 intent code: a CIFTI-2 file, whatever its name."""
     return hdr.size == 540 and hdr.intent in CIFTI_KINDS
@@ -254,8 +262,8 @@ def _is_cifti(hdr: Header) -> bool:
 
 def open_nifti(where: Any, *, mask: Any = None) -> Loaded:
     """One 4D image (a path, a binary stream or bytes) as a :class:`Loaded`. A file that
-    is a CIFTI-2 file (a NIfTI-2 header with a CIFTI intent code) is read as one, as nibabel
-    does (see :mod:`smoothcli.sources.cifti`)."""
+    is a CIFTI-2 file (a NIfTI-2 header with a CIFTI intent code) raises :class:`CiftiFile`
+    (the registry's ``open_image_input`` then reads it as one, as nibabel does)."""
     src = image_bytes(where)
     if src.path is None:  # a stream is read once: parse the header and skip to the data
         with src.errors():
@@ -266,14 +274,7 @@ def open_nifti(where: Any, *, mask: Any = None) -> Loaded:
     else:
         hdr = src.read(read_header)
         if _is_cifti(hdr):
-            from ..cifti import open_cifti
-
-            return open_cifti(src.path)
+            raise CiftiFile(src.path)
         check_size(hdr, src.path, gzipped=src.gzipped)
     source = NiftiSource(hdr, src, mask)
     return Loaded(source, source.chunk_axis, "nifti", tr=hdr.tr)
-
-
-def open_nifti_input(where: Any, *, mask: Any = None) -> list[Loaded]:
-    """The registry's entry point: :func:`open_nifti` as a list."""
-    return [open_nifti(where, mask=mask)]
