@@ -10,7 +10,6 @@ single map): those are listed in :attr:`Discovery.skipped`.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -86,6 +85,83 @@ def _skip_reason(path: str, name: str, formats: tuple[str, ...] | None = None) -
     return None
 
 
+class _Walk:
+    """One folder's walk (see :func:`_walk`): what it found, skipped, and could not list."""
+
+    def __init__(
+        self,
+        include: list[Glob],
+        exclude: list[Glob],
+        formats: tuple[str, ...] | None,
+        follow: bool,
+    ) -> None:
+        self.include, self.exclude = include, exclude
+        self.formats, self.follow = formats, follow
+        self.found: list[str] = []
+        self.skipped: list[tuple[str, str]] = []
+        self.problems: list[tuple[str, OSError]] = []
+        self.entered: set[tuple[int, int]] = set()  # (device, inode) of the folders entered
+
+    def entries(self, folder: str) -> list[os.DirEntry]:
+        """A folder's entries, last name first (the stack pops them in order); hidden ones
+        are passed over."""
+        try:
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=lambda e: e.name, reverse=True)
+        except OSError as exc:
+            self.problems.append((folder, exc))
+            return []
+        return [e for e in entries if not e.name.startswith(".")]
+
+    def is_folder(self, entry: os.DirEntry) -> bool | None:
+        """Whether to enter ``entry`` (True) or look at it as a file (False); None to pass
+        over it: a link not followed (a link to a folder or a supported file is skipped,
+        with that reason), or one that cannot be looked at."""
+        try:
+            if entry.is_symlink() and not self.follow:
+                if entry.is_dir() or is_supported(entry.name):
+                    self.skipped.append((entry.path, NOT_FOLLOWED))
+                return None
+            return entry.is_dir()
+        except OSError:
+            return None
+
+    def first_visit(self, path: str, entry: os.DirEntry | None = None) -> bool:
+        """Whether a folder is entered for the first time (with ``follow``: a link back up
+        would loop)."""
+        if not self.follow:
+            return True
+        try:
+            st = entry.stat() if entry is not None else os.stat(path)
+        except OSError as exc:
+            if entry is not None:
+                self.problems.append((path, exc))
+            return entry is None
+        key = (st.st_dev, st.st_ino)
+        seen = key in self.entered
+        self.entered.add(key)
+        return not seen
+
+    def consider(self, entry: os.DirEntry, relative: str) -> None:
+        """A file: kept, skipped with its reason, or passed over (not a supported kind, or
+        not selected by the globs)."""
+        name = entry.name
+        if not is_supported(name) or matches_any(self.exclude, relative):
+            return
+        if self.include and not matches_any(self.include, relative):
+            return
+        try:
+            if not entry.is_file():
+                return
+        except OSError:
+            return
+        reason = _skip_reason(entry.path, name, self.formats)
+        if reason is None:
+            self.found.append(entry.path)
+        else:
+            self.skipped.append((entry.path, reason))
+
+
 def _walk(
     directory: str,
     include: list[Glob],
@@ -103,72 +179,28 @@ def _walk(
     fd do, does not follow symbolic links found in a folder (a link to a file is skipped,
     with that reason): a folder may hold links to anything. With ``follow``, links are
     followed, and a folder already entered (a link back up) is not entered again."""
-    found: list[str] = []
-    skipped: list[tuple[str, str]] = []
-    problems: list[tuple[str, OSError]] = []
-    entered: set[tuple[int, int]] = set()
-    if follow:
-        with contextlib.suppress(OSError):
-            st = os.stat(directory)
-            entered.add((st.st_dev, st.st_ino))
+    walk = _Walk(include, exclude, formats, follow)
+    walk.first_visit(directory)
     stack = [(directory, "")]
     while stack:
         folder, prefix = stack.pop()
-        try:
-            with os.scandir(folder) as listing:
-                entries = sorted(listing, key=lambda e: e.name, reverse=True)
-        except OSError as exc:
-            problems.append((folder, exc))
-            continue
-        for entry in entries:
-            name = entry.name
-            if name.startswith("."):
+        for entry in walk.entries(folder):
+            relative = prefix + entry.name
+            kind = walk.is_folder(entry)
+            if kind is None:
                 continue
-            relative = prefix + name
-            try:
-                link = entry.is_symlink()
-                if link and not follow:
-                    if entry.is_dir() or is_supported(name):
-                        skipped.append((entry.path, NOT_FOLLOWED))
-                    continue
-                is_dir = entry.is_dir()
-            except OSError:
-                continue
-            if is_dir:
-                if any(g.match_folder(relative) for g in exclude):
-                    continue
-                if follow:
-                    try:
-                        st = entry.stat()
-                    except OSError as exc:
-                        problems.append((entry.path, exc))
-                        continue
-                    if (st.st_dev, st.st_ino) in entered:  # a loop: a link back up
-                        continue
-                    entered.add((st.st_dev, st.st_ino))
+            if not kind:
+                walk.consider(entry, relative)
+            elif not any(g.match_folder(relative) for g in exclude) and walk.first_visit(
+                entry.path, entry
+            ):
                 stack.append((entry.path, relative + "/"))
-                continue
-            if not is_supported(name):
-                continue
-            if include and not matches_any(include, relative):
-                continue
-            if matches_any(exclude, relative):
-                continue
-            try:
-                if not entry.is_file():
-                    continue
-            except OSError:
-                continue
-            reason = _skip_reason(entry.path, name, formats)
-            if reason is None:
-                found.append(entry.path)
-            else:
-                skipped.append((entry.path, reason))
-    for where, exc in problems:
+    found = walk.found
+    for where, exc in walk.problems:
         found.append(Unlisted(where, f"cannot list folder: {exc.strerror or exc}"))
     found.sort(key=lambda p: Path(p).parts)
-    skipped.sort(key=lambda s: Path(s[0]).parts)
-    return Discovery(found, skipped)
+    walk.skipped.sort(key=lambda s: Path(s[0]).parts)
+    return Discovery(found, walk.skipped)
 
 
 def _is_dir(raw: str) -> bool:

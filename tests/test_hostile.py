@@ -5,6 +5,7 @@ and the files outside the named outputs (unchanged). The files come from tests/h
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -535,13 +536,24 @@ def _tree_of_big_inputs(folder: Path, count: int) -> list[str]:
 
 
 def _wait_for_work(proc: subprocess.Popen, scratch: Path | None) -> None:
-    """Until the workers are scoring: a second after the Dask cluster's scratch folder
-    appears, or 2.5 s after the start for a process pool."""
-    deadline = time.monotonic() + 60
-    while scratch is not None and not list(scratch.iterdir()):
-        assert proc.poll() is None and time.monotonic() < deadline, "no Dask cluster started"
+    """Until the workers are scoring: two of smoothcli's child processes have each spent a
+    CPU-second (imported JAX, begun an input), and a Dask cluster has made its scratch
+    folder; however loaded the machine is."""
+    import psutil
+
+    deadline = time.monotonic() + 120
+    parent = psutil.Process(proc.pid)
+    while True:
+        assert proc.poll() is None, "the run finished before it could be interrupted"
+        assert time.monotonic() < deadline, "the workers never started scoring"
+        busy = 0
+        for child in parent.children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                busy += child.cpu_times().user >= 1.0
+        if busy >= 2 and (scratch is None or list(scratch.iterdir())):
+            break
         time.sleep(0.1)
-    time.sleep(2.5 if scratch is None else 1.5)
+    time.sleep(0.5)
     assert proc.poll() is None, "the run finished before it could be interrupted"
 
 

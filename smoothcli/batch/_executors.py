@@ -11,6 +11,7 @@ import contextlib
 import os
 import signal
 import sys
+import warnings
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from typing import Any
@@ -352,6 +353,15 @@ def _local_cluster() -> Workers:
     # the scheduler's and the workers' scratch space (the workers read it from the
     # environment they inherit); their logs silenced, as this process's
     os.environ["DASK_TEMPORARY_DIRECTORY"] = scratch
+    # Ctrl-C in a terminal signals the workers too, and distributed's nannies then leave
+    # their semaphores to multiprocessing's resource tracker, which frees them and warns
+    # (with distributed 2025 under load): the tracker starts with the cluster, from this
+    # environment, and is told that warning is expected
+    quiet = "ignore::UserWarning:multiprocessing.resource_tracker"
+    old = os.environ.get("PYTHONWARNINGS")
+    os.environ["PYTHONWARNINGS"] = f"{old},{quiet}" if old else quiet
+    # and its own remarks (another cluster's port 8787 taken, a slow start) are not ours to say
+    warnings.filterwarnings("ignore", category=UserWarning, module="distributed")
     try:
         with dask.config.set({"temporary-directory": scratch}):
             cluster = LocalCluster(

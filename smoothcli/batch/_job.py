@@ -193,13 +193,6 @@ def _open(task: Task, opts: Any, stdin: BinaryIO | None) -> list:
         EXTERNAL.reset(allowed)
 
 
-def _call(source: Any, method: str) -> None:
-    """``source.method()`` if the source has it (the reader contract's optional hooks)."""
-    hook = getattr(source, method, None)
-    if hook is not None:
-        hook()
-
-
 def task_confounds(task: Task, frames: int) -> Any:
     """The run's confounds table, read and checked against its frame count (or None)."""
     from ..qc import ConfoundsError, read_confounds
@@ -294,7 +287,7 @@ class Job:
                 for item in items:  # reading begins while JAX starts (see _score.py)
                     if item.source is not None:
                         self.prepare(item, task)
-                    _call(item.source, "start")
+                        item.source.start()
                 for item in items:
                     notes.extend(item.notes)
                     member = {"array": item.member} if item.member is not None else {}
@@ -313,7 +306,8 @@ class Job:
                 error, rows = exc, [{**head, **_error_row(exc, task)}]
             finally:  # a read begun and not taken (an error before the engine) stops
                 for item in items:
-                    _call(item.source, "close")
+                    if item.source is not None:
+                        item.source.close()
         notes.extend(str(w.message) for w in caught)  # said before a failure too
         text = "".join(traceback.format_exception(error)) if error is not None else None
         notes[:] = [_shown(n, task) for n in notes]

@@ -59,33 +59,25 @@ def _dummy(item: Any, opts: ScoreOptions, task: Task) -> int:
             try:
                 signal = global_signal(other.source, other.time_axis, GLOBAL_FRAMES)
             finally:
-                close = getattr(other.source, "close", None)
-                if close is not None:
-                    close()
+                other.source.close()
             return nonsteady_volumes(signal)
     return 0
 
 
-def _score_loaded(item: Any, opts: ScoreOptions, scal: ScalarisationMap, ctx: Context) -> list:
-    from .._signals import deferred
-    from ..sources._base import trim, verify
+def _axis(item: Any, opts: ScoreOptions, source: Any, dummy: int) -> int:
+    """The axis differenced (0-based); ``ValueError`` when it is out of range, or it or
+    the dummy volumes leave nothing to score (corrupt data say so first)."""
+    from ..sources._base import verify
 
-    dummy = _dummy(item, opts, ctx.task)
-    with deferred():  # JAX is imported here, while the reader thread is already at work
-        from ..engine import evaluate_info
-        from ..loss import SmoothnessLoss
-
-    source = trim(item.source, item.time_axis, dummy)
     shape = tuple(source.shape)
     ndim = len(shape)
     axis = item.time_axis if opts.axis == "time" else int(opts.axis)
     if not -ndim <= axis < ndim:
         raise ValueError(f"axis {axis} is out of range for an input of shape {shape}")
     axis %= ndim
-    if dummy and dummy >= item.source.shape[item.time_axis]:
-        raise ValueError(
-            f"--dummy-scans {dummy} leaves no frame of {item.source.shape[item.time_axis]}"
-        )
+    frames = item.source.shape[item.time_axis]
+    if dummy and dummy >= frames:
+        raise ValueError(f"--dummy-scans {dummy} leaves no frame of {frames}")
     length = shape[axis] + (opts.pad_value is not None)
     if opts.n > 0 and length - opts.n <= 0:
         verify(source)  # corrupt data says so first: the -n is not all that is wrong
@@ -94,6 +86,21 @@ def _score_loaded(item: Any, opts: ScoreOptions, scal: ScalarisationMap, ctx: Co
             f"-n {opts.n} leaves no differences along axis {axis} (length {shape[axis]}"
             f"{after}): there is nothing to score"
         )
+    return axis
+
+
+def _score_loaded(item: Any, opts: ScoreOptions, scal: ScalarisationMap, ctx: Context) -> list:
+    from .._signals import deferred
+    from ..sources._base import trim
+
+    dummy = _dummy(item, opts, ctx.task)
+    with deferred():  # JAX is imported here, while the reader thread is already at work
+        from ..engine import evaluate_info
+        from ..loss import SmoothnessLoss
+
+    source = trim(item.source, item.time_axis, dummy)
+    shape = tuple(source.shape)
+    axis = _axis(item, opts, source, dummy)
     loss = SmoothnessLoss(
         opts.nu, opts.name, n=opts.n, pad_value=opts.pad_value, axis=axis, scalarisation=scal
     )

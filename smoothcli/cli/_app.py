@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from .._version import __version__
+from . import _bids, _dvars, _report, _score
 from ._bids import BidsCommand, bids
 from ._complete import COMPLETE_VAR, init
 from ._dvars import dvars
@@ -107,9 +108,9 @@ def main(
 
 init()  # a completion script is asking: Typer's classes answer it
 
-app.command()(score)
-app.command()(dvars)
-app.command()(report)
-app.command(cls=BidsCommand)(bids)
+app.command(help=_score.HELP)(score)
+app.command(help=_dvars.HELP)(dvars)
+app.command(help=_report.HELP)(report)
+app.command(cls=BidsCommand, help=_bids.HELP)(bids)
 app.command()(spec)
 app.command()(examples)

@@ -126,6 +126,33 @@ def _number(text: str, flag: str, auto: bool = False) -> float | str | None:
         raise Usage(f"{text!r} is not {words}", flag) from None
 
 
+HELP = """A BIDS App: DVARS and FD QC of every run of fMRIPrep's derivatives, written as a BIDS
+derivatives dataset (MRIQC's and XCP-D's conventions).
+
+participant: for each run sub-XX/[ses-YY/]func/*_desc-preproc_bold.nii[.gz] (its
+desc-brain_mask and desc-confounds_timeseries beside it), writes into
+OUTPUT_DIR/sub-XX/[ses-YY/]func/ the per-frame table <entities>_desc-dvars_timeseries.tsv
+and its JSON sidecar, the censor file <entities>_desc-censor_timeseries.tsv; then
+OUTPUT_DIR/sub-XX.html and OUTPUT_DIR/dataset_description.json. Re-running a participant
+replaces that participant's files only.
+
+group: reads what participant wrote; writes OUTPUT_DIR/group_bold.tsv (one row per run:
+entities, the --summary statistics, dummy, n_fail, fail_fraction, verdict, reason) and
+OUTPUT_DIR/group_bold.html (the runs ranked by verdict).
+
+Frames fail on fMRIPrep's outlier rules by default (std_dvars > 1.5 or FD > 0.5 mm);
+dummy volumes are skipped; a run fails when any counted frame fails, or by its run rules.
+
+Examples:
+
+  smoothcli bids fmriprep/ qc/ participant --participant-label 01 02 --jobs 2
+
+  smoothcli bids fmriprep/ qc/ group
+
+Exit status: as for 'dvars'; 1: a run failed.
+"""
+
+
 def bids(
     deriv_dir: Annotated[
         str, typer.Argument(metavar="DERIV_DIR", help="fMRIPrep's output folder.")
@@ -152,31 +179,7 @@ def bids(
     verbose: o.Verbose = False,
     debug: o.Debug = False,
 ) -> None:
-    """A BIDS App: DVARS and FD QC of every run of fMRIPrep's derivatives, written as a BIDS
-    derivatives dataset (MRIQC's and XCP-D's conventions).
-
-    participant: for each run sub-XX/[ses-YY/]func/*_desc-preproc_bold.nii[.gz] (its
-    desc-brain_mask and desc-confounds_timeseries beside it), writes into
-    OUTPUT_DIR/sub-XX/[ses-YY/]func/ the per-frame table <entities>_desc-dvars_timeseries.tsv
-    and its JSON sidecar, the censor file <entities>_desc-censor_timeseries.tsv; then
-    OUTPUT_DIR/sub-XX.html and OUTPUT_DIR/dataset_description.json. Re-running a participant
-    replaces that participant's files only.
-
-    group: reads what participant wrote; writes OUTPUT_DIR/group_bold.tsv (one row per run:
-    entities, the --summary statistics, dummy, n_fail, fail_fraction, verdict, reason) and
-    OUTPUT_DIR/group_bold.html (the runs ranked by verdict).
-
-    Frames fail on fMRIPrep's outlier rules by default (std_dvars > 1.5 or FD > 0.5 mm);
-    dummy volumes are skipped; a run fails when any counted frame fails, or by its run rules.
-
-    Examples:
-
-      smoothcli bids fmriprep/ qc/ participant --participant-label 01 02 --jobs 2
-
-      smoothcli bids fmriprep/ qc/ group
-
-    Exit status: as for 'dvars'; 1: a run failed.
-    """
+    """``smoothcli bids``; its help is :data:`HELP`."""
     ui = UI(quiet=quiet, silent=silent, verbose=verbose, debug=debug)
     try:
         if level == Level.group:
@@ -263,31 +266,10 @@ def _participant(
     )  # fmt: skip
 
 
-def _group(deriv: str, out: str, pages: bool, ui: UI) -> int:
-    from ..bids import (
-        GROUP_PAGE,
-        GROUP_SIDECAR,
-        GROUP_TABLE,
-        dvars_tables,
-        is_our_page,
-        is_our_table,
-    )
-    from ..output import OutputError, check_target
-    from ..report import TableError, read_table
-    from ..status import exit_status_for
-
-    _require_pages(pages)
-    doc = _output_folder(deriv, out) if os.path.isdir(out) else None
-    tables = dvars_tables(out)
-    if doc is None or not tables:
-        raise Usage(
-            f"no participant outputs in {out}: looked for sub-*/[ses-*/]func/"
-            "*_desc-dvars_timeseries.tsv and dataset_description.json (run 'participant' first)",
-            "OUTPUT_DIR",
-        )
-    from ..bids import group_rows, group_sidecar, group_tsv
-    from ..output._sidecar import is_sidecar
-    from ..report import ReportInput
+def _read_tables(tables: list[str]) -> tuple[list[tuple[str, list[dict]]], Any]:
+    """Each per-run table's rows (an unreadable one: an error row), and every readable row
+    for the group page."""
+    from ..report import ReportInput, TableError, read_table
 
     per_table, every = [], ReportInput([])
     for table in tables:
@@ -300,27 +282,50 @@ def _group(deriv: str, out: str, pages: bool, ui: UI) -> int:
         every.rows.extend(found.rows)
         every.sources.append(table)
         every.meta = every.meta or found.meta
-    rows, entities = group_rows(per_table)
-    tables_uri = ["bids::" + os.path.relpath(t, out).replace(os.sep, "/") for t in tables]
+    return per_table, every
+
+
+def _group_targets(out: str, tables: list[str], pages: bool) -> tuple[Any, Any, Any]:
+    """``group_bold.tsv``, its sidecar and (with pages) ``group_bold.html``, checked."""
+    from ..bids import GROUP_PAGE, GROUP_SIDECAR, GROUP_TABLE, is_our_page, is_our_table
+    from ..output import OutputError, check_target
+    from ..output._sidecar import is_sidecar
+
+    wanted = [(GROUP_TABLE, is_our_table), (GROUP_SIDECAR, is_sidecar)]
+    wanted += [(GROUP_PAGE, is_our_page)] if pages else []
     try:
-        target = check_target(
-            os.path.join(out, GROUP_TABLE), protect=tables, sidecar=False, derived=True,
-            ours=is_our_table,
-        )  # fmt: skip
-        side = check_target(
-            os.path.join(out, GROUP_SIDECAR), protect=tables, sidecar=False, derived=True,
-            ours=is_sidecar,
-        )  # fmt: skip
-        page = None
-        if pages:
-            page_path = os.path.join(out, GROUP_PAGE)
-            page = check_target(page_path, protect=tables, derived=True, ours=is_our_page)
+        found = [
+            check_target(
+                os.path.join(out, name), protect=tables, sidecar=False, derived=True, ours=ours
+            )
+            for name, ours in wanted
+        ]
     except OutputError as exc:
         raise Usage(str(exc), "OUTPUT_DIR") from None
+    return found[0], found[1], found[2] if pages else None
+
+
+def _group(deriv: str, out: str, pages: bool, ui: UI) -> int:
+    from ..bids import dvars_tables, group_rows, group_sidecar, group_tsv
+    from ..status import exit_status_for
+
+    _require_pages(pages)
+    doc = _output_folder(deriv, out) if os.path.isdir(out) else None
+    tables = dvars_tables(out)
+    if doc is None or not tables:
+        raise Usage(
+            f"no participant outputs in {out}: looked for sub-*/[ses-*/]func/"
+            "*_desc-dvars_timeseries.tsv and dataset_description.json (run 'participant' first)",
+            "OUTPUT_DIR",
+        )
+    per_table, every = _read_tables(tables)
+    rows, entities = group_rows(per_table)
+    target, side, page = _group_targets(out, tables, pages)
     with target.open() as stream:
         stream.write(group_tsv(rows, entities))
+    sources = ["bids::" + os.path.relpath(t, out).replace(os.sep, "/") for t in tables]
+    meta = {"Command": shlex.join(["smoothcli", *sys.argv[1:]]), "Sources": sources}
     with side.open() as stream:
-        meta = {"Command": shlex.join(["smoothcli", *sys.argv[1:]]), "Sources": tables_uri}
         stream.write(json.dumps(group_sidecar(entities, meta), indent=2) + "\n")
     if page is not None and every.rows:
         from ..report import write_report

@@ -105,6 +105,30 @@ def _fail_above(text: str | None) -> float | str | None:
         ) from None
 
 
+HELP = """DVARS per frame: dvars, std_dvars and vx_std_dvars, as fMRIPrep's confounds and
+MRIQC's IQMs have them (nipype's ComputeDVARS, in float64).
+
+A PATH is a file, a folder (searched for images: NIfTI, CIFTI-2, GIFTI) or '-' for
+stdin. A NIfTI run needs a brain mask (--mask FILE, or --mask auto); CIFTI, GIFTI and
+tables use every column. One row per frame, frame 0 with no value (n/a), like
+fMRIPrep's confounds; --confounds adds each frame's FD.
+
+Frames 1..d, whose difference involves one of the run's d dummy volumes, keep their
+values but are 'skip': they count toward no check, statistic or exit status. A frame
+fails a frame rule (--fail-above, --fail-below, --fd-above); a run fails a run rule
+(--max-fail-fraction, --fail-mean-above), or without one when any frame fails.
+
+Examples:
+
+  smoothcli dvars sub-01_task-rest_desc-preproc_bold.nii.gz --mask auto
+
+  smoothcli dvars fmriprep/ --include '*preproc_bold*' --mask auto --confounds auto
+  --fail-above 1.5 --fd-above 0.5 --max-fail-fraction 0.05 --summary -o dvars.tsv
+
+Exit status: as for 'score'; 1: a run failed (its run rules, or without them a frame).
+"""
+
+
 def dvars(
     paths: o.Paths = None,
     files_from: o.FilesFrom = None,
@@ -139,48 +163,19 @@ def dvars(
     verbose: o.Verbose = False,
     debug: o.Debug = False,
 ) -> None:
-    """DVARS per frame: dvars, std_dvars and vx_std_dvars, as fMRIPrep's confounds and
-    MRIQC's IQMs have them (nipype's ComputeDVARS, in float64).
-
-    A PATH is a file, a folder (searched for images: NIfTI, CIFTI-2, GIFTI) or '-' for
-    stdin. A NIfTI run needs a brain mask (--mask FILE, or --mask auto); CIFTI, GIFTI and
-    tables use every column. One row per frame, frame 0 with no value (n/a), like
-    fMRIPrep's confounds; --confounds adds each frame's FD.
-
-    Frames 1..d, whose difference involves one of the run's d dummy volumes, keep their
-    values but are 'skip': they count toward no check, statistic or exit status. A frame
-    fails a frame rule (--fail-above, --fail-below, --fd-above); a run fails a run rule
-    (--max-fail-fraction, --fail-mean-above), or without one when any frame fails.
-
-    Examples:
-
-      smoothcli dvars sub-01_task-rest_desc-preproc_bold.nii.gz --mask auto
-
-      smoothcli dvars fmriprep/ --include '*preproc_bold*' --mask auto --confounds auto
-      --fail-above 1.5 --fd-above 0.5 --max-fail-fraction 0.05 --summary -o dvars.tsv
-
-    Exit status: as for 'score'; 1: a run failed (its run rules, or without them a frame).
-    """
+    """``smoothcli dvars``; its help is :data:`HELP`."""
     from ..batch import DvarsJob, DvarsOptions
 
     try:
         opts = DvarsOptions(
-            mask=mask,
-            normalization=normalization,
-            tolerance=variance_tol,
-            drop_zero_variance=not keep_zero_variance,
-            summary=summary,
+            mask=mask, normalization=normalization, tolerance=variance_tol,
+            drop_zero_variance=not keep_zero_variance, summary=summary,
             stdin_format=stdin_format.value if stdin_format else None,
-            fail_above=_fail_above(fail_above),
-            fail_below=fail_below,
-            fd_above=fd_above,
-            max_fail_fraction=max_fail_fraction,
-            fail_mean_above=fail_mean_above,
-            dummy_scans=dummy_scans,
-            confounds=confounds,
-            external_data=external_data,
+            fail_above=_fail_above(fail_above), fail_below=fail_below, fd_above=fd_above,
+            max_fail_fraction=max_fail_fraction, fail_mean_above=fail_mean_above,
+            dummy_scans=dummy_scans, confounds=confounds, external_data=external_data,
             carpet=report is not None,
-        )
+        )  # fmt: skip
     except ValueError as exc:
         raise usage_exit("dvars", str(exc)) from None
     ui = UI(quiet=quiet, silent=silent, verbose=verbose, debug=debug)

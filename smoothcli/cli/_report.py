@@ -31,6 +31,22 @@ Threshold = Annotated[
 Title = Annotated[str, typer.Option("--title", metavar="TEXT", help="The page's title.")]
 
 
+HELP = """Write one self-contained HTML QC page (no network: it opens from disk or as a CI
+artifact) from TABLEs written by 'smoothcli score' or 'smoothcli dvars' (.tsv, .csv,
+.jsonl, .json; the options come from the JSON sidecar beside them).
+
+The page decides: its runs are ranked failed (the table's verdict), flagged (frames over
+the threshold, NaN, or an outlier beyond 1.5 IQR), then passed, each with its reasons and
+BIDS entities; the distribution of each run's value (mean and max for per-frame tables)
+with the threshold; per-run traces in that order (the first 50; dummy volumes shaded);
+the unreadable inputs with their errors. Needs smoothcli[report] (matplotlib).
+
+Example:
+
+  smoothcli report dvars.tsv -o qc.html --threshold 1.5
+"""
+
+
 def report(
     tables: Tables,
     output: Output,
@@ -39,20 +55,7 @@ def report(
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No summary line.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
 ) -> None:
-    """Write one self-contained HTML QC page (no network: it opens from disk or as a CI
-    artifact) from TABLEs written by 'smoothcli score' or 'smoothcli dvars' (.tsv, .csv,
-    .jsonl, .json; the options come from the JSON sidecar beside them).
-
-    The page decides: its runs are ranked failed (the table's verdict), flagged (frames over
-    the threshold, NaN, or an outlier beyond 1.5 IQR), then passed, each with its reasons and
-    BIDS entities; the distribution of each run's value (mean and max for per-frame tables)
-    with the threshold; per-run traces in that order (the first 50; dummy volumes shaded);
-    the unreadable inputs with their errors. Needs smoothcli[report] (matplotlib).
-
-    Example:
-
-      smoothcli report dvars.tsv -o qc.html --threshold 1.5
-    """
+    """``smoothcli report``; its help is :data:`HELP`."""
     import math
 
     from ..output import OutputError, check_target

@@ -8,6 +8,7 @@ import shlex
 import signal
 import sys
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import typer
@@ -159,77 +160,105 @@ def _executor(jobs: int, dask: str | None, inputs: int = 1) -> Any:
     return process_executor(max(min(jobs or cpu_count(), inputs, cpu_count()), 1))
 
 
-def _open_table(
-    stack: contextlib.ExitStack, target: Any, fmt: str, names: list[str], color: bool, hide: bool
-) -> Any:
+@dataclass
+class Counts:
+    """How the inputs went: scored, could not be scored, failed a threshold, and (with
+    ``--resume``) already in the table."""
+
+    ok: int = 0
+    error: int = 0
+    fail: int = 0
+    done: int = 0
+
+
+@dataclass
+class BatchRun:
+    """One command's batch, checked before any work: the job, its inputs, where the rows go
+    (a table, ``--resume``'s journal, pages and other sinks), and how it went."""
+
+    job: Any
+    ui: UI
+    inputs: list[str]
+    output: str | None
+    fmt: str
+    names: list[str]
+    columns: str | None
+    protect: list[str]
+    target: Any = None  # the checked table (None: stdout, or --resume's FILE)
+    resume: bool = False
+    log: Any = None  # --resume's journal, once open
+    mask: Any = None
+    pages: Any = None
+    sinks: list[Any] = field(default_factory=list)
+    counts: Counts = field(default_factory=Counts)
+
+    def meta(self) -> dict:
+        return _meta(self.job)
+
+    def skip_done(self) -> None:
+        """Leave out the inputs whose rows the resumed FILE holds; those count as they did
+        (an error row there still makes the batch exit 3)."""
+        todo = []
+        for path in self.inputs:
+            if self.log.done(path):
+                errors, fails = self.log.counts(path)
+                self.counts.done += 1
+                self.counts.error += bool(errors)
+                self.counts.ok += not errors
+                self.counts.fail += bool(fails)
+            else:
+                todo.append(path)
+        self.inputs = todo
+
+    def add(self, result: Any) -> None:
+        """An input's result: to the sinks and pages, counted, and said on stderr."""
+        problems = [p for p in (sink.add(result) for sink in self.sinks) if p is not None]
+        failed = result.error is not None or bool(problems)
+        self.counts.error += failed
+        self.counts.ok += not failed
+        self.counts.fail += bool(result.failed_rows)
+        report_result(result, self.job, self.ui)
+        for problem in problems:
+            self.ui.say(f"error: {result.path}: {problem}")
+        self.pages.add(result, self.job.opts.fail_above)
+
+
+def _open_table(stack: contextlib.ExitStack, run: BatchRun) -> Any:
     from ..output import make_writer
 
-    stream = stack.enter_context(target.open()) if target is not None else sys.stdout
-    return make_writer(fmt, stream, names, color=color, hide_empty=hide)
+    if run.fmt == "none":
+        return _NoTable()
+    color = run.fmt == "table" and run.target is None and sys.stdout.isatty()
+    stream = stack.enter_context(run.target.open()) if run.target is not None else sys.stdout
+    return make_writer(run.fmt, stream, run.names, color=color, hide_empty=run.columns is None)
 
 
-def _not_done(log: Any, inputs: list[str], counts: dict[str, int]) -> list[str]:
-    """The inputs whose rows the resumed FILE does not hold yet; those it holds count as
-    they did (an error row there still makes the batch exit 3)."""
-    todo = []
-    for path in inputs:
-        if log.done(path):
-            errors, fails = log.counts(path)
-            counts["done"] += 1
-            counts["error" if errors else "ok"] += 1
-            counts["fail"] += bool(fails)
-        else:
-            todo.append(path)
-    return todo
-
-
-def _score_all(
-    executor: Any,
-    log: Any,
-    inputs: list[str],
-    job: Any,
-    ui: UI,
-    counts: dict[str, int],
-    mask: Any,
-    target: Any,
-    fmt: str,
-    names: list[str],
-    columns: str | None,
-    pages: Any,
-    sinks: list[Any],
-) -> str | None:
-    """Score ``inputs`` in input order, writing each input's rows to the table (or the
-    resumed FILE, or nowhere for the format ``none``) and to each of ``sinks`` as it
-    finishes; return the sidecar written, if any."""
+def _score_all(run: BatchRun, executor: Any) -> str | None:
+    """Score the inputs in input order, writing each input's rows to the table (or the
+    resumed FILE, or nowhere for the format ``none``) and to each sink as it finishes;
+    return the sidecar written, if any."""
     import os
 
     from ..output import write_sidecar
 
     stats: dict[str, Any] = {}
+    writer = None
     with contextlib.ExitStack() as stack:  # an exception (Ctrl-C) leaves a table untouched
         stack.enter_context(executor)
-        if log is not None:
-            for path in inputs:
+        if run.log is not None:
+            for path in run.inputs:
                 with contextlib.suppress(OSError, ValueError):
                     stats[path] = os.stat(path) if path != "-" else None
         else:
-            color = fmt == "table" and target is None and sys.stdout.isatty()
-            writer = (
-                _NoTable()
-                if fmt == "none"
-                else _open_table(stack, target, fmt, names, color, columns is None)
-            )
-        _stream(
-            executor, log, writer if log is None else None, inputs, job, ui, counts, mask, stats,
-            pages, sinks,
-        )  # fmt: skip
+            writer = _open_table(stack, run)
+        _stream(run, executor, writer, stats)
         signals.check()  # a signal swallowed on the way (in a gc callback) still stops here
-        if log is not None:
-            log.finish(log.order)  # the rows of every input, in input order
+        if run.log is not None:
+            run.log.finish(run.log.order)  # the rows of every input, in input order
     signals.check()  # and one that came while the workers were shut down
-    if log is not None:
-        return log.sidecar
-    return write_sidecar(target, names, _meta(job)) if target is not None else None
+    if run.log is not None:
+        return run.log.sidecar
+    return write_sidecar(run.target, run.names, run.meta()) if run.target is not None else None
 
 
 class _NoTable:
@@ -242,56 +271,155 @@ class _NoTable:
         pass
 
 
-def _stream(
-    executor: Any,
-    log: Any,
-    writer: Any,
-    inputs: list[str],
-    job: Any,
-    ui: UI,
-    counts: dict[str, int],
-    mask: Any,
-    stats: dict[str, Any],
-    pages: Any,
-    sinks: list[Any],
-) -> None:
+def _stream(run: BatchRun, executor: Any, writer: Any, stats: dict[str, Any]) -> None:
     from ..batch import iter_results
 
+    inputs = run.inputs
     stdin = sys.stdin.buffer if "-" in inputs else None
 
     def where(number: int) -> Any:
         return lambda: executor.position(number)
 
-    with ui.progress(inputs) as progress:
+    with run.ui.progress(inputs) as progress:
         if inputs:
             progress.reading(inputs[0], where(0))
-        results = iter_results(inputs, job, stdin=stdin, mask=mask, executor=executor)
+        results = iter_results(inputs, run.job, stdin=stdin, mask=run.mask, executor=executor)
         for i, result in enumerate(results):
-            if log is not None:
-                masks = tuple(
-                    sorted(
-                        {row[c] for row in result.rows for c in ("mask", "confounds") if row.get(c)}
-                    )
-                )
-                log.append(
-                    result.rows, path=result.path, stat=stats.get(result.path), depends=masks
+            if run.log is not None:
+                paired = {r[c] for r in result.rows for c in ("mask", "confounds") if r.get(c)}
+                run.log.append(
+                    result.rows,
+                    path=result.path,
+                    stat=stats.get(result.path),
+                    depends=tuple(sorted(paired)),
                 )
             else:
                 writer.add(result.rows)
-            problems = [p for p in (sink.add(result) for sink in sinks) if p is not None]
-            failed = result.error is not None or bool(problems)
-            counts["error" if failed else "ok"] += 1
-            counts["fail"] += bool(result.failed_rows)
-            report_result(result, job, ui)
-            for problem in problems:
-                ui.say(f"error: {result.path}: {problem}")
-            pages.add(result, job.opts.fail_above)
+            run.add(result)
             signals.check()
             if i + 1 < len(inputs):
                 progress.reading(inputs[i + 1], where(i + 1))
             progress.advance()
     if writer is not None:
         writer.close()  # after the progress bar is gone
+
+
+def _protected(job: Any, inputs: list[str], files_from: str | None) -> list[str]:
+    """What the command reads, which no output may be: the inputs, the mask, the list."""
+    from ..batch import AUTO
+
+    opts = job.opts
+    named = (opts.mask, files_from, getattr(opts, "confounds", None))
+    return [p for p in inputs if p != "-"] + [p for p in named if p not in (None, "-", AUTO)]
+
+
+def _plan(
+    found: Any, job: Any, ui: UI, fmt: str, output: str | None, columns: str | None,
+    files_from: str | None, resume: bool,
+) -> BatchRun:  # fmt: skip
+    """The batch's table checked: its target, format and columns."""
+    from ..output import OutputError, format_for_path, select_columns
+
+    inputs = list(found.inputs)
+    protect = _protected(job, inputs, files_from)
+    if resume and output is None:
+        raise Usage("--resume needs -o FILE (TSV, CSV or JSONL)", "--resume")
+    if resume:
+        fmt = format_for_path(output) or "" if fmt == "auto" else fmt
+        target = None
+    else:
+        target, fmt = _resolve_output(output, fmt, protect)
+    try:
+        spec = columns if columns or fmt != "table" else job.table_columns
+        names = select_columns(spec, job.columns)
+    except OutputError as exc:
+        raise Usage(str(exc), "--columns") from None
+    return BatchRun(
+        job, ui, inputs, output, fmt, names, columns, protect, target=target, resume=resume
+    )
+
+
+def _attach(
+    run: BatchRun, report: str | None, plot: str | None, censor: str | None, resume: bool,
+    sinks: tuple[Any, ...],
+) -> None:  # fmt: skip
+    """The pages, censor files and other sinks, each checked; the mask, loaded."""
+    from ..batch import AUTO, load_mask
+    from ..output import sidecar_path
+    from ._censor import Censor
+    from ._pages import Pages
+
+    output, protect = run.output, run.protect
+    table = [output, sidecar_path(output)] if output else []
+    run.pages = Pages(report, plot, [*protect, *table[:1]], output, resume)
+    run.pages.check()
+    run.pages.assign(run.inputs)
+    ours = [p for p in (*table, report) if p is not None]
+    run.sinks = [Censor(censor, [*protect, *ours], ours), *sinks]
+    for sink in run.sinks:
+        sink.check(run.inputs)
+    mask = run.job.opts.mask
+    if mask is not None and mask != AUTO:
+        try:
+            run.mask = load_mask(mask)
+        except ValueError as exc:
+            raise Usage(str(exc), "--mask") from None
+
+
+def _failed_write(run: BatchRun, exc: OSError) -> ExitStatus:
+    """A full disk, /dev/full, an I/O error: the table is not written."""
+    output = run.output
+    where = output if output is not None else "stdout"
+    if exc.filename is not None and exc.filename != output:
+        what = f"cannot write {exc.filename}"  # the sidecar, journal, a page or plot
+    else:
+        what = f"cannot write the table to {where}"
+    run.ui.say(f"error: {what}: {exc.strerror or exc}")
+    return ExitStatus.INPUT_ERROR
+
+
+def _execute(run: BatchRun, jobs: int, dask: str | None) -> tuple[str | None, str] | int:
+    """Score the batch: the sidecar written and the pages' words for the summary line, or
+    the exit status of an interruption (130, 143), a closed stdout (141), or a failed write."""
+    import os
+
+    from .. import runtime
+    from .._signals import deferred, exit_at_once, exit_status, raise_on_signal, signal_of
+    from ..output import OutputError, open_resume
+
+    with contextlib.ExitStack() as stack:
+        if run.resume:  # checked before any worker starts: a bad FILE is a quick usage error
+            try:
+                log = open_resume(
+                    run.output, run.fmt, run.names, meta=run.meta(), protect=run.protect
+                )
+                run.log = stack.enter_context(log)
+            except OutputError as exc:
+                raise Usage(str(exc), "--output") from None
+            run.log.order = list(run.inputs)
+            run.skip_done()
+        try:
+            raise_on_signal()  # from here on, Ctrl-C and SIGTERM unwind and clean up
+            with deferred():  # a signal while the workers start is raised once they have,
+                executor = stack.enter_context(_executor(jobs, dask, len(run.inputs)))
+            # this process scores only when it is the executor (and stdin): one device per
+            # core then; else it must not spend a core importing JAX while workers start
+            runtime.configure(cpu_devices=None if executor.inline else 1)
+            sidecar = _score_all(run, executor)
+            meta = run.meta()
+            return sidecar, run.pages.finish(meta) + "".join(s.finish(meta) for s in run.sinks)
+        except KeyboardInterrupt as exc:
+            signals.caught()
+            run.ui.say("terminated" if signal_of(exc) == signal.SIGTERM else "interrupted")
+            return exit_status(exc)
+        except BrokenPipeError:  # the reader went away: stop quietly, keep the final flush quiet
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            return ExitStatus.BROKEN_PIPE
+        except OSError as exc:
+            return _failed_write(run, exc)
+        finally:
+            exit_at_once()  # nothing left to clean up: a late signal ends the process at once
 
 
 def run_batch(
@@ -316,114 +444,28 @@ def run_batch(
     return the exit status. ``sinks`` get each input's result too (``check(inputs)``
     before any work, ``add(result)`` giving an error or None, ``finish(meta)`` giving the
     words for the summary line)."""
-    import os
-
-    from ..batch import AUTO, load_mask
-    from ..output import OutputError, open_resume, select_columns
-    from ._censor import Censor
-    from ._pages import Pages
-
     start = time.perf_counter()
-    opts = job.opts
-    inputs = list(found.inputs)
-    protect = [p for p in inputs if p != "-"]
-    protect += [
-        p
-        for p in (opts.mask, files_from, getattr(opts, "confounds", None))
-        if p not in (None, "-", AUTO)
-    ]
-    if resume and output is None:
-        raise Usage("--resume needs -o FILE (TSV, CSV or JSONL)", "--resume")
-    if resume:
-        from ..output import format_for_path
-
-        fmt = format_for_path(output) or "" if fmt == "auto" else fmt
-        target = None
-    else:
-        target, fmt = _resolve_output(output, fmt, protect)
-    try:
-        spec = columns if columns or fmt != "table" else job.table_columns
-        names = select_columns(spec, job.columns)
-    except OutputError as exc:
-        raise Usage(str(exc), "--columns") from None
-    from ..output import sidecar_path
-
-    table = [output, sidecar_path(output)] if output else []
-    pages = Pages(report, plot, [*protect, *table[:1]], output, resume)
-    pages.check()
-    pages.assign(inputs)
-    ours = [p for p in (*table, report) if p is not None]
-    every = [Censor(censor, [*protect, *ours], ours), *sinks]
-    for sink in every:
-        sink.check(inputs)
-    mask = None
-    if opts.mask is not None and opts.mask != AUTO:
-        try:
-            mask = load_mask(opts.mask)
-        except ValueError as exc:
-            raise Usage(str(exc), "--mask") from None
+    run = _plan(found, job, ui, fmt, output, columns, files_from, resume)
+    _attach(run, report, plot, censor, resume, sinks)
     if ui.verbose:
         for path, reason in found.skipped:
             ui.info(f"skipped: {path}: {reason}")
-
-    from .. import runtime
-    from .._signals import exit_at_once, exit_status, raise_on_signal, signal_of
-
-    counts = {"ok": 0, "error": 0, "fail": 0, "done": 0}
-    with contextlib.ExitStack() as stack:
-        log = None
-        if resume:  # checked before any worker starts: a bad FILE is a quick usage error
-            try:
-                log = stack.enter_context(
-                    open_resume(output, fmt, names, meta=_meta(job), protect=protect)
-                )
-            except OutputError as exc:
-                raise Usage(str(exc), "--output") from None
-            log.order = list(inputs)
-            inputs = _not_done(log, inputs, counts)
-        executor = _executor(jobs, dask, len(inputs))
-        # this process scores only when it is the executor (and stdin): one device per core
-        # then; else it must not spend a core importing JAX while the workers start
-        runtime.configure(cpu_devices=None if executor.inline else 1)
-        raise_on_signal()  # from here on, Ctrl-C and SIGTERM unwind and clean up
-        try:
-            sidecar = _score_all(
-                executor, log, inputs, job, ui, counts, mask, target, fmt, names, columns, pages,
-                every,
-            )  # fmt: skip
-            extra = pages.finish(_meta(job)) + "".join(s.finish(_meta(job)) for s in every)
-        except KeyboardInterrupt as exc:
-            signals.caught()
-            ui.say("terminated" if signal_of(exc) == signal.SIGTERM else "interrupted")
-            return exit_status(exc)
-        except BrokenPipeError:  # the reader went away: stop quietly, keep the final flush quiet
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            return ExitStatus.BROKEN_PIPE
-        except OSError as exc:  # a full disk, /dev/full, an I/O error: the table is not written
-            where = output if output is not None else "stdout"
-            if exc.filename is not None and exc.filename != output:
-                what = f"cannot write {exc.filename}"  # the sidecar, journal, a page or plot
-            else:
-                what = f"cannot write the table to {where}"
-            ui.say(f"error: {what}: {exc.strerror or exc}")
-            return ExitStatus.INPUT_ERROR
-        finally:
-            exit_at_once()  # nothing left to clean up: a late signal ends the process at once
-    took = time.perf_counter() - start
-    total = len(found.inputs)
-    skipped = f"; {_skipped(found.skipped)}" if found.skipped else ""
+    done = _execute(run, jobs, dask)
+    if not isinstance(done, tuple):
+        return done
+    sidecar, extra = done
+    c = run.counts
     ui.info(
-        f"{total} input(s): {counts['ok']} scored, {counts['error']} failed to score"
-        + (f", {counts['fail']} {job.failed_words}" if opts.has_thresholds else "")
-        + (f", {counts['done']} already in {output}" if counts["done"] else "")
-        + skipped
+        f"{len(found.inputs)} input(s): {c.ok} scored, {c.error} failed to score"
+        + (f", {c.fail} {job.failed_words}" if job.opts.has_thresholds else "")
+        + (f", {c.done} already in {output}" if c.done else "")
+        + (f"; {_skipped(found.skipped)}" if found.skipped else "")
         + (f"; wrote {output}" if output else "")
         + (f" and its sidecar {sidecar}" if sidecar else "")
         + extra
-        + f" ({took:.2f} s)"
+        + f" ({time.perf_counter() - start:.2f} s)"
     )
-    return exit_status_for(counts["error"], counts["fail"])
+    return exit_status_for(c.error, c.fail)
 
 
 def run_command(

@@ -25,6 +25,27 @@ def _parse_axis(text: str) -> int | str:
         raise _usage(f"{text!r} is neither an integer nor 'time'", "--axis") from None
 
 
+HELP = """Score files and write one row per score: path, index, score, status, ...
+
+A PATH is a file, a folder (searched recursively for SUFFIXES) or '-' for stdin.
+Precision follows the input: float64 and 32/64-bit integers are computed in float64,
+smaller types in float32. --dummy-scans N drops a run's first N frames before
+differencing (0 by default: hypercoil's score of the whole run).
+
+Examples:
+
+  smoothcli score run.nii.gz
+
+  smoothcli score bids/ --mask brain.nii.gz --scalarise 'rms(axis=space)' -o scores.tsv
+
+  smoothcli score data/ --fail-above 3.5 -q
+
+Exit status: 0 all scored and within thresholds; 1 a threshold failed; 2 usage error;
+3 an input could not be scored (or the table not written); 130 interrupted; 141 stdout
+closed; 143 terminated.
+""".replace("SUFFIXES", ", ".join(SUFFIXES))  # the registry's, which loads no NumPy
+
+
 def score(
     paths: o.Paths = None,
     files_from: o.FilesFrom = None,
@@ -59,25 +80,7 @@ def score(
     verbose: o.Verbose = False,
     debug: o.Debug = False,
 ) -> None:
-    """Score files and write one row per score: path, index, score, status, ...
-
-    A PATH is a file, a folder (searched recursively for SUFFIXES) or '-' for stdin.
-    Precision follows the input: float64 and 32/64-bit integers are computed in float64,
-    smaller types in float32. --dummy-scans N drops a run's first N frames before
-    differencing (0 by default: hypercoil's score of the whole run).
-
-    Examples:
-
-      smoothcli score run.nii.gz
-
-      smoothcli score bids/ --mask brain.nii.gz --scalarise 'rms(axis=space)' -o scores.tsv
-
-      smoothcli score data/ --fail-above 3.5 -q
-
-    Exit status: 0 all scored and within thresholds; 1 a threshold failed; 2 usage error;
-    3 an input could not be scored (or the table not written); 130 interrupted; 141 stdout
-    closed; 143 terminated.
-    """
+    """``smoothcli score``; its help is :data:`HELP`."""
     from ..scalarise import parse_scalarisation
 
     axis_value = _parse_axis(axis)
@@ -89,22 +92,11 @@ def score(
 
     try:
         opts = ScoreOptions(
-            axis=axis_value,
-            n=n,
-            pad_value=pad_value,
-            scalarise=spec,
-            nu=nu,
-            name=name,
-            mask=mask,
-            nan=nan,
-            stdin_format=stdin_format.value if stdin_format else None,
-            fail_above=fail_above,
-            fail_below=fail_below,
-            summary=summary,
-            dummy_scans=dummy_scans,
-            confounds=confounds,
-            external_data=external_data,
-        )
+            axis=axis_value, n=n, pad_value=pad_value, scalarise=spec, nu=nu, name=name,
+            mask=mask, nan=nan, stdin_format=stdin_format.value if stdin_format else None,
+            fail_above=fail_above, fail_below=fail_below, summary=summary,
+            dummy_scans=dummy_scans, confounds=confounds, external_data=external_data,
+        )  # fmt: skip
     except ValueError as exc:  # thresholds, --nu and --pad-value that make no sense
         raise _usage(str(exc)) from None
     ui = UI(quiet=quiet, silent=silent, verbose=verbose, debug=debug)
@@ -113,7 +105,3 @@ def score(
         fmt=fmt.value, output=output, columns=columns, jobs=jobs, dask=dask, resume=resume,
         report=report, plot=plot,
     )  # fmt: skip
-
-
-# the suffixes a folder is searched for, from the format registry (which loads no NumPy)
-score.__doc__ = (score.__doc__ or "").replace("SUFFIXES", ", ".join(SUFFIXES))

@@ -31,7 +31,7 @@ from .._warnings import SmoothcliWarning
 from ..loss import SmoothnessLoss, check_options, smoothness
 from ..precision import compute_dtype
 from ..scalarise import apply_maps
-from ..sources._base import ArraySource, ChunkedSource
+from ..sources._base import ArraySource, ChunkedSource, Source, as_source
 from . import _kernel, _plan, _stream
 from ._accumulate import Concatenator, Reducer
 from ._blocks import holds
@@ -52,6 +52,7 @@ __all__ = [
     "ArraySource",
     "CacheInfo",
     "ChunkedSource",
+    "Source",
     "DEFAULT_CHUNK_BYTES",
     "Evaluation",
     "SmoothcliWarning",
@@ -138,9 +139,7 @@ def evaluate_info(
     """Like :func:`evaluate`, and also say how many differences there were, how many of them
     were not finite, and the dtype they were computed in. Same parameters."""
     omit = NanPolicy.of(nan) is NanPolicy.omit
-    src = source
-    if not isinstance(source, ChunkedSource) or isinstance(source, np.ndarray):
-        src = ArraySource(source)
+    src = as_source(source)
     dtype = np.dtype(src.dtype).newbyteorder("=")  # blocks are staged in native order
     cdtype = compute_dtype(dtype)
     x64 = enable_x64(True) if cdtype == np.float64 else contextlib.nullcontext()
@@ -202,7 +201,7 @@ def _evaluate(
             diff_shape[diff_axis] = max(shape[diff_axis] + (pad is not None) - n, 0)
     # a reader that gives its values as stored (a NIfTI image's int16) has them scaled in
     # the kernel, where the cores are; but a pad is staged with the history rows, in values
-    stored = getattr(src, "stored", None) is not None and not (carry and pad is not None)
+    stored = src.stored is not None and not (carry and pad is not None)
     if stored:
         dtype = np.dtype(src.stored)
     if carry and pad is not None and not holds(dtype, pad):
@@ -214,7 +213,7 @@ def _evaluate(
     itemsize = max(dtype.itemsize, 4)
     rows, step = block_sizes(total_rows, row_elems, itemsize, chunk_rows, chunk_bytes)
     others = [a for a in range(len(shape)) if a != chunk_axis]
-    if getattr(src, "order", "C") == "F":  # keep the fastest axis last: a free transpose
+    if src.order == "F":  # keep the fastest axis last: a free transpose
         others.reverse()
     perm = (chunk_axis, *others)
     history = n if carry else 0
@@ -232,7 +231,7 @@ def _evaluate(
         "pad": pad if n > 0 else None,
         "carry": carry,
         "omit": omit,
-        "scaled": stored and getattr(src, "scale", None) is not None,
+        "scaled": stored and src.scale is not None,
     }
     if lane_dec is not None:
         local = plan.local[:1]

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from ..sources._base import Source
+
 __all__ = ["Series", "gather"]
 
 #: bytes of a source read at a time
@@ -51,21 +53,21 @@ class Series:
             yield rows, self.scaled(self.data[rows])
 
 
-def gather(source: Any, time_axis: int) -> Series:
+def gather(source: Source, time_axis: int) -> Series:
     """All of ``source``'s values as a :class:`Series`: the time axis last, the other axes
     flattened into one (C order over them), read in blocks of about :data:`BLOCK_BYTES`."""
     shape = tuple(source.shape)
     ndim = len(shape)
     time_axis %= ndim
     chunk_axis = source.chunk_axis
-    stored = getattr(source, "stored_chunks", None)
-    dtype = np.dtype(source.stored if stored is not None else source.dtype).newbyteorder("=")
+    stored = source.stored is not None
+    dtype = np.dtype(source.stored if stored else source.dtype).newbyteorder("=")
     moved = [a for a in range(ndim) if a != time_axis] + [time_axis]
     full = np.empty([shape[a] for a in moved], dtype)
     at = moved.index(chunk_axis)  # where the blocks' axis is in ``full``
     unit = dtype.itemsize * math.prod(shape) // max(shape[chunk_axis], 1)
     rows = max(BLOCK_BYTES // max(unit, 1), 1)
-    blocks = stored(rows) if stored is not None else source.chunks(rows)
+    blocks = source.stored_chunks(rows) if stored else source.chunks(rows)
     start = 0
     for block in blocks:
         k = block.shape[chunk_axis]
@@ -74,7 +76,7 @@ def gather(source: Any, time_axis: int) -> Series:
         start += k
     if start != shape[chunk_axis]:
         raise ValueError(f"the source gave {start} of {shape[chunk_axis]} rows")
-    scale = getattr(source, "scale", None) if stored is not None else None
+    scale = source.scale if stored else None
     data = full.reshape(-1, shape[time_axis])
     if scale is None:
         return Series(data)

@@ -88,6 +88,49 @@ def _ar1(y: np.ndarray) -> np.ndarray:
         return np.einsum("ij,ij->i", c[:, 1:], c[:, :-1]) / np.einsum("ij,ij->i", c, c)
 
 
+def _check(series: Series) -> None:
+    """At least 2 frames, a voxel, and (for floats) every value finite."""
+    voxels, frames = series.shape
+    if frames < 2:
+        raise DvarsError(f"DVARS needs at least 2 frames; the data have {frames}")
+    if voxels == 0:
+        raise DvarsError("no voxel to compute DVARS over")
+    if series.data.dtype.kind == "f":  # on the stored values: no float64 copy of each row
+        step = max(ROW_BYTES // max(series.data.itemsize * frames, 1), 1)
+        rows = (series.data[i : i + step] for i in range(0, voxels, step))
+        bad = sum(int(np.count_nonzero(~np.isfinite(r))) for r in rows)
+        if bad:
+            raise DvarsError(f"{bad} values are NaN or infinite; DVARS needs finite data")
+
+
+def _normaliser(series: Series, normalization: float) -> float | None:
+    """The median the data are divided by (then multiplied by ``normalization``); None
+    without normalisation."""
+    if not normalization:
+        return None
+    median = _median(series)
+    if median == 0:
+        raise DvarsError(
+            "the median of the data is 0, so they cannot be scaled to a median of "
+            f"{normalization:g} (--intensity-normalization 0 leaves them unscaled)"
+        )
+    return median
+
+
+def _check_voxels(voxels: int, used: int, zero: int, tolerance: float) -> None:
+    if zero:
+        raise DvarsError(
+            f"{zero} of {voxels} voxels have a robust SD of at most {tolerance:g} (constant, "
+            "or an interquartile range of 0): their standardised differences divide by 0 "
+            "(without --keep-zero-variance they are left out)"
+        )
+    if not used:
+        raise DvarsError(
+            f"every one of the {voxels} voxels has a robust SD of at most {tolerance:g}: "
+            "no voxel is left to compute DVARS over"
+        )
+
+
 def dvars(
     series: Series,
     *,
@@ -102,24 +145,8 @@ def dvars(
     voxel's expected difference SD is 0 (with ``drop_zero_variance=False``: a robust SD of 0;
     the message says how many voxels)."""
     voxels, frames = series.shape
-    if frames < 2:
-        raise DvarsError(f"DVARS needs at least 2 frames; the data have {frames}")
-    if voxels == 0:
-        raise DvarsError("no voxel to compute DVARS over")
-    if series.data.dtype.kind == "f":  # on the stored values: no float64 copy of each row
-        step = max(ROW_BYTES // max(series.data.itemsize * frames, 1), 1)
-        rows = (series.data[i : i + step] for i in range(0, voxels, step))
-        bad = sum(int(np.count_nonzero(~np.isfinite(r))) for r in rows)
-        if bad:
-            raise DvarsError(f"{bad} values are NaN or infinite; DVARS needs finite data")
-    median = None
-    if normalization:
-        median = _median(series)
-        if median == 0:
-            raise DvarsError(
-                "the median of the data is 0, so they cannot be scaled to a median of "
-                f"{normalization:g} (--intensity-normalization 0 leaves them unscaled)"
-            )
+    _check(series)
+    median = _normaliser(series, normalization)
     sq = np.zeros(frames - 1)
     vx = np.zeros(frames - 1)
     sd_sum, used, zero = 0.0, 0, 0
@@ -150,17 +177,7 @@ def dvars(
         vx += np.einsum("ij,ij->j", scaled, scaled)
         sd_sum += float(expected.sum())
         used += len(y)
-    if zero:
-        raise DvarsError(
-            f"{zero} of {voxels} voxels have a robust SD of at most {tolerance:g} (constant, "
-            "or an interquartile range of 0): their standardised differences divide by 0 "
-            "(without --keep-zero-variance they are left out)"
-        )
-    if not used:
-        raise DvarsError(
-            f"every one of the {voxels} voxels has a robust SD of at most {tolerance:g}: "
-            "no voxel is left to compute DVARS over"
-        )
+    _check_voxels(voxels, used, zero, tolerance)
     dv = np.sqrt(sq / used)
     mean_sd = sd_sum / used
     if not (np.isfinite(vx).all() and np.isfinite(mean_sd) and mean_sd > 0):

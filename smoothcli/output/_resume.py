@@ -344,28 +344,12 @@ def open_resume(
     meta: Mapping[str, Any],
     protect: Iterable[str] = (),
 ) -> Resume:
-    """Open ``path`` for ``--resume``: create it (header, sidecar, journal) or pick it up.
-
-    Parameters
-    ----------
-    path
-        The ``-o FILE``; a regular file (or a new name).
-    fmt
-        ``tsv``, ``csv`` or ``jsonl``.
-    columns
-        The columns, in order; an existing FILE must have the same.
-    meta
-        The sidecar's extra keys; ``meta["Options"]`` must equal the options FILE was
-        written with.
-    protect
-        Files the command reads: FILE, its sidecar and its journal must be none of them.
-
-    Raises
-    ------
-    OutputError
-        Another format, a FILE that is not a regular file, written with other options or
-        columns, or existing without a journal; anything :func:`check_target` refuses.
-    """
+    """Open ``path`` (the ``-o FILE``, TSV, CSV or JSONL) for ``--resume``: create it
+    (header, sidecar, journal) or pick it up. An existing FILE must have been written with
+    the same ``columns`` and ``meta["Options"]``; FILE, its sidecar and journal must be none
+    of ``protect`` (the files the command reads). :class:`OutputError` for another format, a
+    FILE that is not a regular file, written with other options or columns, or existing
+    without a journal, and anything :func:`check_target` refuses."""
     from ._sidecar import write_sidecar
 
     if fmt not in RESUMABLE:
@@ -394,21 +378,26 @@ def open_resume(
         return resume
     old = _read_head(journal.real, shown)
     if old is not None:
-        if old.get("format") != fmt:
-            raise OutputError(f"{shown} was written as {old.get('format')}, not {fmt}")
-        if old.get("columns") != list(columns):
-            had = ",".join(map(str, old.get("columns") or []))
-            raise OutputError(
-                f"{shown} was written with other columns ({had}, now {','.join(columns)})"
-            )
-        if old.get("options") != options:
-            diff = _differences(old.get("options") or {}, options)
-            raise OutputError(f"{shown} was written with other options: {diff}")
+        _same_head(old, shown, fmt, list(columns), options)
         resume._head = (json.dumps(old) + "\n").encode()
     resume._recover()
     if target.sidecar is not None and _sidecar_options(target.sidecar.real) != options:
         write_sidecar(target, columns, meta)  # missing, or another output's with this stem
     return resume
+
+
+def _same_head(old: dict, shown: str, fmt: str, columns: list[str], options: Any) -> None:
+    """A resumed FILE's journal must say it was written as it would be now."""
+    if old.get("format") != fmt:
+        raise OutputError(f"{shown} was written as {old.get('format')}, not {fmt}")
+    if old.get("columns") != columns:
+        had = ",".join(map(str, old.get("columns") or []))
+        raise OutputError(
+            f"{shown} was written with other columns ({had}, now {','.join(columns)})"
+        )
+    if old.get("options") != options:
+        diff = _differences(old.get("options") or {}, options)
+        raise OutputError(f"{shown} was written with other options: {diff}")
 
 
 def _sidecar_options(path: str) -> Any:

@@ -346,30 +346,15 @@ def check_target(
     derived: bool = False,
     ours: Callable[[bytes], bool] | None = None,
 ) -> Target:
-    """Check that ``path`` can be written, before any work is done.
-
-    Parameters
-    ----------
-    path
-        Where the output goes.
-    protect
-        Files the command reads (inputs, the mask, the ``--files-from`` list): the target
-        (and its sidecar) must be none of them, symlinks and hard links included.
-    sidecar
-        Also check the JSON sidecar's path (see :func:`sidecar_path`) when the target is a
-        regular file with a TSV/CSV/JSONL extension; it becomes ``Target.sidecar``.
-    derived
-        ``path`` is a name smoothcli made up (a sidecar, a journal, a plot, a censor file),
-        not one the user typed: a symbolic link there is refused rather than written
-        through, and so is an existing file that ``ours`` (given its first bytes) does not
-        recognise as one smoothcli wrote.
-
-    Raises
-    ------
-    OutputError
-        In one line: a directory, a missing folder, a name too long, a folder that cannot
-        be written, a file that is read by the command, a descriptor that is not open.
-    """
+    """Check that ``path`` can be written, before any work is done. ``protect``: files the
+    command reads (inputs, the mask, the ``--files-from`` list), which the target (and its
+    sidecar) must be none of, links included. ``sidecar``: also check the JSON sidecar's
+    path (:func:`sidecar_path`), which becomes ``Target.sidecar``. ``derived``: ``path`` is a
+    name smoothcli made up (a sidecar, a journal, a plot, a censor file), so a symbolic link
+    there is refused rather than written through, and so is an existing file that ``ours``
+    (given its first bytes) does not recognise as smoothcli's. :class:`OutputError`, in one
+    line: a directory, a missing folder, a name too long, a folder that cannot be written, a
+    file that the command reads, a descriptor that is not open."""
     from ._sidecar import sidecar_path
 
     protect = list(protect)
@@ -381,13 +366,7 @@ def check_target(
         return _derived_target(path, protect, ours)
     fd = _descriptor(path)
     if fd is not None:
-        try:
-            st = os.fstat(fd)
-        except OSError:
-            raise _fail(path, f"file descriptor {fd} is not open") from None
-        if stat.S_ISREG(st.st_mode) and _is_protected(st, protect):
-            raise _fail(path, "the command also reads it")
-        return Target(path, regular=False, real=path, fd=fd)
+        return _descriptor_target(path, fd, protect)
     st = _stat(path, path)
     if st is not None and stat.S_ISDIR(st.st_mode):
         raise _fail(path, "it is a directory")
@@ -406,6 +385,23 @@ def check_target(
         mode = stat.S_IMODE(st.st_mode)
     else:
         _check_new_name(path, real)
+    _check_folder(path, folder)
+    side = _sidecar_target(sidecar_path(path), protect) if sidecar else None
+    return Target(path, regular=True, real=real, mode=mode, sidecar=side)
+
+
+def _descriptor_target(path: str, fd: int, protect: list[str]) -> Target:
+    """``/dev/stdout``, ``/proc/self/fd/N``: written through the open descriptor."""
+    try:
+        st = os.fstat(fd)
+    except OSError:
+        raise _fail(path, f"file descriptor {fd} is not open") from None
+    if stat.S_ISREG(st.st_mode) and _is_protected(st, protect):
+        raise _fail(path, "the command also reads it")
+    return Target(path, regular=False, real=path, fd=fd)
+
+
+def _check_folder(path: str, folder: str) -> None:
     folder_st = _stat(folder, path)
     if folder_st is None:
         raise _fail(path, f"no such folder: {_shown(folder)}")
@@ -413,16 +409,18 @@ def check_target(
         raise _fail(path, f"{_shown(folder)} is not a folder")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise _fail(path, f"cannot write to the folder {_shown(folder)}")
-    side = None
-    name = sidecar_path(path) if sidecar else None
-    if name is not None:
-        from ._sidecar import is_sidecar
 
-        try:
-            side = check_target(name, protect=protect, sidecar=False, derived=True, ours=is_sidecar)
-        except OutputError as exc:
-            raise OutputError(f"sidecar: {exc}") from None
-    return Target(path, regular=True, real=real, mode=mode, sidecar=side)
+
+def _sidecar_target(name: str | None, protect: list[str]) -> Target | None:
+    """The JSON sidecar's target, checked as a name smoothcli derives."""
+    if name is None:
+        return None
+    from ._sidecar import is_sidecar
+
+    try:
+        return check_target(name, protect=protect, sidecar=False, derived=True, ours=is_sidecar)
+    except OutputError as exc:
+        raise OutputError(f"sidecar: {exc}") from None
 
 
 def _derived_target(path: str, protect: list[str], ours: Callable[[bytes], bool] | None) -> Target:

@@ -240,6 +240,44 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
+def _make_run(
+    path: str, array: Any, ok: list[dict], kind: tuple, threshold: float | None,
+    carpets: dict | None,
+) -> Run | None:  # fmt: skip
+    """One run of the page from its rows (``kind``: the table's kind, measure and summary
+    columns); None for a per-frame dvars run with no value at all."""
+    kind_name, measure, summary = kind
+    verdict, why = _verdict(ok, summary is not None)
+    if kind_name == "dvars" and summary is None:  # frame 0 has no difference, so no value
+        ok = [r for r in ok if r.get(measure) is not None]
+    if not ok:
+        return None
+    if summary is not None:
+        run = _summary_run(path, array, ok[0], summary)
+    else:
+        run = _series_run(path, array, ok, measure)
+    run.verdict, run.why = verdict, why
+    run.dummy = _int(ok[0].get("dummy"))
+    run.threshold = _number(ok[0].get("threshold"))
+    run.tr = _number(ok[0].get("tr"))
+    named = entities(path)  # a table without entity columns (smoothcli bids's)
+    run.entities = {
+        k: str(ok[0][k]) if ok[0].get(k) is not None else named[k]
+        for k in ENTITIES
+        if ok[0].get(k) is not None or k in named
+    }
+    run.carpet = (carpets or {}).get((path, array))
+    counted = [r for r, c in zip(ok, run.counted_mask, strict=True) if c]
+    run.failed_check = any(r.get("check") == "fail" for r in counted)
+    limit = threshold if threshold is not None else run.threshold
+    if limit is not None:
+        values = run.values[run.counted_mask] if summary is None else np.array([run.max])
+        run.n_over = int(np.count_nonzero(~(values <= limit)))  # a NaN is over
+        if summary is not None and isinstance(ok[0].get("n_fail"), int):
+            run.n_over = max(run.n_over, ok[0]["n_fail"])
+    return run
+
+
 def make_batch(
     rows: list[dict],
     threshold: float | None = None,
@@ -268,34 +306,9 @@ def make_batch(
         ok = [r for r in group if r.get("status") != "error"]
         if not ok:
             continue
-        verdict, why = _verdict(ok, summary is not None)
-        if kind == "dvars" and summary is None:  # frame 0 has no difference, so no value
-            ok = [r for r in ok if r.get(measure) is not None]
-        if not ok:
+        run = _make_run(str(path), array, ok, (kind, measure, summary), threshold, carpets)
+        if run is None:
             continue
-        if summary is not None:
-            run = _summary_run(str(path), array, ok[0], summary)
-        else:
-            run = _series_run(str(path), array, ok, measure)
-        run.verdict, run.why = verdict, why
-        run.dummy = _int(ok[0].get("dummy"))
-        run.threshold = _number(ok[0].get("threshold"))
-        run.tr = _number(ok[0].get("tr"))
-        named = entities(str(path))  # a table without entity columns (smoothcli bids's)
-        run.entities = {
-            k: str(ok[0][k]) if ok[0].get(k) is not None else named[k]
-            for k in ENTITIES
-            if ok[0].get(k) is not None or k in named
-        }
-        run.carpet = (carpets or {}).get((path, array))
-        counted = [r for r, c in zip(ok, run.counted_mask, strict=True) if c]
-        run.failed_check = any(r.get("check") == "fail" for r in counted)
-        limit = threshold if threshold is not None else run.threshold
-        if limit is not None:
-            values = run.values[run.counted_mask] if summary is None else np.array([run.max])
-            run.n_over = int(np.count_nonzero(~(values <= limit)))  # a NaN is over
-            if summary is not None and isinstance(ok[0].get("n_fail"), int):
-                run.n_over = max(run.n_over, ok[0]["n_fail"])
         runs.append(run)
     for i, run in enumerate(runs):
         run.anchor = f"run-{i}"

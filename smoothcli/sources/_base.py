@@ -22,6 +22,9 @@ from ._errors import InputError, open_binary, os_error_message
 from ._prefetch import Buffers, Prefetch, prefetch
 
 __all__ = [
+    "Foreign",
+    "Source",
+    "as_source",
     "Buffers",
     "Prefetch",
     "prefetch",
@@ -71,7 +74,71 @@ class ChunkedSource(Protocol):
         ...
 
 
-class ArraySource:
+class Source:
+    """The reader contract every smoothcli source keeps (a :class:`ChunkedSource` with its
+    optional parts spelt out, so that nobody has to ask a source what it can do):
+
+    - ``shape``, ``dtype`` (of the values), ``chunk_axis``; :meth:`chunks` gives consecutive
+      blocks of values along it, :meth:`read` the whole array;
+    - ``order``: ``"F"`` when the blocks are Fortran-ordered (NIfTI), so that the engine
+      lays them out without a copy;
+    - ``stored``: the dtype of :meth:`stored_chunks`' blocks when the source can give its
+      values as stored (a NIfTI image's int16), with ``scale`` = (slope, intercept) to turn
+      them into values; None when the blocks are the values;
+    - :meth:`start` begins reading ahead, :meth:`close` stops and lets go of the file.
+    """
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    chunk_axis: int = 0
+    order: str = "C"
+    stored: np.dtype | None = None
+    scale: tuple[float, float] | None = None
+
+    def chunks(self, rows: int) -> Iterator[np.ndarray]:
+        raise NotImplementedError
+
+    def stored_chunks(self, rows: int) -> Iterator[np.ndarray]:
+        return self.chunks(rows)
+
+    def read(self) -> np.ndarray:
+        return read_all(self)
+
+    def start(self) -> None:
+        """Begin reading ahead (nothing to do for a source that does not)."""
+
+    def close(self) -> None:
+        """Let go of what the source holds open (nothing, for most)."""
+
+
+class Foreign(Source):
+    """A :class:`ChunkedSource` written elsewhere, behind the contract of :class:`Source`:
+    its values in C-ordered blocks, nothing read ahead."""
+
+    def __init__(self, source: ChunkedSource) -> None:
+        self._inner = source
+        self.shape = tuple(source.shape)
+        self.dtype = np.dtype(source.dtype)
+        self.chunk_axis = source.chunk_axis
+
+    def chunks(self, rows: int) -> Iterator[np.ndarray]:
+        return self._inner.chunks(rows)
+
+    def read(self) -> np.ndarray:
+        return self._inner.read()
+
+
+def as_source(source: Any) -> Source:
+    """``source`` as a :class:`Source`: itself, a foreign chunked source behind the contract,
+    or an array (a memmap, a list) as an :class:`ArraySource`."""
+    if isinstance(source, Source):
+        return source
+    if isinstance(source, ChunkedSource) and not isinstance(source, np.ndarray):
+        return Foreign(source)
+    return ArraySource(source)
+
+
+class ArraySource(Source):
     """A NumPy array or memmap as a chunked source, chunked along its slowest axis."""
 
     def __init__(self, array: Any) -> None:
@@ -116,7 +183,7 @@ def read_all(source: Any) -> np.ndarray:
     axis = source.chunk_axis
     blocks = list(source.chunks(max(source.shape[axis], 1)))
     if not blocks:
-        return np.zeros(source.shape, source.dtype, order=getattr(source, "order", "C"))
+        return np.zeros(source.shape, source.dtype, order=source.order)
     return np.concatenate(blocks, axis=axis)
 
 
@@ -277,21 +344,19 @@ class Once:
         return nullcontext(self._fh)
 
 
-class Trimmed:
+class Trimmed(Source):
     """``source`` without its first ``drop`` elements along ``axis`` (the dummy volumes
     of a run): a chunked source of the same kind (its blocks as stored, with its scale,
     when it has them), whose blocks are views of the source's."""
 
-    def __init__(self, source: Any, axis: int, drop: int) -> None:
+    def __init__(self, source: Source, axis: int, drop: int) -> None:
         self._inner, self._axis, self._drop = source, axis, drop
         shape = list(source.shape)
         shape[axis] = max(shape[axis] - drop, 0)
         self.shape = tuple(shape)
         self.dtype = source.dtype
         self.chunk_axis = source.chunk_axis
-        self.order = getattr(source, "order", "C")
-        self.stored = getattr(source, "stored", None)
-        self.scale = getattr(source, "scale", None)
+        self.order, self.stored, self.scale = source.order, source.stored, source.scale
 
     def _trim(self, pieces: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
         axis, left = self._axis, self._drop
@@ -306,7 +371,7 @@ class Trimmed:
                     yield take(piece, axis, left, size)
                     left = 0
         finally:
-            close = getattr(pieces, "close", None)
+            close = getattr(pieces, "close", None)  # a generator's, when it is one
             if close is not None:
                 close()
 
@@ -321,14 +386,10 @@ class Trimmed:
         return take(whole, self._axis, self._drop, whole.shape[self._axis])
 
     def start(self) -> None:
-        start = getattr(self._inner, "start", None)
-        if start is not None:
-            start()
+        self._inner.start()
 
     def close(self) -> None:
-        close = getattr(self._inner, "close", None)
-        if close is not None:
-            close()
+        self._inner.close()
 
 
 def trim(source: Any, axis: int, drop: int) -> Any:

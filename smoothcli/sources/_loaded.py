@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ._errors import InputError
+
+if TYPE_CHECKING:  # NumPy is not imported until a reader is used
+    from ._base import Source
 
 __all__ = ["Loaded"]
 
@@ -14,7 +17,7 @@ __all__ = ["Loaded"]
 class Loaded:
     """One array to score."""
 
-    source: Any  # a chunked source (see sources._base)
+    source: Source | None  # None when ``problem`` says why this array cannot be scored
     time_axis: int
     kind: str
     member: str | None = None  # the array's name inside an NPZ

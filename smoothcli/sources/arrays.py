@@ -26,6 +26,7 @@ from ._base import (
     DEFLATE_MAX_RATIO,
     InputError,
     Once,
+    Source,
     drain,
     input_errors,
     open_binary,
@@ -59,7 +60,7 @@ def _reading(what: str) -> AbstractContextManager[None]:
     )
 
 
-class NpySource:
+class NpySource(Source):
     """An NPY array (a file, a zip member or a stream) read in blocks along its slow axis.
 
     ``open`` returns a context manager for a byte stream; ``skip`` bytes are read past

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from .._text import error_line, excerpt
-from ._base import ArraySource, InputError, input_errors, read_all, read_rows
+from ._base import ArraySource, InputError, Source, input_errors, read_all, read_rows
 from ._gzip import Unzipped
 from ._loaded import Loaded
 
@@ -269,7 +269,7 @@ class _Parser:
         return InputError(f"column {excerpt(name)} is not numeric (near line {first})")
 
 
-class SpooledTable:
+class SpooledTable(Source):
     """A float64 table spooled to an anonymous temporary file, read back in row blocks."""
 
     order = "C"

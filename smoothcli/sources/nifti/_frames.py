@@ -15,7 +15,16 @@ from typing import Any
 
 import numpy as np
 
-from .._base import Buffers, InputError, drain, prefetch, read_all, read_rows, skip_bytes
+from .._base import (
+    Buffers,
+    InputError,
+    Source,
+    drain,
+    prefetch,
+    read_all,
+    read_rows,
+    skip_bytes,
+)
 from .._loaded import Loaded
 from .._magic import CIFTI_KINDS
 from ._header import (
@@ -130,7 +139,7 @@ class _Frames:
                 drain(fh)  # the CRC, the length and anything after them are checked here
 
 
-class NiftiSource:
+class NiftiSource(Source):
     """Frames of a 4D image as a chunked source; masked to voxels x time if given a mask.
 
     ``dtype`` is the dtype of the blocks (see :func:`value_dtype`); ``storage``, ``slope``
