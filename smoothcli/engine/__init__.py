@@ -158,49 +158,21 @@ def _verify(src: Any, dtype: np.dtype, chunk_bytes: int) -> None:
         pass
 
 
-def _evaluate(
-    loss: SmoothnessLoss,
-    src: Any,
-    dtype: np.dtype,
-    cdtype: np.dtype,
-    omit: bool,
-    chunk_rows: int | None,
-    chunk_bytes: int,
-) -> Evaluation:
-    shape = tuple(int(s) for s in src.shape)
-    n, diff_axis = check_options(shape, loss.n, loss.axis)
-    scal, pad = loss.scalarisation, loss.pad_value
-    assert scal is not None
-    if pad is not None and not isinstance(pad, float):
-        _warn_once("an array pad_value is evaluated on the whole array")
-        return _whole(loss, src, cdtype, omit)
-    diff_shape = list(shape)
+def _diff_shape(shape: tuple[int, ...], n: int, diff_axis: int, pad: Any) -> list[int]:
+    """The shape of the differences: ``n`` fewer along the differenced axis (one more
+    element there with a pad)."""
+    out = list(shape)
     if n > 0:
-        diff_shape[diff_axis] = max(shape[diff_axis] + (pad is not None) - n, 0)
-    if math.prod(diff_shape) == 0:  # no differences: the maps on an empty array decide
-        _verify(src, dtype, chunk_bytes)
-        empty = jnp.zeros(diff_shape, cdtype)
-        value = np.asarray(loss.nu * scal.reduce(empty, time_axis=diff_axis, omit=omit), cdtype)
-        return Evaluation(value, 0, 0, cdtype)
-    chunk_axis = src.chunk_axis
-    plan = plan_maps(scal, len(shape), diff_axis, chunk_axis)
-    if plan is None:
-        _warn_once(
-            f"scalarisation {scal} reduces the chunk axis with a matrix norm, which cannot "
-            "be chunked; evaluating the whole array in memory"
-        )
-        return _whole(loss, src, cdtype, omit)
+        out[diff_axis] = max(shape[diff_axis] + (pad is not None) - n, 0)
+    return out
 
-    carry = chunk_axis == diff_axis and n > 0
-    merge = _merged(src, diff_axis, plan) if not carry else None
-    if merge is not None:  # an in-memory array whose leading axes are reduced together
-        src, diff_axis, plan = merge
-        chunk_axis, shape = 0, tuple(int(s) for s in src.shape)
-        diff_shape = list(shape)
-        if n > 0:
-            diff_shape[diff_axis] = max(shape[diff_axis] + (pad is not None) - n, 0)
-    # a reader that gives its values as stored (a NIfTI image's int16) has them scaled in
-    # the kernel, where the cores are; but a pad is staged with the history rows, in values
+
+def _staged_dtype(
+    src: Any, dtype: np.dtype, cdtype: np.dtype, carry: bool, pad: Any
+) -> tuple[bool, np.dtype]:
+    """Whether blocks are staged as stored (scaled in the kernel), and their dtype. A reader
+    that gives its values as stored (a NIfTI image's int16) has them scaled in the kernel,
+    where the cores are; but a pad is staged with the history rows, in values."""
     stored = src.stored is not None and not (carry and pad is not None)
     if stored:
         dtype = np.dtype(src.stored)
@@ -208,19 +180,28 @@ def _evaluate(
         # the pad is staged with the history rows: stage in the compute dtype, not the
         # stored one (an integer block would truncate a pad of 0.5, float16 overflow 1e5)
         dtype = cdtype
+    return stored, dtype
+
+
+def _kernel_settings(
+    src: Any, shape: tuple[int, ...], dtype: np.dtype, cdtype: np.dtype, diff: tuple[int, int, Any],
+    carry: bool, omit: bool, sizes: tuple[int | None, int], stored: bool,
+) -> dict[str, Any]:  # fmt: skip
+    """What every kernel of this source shares: the block's shape and axis order, dtypes,
+    rows per block and per step, the difference settings (``diff``: n, axis and pad)."""
+    chunk_axis = src.chunk_axis
+    n, diff_axis, pad = diff
     total_rows = shape[chunk_axis]
     row_elems = math.prod(shape) // max(total_rows, 1)
     itemsize = max(dtype.itemsize, 4)
-    rows, step = block_sizes(total_rows, row_elems, itemsize, chunk_rows, chunk_bytes)
+    rows, step = block_sizes(total_rows, row_elems, itemsize, *sizes)
     others = [a for a in range(len(shape)) if a != chunk_axis]
     if src.order == "F":  # keep the fastest axis last: a free transpose
         others.reverse()
     perm = (chunk_axis, *others)
     history = n if carry else 0
-    block_shape = (rows + history, *[shape[a] for a in perm[1:]])
-    lane_dec = lane_plan(plan, len(shape), diff_axis, chunk_axis, row_elems, carry, omit)
-    common = {
-        "block_shape": block_shape,
+    return {
+        "block_shape": (rows + history, *[shape[a] for a in perm[1:]]),
         "perm": perm,
         "stored_dtype": dtype.str,
         "compute_dtype": cdtype.str,
@@ -233,37 +214,84 @@ def _evaluate(
         "omit": omit,
         "scaled": stored and src.scale is not None,
     }
+
+
+def _evaluate(
+    loss: SmoothnessLoss,
+    src: Any,
+    dtype: np.dtype,
+    cdtype: np.dtype,
+    omit: bool,
+    chunk_rows: int | None,
+    chunk_bytes: int,
+) -> Evaluation:
+    """The routes: the whole array in memory (a map that cannot be chunked), no differences
+    at all, lanes (a reduction over the chunk axis in vector lanes), or a stream of blocks."""
+    shape = tuple(int(s) for s in src.shape)
+    n, diff_axis = check_options(shape, loss.n, loss.axis)
+    scal, pad = loss.scalarisation, loss.pad_value
+    assert scal is not None
+    if pad is not None and not isinstance(pad, float):
+        _warn_once("an array pad_value is evaluated on the whole array")
+        return _whole(loss, src, cdtype, omit)
+    diff_shape = _diff_shape(shape, n, diff_axis, pad)
+    if math.prod(diff_shape) == 0:  # no differences: the maps on an empty array decide
+        _verify(src, dtype, chunk_bytes)
+        empty = jnp.zeros(diff_shape, cdtype)
+        value = np.asarray(loss.nu * scal.reduce(empty, time_axis=diff_axis, omit=omit), cdtype)
+        return Evaluation(value, 0, 0, cdtype)
+    plan = plan_maps(scal, len(shape), diff_axis, src.chunk_axis)
+    if plan is None:
+        _warn_once(
+            f"scalarisation {scal} reduces the chunk axis with a matrix norm, which cannot "
+            "be chunked; evaluating the whole array in memory"
+        )
+        return _whole(loss, src, cdtype, omit)
+    carry = src.chunk_axis == diff_axis and n > 0
+    merge = _merged(src, diff_axis, plan) if not carry else None
+    if merge is not None:  # an in-memory array whose leading axes are reduced together
+        src, diff_axis, plan = merge
+        shape = tuple(int(s) for s in src.shape)
+        diff_shape = _diff_shape(shape, n, diff_axis, pad)
+    stored, dtype = _staged_dtype(src, dtype, cdtype, carry, pad)
+    common = _kernel_settings(
+        src, shape, dtype, cdtype, (n, diff_axis, pad), carry, omit, (chunk_rows, chunk_bytes),
+        stored,
+    )  # fmt: skip
+    total_rows = shape[src.chunk_axis]
+    row_elems = math.prod(shape) // max(total_rows, 1)
+    lane_dec = lane_plan(plan, len(shape), diff_axis, src.chunk_axis, row_elems, carry, omit)
     if lane_dec is not None:
         local = plan.local[:1]
         combiner = plan.combiner if not plan.local else None
         lanes = KernelSpec(
-            **common,
-            local=local,
-            combiner=combiner,
-            chunk_pos=0,
-            tally=tally_mode(local, combiner, omit),
-            lanes=_plan.LANES,
-            lane_dec=lane_dec,
-        )
+            **common, local=local, combiner=combiner, chunk_pos=0,
+            tally=tally_mode(local, combiner, omit), lanes=_plan.LANES, lane_dec=lane_dec,
+        )  # fmt: skip
         return _evaluate_lanes(
             loss, src, cdtype, omit, diff_shape, total_rows, lane_dec, plan, lanes, stored
         )
     spec = KernelSpec(
-        **common,
-        local=plan.local,
-        combiner=plan.combiner,
-        chunk_pos=plan.chunk_pos,
+        **common, local=plan.local, combiner=plan.combiner, chunk_pos=plan.chunk_pos,
         tally=tally_mode(plan.local, plan.combiner, omit),
-    )
+    )  # fmt: skip
+    return _evaluate_stream(loss, src, cdtype, omit, diff_shape, total_rows, plan, spec, stored)
+
+
+def _evaluate_stream(
+    loss: SmoothnessLoss, src: Any, cdtype: np.dtype, omit: bool, diff_shape: list[int],
+    total_rows: int, plan: Any, spec: KernelSpec, stored: bool,
+) -> Evaluation:  # fmt: skip
+    """The stream route: every block through the kernel, into a reducer (or concatenated
+    when no map reduces the chunk axis), then the outer maps."""
     acc: Reducer | Concatenator
     acc = Concatenator(plan.chunk_pos) if plan.combiner is None else Reducer(plan.combiner, omit)
     nonfinite = _stream.run(spec, src, acc, total_rows, stored)
-
     if isinstance(acc, Concatenator):
         value = np.asarray(loss.nu * jnp.asarray(acc.result(), cdtype))
         return Evaluation(value, nonfinite, math.prod(diff_shape), cdtype)
     reduced = jax.eval_shape(
-        lambda y: apply_maps(plan.local, y, diff_axis, omit=omit)[0],
+        lambda y: apply_maps(plan.local, y, spec.diff_axis, omit=omit)[0],
         jax.ShapeDtypeStruct(tuple(diff_shape), cdtype),
     )
     value = acc.result(reduced.shape)

@@ -121,19 +121,9 @@ def _row_mask(spec: KernelSpec, i: Any, lo: Any, hi: Any, ndim: int, pos: int) -
     return ((idx >= lo) & (idx < hi)).reshape(shape)
 
 
-def _build_kernel(spec: KernelSpec) -> Any:
-    """``(buf, offset, lo, hi, slope, inter) -> (partial, tally)`` for one block.
-
-    Results are in the kernel's layout (:func:`kernel_layout`), transposed on the host.
-    ``partial`` is ``(accumulator, counts)`` when a map reduces the chunk axis (``counts``
-    per output element when omitting, else a dummy), or the local maps' output for every block
-    row. ``tally`` is the number of non-finite differences (``"count"``), the sum of
-    ``d - d`` (``"flag"``: NaN when some difference is not finite) or 0 (``"derive"``).
-    """
-    steps = spec.rows // spec.step
-    dec = spec.combiner
-    layout = kernel_layout(spec)  # the maps on the block's own axes: no transpose
-    tally_dtype = spec.compute_dtype if spec.tally == "flag" else jnp.int32
+def _local_maps(spec: KernelSpec, layout: Any) -> Any:
+    """``(buf, offset, i, lo, hi, scale) -> (partial, tally)`` for step ``i`` of a block: its
+    differences, through the local maps (or the lanes' partials), and their tally."""
 
     def local(buf: Any, offset: Any, i: Any, lo: Any, hi: Any, scale: Any) -> tuple[Any, Any]:
         d = differences(buf, offset, spec, i, scale)  # canonical layout: block rows first
@@ -149,6 +139,25 @@ def _build_kernel(spec: KernelSpec) -> Any:
         if spec.lanes:
             return lane_partials(d, spec), tally
         return apply_maps(layout.maps, d, spec.diff_pos, omit=spec.omit)[0], tally
+
+    return local
+
+
+def _build_kernel(spec: KernelSpec) -> Any:
+    """``(buf, offset, lo, hi, slope, inter) -> (partial, tally)`` for one block.
+
+    Results are in the kernel's layout (:func:`kernel_layout`), transposed on the host.
+    ``partial`` is ``(accumulator, counts)`` when a map reduces the chunk axis (``counts``
+    per output element when omitting, else a dummy), or the local maps' output for every block
+    row. ``tally`` is the number of non-finite differences (``"count"``), the sum of
+    ``d - d`` (``"flag"``: NaN when some difference is not finite) or 0 (``"derive"``).
+    """
+    steps = spec.rows // spec.step
+    dec = spec.combiner
+    layout = kernel_layout(spec)  # the maps on the block's own axes: no transpose
+    tally_dtype = spec.compute_dtype if spec.tally == "flag" else jnp.int32
+
+    local = _local_maps(spec, layout)
 
     def kernel(buf: Any, offset: Any, lo: Any, hi: Any, slope: Any, inter: Any) -> Any:
         scale = (slope, inter)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections import deque
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -99,6 +100,57 @@ def _ready(out: Any) -> bool:
     return all(leaf.is_ready() for leaf in jax.tree_util.tree_leaves(out))
 
 
+@dataclass
+class _Flight:
+    """A block given to the kernel and not yet folded into the accumulator: the kernel's
+    output, the block on its device, where its rows start and stop, and the staging buffer
+    to give back (None for a view of an in-memory array)."""
+
+    out: Any
+    on_device: Any
+    offset: Any
+    lo: int
+    hi: int
+    staged: np.ndarray | None
+
+
+class _Folder:
+    """Folds the kernel's outputs into the accumulator, in block order, counting what was
+    not finite."""
+
+    def __init__(
+        self, spec: KernelSpec, acc: Reducer | Concatenator, staging: Staging, scale: tuple
+    ):
+        self.spec, self.acc, self.staging, self.scale = spec, acc, staging, scale
+        self.order = kernel_layout(spec).to_logical
+        self.nonfinite = 0
+
+    def logical(self, a: Any) -> np.ndarray:  # a view: the host reduces it in memory order
+        a = np.asarray(a)
+        return a.transpose(self.order) if a.ndim == len(self.order) else a
+
+    def fold(self, flight: _Flight) -> None:
+        spec = self.spec
+        partial, tally = flight.out
+        jax.block_until_ready(partial)
+        if isinstance(partial, tuple):
+            partial = tuple(self.logical(p) for p in partial)
+        else:
+            partial = self.logical(partial)
+        result = self.acc.add(partial, flight.lo, flight.hi)
+        if spec.tally == "count":
+            self.nonfinite += int(tally)
+        elif (spec.tally == "flag" and not np.isfinite(tally)) or (
+            spec.tally == "derive" and not np.isfinite(result).all()
+        ):  # a block with something non-finite: count what (the buffer is still ours)
+            count = _kernel.counter(spec)
+            self.nonfinite += int(
+                count(flight.on_device, flight.offset, flight.lo, flight.hi, *self.scale)
+            )
+        if flight.staged is not None:
+            self.staging.give_back(flight.staged)
+
+
 def run(
     spec: KernelSpec, src: Any, acc: Reducer | Concatenator, total_rows: int, stored: bool = False
 ) -> int:
@@ -112,36 +164,11 @@ def run(
     extra = spec.extra()
     staging = Staging(total + extra, dtype, spec.block_shape, depth=len(devices) + 1)
     history = spec.n if spec.carry else 0
-    order = kernel_layout(spec).to_logical
-
-    def logical(a: Any) -> np.ndarray:  # a view: the host reduces it in memory order
-        a = np.asarray(a)
-        return a.transpose(order) if a.ndim == len(order) else a
-
     cdtype = np.dtype(spec.compute_dtype)
     slope, inter = src.scale if spec.scaled else (1.0, 0.0)
     scale = (np.asarray(slope, cdtype), np.asarray(inter, cdtype))
-    inflight: deque[tuple[Any, Any, Any, int, int, np.ndarray | None]] = deque()
-    nonfinite = 0
-
-    def fold() -> None:
-        nonlocal nonfinite
-        (partial, tally), on_device, offset, lo, hi, staged = inflight.popleft()
-        jax.block_until_ready(partial)
-        if isinstance(partial, tuple):
-            partial = tuple(logical(p) for p in partial)
-        else:
-            partial = logical(partial)
-        result = acc.add(partial, lo, hi)
-        if spec.tally == "count":
-            nonfinite += int(tally)
-        elif (spec.tally == "flag" and not np.isfinite(tally)) or (
-            spec.tally == "derive" and not np.isfinite(result).all()
-        ):  # a block with something non-finite: count what (the buffer is still ours)
-            nonfinite += int(_kernel.counter(spec)(on_device, offset, lo, hi, *scale))
-        if staged is not None:
-            staging.give_back(staged)
-
+    folder = _Folder(spec, acc, staging, scale)
+    inflight: deque[_Flight] = deque()
     parts = blocks(
         src, dtype, spec.rows, history, spec.pad, spec.perm, staging, total, extra, stored
     )
@@ -159,16 +186,16 @@ def run(
         on_device = jax.device_put(buf, devices[turn % active])
         turn += 1
         out = kern(on_device, offset, lo, have, *scale)
-        inflight.append((out, on_device, offset, lo, have, buf if staged else None))
+        inflight.append(_Flight(out, on_device, offset, lo, have, buf if staged else None))
         if len(inflight) > active:  # one block queued per device, one being staged
-            if active < len(devices) and not _ready(inflight[0][0]):
+            if active < len(devices) and not _ready(inflight[0].out):
                 behind += 1
                 if behind >= patience:
                     active, behind = active + 1, 0
                     continue
             else:
                 behind = 0
-            fold()
+            folder.fold(inflight.popleft())
     while inflight:
-        fold()
-    return nonfinite
+        folder.fold(inflight.popleft())
+    return folder.nonfinite
