@@ -73,7 +73,7 @@ def read_tsv(path: Path) -> pd.DataFrame:
 
 def test_participant_for_one_label_writes_only_that_subjects_files(deriv, tmp_path):
     out = tmp_path / "qc"
-    result = bids(deriv, out, "participant", "--participant-label", "03")
+    result = bids(deriv, f"{out}/", "participant", "--participant-label", "03")  # as in README
     assert result.exit_code == 1, result.stderr  # both of sub-03's runs fail
     expected = outputs_of("sub-03_ses-1_task-rest_run-1") | outputs_of(
         "sub-03_ses-1_task-rest_run-2"
@@ -139,7 +139,7 @@ def test_the_sidecar_and_dataset_description(deriv, tmp_path):
     assert made["Name"] == "smoothcli" and made["Version"]
     assert made["Command"] == shlex.join(["smoothcli", *command[1:], "--participant-label", "01"])
     assert doc["SourceDatasets"][0]["URL"] == deriv.resolve().as_uri()
-    assert doc["DatasetLinks"]["preprocessed"] == str(deriv.resolve())
+    assert doc["DatasetLinks"]["preprocessed"] == deriv.resolve().as_uri()
     side = json.loads((out / "sub-01/func/sub-01_task-rest_desc-dvars_timeseries.json").read_text())
     assert side["Sources"] == [
         f"bids:preprocessed:sub-01/func/sub-01_task-rest_{d}"
@@ -153,6 +153,7 @@ def test_the_sidecar_and_dataset_description(deriv, tmp_path):
     for column in header.splitlines()[0].split("\t"):
         assert side[column]["Description"]  # every column described
     assert "sub" not in side and "task" not in side  # entities are in the name
+    assert "array" not in side and "fMRIPrep folder" in side["path"]["Description"]
 
 
 def test_pybids_reads_the_derivatives_back_with_their_entities(deriv, tmp_path):
@@ -241,6 +242,7 @@ def test_group_gives_one_row_per_run_with_the_right_verdicts(deriv, tmp_path):
     names = [f"{stem}_bold" for stem in RUN_NAMES]
     assert group["bids_name"].tolist() == names
     assert list(group.columns[:6]) == ["bids_name", "sub", "ses", "task", "run", "dvars_nstd"]
+    assert {"dvars_nstd_max", "dvars_vstd_max_frame", "fd_max", "frames"} <= set(group.columns)
     verdicts = dict(zip(group["bids_name"], group["verdict"], strict=True))
     assert verdicts == {n: "fail" if n[:-5] in FAILING else "pass" for n in names}
     assert group["sub"].tolist() == ["01", "02", "03", "03", "04"]  # labels stay strings
@@ -365,3 +367,54 @@ def test_group_before_participant_is_a_usage_error(deriv, tmp_path):
     assert result.exit_code == 2
     assert "run 'participant' first" in result.stderr
     assert not (tmp_path / "qc").exists()
+
+
+def test_a_run_gone_from_deriv_dir_leaves_no_stale_outputs(deriv, tmp_path):
+    """Re-running a participant replaces its files: the tables of a run no longer in
+    DERIV_DIR go (unless a filter chose some of its runs only)."""
+    out = tmp_path / "qc"
+    assert bids(deriv, out, "participant", "--participant-label", "03").exit_code == 1
+    func = out / "sub-03/ses-1/func"
+    gone = "sub-03_ses-1_task-rest_run-2"
+    assert (func / f"{gone}_desc-dvars_timeseries.tsv").exists()
+    for f in (deriv / "sub-03/ses-1/func").glob(f"{gone}_*"):
+        f.unlink()
+    args = ["participant", "--participant-label", "03", "--task", "rest"]
+    assert bids(deriv, out, *args).exit_code == 1  # a filter: nothing removed
+    assert (func / f"{gone}_desc-censor_timeseries.tsv").exists()
+    assert bids(deriv, out, "participant", "--participant-label", "03").exit_code == 1
+    assert sorted(p.name for p in func.iterdir()) == sorted(
+        f"sub-03_ses-1_task-rest_run-1_desc-{d}" for d in (
+            "censor_timeseries.tsv", "dvars_timeseries.json", "dvars_timeseries.tsv"
+        )
+    )  # fmt: skip
+    assert bids(deriv, out, "group", "--no-reports").exit_code == 1
+    assert len(read_tsv(out / "group_bold.tsv")) == 1
+
+
+def test_another_deriv_dir_into_the_same_output_is_refused(deriv, tmp_path):
+    out = tmp_path / "qc"
+    assert bids(deriv, out, "participant", "--participant-label", "01").exit_code == 0
+    other = Path(shutil.copytree(TREE, tmp_path / "other"))
+    result = bids(other, out, "participant", "--participant-label", "02")
+    assert result.exit_code == 2 and "another fMRIPrep folder" in result.stderr
+    assert not (out / "sub-02").exists()
+
+
+@posix_only
+def test_symbolic_links_in_deriv_dir_are_said_and_followed_on_request(deriv, tmp_path):
+    """DataLad's annexed files are links: passed over with a warning, read with --follow."""
+    func = deriv / "sub-02/func"
+    store = tmp_path / "annex"
+    store.mkdir()
+    for f in func.iterdir():
+        f.rename(store / f.name)
+        os.symlink(store / f.name, f)
+    out = tmp_path / "qc"
+    result = bids(deriv, out, "participant", "--no-reports")
+    assert result.exit_code == 1
+    assert "symbolic link(s)" in result.stderr and "--follow" in result.stderr
+    assert not (out / "sub-02").exists()
+    result = bids(deriv, out, "participant", "--no-reports", "--follow")
+    assert result.exit_code == 1 and "symbolic link" not in result.stderr
+    assert (out / "sub-02/func/sub-02_task-rest_desc-dvars_timeseries.tsv").exists()

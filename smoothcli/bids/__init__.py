@@ -22,6 +22,7 @@ from ._outputs import (
     is_our_page,
     is_our_table,
     run_file,
+    source_uri,
     subject_page,
 )
 
@@ -47,5 +48,6 @@ __all__ = [
     "label",
     "read_description",
     "run_file",
+    "source_uri",
     "subject_page",
 ]

@@ -23,7 +23,8 @@ ENTITY_ORDER = (
 )  # fmt: skip
 #: the columns after the entities, as ``dvars --summary`` names them (``verdict``: its check)
 GROUP_COLUMNS = (
-    "dvars_nstd", "dvars_std", "dvars_vstd", "dvars_std_max", "dvars_std_max_frame", "fd_mean",
+    "dvars_nstd", "dvars_nstd_max", "dvars_nstd_max_frame", "dvars_std", "dvars_std_max",
+    "dvars_std_max_frame", "dvars_vstd", "dvars_vstd_max", "dvars_vstd_max_frame", "fd_mean",
     "fd_max", "frames", "dummy", "n_fail", "fail_fraction", "verdict", "reason", "status",
     "error", "path", "mask", "confounds", "threshold", "tr", "voxels", "dropped", "median",
 )  # fmt: skip

@@ -134,16 +134,19 @@ def find_runs(
     tasks: Iterable[str] = (),
     spaces: Iterable[str] = (),
     follow: bool = False,
+    links: list[str] | None = None,
 ) -> list[BidsRun]:
     """The runs under ``root`` of the participants, sessions, tasks and spaces given (all,
     for an empty filter; ``space`` absent: the run's native space, asked for as ``none``),
-    in path order. ``LayoutError`` saying what was looked for when ``root`` is not a
-    derivatives folder or a filter selects no run."""
+    in path order; ``links`` gets the symbolic links passed over (without ``follow``).
+    ``LayoutError`` saying what was looked for when ``root`` is not a derivatives folder or
+    a filter selects no run."""
     _check_root(root)
     wanted = [label(p, "sub") for p in participants]
     sessions_wanted = {label(s, "ses") for s in sessions}
-    tasks_wanted, spaces_wanted = set(tasks), set(spaces)
-    links: list[str] = []
+    tasks_wanted = {label(t, "task") for t in tasks}
+    spaces_wanted = {label(s, "space") for s in spaces}
+    links = links if links is not None else []
     subjects = [
         e
         for e in _entries(root, follow, links)
@@ -175,7 +178,7 @@ def find_runs(
         names = ", ".join(f"sub-{m}" for m in missing)
         raise LayoutError(f"no folder {names} in {root}: looked for {LOOKED_FOR}")
     if empty or not runs:
-        who = ", ".join(f"sub-{w}" for w in empty) if empty else "any participant"
+        who = ", ".join(f"sub-{w}" for w in empty or wanted) or "any participant"
         filters = "" if empty else _filters(sessions_wanted, tasks_wanted, spaces_wanted)
         linked = f" ({len(links)} symbolic link(s) not followed: add --follow)" if links else ""
         raise LayoutError(

@@ -23,6 +23,7 @@ __all__ = [
     "is_our_page",
     "is_our_table",
     "run_file",
+    "source_uri",
     "subject_page",
 ]
 
@@ -68,14 +69,21 @@ def is_our_description(head: bytes) -> bool:
     return b'"GeneratedBy"' in head and b'"Name": "smoothcli"' in head
 
 
+def source_uri(source: str) -> str:
+    """The fMRIPrep folder as a ``file://`` URI (its absolute, resolved path)."""
+    from pathlib import Path
+
+    return Path(source).resolve().as_uri()
+
+
 def dataset_description(source: str, source_doc: dict | None, command: str) -> dict:
     """``dataset_description.json`` of the output: a derivative ``GeneratedBy`` smoothcli
     (its version, the command), with ``SourceDatasets`` and ``DatasetLinks`` naming the
     fMRIPrep folder (and fMRIPrep's version when its description gives one)."""
     from .._version import __version__
 
-    where = os.path.abspath(source)
-    origin: dict = {"URL": "file://" + where}
+    where = source_uri(source)
+    origin: dict = {"URL": where}
     generated = (source_doc or {}).get("GeneratedBy")
     if isinstance(generated, list) and generated and isinstance(generated[0], dict):
         version = generated[0].get("Version")

@@ -149,7 +149,9 @@ Examples:
 
   smoothcli bids fmriprep/ qc/ group
 
-Exit status: as for 'dvars'; 1: a run failed.
+Exit status: 0 every run scored and passed; 1 a run failed; 2 usage error (what was
+looked for is said); 3 a run could not be scored (its table holds the error row); 130
+interrupted; 143 terminated.
 """
 
 
@@ -160,7 +162,13 @@ def bids(
     output_dir: Annotated[
         str, typer.Argument(metavar="OUTPUT_DIR", help="Where the derivatives go.")
     ],
-    level: Annotated[Level, typer.Argument(metavar="participant|group")],
+    level: Annotated[
+        Level,
+        typer.Argument(
+            metavar="participant|group",
+            help="participant: score the runs; group: gather what participant wrote.",
+        ),
+    ],
     participant_label: Labels = None,
     session_label: Sessions = None,
     task: Tasks = None,
@@ -213,6 +221,21 @@ def _output_folder(deriv: str, out: str) -> dict | None:
     return doc
 
 
+def _same_source(deriv: str, out: str, doc: dict | None) -> None:
+    """An OUTPUT_DIR holds the QC of one fMRIPrep folder: its tables' ``Sources`` name
+    files there (``DatasetLinks``), which another DERIV_DIR would make wrong."""
+    from ..bids import source_uri
+
+    links = (doc or {}).get("DatasetLinks")
+    before = links.get("preprocessed") if isinstance(links, dict) else None
+    if before is not None and before != source_uri(deriv):
+        raise Usage(
+            f"{out} holds the QC of another fMRIPrep folder ({before}), and its tables name "
+            "files there: give another OUTPUT_DIR (or the same DERIV_DIR)",
+            "DERIV_DIR",
+        )
+
+
 def _require_pages(pages: bool) -> None:
     if pages:
         from ..report import require_matplotlib
@@ -228,7 +251,7 @@ def _participant(
     follow: bool, pages: bool,
 ) -> int:  # fmt: skip
     from ..batch import AUTO, DvarsJob, DvarsOptions
-    from ..bids import LayoutError, dataset_description, find_runs, read_description
+    from ..bids import LayoutError, dataset_description, find_runs, label, read_description
     from ..discover import Discovery
     from ._bids_sink import BidsSink
     from ._run import _meta, run_batch
@@ -236,12 +259,26 @@ def _participant(
     _require_pages(pages)
     participants, sessions, tasks, spaces = (v or [] for v in labels)
     fail_above, fd_above, max_fraction, mean_above, dummy = rules
+    for values, prefix, flag in (
+        (participants, "sub", "--participant-label"), (sessions, "ses", "--session-label"),
+        (tasks, "task", "--task"), (spaces, "space", "--space"),
+    ):  # fmt: skip
+        try:
+            [label(v, prefix) for v in values]
+        except LayoutError as exc:
+            raise Usage(str(exc), flag) from None
+    links: list[str] = []
     try:
-        runs = find_runs(deriv, participants, sessions, tasks, spaces, follow=follow)
+        runs = find_runs(deriv, participants, sessions, tasks, spaces, follow, links)
         source_doc = read_description(deriv)
     except LayoutError as exc:
         raise Usage(str(exc), "DERIV_DIR") from None
-    _output_folder(deriv, out)
+    if links:
+        ui.say(
+            f"warning: {len(links)} symbolic link(s) in {deriv} not followed (DataLad's "
+            "annexed files are links): add --follow to read them"
+        )
+    _same_source(deriv, out, _output_folder(deriv, out))
     threshold = _number(fail_above, "--fail-above", auto=True)
     try:
         opts = DvarsOptions(
@@ -256,8 +293,8 @@ def _participant(
     sink = BidsSink(
         source=deriv, out=out, runs={r.path: r for r in runs},
         description=dataset_description(deriv, source_doc, meta["Command"]), meta=meta,
-        pages=pages, threshold=threshold if isinstance(threshold, float) else None,
-        protect=[r.path for r in runs],
+        pages=pages, protect=[r.path for r in runs],
+        whole=not (sessions or tasks or spaces),
     )  # fmt: skip
     found = Discovery(inputs=[r.path for r in runs])
     return run_batch(
@@ -281,7 +318,8 @@ def _read_tables(tables: list[str]) -> tuple[list[tuple[str, list[dict]]], Any]:
         per_table.append((table, found.rows))
         every.rows.extend(found.rows)
         every.sources.append(table)
-        every.meta = every.meta or found.meta
+    # each run is drawn against its own threshold (participants may have run with others)
+    every.meta = {"Command": shlex.join(["smoothcli", *sys.argv[1:]])}
     return per_table, every
 
 

@@ -17,19 +17,22 @@ from ._usage import Usage
 __all__ = ["BidsSink"]
 
 
+PATH_TEXT = (
+    "The run, relative to the fMRIPrep folder (dataset_description.json's DatasetLinks "
+    "'preprocessed'); mask and confounds likewise."
+)
+
+
 def _censor_ours(head: bytes) -> bool:
     return head.startswith(b"frame\tcensor")
 
 
 def _make_folders(out: str, path: str) -> None:
-    """The folders between ``out`` and ``path``, made as needed; a link among them (which
-    would send the files elsewhere) is a usage error."""
-    folder, parts = os.path.dirname(path), []
-    while folder != out:
-        folder, part = os.path.split(folder)
-        parts.append(part)
+    """The folders between ``out`` and ``path`` (a file under it), made as needed; a link
+    among them (which would send the files elsewhere) is a usage error."""
+    relative = os.path.relpath(os.path.dirname(path), out)
     here = out
-    for part in reversed(parts):
+    for part in relative.split(os.sep) if relative != os.curdir else []:
         here = os.path.join(here, part)
         try:
             os.mkdir(here)
@@ -43,6 +46,22 @@ def _make_folders(out: str, path: str) -> None:
             raise Usage(f"{here} is {what}; smoothcli writes nothing through one", "OUTPUT_DIR")
 
 
+def _remove_ours(path: str, ours: Any) -> None:
+    """Remove ``path`` if it is a regular file (not a link) whose first bytes are ours."""
+    from ..output._target import SNIFF_BYTES
+
+    try:
+        st = os.lstat(path)
+        if not stat.S_ISREG(st.st_mode):
+            return
+        with open(path, "rb") as fh:
+            head = fh.read(SNIFF_BYTES)
+        if ours(head):
+            os.unlink(path)
+    except OSError:
+        return
+
+
 @dataclass
 class BidsSink:
     """The outputs of the runs of one ``participant`` call (``runs``, by input path)."""
@@ -53,7 +72,9 @@ class BidsSink:
     description: dict  # dataset_description.json, written at the end
     meta: dict  # the command, its options and the date, for each table's sidecar
     pages: bool = True
-    threshold: float | None = None
+    #: every run of the participants was selected (no session, task or space filter): a
+    #: table of theirs from an earlier call whose run is gone is removed, with its files
+    whole: bool = False
     protect: list[str] = field(default_factory=list)
     written: list[str] = field(default_factory=list)
     carpets: dict[str, dict[tuple, Any]] = field(default_factory=dict)
@@ -111,8 +132,10 @@ class BidsSink:
         sources = [bids_uri(run.relative)] + [
             bids_uri(rows[0][k]) for k in ("mask", "confounds") if rows and rows[0].get(k)
         ]
-        columns = [c for c in DVARS_COLUMNS if BY_NAME[c].kind != "entity"]  # in the name
+        # the entities are in the file's name; the array is an NPZ's, never a NIfTI run's
+        columns = [c for c in DVARS_COLUMNS if BY_NAME[c].kind != "entity" and c != "array"]
         doc = sidecar(columns, {"Sources": sources, **self.meta})
+        doc["path"] = {"Description": PATH_TEXT}
         try:
             with self._target(table, is_our_table).open() as stream:
                 writer = make_writer("tsv", stream, columns, hide_empty=False)
@@ -135,12 +158,33 @@ class BidsSink:
             return f"cannot write {getattr(exc, 'filename', None) or table}: {reason}"
         return None
 
+    def _prune(self, subject: str) -> None:
+        """Remove the participant's tables (with their sidecars and censor files) that this
+        call did not write: their runs are no longer in DERIV_DIR. Only regular files that
+        smoothcli wrote are removed."""
+        from ..bids import dvars_tables, is_our_table
+        from ..output._sidecar import is_sidecar
+
+        kept = {os.path.abspath(p) for p in self.written}
+        for table in dvars_tables(self.out, subject):
+            if os.path.abspath(table) in kept:
+                continue
+            stem = table[: -len("_desc-dvars_timeseries.tsv")]
+            for path, ours in (
+                (table, is_our_table), (stem + "_desc-dvars_timeseries.json", is_sidecar),
+                (stem + "_desc-censor_timeseries.tsv", _censor_ours),
+            ):  # fmt: skip
+                _remove_ours(path, ours)
+
     def finish(self, meta: dict) -> str:
         """Each participant's page (of every run of theirs in the output folder, this call's
         and earlier ones') and the dataset description; the words for the summary line."""
         from ..bids import is_our_description, is_our_page
 
         subjects = sorted({self.runs[p].subject for p in self.runs})
+        if self.whole:
+            for subject in subjects:
+                self._prune(subject)
         if self.pages:
             from ..bids import dvars_tables
             from ..report import read_table, write_report
@@ -150,10 +194,12 @@ class BidsSink:
                 if not tables:
                     continue
                 found = read_table(tables)
-                found.meta, found.carpets = meta, self.carpets.get(subject, {})
+                # each run is drawn against its own threshold (the tables of other calls may
+                # have had others): the page names the command, not one set of options
+                found.meta = {"Command": meta["Command"]}
+                found.carpets = self.carpets.get(subject, {})
                 target = self._target(subject_page(self.out, subject), is_our_page)
-                title = f"sub-{subject}: smoothcli DVARS QC"
-                write_report(target, found, threshold=self.threshold, title=title)
+                write_report(target, found, title=f"sub-{subject}: smoothcli DVARS QC")
         side = os.path.join(self.out, "dataset_description.json")
         with self._target(side, is_our_description).open() as stream:
             stream.write(json.dumps(self.description, indent=2) + "\n")

@@ -209,9 +209,14 @@ _DVARS_SUMMARY = tuple(
         ("vx_std_dvars", "dvars_vstd"),
     )
     for suffix, text, kind in (
-        ("", "The mean of {col} over the frames (MRIQC's IQM of this name).", "number"),
-        ("_max", "The largest {col} of the run.", "number"),
-        ("_max_frame", "The frame of the largest {col}.", "integer"),
+        (
+            "",
+            "The mean of {col} over the counted frames: those whose difference involves no "
+            "dummy volume (MRIQC's IQM of this name).",
+            "number",
+        ),
+        ("_max", "The largest {col} of the counted frames.", "number"),
+        ("_max_frame", "The frame of the largest {col} of the counted frames.", "integer"),
     )
 )
 _DVARS_INFO = (
