@@ -162,3 +162,36 @@ def _round_trip() -> dict:
 
 #: keywords of ``pandas.read_csv`` that read every float back to the same value
 ROUND_TRIP = _round_trip()
+
+
+# -- helpers the test files share ----------------------------------------------------------
+
+
+def smoothcli(*args, input=None):
+    """The app run in this process on ``args`` (each made text), as the shell would run
+    ``smoothcli ARGS``: ``result.stdout`` and ``result.stderr`` apart (see
+    :func:`cli_runner`)."""
+    from smoothcli.cli import app
+
+    return _RUNNER.invoke(app, [str(a) for a in args], input=input)
+
+
+def score(*args, input=None):
+    """``smoothcli score ARGS``."""
+    return smoothcli("score", *args, input=input)
+
+
+def dvars(*args, input=None):
+    """``smoothcli dvars ARGS``."""
+    return smoothcli("dvars", *args, input=input)
+
+
+def rows_of(text: str) -> list[dict]:
+    """The rows of a TSV table (smoothcli's stdout), as dicts of text."""
+    import csv
+    import io
+
+    return list(csv.DictReader(io.StringIO(text), delimiter="\t"))
+
+
+_RUNNER = cli_runner()

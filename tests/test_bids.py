@@ -15,11 +15,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from smoothcli.cli import app
+from .conftest import ROOT, ROUND_TRIP, posix_only, smoothcli
 
-from .conftest import ROOT, ROUND_TRIP, cli_runner, posix_only
-
-runner = cli_runner()
 TREE = ROOT / "tests" / "data" / "qc" / "tree"
 BIN = Path(sys.executable).parent
 REAL = ROOT / "tests" / "data" / "real" / "fmri2.nii.gz"
@@ -33,8 +30,7 @@ RUN_NAMES = {
 FAILING = {"sub-03_ses-1_task-rest_run-1", "sub-03_ses-1_task-rest_run-2"}
 
 
-def cli(*args):
-    return runner.invoke(app, [str(a) for a in args])
+cli = smoothcli
 
 
 def bids(deriv, out, *args):

@@ -18,9 +18,8 @@ import pandas as pd
 import pytest
 
 from smoothcli import score_paths
-from smoothcli.cli import app
 
-from .conftest import ROOT, cli_runner, posix_only, run_on_a_terminal
+from .conftest import ROOT, posix_only, run_on_a_terminal, score
 
 SAMPLE = ROOT / "sample_data"
 BOLD = SAMPLE / "sub-01_task-rest_bold.nii.gz"
@@ -29,11 +28,8 @@ SLABS = SAMPLE / "sub-01_task-rest_desc-slabs_timeseries.npy"
 EVENTS = SAMPLE / "sub-02_task-events_timeseries.csv"
 CONFOUNDS = SAMPLE / "sub-01_task-rest_desc-confounds_timeseries.tsv"
 
-runner = cli_runner()
 
-
-def run(*args, input=None):
-    return runner.invoke(app, ["score", *map(str, args)], input=input)
+run = score
 
 
 def tsv(result) -> list[dict]:

@@ -4,7 +4,6 @@ batch machinery (--mask auto, --summary, --jobs, exit statuses)."""
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import math
@@ -16,18 +15,16 @@ import pandas as pd
 import pytest
 
 import smoothcli
-from smoothcli.cli import app
 from smoothcli.metrics._select import kth_values, middle
 from smoothcli.metrics._series import gather
 from smoothcli.metrics.dvars import dvars as compute_dvars
 from smoothcli.sources import open_path
 from smoothcli.sources.nifti import load_mask
 
-from .conftest import ROOT, ROUND_TRIP, SHARED_DATA, cli_runner
+from .conftest import ROOT, ROUND_TRIP, SHARED_DATA, dvars, rows_of
 from .fmriprep_tree import make_fmriprep_tree
 from .reference import ref_dvars
 
-runner = cli_runner()
 DATA = ROOT / "tests" / "data" / "dvars"
 GOLDEN = json.loads((DATA / "golden.json").read_text())
 IMAGES = {
@@ -39,12 +36,7 @@ MEASURES = ("dvars", "std_dvars", "vx_std_dvars")
 RTOL = 5e-5
 
 
-def run(*args):
-    return runner.invoke(app, ["dvars", *map(str, args)])
-
-
-def rows_of(text: str) -> list[dict]:
-    return list(csv.DictReader(io.StringIO(text), delimiter="\t"))
+run = dvars
 
 
 def golden_table(name: str) -> pd.DataFrame:

@@ -19,15 +19,13 @@ from nibabel.cifti2 import cifti2_axes as axes
 from nibabel.gifti import GiftiDataArray, GiftiImage
 
 from smoothcli import score_paths
-from smoothcli.cli import app
 from smoothcli.discover import NOT_TIME_SERIES, discover
 from smoothcli.sources import SUFFIXES, InputError, open_path, open_stdin, sniff
 from smoothcli.sources import cifti as cifti_mod
 from smoothcli.sources.nifti import _frames as nifti_frames
 
-from .conftest import cli_runner, posix_only
+from .conftest import posix_only, score
 
-runner = cli_runner()
 RTOL = 1e-6
 
 # -- files, written with nibabel's own API -------------------------------------------------------
@@ -132,8 +130,7 @@ def table_text(sep: str) -> bytes:
 # -- the CLI and the API ------------------------------------------------------------------------
 
 
-def run(*args, input=None):
-    return runner.invoke(app, ["score", *map(str, args)], input=input)
+run = score
 
 
 def rows_of(result) -> list[dict]:

@@ -6,7 +6,6 @@ and the files outside the named outputs (unchanged). The files come from tests/h
 from __future__ import annotations
 
 import contextlib
-import csv
 import io
 import json
 import os
@@ -24,18 +23,13 @@ import pytest
 from smoothcli.cli import app
 
 from . import hostile
-from .conftest import cli_runner, posix_only
+from .conftest import cli_runner, posix_only, rows_of, smoothcli
 
 runner = cli_runner()
 BIN = Path(sys.executable).parent
 
 
-def cli(*args):
-    return runner.invoke(app, [*map(str, args)])
-
-
-def rows_of(text: str) -> list[dict]:
-    return list(csv.DictReader(io.StringIO(text), delimiter="\t"))
+cli = smoothcli
 
 
 def by_name(result) -> dict[str, dict]:

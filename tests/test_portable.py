@@ -5,8 +5,6 @@ a real ``bash`` runs."""
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import shutil
 import stat
@@ -20,16 +18,12 @@ from smoothcli.cli import app
 from smoothcli.output import OutputError, check_target
 from smoothcli.output import _target as target_mod
 
-from .conftest import ROOT, cli_runner, posix_only
+from .conftest import ROOT, cli_runner, posix_only, rows_of
 
 runner = cli_runner()
 EVENTS = ROOT / "sample_data" / "sub-02_task-events_timeseries.csv"
 SLABS = ROOT / "sample_data" / "sub-01_task-rest_desc-slabs_timeseries.npy"
 BIN = Path(sys.executable).parent
-
-
-def rows_of(text: str) -> list[dict]:
-    return list(csv.DictReader(io.StringIO(text), delimiter="\t"))
 
 
 def _umask() -> int:

@@ -8,8 +8,6 @@ head motion in its confounds. ``golden.json`` holds what the real nipype 1.11 ma
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import shutil
@@ -31,7 +29,7 @@ from smoothcli.qc import (
     read_confounds,
 )
 
-from .conftest import ROOT, ROUND_TRIP, cli_runner
+from .conftest import ROOT, ROUND_TRIP, cli_runner, rows_of
 
 runner = cli_runner()
 DATA = ROOT / "tests" / "data"
@@ -52,10 +50,6 @@ MASKS = {
 
 def dvars(*args):
     return runner.invoke(app, ["dvars", *map(str, args)])
-
-
-def rows_of(text: str) -> list[dict]:
-    return list(csv.DictReader(io.StringIO(text), delimiter="\t"))
 
 
 def lines_of(run: Path) -> list[str]:

@@ -14,19 +14,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from smoothcli.cli import app
 from smoothcli.output import make_writer
 from smoothcli.output._values import number_text
 
-from .conftest import cli_runner
+from .conftest import smoothcli
 from .fmriprep_tree import make_fmriprep_tree
 
-runner = cli_runner()
 PER_FRAME = ["--scalarise", "rms(axis=space)"]
 
 
-def cli(*args):
-    return runner.invoke(app, [*map(str, args)])
+cli = smoothcli
 
 
 def page_data(page: str) -> dict:

@@ -11,17 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from smoothcli.cli import app
-
-from .conftest import ROUND_TRIP, SHARED_DATA, cli_runner
+from .conftest import ROUND_TRIP, SHARED_DATA, score
 from .fmriprep_tree import make_fmriprep_tree
 
-runner = cli_runner()
 PER_FRAME = ["--scalarise", "rms(axis=space)"]
 
 
-def run(*args):
-    return runner.invoke(app, ["score", *map(str, args)])
+run = score
 
 
 def table(text: str) -> pd.DataFrame:

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import signal
 import subprocess
@@ -16,21 +14,13 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from smoothcli.cli import app
-
-from .conftest import ROOT, cli_runner, posix_only
+from .conftest import ROOT, posix_only, rows_of, score
 from .fmriprep_tree import make_fmriprep_tree
 
-runner = cli_runner()
 SAMPLE = ROOT / "sample_data"
 
 
-def run(*args):
-    return runner.invoke(app, ["score", *map(str, args)])
-
-
-def rows_of(text: str) -> list[dict]:
-    return list(csv.DictReader(io.StringIO(text), delimiter="\t"))
+run = score
 
 
 def entry() -> list[str]:

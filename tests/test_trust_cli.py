@@ -26,7 +26,7 @@ import pytest
 
 from smoothcli.cli import app
 
-from .conftest import ROOT, cli_runner, posix_only, run_on_a_terminal
+from .conftest import ROOT, cli_runner, posix_only, run_on_a_terminal, score
 
 SAMPLE = ROOT / "sample_data"
 BOLD = SAMPLE / "sub-01_task-rest_bold.nii.gz"
@@ -38,8 +38,7 @@ SLABS_L1 = float(np.abs(np.diff(np.load(SLABS).astype(np.float64))).sum())
 runner = cli_runner()
 
 
-def run(*args, input=None):
-    return runner.invoke(app, ["score", *map(str, args)], input=input)
+run = score
 
 
 def rows_of(result) -> list[dict]:
