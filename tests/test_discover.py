@@ -8,7 +8,6 @@ import gzip
 import os
 import re
 import shutil
-import time
 from pathlib import Path
 
 import nibabel as nib
@@ -282,9 +281,9 @@ def test_the_probe_reads_headers_only(tree, tmp_path):
     assert (str(tmp_path / "cut.nii"), "not a time series: a 3D image") in found.skipped
 
 
-def test_the_probe_is_fast_on_a_big_tree(tmp_path):
-    """Only headers are read: 600 images of 8 MB of data each take no longer to scan than a
-    quick listing (about 0.1 ms each here; the bound is loose for a busy machine)."""
+def test_the_probe_reads_only_headers_on_a_big_tree(tmp_path):
+    """Only headers are read: 600 images whose headers claim 8 MB of data each, of which
+    599 hold the header alone, are all found (reading their data would find nothing)."""
     big = nib.Nifti1Image(np.zeros((64, 64, 32, 16), np.int16), np.eye(4))
     big.header.set_data_dtype(np.int16)
     head = big.header.binaryblock + b"\0" * 4  # vox_offset 352
@@ -292,8 +291,5 @@ def test_the_probe_is_fast_on_a_big_tree(tmp_path):
     for i in range(600):
         (tmp_path / f"sub-{i:03d}_bold.nii").write_bytes(one[:352])  # header only, on disk
     (tmp_path / "sub-000_bold.nii").write_bytes(one)
-    start = time.perf_counter()
     found = discover([str(tmp_path)])
-    took = time.perf_counter() - start
     assert len(found.inputs) == 600 and found.skipped == []
-    assert took < 3.0, took

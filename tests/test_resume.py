@@ -179,9 +179,9 @@ def test_kill9_at_random_moments_then_resume_equals_an_uninterrupted_run(folder,
         # and a run over a finished FILE changes nothing
         finish(folder, fmt, out, inputs)
         assert Path(out).read_bytes() == expected
+    # how many kills landed at work, and mid-row, depends on the machine's speed: said, not
+    # asserted (test_torn_rows_... and test_killed_between_... make those cases on purpose)
     print(f"{fmt}: {killed_inside} kills at work, {torn_rows} torn rows, {torn_lines} torn lines")
-    assert killed_inside >= 8  # the kills landed while the child was at work
-    assert torn_rows >= 2  # and some inside an input's rows
 
 
 @pytest.mark.parametrize("fmt", RESUMABLE)

@@ -157,7 +157,7 @@ def test_gzip_with_random_bytes_in_the_middle_is_an_error_row(tmp_path):
     (tmp_path / "noisy.nii.gz").write_bytes(bytes(data))
     result = run(tmp_path / "noisy.nii.gz", SLABS)
     row = assert_error_beside_good(result, "noisy.nii.gz")
-    assert any(w in row["error"].lower() for w in ("crc", "corrupt", "invalid", "gzip"))
+    assert row["error"].startswith("the gzip stream is corrupt: ")
 
 
 def test_gzip_with_a_crc_mismatch_is_an_error_row(tmp_path):
@@ -211,7 +211,11 @@ def test_header_claiming_1e12_voxels_is_an_error_row_not_memoryerror(tmp_path, n
     result = run(tmp_path / name, SLABS)
     row = assert_error_beside_good(result, name)
     assert "MemoryError" not in row["error"]
-    assert any(w in row["error"] for w in ("header", "truncated", "file"))
+    assert "the header claims 2000000000" in row["error"]  # 1e12 int16 voxels, in bytes
+    if name.endswith(".gz"):
+        assert "more than a 64-byte gzip file can hold" in row["error"]
+    else:
+        assert row["error"].startswith("the file is truncated: ")
 
 
 def test_mask_with_a_lying_header_is_a_usage_error(tmp_path):
