@@ -1,9 +1,10 @@
 """The HTML report in a real browser: headless Chromium opens the page, which must render
 without a console error, and its screenshot must not be blank.
 
-The harness (tests/cdp.py) is tested first, on pages made to fail. Without Chromium these
-tests skip, except on CI ($CI or $SMOOTHCLI_REQUIRE_CHROMIUM set), where they fail:
-.ci/run installs Chromium from Debian's packages when it is missing.
+The harness (tests/browser.py: Playwright driving the system's Chromium) is tested first, on
+pages made to fail. Without Chromium these tests skip, except on CI ($CI or
+$SMOOTHCLI_REQUIRE_CHROMIUM set), where they fail: .ci/run installs Chromium from Debian's
+packages when it is missing.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import typer
 
 from smoothcli.cli import app
 
-from .cdp import Browser, find_chromium
+from .browser import Browser, find_chromium
 from .conftest import SHARED_DATA, cli_runner
 
 runner = cli_runner()
