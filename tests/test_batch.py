@@ -137,23 +137,27 @@ def _holding(path: Path) -> list[psutil.Process]:
     return found
 
 
-def _kill_when_busy(path: Path, killed: list[int], stop: threading.Event) -> None:
-    while not stop.is_set() and not killed:
+def _kill_when_busy(path: Path, killed: list[int], stop: threading.Event, again: bool) -> None:
+    while not stop.is_set() and (again or not killed):
         for proc in _holding(path):
             proc.send_signal(signal.SIGKILL)
             killed.append(proc.pid)
         time.sleep(0.005)
 
 
-def _killing(path: Path):
+def _killing(path: Path, again: bool = False):
+    """Kill the worker that reads ``path``: once, or (``again``) every time one does."""
     killed: list[int] = []
     stop = threading.Event()
-    thread = threading.Thread(target=_kill_when_busy, args=(path, killed, stop), daemon=True)
+    args = (path, killed, stop, again)
+    thread = threading.Thread(target=_kill_when_busy, args=args, daemon=True)
     thread.start()
     return killed, stop, thread
 
 
-def test_a_worker_killed_mid_batch_is_an_error_row_for_its_input(big, batch):
+def test_a_worker_killed_once_mid_batch_is_retried_and_every_input_scored(big, batch):
+    """Which input a dead worker held is not known: the inputs the broken pool failed run
+    again, each alone, on a new pool (as Dask retries a task whose worker died)."""
     inputs = [*batch[:2], str(big), *batch[5:]]
     opts = ScoreOptions()
     inline = list(iter_scores(inputs, opts))
@@ -165,6 +169,21 @@ def test_a_worker_killed_mid_batch_is_an_error_row_for_its_input(big, batch):
         stop.set()
         thread.join()
     assert killed, "the test never saw a worker reading the big input"
+    assert [_exact(r.rows) for r in pooled] == [_exact(r.rows) for r in inline]
+
+
+def test_an_input_that_kills_its_worker_each_time_is_an_error_row(big, batch):
+    inputs = [*batch[:2], str(big), *batch[5:]]
+    opts = ScoreOptions()
+    inline = list(iter_scores(inputs, opts))
+    killed, stop, thread = _killing(big, again=True)
+    try:
+        with process_executor(2) as pool:
+            pooled = list(iter_scores(inputs, opts, executor=pool))
+    finally:
+        stop.set()
+        thread.join()
+    assert len(killed) >= 2, "the big input's worker was not killed twice"
     at = inputs.index(str(big))
     assert pooled[at].rows[0]["status"] == "error"
     assert pooled[at].rows[0]["error"] == DIED

@@ -161,7 +161,7 @@ def test_a_worker_reports_its_progress_through_the_shared_table(monkeypatch):
     from smoothcli.batch import _executors
     from smoothcli.sources import _consumed
 
-    table = [0, _executors.IDLE, 0] * 2
+    table = [_executors.IDLE, 0] * 2
     monkeypatch.setattr(_executors, "_slot", (table, 1))  # as _init_worker sets it in a worker
     _consumed.set_sink(_executors._report_progress)
     try:

@@ -95,11 +95,11 @@ def inline_executor() -> Workers:
 
 # -- worker processes ---------------------------------------------------------------------
 
-#: in a worker process: the shared table of (pid, task number, progress) triples and this
-#: worker's slot; progress in millionths of the input read
+#: in a worker process: the shared table of (task number, progress) pairs, one a worker, and
+#: this worker's slot; progress in millionths of the input read
 _slot: tuple[Any, int] | None = None
 #: the table's fields per worker
-FIELDS = 3
+FIELDS = 2
 PROGRESS_SCALE = 1_000_000
 
 
@@ -124,7 +124,7 @@ def _die_with_parent() -> None:
 def _report_progress(done: float) -> None:
     if _slot is not None:
         table, slot = _slot
-        table[FIELDS * slot + 2] = int(done * PROGRESS_SCALE)
+        table[FIELDS * slot + 1] = int(done * PROGRESS_SCALE)
 
 
 def _init_worker(table: Any, counter: Any) -> None:
@@ -137,11 +137,9 @@ def _init_worker(table: Any, counter: Any) -> None:
     with counter.get_lock():
         slot = counter.value
         counter.value += 1
-    if FIELDS * slot + 2 < len(table):
+    if FIELDS * slot + 1 < len(table):
         _slot = (table, slot)
-        table[FIELDS * slot] = os.getpid()
-        table[FIELDS * slot + 1] = IDLE
-        table[FIELDS * slot + 2] = 0
+        table[FIELDS * slot], table[FIELDS * slot + 1] = IDLE, 0
         from ..sources._consumed import set_sink
 
         set_sink(_report_progress)
@@ -151,13 +149,13 @@ def mark_running(number: int) -> None:
     """Record in the shared table which task this worker process runs (``IDLE``: none)."""
     if _slot is not None:
         table, slot = _slot
-        table[FIELDS * slot + 2] = 0
-        table[FIELDS * slot + 1] = number
+        table[FIELDS * slot + 1] = 0
+        table[FIELDS * slot] = number
 
 
 class ProcessWorkers(Workers):
-    """A ``ProcessPoolExecutor`` of spawned workers that knows which task each one runs, so
-    a worker that dies is blamed for its own input only."""
+    """A ``ProcessPoolExecutor`` of spawned workers, each of which says in a shared table
+    which task it runs and how far it has read (for the progress bar)."""
 
     kind = "process"
 
@@ -165,15 +163,15 @@ class ProcessWorkers(Workers):
         import multiprocessing
 
         self._ctx = multiprocessing.get_context(method)
-        self._procs: dict[int, Any] = {}
         super().__init__(self._new_pool(count), count)
 
     def _new_pool(self, count: int) -> Executor:
+        import threading
         from concurrent.futures import ProcessPoolExecutor
 
-        self._table = self._ctx.Array("q", [0, IDLE, 0] * count, lock=False)
+        self._threads = set(threading.enumerate())  # the pool's manager thread is not here
+        self._table = self._ctx.Array("q", [IDLE, 0] * count, lock=False)
         self._counter = self._ctx.Value("i", 0)
-        self._procs = {}
         return ProcessPoolExecutor(
             max_workers=count,
             mp_context=self._ctx,
@@ -181,34 +179,12 @@ class ProcessWorkers(Workers):
             initargs=(self._table, self._counter),
         )
 
-    def submit(self, fn: Callable, /, *args: Any) -> Future:
-        future = self.executor.submit(fn, *args)
-        self._procs.update(getattr(self.executor, "_processes", None) or {})
-        return future
-
-    def culprits(self) -> set[int] | None:
-        """After the pool broke: the numbers of the tasks whose worker died, or ``None``
-        when that cannot be told (the pool then terminated every other worker: SIGTERM)."""
-        self.executor.shutdown(wait=True)  # joins every worker: exit codes are known
-        dead = {
-            pid
-            for pid, proc in self._procs.items()
-            if proc.exitcode is not None and proc.exitcode != -signal.SIGTERM
-        }
-        if not dead:
-            return None
-        table = self._table
-        running = {table[i]: table[i + 1] for i in range(0, len(table), FIELDS)}
-        if not dead <= running.keys():
-            return None
-        return {running[pid] for pid in dead if running[pid] != IDLE}
-
     def position(self, number: int) -> float | None:
         """How far the worker running task ``number`` has read its input, if one is."""
         table = self._table
         for i in range(0, len(table), FIELDS):
-            if table[i + 1] == number:
-                return table[i + 2] / PROGRESS_SCALE
+            if table[i] == number:
+                return table[i + 1] / PROGRESS_SCALE
         return None
 
     def restart(self) -> None:
@@ -217,21 +193,25 @@ class ProcessWorkers(Workers):
         self.executor = self._new_pool(self.count)
 
     def kill(self) -> None:
-        pool, procs = self.executor, list(self._procs.values())
-        procs += list((getattr(pool, "_processes", None) or {}).values())
-        # the pool's manager thread frees the queues' semaphores once its workers are gone:
-        # joined below, or this process could leave mid-way and the resource tracker warn
-        # of a leaked semaphore (shutdown(wait=False) forgets the thread)
-        manager = getattr(pool, "_executor_manager_thread", None)
-        pool.shutdown(wait=False, cancel_futures=True)
-        for proc in procs:
+        """Stop every worker now. Pending tasks are cancelled first (the pool's manager
+        thread drops them: a cancelled task it later found broken would be an error in it),
+        then the workers, this process's multiprocessing children, are killed; and the
+        manager thread, which frees the queues' semaphores once they are gone, is joined
+        (else this process could leave first, and the resource tracker warn of a leak)."""
+        import multiprocessing
+        import threading
+
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        children = multiprocessing.active_children()
+        for proc in children:
             with contextlib.suppress(Exception):
                 proc.kill()
-        for proc in procs:
+        for proc in children:
             with contextlib.suppress(Exception):
                 proc.join(5)
-        if manager is not None:
-            manager.join(10)
+        for thread in set(threading.enumerate()) - self._threads:
+            if not thread.daemon and thread is not threading.current_thread():
+                thread.join(10)
 
     def close(self) -> None:
         self.executor.shutdown(wait=True, cancel_futures=True)

@@ -54,8 +54,9 @@ def ordered(
     """Each task's :class:`Result`, in input order, as soon as every earlier one is done.
 
     At most ``window`` tasks (default: twice the workers) are submitted and not yet yielded.
-    A stdin task (``-``) runs in this process. A worker process that dies turns its own input
-    into an error row; the pool is started anew and the other inputs are scored. An
+    A stdin task (``-``) runs in this process. A worker process that dies (killed, out of
+    memory) breaks the pool: a new one scores again, each alone, the inputs it failed, and
+    one that kills its worker again is an error row. An
     interruption (or closing this generator early) cancels what is pending, kills the
     worker processes and propagates.
     """
@@ -100,7 +101,10 @@ def ordered(
 
 
 def _count(executor: Executor) -> int:
-    return int(getattr(executor, "_max_workers", 1) or 1)
+    """How many tasks an executor given by a caller runs at once: taken as one per core."""
+    from ..runtime import cpu_count
+
+    return cpu_count()
 
 
 def _pool_broke(exc: BaseException | None) -> bool:
@@ -115,22 +119,13 @@ def _broken(future: Future) -> bool:
 
 
 def _recover(workers: ProcessWorkers, job: Job, queue: deque[_Slot]) -> None:
-    """A worker died: blame its task, score the others on a new pool."""
+    """A worker died (killed, out of memory): which task it ran is not known, so each task
+    the broken pool failed runs again, alone, on a new pool; one that kills its worker
+    again is an error row (as Dask retries a task whose worker died)."""
     from concurrent.futures.process import BrokenProcessPool
 
-    culprits = workers.culprits()  # waits until the broken pool has failed every future
-    failed = [slot for slot in queue if _broken(slot.future)]
-    workers.restart()
-    if culprits is not None:
-        for slot in failed:
-            if slot.number in culprits:
-                slot.future = _done(lost_result(job, slot.task, DIED))
-            else:
-                slot.future = workers.submit(run_remote, job, slot.task, slot.number)
-        return
-    # not told which task killed it: each task once alone; blame the one that kills its
-    # worker again
-    for slot in failed:
+    workers.restart()  # waits until the broken pool has failed every future
+    for slot in [slot for slot in queue if _broken(slot.future)]:
         future = workers.submit(run_remote, job, slot.task, slot.number)
         try:
             slot.future = _done(future.result())

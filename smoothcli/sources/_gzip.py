@@ -41,14 +41,13 @@ def open_gzip(path: Any, *, prefer_isal: bool | None = None) -> Any:
         except ImportError:
             pass
         else:
-            # igzip's documented knob for the compressed bytes read at once, for this file
-            # only: the reader thread takes the GIL once per read, and while JAX is being
-            # imported it waits up to 5 ms for it each time (sys.getswitchinterval)
-            size, igzip.READ_BUFFER_SIZE = igzip.READ_BUFFER_SIZE, GZIP_READ_BYTES
-            try:
-                return igzip.IGzipFile(fileobj=path, mode="rb") if is_stream else igzip.open(path)
-            finally:
-                igzip.READ_BUFFER_SIZE = size
+            # igzip's documented knob for the compressed bytes read at once: the reader
+            # thread takes the GIL once per read, and while JAX is being imported it waits
+            # up to 5 ms for it each time (sys.getswitchinterval). Raised once and never put
+            # back, so that readers opened at once on several threads all see the same value
+            if igzip.READ_BUFFER_SIZE < GZIP_READ_BYTES:
+                igzip.READ_BUFFER_SIZE = GZIP_READ_BYTES
+            return igzip.IGzipFile(fileobj=path, mode="rb") if is_stream else igzip.open(path)
     import gzip
 
     return gzip.GzipFile(fileobj=path, mode="rb") if is_stream else gzip.open(path, "rb")
