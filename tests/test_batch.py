@@ -155,34 +155,32 @@ def _killing(path: Path, again: bool = False):
     return killed, stop, thread
 
 
+def _scored_while_killing(big: Path, inputs: list[str], again: bool) -> tuple[list, list]:
+    """The results of ``inputs`` on two worker processes while whichever reads ``big`` is
+    killed (once, or each time), and the pids killed."""
+    killed, stop, thread = _killing(big, again)
+    try:
+        with process_executor(2) as pool:
+            return list(iter_scores(inputs, ScoreOptions(), executor=pool)), killed
+    finally:
+        stop.set()
+        thread.join()
+
+
 def test_a_worker_killed_once_mid_batch_is_retried_and_every_input_scored(big, batch):
     """Which input a dead worker held is not known: the inputs the broken pool failed run
     again, each alone, on a new pool (as Dask retries a task whose worker died)."""
     inputs = [*batch[:2], str(big), *batch[5:]]
-    opts = ScoreOptions()
-    inline = list(iter_scores(inputs, opts))
-    killed, stop, thread = _killing(big)
-    try:
-        with process_executor(2) as pool:
-            pooled = list(iter_scores(inputs, opts, executor=pool))
-    finally:
-        stop.set()
-        thread.join()
+    inline = list(iter_scores(inputs, ScoreOptions()))
+    pooled, killed = _scored_while_killing(big, inputs, again=False)
     assert killed, "the test never saw a worker reading the big input"
     assert [_exact(r.rows) for r in pooled] == [_exact(r.rows) for r in inline]
 
 
 def test_an_input_that_kills_its_worker_each_time_is_an_error_row(big, batch):
     inputs = [*batch[:2], str(big), *batch[5:]]
-    opts = ScoreOptions()
-    inline = list(iter_scores(inputs, opts))
-    killed, stop, thread = _killing(big, again=True)
-    try:
-        with process_executor(2) as pool:
-            pooled = list(iter_scores(inputs, opts, executor=pool))
-    finally:
-        stop.set()
-        thread.join()
+    inline = list(iter_scores(inputs, ScoreOptions()))
+    pooled, killed = _scored_while_killing(big, inputs, again=True)
     assert len(killed) >= 2, "the big input's worker was not killed twice"
     at = inputs.index(str(big))
     assert pooled[at].rows[0]["status"] == "error"
