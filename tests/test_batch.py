@@ -281,3 +281,21 @@ def test_score_paths_jobs_matches_one_process(monkeypatch):
     two = score_paths("sample_data", jobs=2)
     assert one.equals(two)
     assert os.path.isabs(two["path"][0]) is False
+
+
+def test_killing_the_pool_leaves_a_callers_own_processes_alone():
+    import multiprocessing
+
+    from smoothcli.batch._executors import ProcessWorkers
+
+    ctx = multiprocessing.get_context("spawn")
+    mine = ctx.Process(target=time.sleep, args=(30,))
+    mine.start()
+    try:
+        workers = ProcessWorkers(1)
+        assert workers.submit(abs, -3).result(timeout=60) == 3  # its worker is running
+        workers.kill()
+        assert mine.is_alive() and mine.exitcode is None
+    finally:
+        mine.kill()
+        mine.join(10)

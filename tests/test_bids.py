@@ -414,3 +414,44 @@ def test_symbolic_links_in_deriv_dir_are_said_and_followed_on_request(deriv, tmp
     result = bids(deriv, out, "participant", "--no-reports", "--follow")
     assert result.exit_code == 1 and "symbolic link" not in result.stderr
     assert (out / "sub-02/func/sub-02_task-rest_desc-dvars_timeseries.tsv").exists()
+
+
+def test_odd_calls_are_one_line_errors_and_make_nothing(deriv, tmp_path):
+    out = tmp_path / "qc"
+    result = bids(deriv, out, "participant", "--fail-above", "abc")
+    assert result.exit_code == 2 and "'abc' is not a number" in result.stderr
+    assert not out.exists()  # the options are checked before any folder is made
+    out.mkdir()
+    result = bids(tmp_path / "nowhere", out, "group")
+    assert result.exit_code == 2 and "run 'participant' first" in result.stderr
+    assert "Traceback" not in result.output
+    result = bids(deriv, out, "participant", "--participant-label", "01", "sub-01")
+    assert result.exit_code == 0 and "1 input(s)" in result.stderr  # one label, said twice
+
+
+def test_a_stray_table_does_not_stop_a_participant(deriv, tmp_path):
+    out = tmp_path / "qc"
+    assert bids(deriv, out, "participant", "--participant-label", "01").exit_code == 0
+    stray = out / "sub-01/func/sub-01_task-x_desc-dvars_timeseries.tsv"
+    stray.write_text("path\tframe\tstatus\nx\tnot a number\tok\n")
+    result = bids(deriv, out, "participant", "--participant-label", "01")
+    assert result.exit_code == 0, result.stderr
+    assert "Traceback" not in result.output and (out / "sub-01.html").exists()
+    assert json.loads((out / "dataset_description.json").read_text())["DatasetType"]
+
+
+@posix_only
+def test_a_run_skipped_as_a_link_keeps_its_earlier_outputs(deriv, tmp_path):
+    func = deriv / "sub-01/func"
+    run = func / "sub-01_task-rest_desc-preproc_bold.nii.gz"
+    store = tmp_path / "annex"
+    store.mkdir()
+    run.rename(store / run.name)
+    os.symlink(store / run.name, run)
+    out = tmp_path / "qc"
+    assert bids(deriv, out, "participant", "--participant-label", "01", "--follow").exit_code == 0
+    table = out / "sub-01/func/sub-01_task-rest_desc-dvars_timeseries.tsv"
+    before = table.read_bytes()
+    result = bids(deriv, out, "participant", "--participant-label", "01")
+    assert result.exit_code == 2 and "--follow" in result.stderr  # its only run is a link
+    assert table.read_bytes() == before

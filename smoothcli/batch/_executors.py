@@ -166,10 +166,14 @@ class ProcessWorkers(Workers):
         super().__init__(self._new_pool(count), count)
 
     def _new_pool(self, count: int) -> Executor:
+        import multiprocessing
         import threading
         from concurrent.futures import ProcessPoolExecutor
 
-        self._threads = set(threading.enumerate())  # the pool's manager thread is not here
+        # what this process ran before the pool: the pool's workers and manager thread are
+        # what is new (a caller's own processes and threads are left alone)
+        self._threads = set(threading.enumerate())
+        self._children = set(multiprocessing.active_children())
         self._table = self._ctx.Array("q", [IDLE, 0] * count, lock=False)
         self._counter = self._ctx.Value("i", 0)
         return ProcessPoolExecutor(
@@ -195,14 +199,15 @@ class ProcessWorkers(Workers):
     def kill(self) -> None:
         """Stop every worker now. Pending tasks are cancelled first (the pool's manager
         thread drops them: a cancelled task it later found broken would be an error in it),
-        then the workers, this process's multiprocessing children, are killed; and the
-        manager thread, which frees the queues' semaphores once they are gone, is joined
-        (else this process could leave first, and the resource tracker warn of a leak)."""
+        then the workers (the multiprocessing children started since the pool was made) are
+        killed; and the manager thread, which frees the queues' semaphores once they are
+        gone, is joined (else this process could leave first and the resource tracker warn
+        of a leak)."""
         import multiprocessing
         import threading
 
         self.executor.shutdown(wait=False, cancel_futures=True)
-        children = multiprocessing.active_children()
+        children = [p for p in multiprocessing.active_children() if p not in self._children]
         for proc in children:
             with contextlib.suppress(Exception):
                 proc.kill()

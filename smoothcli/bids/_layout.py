@@ -106,7 +106,10 @@ def _entries(folder: str, follow: bool, skipped: list[str]) -> list[os.DirEntry]
     out = []
     for entry in entries:
         if entry.is_symlink() and not follow:
-            skipped.append(entry.path)
+            if entry.name.endswith(RUN_ENDINGS) or entry.name.startswith(("sub-", "ses-")):
+                skipped.append(entry.path)  # a run, or a folder that may hold runs
+            elif entry.name == "func":
+                skipped.append(entry.path)
             continue
         out.append(entry)
     return out
@@ -142,7 +145,7 @@ def find_runs(
     ``LayoutError`` saying what was looked for when ``root`` is not a derivatives folder or
     a filter selects no run."""
     _check_root(root)
-    wanted = [label(p, "sub") for p in participants]
+    wanted = list(dict.fromkeys(label(p, "sub") for p in participants))  # 01 and sub-01
     sessions_wanted = {label(s, "ses") for s in sessions}
     tasks_wanted = {label(t, "task") for t in tasks}
     spaces_wanted = {label(s, "space") for s in spaces}

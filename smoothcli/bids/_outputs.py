@@ -58,7 +58,12 @@ def bids_uri(relative: str) -> str:
 
 
 def is_our_table(head: bytes) -> bool:
-    return head.startswith(TABLE_HEAD) or head.startswith(b"bids_name\t")
+    """A per-run table (``path``, ``frame``, ...) or the group table (``bids_name`` and a
+    ``verdict`` column: MRIQC's ``group_bold.tsv`` has the same name, and no verdict)."""
+    first = head.split(b"\n", 1)[0]
+    return head.startswith(TABLE_HEAD) or (
+        first.startswith(b"bids_name\t") and b"\tverdict\t" in first
+    )
 
 
 def is_our_page(head: bytes) -> bool:

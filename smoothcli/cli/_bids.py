@@ -209,7 +209,7 @@ def _output_folder(deriv: str, out: str) -> dict | None:
     dataset; return its dataset description, if it has one of smoothcli's."""
     from ..bids import LayoutError, read_description
 
-    if os.path.isdir(out) and os.path.samefile(deriv, out):
+    if os.path.realpath(deriv) == os.path.realpath(out):
         raise Usage("OUTPUT_DIR is DERIV_DIR: give another folder for the outputs", "OUTPUT_DIR")
     try:
         os.makedirs(out, exist_ok=True)
@@ -278,7 +278,6 @@ def _participant(
             f"warning: {len(links)} symbolic link(s) in {deriv} not followed (DataLad's "
             "annexed files are links): add --follow to read them"
         )
-    _same_source(deriv, out, _output_folder(deriv, out))
     threshold = _number(fail_above, "--fail-above", auto=True)
     try:
         opts = DvarsOptions(
@@ -288,6 +287,7 @@ def _participant(
         )  # fmt: skip
     except ValueError as exc:
         raise Usage(str(exc)) from None
+    _same_source(deriv, out, _output_folder(deriv, out))  # made once the options hold
     job = DvarsJob(opts)
     meta = _meta(job)
     sink = BidsSink(
@@ -301,26 +301,6 @@ def _participant(
         found, job, ui, fmt="none", output=None, columns=None, files_from=None, jobs=jobs,
         dask=dask, sinks=(sink,),
     )  # fmt: skip
-
-
-def _read_tables(tables: list[str]) -> tuple[list[tuple[str, list[dict]]], Any]:
-    """Each per-run table's rows (an unreadable one: an error row), and every readable row
-    for the group page."""
-    from ..report import ReportInput, TableError, read_table
-
-    per_table, every = [], ReportInput([])
-    for table in tables:
-        try:
-            found = read_table([table])
-        except TableError as exc:
-            per_table.append((table, [{"path": table, "status": "error", "error": str(exc)}]))
-            continue
-        per_table.append((table, found.rows))
-        every.rows.extend(found.rows)
-        every.sources.append(table)
-    # each run is drawn against its own threshold (participants may have run with others)
-    every.meta = {"Command": shlex.join(["smoothcli", *sys.argv[1:]])}
-    return per_table, every
 
 
 def _group_targets(out: str, tables: list[str], pages: bool) -> tuple[Any, Any, Any]:
@@ -345,7 +325,8 @@ def _group_targets(out: str, tables: list[str], pages: bool) -> tuple[Any, Any, 
 
 def _group(deriv: str, out: str, pages: bool, ui: UI) -> int:
     from ..bids import dvars_tables, group_rows, group_sidecar, group_tsv
-    from ..status import exit_status_for
+    from ..status import ExitStatus, exit_status_for
+    from ._bids_sink import read_tables
 
     _require_pages(pages)
     doc = _output_folder(deriv, out) if os.path.isdir(out) else None
@@ -356,19 +337,23 @@ def _group(deriv: str, out: str, pages: bool, ui: UI) -> int:
             "*_desc-dvars_timeseries.tsv and dataset_description.json (run 'participant' first)",
             "OUTPUT_DIR",
         )
-    per_table, every = _read_tables(tables)
+    per_table, every = read_tables(tables)
     rows, entities = group_rows(per_table)
     target, side, page = _group_targets(out, tables, pages)
-    with target.open() as stream:
-        stream.write(group_tsv(rows, entities))
     sources = ["bids::" + os.path.relpath(t, out).replace(os.sep, "/") for t in tables]
     meta = {"Command": shlex.join(["smoothcli", *sys.argv[1:]]), "Sources": sources}
-    with side.open() as stream:
-        stream.write(json.dumps(group_sidecar(entities, meta), indent=2) + "\n")
-    if page is not None and every.rows:
-        from ..report import write_report
+    try:
+        with target.open() as stream:
+            stream.write(group_tsv(rows, entities))
+        with side.open() as stream:
+            stream.write(json.dumps(group_sidecar(entities, meta), indent=2) + "\n")
+        if page is not None and every.rows:
+            from ..report import write_report
 
-        write_report(page, every, title="smoothcli DVARS QC: group")
+            write_report(page, every, title="smoothcli DVARS QC: group")
+    except OSError as exc:  # a full disk, an I/O error: said in one line
+        ui.say(f"error: cannot write {exc.filename or out}: {exc.strerror or exc}")
+        return ExitStatus.INPUT_ERROR
     errors = sum(r.get("status") != "ok" for r in rows)
     failed = sum(r.get("verdict") == "fail" for r in rows)
     ui.info(

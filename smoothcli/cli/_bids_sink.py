@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import stat
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..bids import CENSOR_DESC, DVARS_DESC, BidsRun, run_file, subject_page
 from ._usage import Usage
 
-__all__ = ["BidsSink"]
+__all__ = ["BidsSink", "read_tables"]
 
 
 PATH_TEXT = (
@@ -60,6 +62,26 @@ def _remove_ours(path: str, ours: Any) -> None:
             os.unlink(path)
     except OSError:
         return
+
+
+def read_tables(tables: list[str]) -> tuple[list[tuple[str, list[dict]]], Any]:
+    """Each per-run table's rows (an unreadable one: an error row), and every readable row
+    for the group page."""
+    from ..report import ReportInput, TableError, read_table
+
+    per_table, every = [], ReportInput([])
+    for table in tables:
+        try:
+            found = read_table([table])
+        except TableError as exc:
+            per_table.append((table, [{"path": table, "status": "error", "error": str(exc)}]))
+            continue
+        per_table.append((table, found.rows))
+        every.rows.extend(found.rows)
+        every.sources.append(table)
+    # each run is drawn against its own threshold (participants may have run with others)
+    every.meta = {"Command": shlex.join(["smoothcli", *sys.argv[1:]])}
+    return per_table, every
 
 
 @dataclass
@@ -119,7 +141,7 @@ class BidsSink:
     def add(self, result: Any) -> str | None:
         """Write the run's table, sidecar and censor file; the error, if one could not be."""
         from ..bids import bids_uri, is_our_table
-        from ..output import BY_NAME, DVARS_COLUMNS, OutputError, make_writer, sidecar
+        from ..output import BY_NAME, DVARS_COLUMNS, make_writer, sidecar
         from ..output._sidecar import is_sidecar
         from ..qc import censor_table
 
@@ -153,21 +175,21 @@ class BidsSink:
                     self.carpets.setdefault(run.subject, {})[key] = qc.carpet
             elif os.path.isfile(censor) and not os.path.islink(censor):
                 os.unlink(censor)  # an earlier call's, for a run that now has no frames
-        except (OutputError, OSError) as exc:
-            reason = getattr(exc, "strerror", None) or exc
-            return f"cannot write {getattr(exc, 'filename', None) or table}: {reason}"
+        except Usage as exc:  # the name was fine when checked, and is not now (a link)
+            return exc.message
+        except OSError as exc:
+            return f"cannot write {exc.filename or table}: {exc.strerror or exc}"
         return None
 
     def _prune(self, subject: str) -> None:
-        """Remove the participant's tables (with their sidecars and censor files) that this
-        call did not write: their runs are no longer in DERIV_DIR. Only regular files that
-        smoothcli wrote are removed."""
+        """Remove the participant's tables (with their sidecars and censor files) whose runs
+        are no longer in DERIV_DIR. Only regular files that smoothcli wrote are removed."""
         from ..bids import dvars_tables, is_our_table
         from ..output._sidecar import is_sidecar
 
         kept = {os.path.abspath(p) for p in self.written}
         for table in dvars_tables(self.out, subject):
-            if os.path.abspath(table) in kept:
+            if os.path.abspath(table) in kept or self._source_exists(table):
                 continue
             stem = table[: -len("_desc-dvars_timeseries.tsv")]
             for path, ours in (
@@ -175,6 +197,21 @@ class BidsSink:
                 (stem + "_desc-censor_timeseries.tsv", _censor_ours),
             ):  # fmt: skip
                 _remove_ours(path, ours)
+
+    def _source_exists(self, table: str) -> bool:
+        """Whether the run a table was made from is still in DERIV_DIR (a link skipped this
+        time, a run whose new table could not be written: its table stays)."""
+        import csv
+
+        try:
+            with open(table, newline="", encoding="utf-8") as fh:
+                row = next(csv.DictReader(fh, delimiter="\t"), None)
+        except (OSError, UnicodeDecodeError, csv.Error):
+            return True  # not sure: kept
+        path = (row or {}).get("path")
+        if not path or path == "n/a":
+            return True
+        return os.path.lexists(os.path.join(self.source, path))
 
     def finish(self, meta: dict) -> str:
         """Each participant's page (of every run of theirs in the output folder, this call's
@@ -187,13 +224,15 @@ class BidsSink:
                 self._prune(subject)
         if self.pages:
             from ..bids import dvars_tables
-            from ..report import read_table, write_report
+            from ..report import write_report
 
             for subject in subjects:
                 tables = dvars_tables(self.out, subject)
                 if not tables:
                     continue
-                found = read_table(tables)
+                found = read_tables(tables)[1]  # an unreadable table: no run on the page
+                if not found.rows:
+                    continue
                 # each run is drawn against its own threshold (the tables of other calls may
                 # have had others): the page names the command, not one set of options
                 found.meta = {"Command": meta["Command"]}
