@@ -13,6 +13,30 @@ Precision follows the input (:func:`smoothcli.precision.compute_dtype`): float64
 integers are computed in float64, under a scoped ``jax.enable_x64`` that leaves a library
 user's JAX configuration as it was; smaller types in float32. NaN and infinity follow IEEE
 arithmetic, as NumPy float64 would on the same formula.
+
+The routes (:func:`_evaluate` picks one), each a module: :mod:`._whole` (a map that cannot be
+chunked: the whole array in memory), :mod:`._lanes` (the first map reduces the chunk axis in
+vector lanes), :mod:`._stream` (every block through the kernel into an accumulator); and
+no differences at all, where the maps on an empty array decide.
+
+The words:
+
+- *source*: an array read in blocks along its ``chunk_axis``
+  (:class:`smoothcli.sources._base.Source`); *stored* blocks are as the file keeps them
+  (int16), scaled inside the kernel; *converted* blocks are values already.
+- *block*, *rows*, *step*: a block is ``rows`` rows of the chunk axis, of a fixed shape (the
+  last one padded and masked); the kernel walks it ``step`` rows at a time.
+- *carry*, *history*: when blocks split the differenced axis, the last ``n`` rows of a block
+  are carried to the next as history rows, so that no difference is lost at a border.
+- *plan*: the scalarisation split into local maps (per block), the *combiner* (the first map
+  that reduces the chunk axis) and outer maps (on the small result) (:mod:`._plan`).
+- *lanes*: a chunk-axis reduction kept as ``LANES`` partial results per row, combined on the
+  host, so that the kernel's loop does not wait on one accumulator.
+- *tally*: how non-finite differences are counted: ``count`` each, ``flag`` a block (then
+  count it again), or ``derive`` it from the result.
+- *accumulator*: :class:`._accumulate.Reducer` (sum, max or min of partials, with counts
+  when NaN are omitted) or :class:`._accumulate.Concatenator` (the blocks' results side by
+  side, when nothing reduces the chunk axis).
 """
 
 from __future__ import annotations
@@ -28,13 +52,13 @@ import numpy as np
 from .._jax import enable_x64, jax
 from .._nan import NanPolicy
 from .._warnings import SmoothcliWarning
-from ..loss import SmoothnessLoss, check_options, smoothness
+from ..loss import SmoothnessLoss, check_options
 from ..precision import compute_dtype
-from ..scalarise import apply_maps
 from ..sources._base import ArraySource, ChunkedSource, Source, as_source
-from . import _kernel, _plan, _stream
-from ._accumulate import Concatenator, Reducer
+from . import _kernel, _plan
 from ._blocks import holds
+from ._lanes import evaluate_lanes as _evaluate_lanes
+from ._lanes import merged as _merged
 from ._plan import (
     KernelSpec,
     block_sizes,
@@ -43,8 +67,8 @@ from ._plan import (
     tally_mode,
 )
 from ._result import Evaluation
-from ._stream import evaluate_lanes as _evaluate_lanes
-from ._stream import merged as _merged
+from ._stream import evaluate_stream as _evaluate_stream
+from ._whole import whole as _whole
 
 jnp = jax.numpy
 
@@ -276,40 +300,3 @@ def _evaluate(
         tally=tally_mode(plan.local, plan.combiner, omit),
     )  # fmt: skip
     return _evaluate_stream(loss, src, cdtype, omit, diff_shape, total_rows, plan, spec, stored)
-
-
-def _evaluate_stream(
-    loss: SmoothnessLoss, src: Any, cdtype: np.dtype, omit: bool, diff_shape: list[int],
-    total_rows: int, plan: Any, spec: KernelSpec, stored: bool,
-) -> Evaluation:  # fmt: skip
-    """The stream route: every block through the kernel, into a reducer (or concatenated
-    when no map reduces the chunk axis), then the outer maps."""
-    acc: Reducer | Concatenator
-    acc = Concatenator(plan.chunk_pos) if plan.combiner is None else Reducer(plan.combiner, omit)
-    nonfinite = _stream.run(spec, src, acc, total_rows, stored)
-    if isinstance(acc, Concatenator):
-        value = np.asarray(loss.nu * jnp.asarray(acc.result(), cdtype))
-        return Evaluation(value, nonfinite, math.prod(diff_shape), cdtype)
-    reduced = jax.eval_shape(
-        lambda y: apply_maps(plan.local, y, spec.diff_axis, omit=omit)[0],
-        jax.ShapeDtypeStruct(tuple(diff_shape), cdtype),
-    )
-    value = acc.result(reduced.shape)
-    if plan.outer:
-        value = jnp.asarray(value, cdtype)
-        value = np.asarray(loss.nu * apply_maps(plan.outer, value, plan.outer_time, omit=omit)[0])
-    else:
-        value = np.asarray(loss.nu * value, cdtype)
-    return Evaluation(value, nonfinite, math.prod(diff_shape), cdtype)
-
-
-def _whole(loss: SmoothnessLoss, src: Any, cdtype: np.dtype, omit: bool) -> Evaluation:
-    """Evaluate on the whole array in memory (a matrix norm over the chunk axis)."""
-    X = np.asarray(src.read()).astype(cdtype, copy=False)  # float16 promoted first
-    D = smoothness(X, n=loss.n, pad_value=loss.pad_value, axis=loss.axis)
-    nonfinite = int(jnp.sum(~jnp.isfinite(D)))
-    if omit:
-        D = jnp.where(jnp.isfinite(D), D, jnp.nan)
-    assert loss.scalarisation is not None
-    value = loss.scalarisation.reduce(D, time_axis=loss.axis, omit=omit)
-    return Evaluation(np.asarray(loss.nu * value, cdtype), nonfinite, int(D.size), cdtype)

@@ -1,10 +1,8 @@
-"""Streaming a source through a compiled kernel: every block in, partial results folded on the
-host (:func:`run`), the lane variant for whole-frame rows, and the merged view of a C-ordered
-array whose leading reduced axes are one."""
+"""The stream route: every block of a source through a compiled kernel, partial results folded
+on the host (:func:`run`), then the outer maps (:func:`evaluate_stream`)."""
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections import deque
 from dataclasses import dataclass
@@ -19,77 +17,12 @@ from ..sources._base import ArraySource
 from . import _kernel
 from ._accumulate import Concatenator, Reducer
 from ._blocks import Staging, blocks
-from ._plan import KernelSpec, kernel_layout, merge_reduced
+from ._plan import KernelSpec, kernel_layout
 from ._result import Evaluation
 
 jnp = jax.numpy
 
-__all__ = ["evaluate_lanes", "merged", "run"]
-
-
-def merged(src: Any, diff_axis: int, plan: Any) -> tuple[ArraySource, int, Any] | None:
-    """``src`` with its leading reduced axes merged into one (see :func:`merge_reduced`): the
-    new source, difference axis and plan; ``None`` if that does not apply."""
-    if not isinstance(src, ArraySource) or src.array.ndim < 3:
-        return None
-    canonical = src.canonical()
-    if canonical is None:
-        return None
-    perm = (src.chunk_axis, *[a for a in range(canonical.ndim) if a != src.chunk_axis])
-    if src.order == "F":
-        perm = (src.chunk_axis, *reversed(perm[1:]))
-    merged = merge_reduced(perm, diff_axis, plan)
-    if merged is None:
-        return None
-    k, new, plan = merged
-    array = canonical.reshape(-1, *canonical.shape[k:])  # a view: canonical is C-contiguous
-    return ArraySource(array), new[diff_axis], plan
-
-
-def evaluate_lanes(
-    loss: SmoothnessLoss,
-    src: Any,
-    cdtype: np.dtype,
-    omit: bool,
-    diff_shape: list[int],
-    total_rows: int,
-    dec: Any,
-    plan: Any,
-    spec: KernelSpec,
-    stored: bool = False,
-) -> Evaluation:
-    """Evaluate with the first map of the chain reduced in lanes (see :func:`lane_plan`):
-    the kernel gives each row's lane partials, summed here in float64 and finished; the rest
-    of the chain runs on that small result."""
-    assert loss.scalarisation is not None
-    chain = loss.scalarisation.chain()
-    ndim, time = len(diff_shape), spec.diff_axis
-    flat = dataclasses.replace(dec, axes=(0, 1), keep=None)
-    acc: Reducer | Concatenator
-    acc = Concatenator(0) if plan.local else Reducer(flat, omit)
-    nonfinite = run(spec, src, acc, total_rows, stored)
-    count = math.prod(diff_shape) // (diff_shape[src.chunk_axis] if plan.local else 1)
-    if isinstance(acc, Concatenator):  # one row of lanes per difference row
-        lanes = acc.result()
-        if flat.combine == "sum":
-            total = np.sum(lanes, axis=1, dtype=np.float64)
-        else:
-            total = flat.reduce(lanes, (1,), np).astype(np.float64)
-        value: Any = flat.finish(total, count)
-    else:
-        value = acc.result((count, 1))
-    first = jax.eval_shape(
-        lambda y: apply_maps(chain[:1], y, time, omit=omit)[0],
-        jax.ShapeDtypeStruct(tuple(diff_shape), cdtype),
-    )
-    value = np.reshape(value, first.shape)
-    if len(chain) > 1:
-        value = jnp.asarray(value, cdtype)
-        rest = apply_maps(chain[1:], value, chain[0].out_time(ndim, time), omit=omit)[0]
-        value = np.asarray(loss.nu * rest)
-    else:
-        value = np.asarray(loss.nu * value, cdtype)
-    return Evaluation(value, nonfinite, math.prod(diff_shape), cdtype)
+__all__ = ["evaluate_stream", "run"]
 
 
 #: blocks in a row that a reader's kernel must fall behind on before another device joins
@@ -199,3 +132,28 @@ def run(
     while inflight:
         folder.fold(inflight.popleft())
     return folder.nonfinite
+
+
+def evaluate_stream(
+    loss: SmoothnessLoss, src: Any, cdtype: np.dtype, omit: bool, diff_shape: list[int],
+    total_rows: int, plan: Any, spec: KernelSpec, stored: bool,
+) -> Evaluation:  # fmt: skip
+    """The stream route: every block through the kernel, into a reducer (or concatenated
+    when no map reduces the chunk axis), then the outer maps."""
+    acc: Reducer | Concatenator
+    acc = Concatenator(plan.chunk_pos) if plan.combiner is None else Reducer(plan.combiner, omit)
+    nonfinite = run(spec, src, acc, total_rows, stored)
+    if isinstance(acc, Concatenator):
+        value = np.asarray(loss.nu * jnp.asarray(acc.result(), cdtype))
+        return Evaluation(value, nonfinite, math.prod(diff_shape), cdtype)
+    reduced = jax.eval_shape(
+        lambda y: apply_maps(plan.local, y, spec.diff_axis, omit=omit)[0],
+        jax.ShapeDtypeStruct(tuple(diff_shape), cdtype),
+    )
+    value = acc.result(reduced.shape)
+    if plan.outer:
+        value = jnp.asarray(value, cdtype)
+        value = np.asarray(loss.nu * apply_maps(plan.outer, value, plan.outer_time, omit=omit)[0])
+    else:
+        value = np.asarray(loss.nu * value, cdtype)
+    return Evaluation(value, nonfinite, math.prod(diff_shape), cdtype)
