@@ -111,11 +111,13 @@ def _once(inputs: list[str]) -> list[str]:
     return out
 
 
-def _resolve_output(output: str | None, fmt: str, protect: list[str]) -> tuple[Any, str]:
+def _resolve_output(
+    output: str | None, fmt: str, protect: list[str], terminal: bool
+) -> tuple[Any, str]:
     from ..output import OutputError, check_target, format_for_path
 
     if output is None:
-        return None, ("table" if sys.stdout.isatty() else "tsv") if fmt == "auto" else fmt
+        return None, ("table" if terminal else "tsv") if fmt == "auto" else fmt
     try:
         target = check_target(output, protect=protect)
     except OutputError as exc:
@@ -228,7 +230,7 @@ def _open_table(stack: contextlib.ExitStack, run: BatchRun) -> Any:
 
     if run.fmt == "none":
         return _NoTable()
-    color = run.fmt == "table" and run.target is None and sys.stdout.isatty()
+    color = run.fmt == "table" and run.target is None and run.ui.table_on_terminal
     stream = stack.enter_context(run.target.open()) if run.target is not None else sys.stdout
     return make_writer(run.fmt, stream, run.names, color=color, hide_empty=run.columns is None)
 
@@ -328,7 +330,7 @@ def _plan(
         fmt = format_for_path(output) or "" if fmt == "auto" else fmt
         target = None
     else:
-        target, fmt = _resolve_output(output, fmt, protect)
+        target, fmt = _resolve_output(output, fmt, protect, ui.table_on_terminal)
     try:
         spec = columns if columns or fmt != "table" else job.table_columns
         names = select_columns(spec, job.columns)

@@ -47,6 +47,12 @@ class UI:
         self.err = _safe(sys.stderr)
         _safe(sys.stdout)
 
+    @property
+    def table_on_terminal(self) -> bool:
+        """Whether stdout is a terminal: the table is then drawn (and coloured) for a person
+        rather than written as TSV for a program."""
+        return sys.stdout.isatty()
+
     def say(self, message: str) -> None:
         """An input error or a failed threshold: hidden by --silent only."""
         if not self.silent:
