@@ -56,8 +56,8 @@ _EXPORTS = {
     "ScoreOptions": "batch",
     "dvars_paths": "batch",
     "DvarsOptions": "batch",
-    "ArraySource": "sources._base",
-    "ChunkedSource": "sources._base",
+    "ArraySource": "sources._source",
+    "ChunkedSource": "sources._source",
     "SmoothcliWarning": "_warnings",
     "ScalarisationMap": "scalarise",
     "parse_scalarisation": "scalarise",
@@ -92,8 +92,8 @@ if TYPE_CHECKING:
     from .scalarise import rms_scalarise as rms_scalarise
     from .scalarise import sum_scalarise as sum_scalarise
     from .scalarise import vnorm_scalarise as vnorm_scalarise
-    from .sources._base import ArraySource as ArraySource
-    from .sources._base import ChunkedSource as ChunkedSource
+    from .sources._source import ArraySource as ArraySource
+    from .sources._source import ChunkedSource as ChunkedSource
 
 
 def __getattr__(name: str) -> Any:

@@ -91,7 +91,7 @@ def _axis(item: Any, opts: ScoreOptions, source: Any, dummy: int) -> int:
 
 def _score_loaded(item: Any, opts: ScoreOptions, scal: ScalarisationMap, ctx: Context) -> list:
     from .._signals import deferred
-    from ..sources._base import trim
+    from ..sources._source import trim
 
     dummy = _dummy(item, opts, ctx.task)
     with deferred():  # JAX is imported here, while the reader thread is already at work

@@ -22,7 +22,7 @@ no differences at all, where the maps on an empty array decide.
 The words:
 
 - *source*: an array read in blocks along its ``chunk_axis``
-  (:class:`smoothcli.sources._base.Source`); *stored* blocks are as the file keeps them
+  (:class:`smoothcli.sources._source.Source`); *stored* blocks are as the file keeps them
   (int16), scaled inside the kernel; *converted* blocks are values already.
 - *block*, *rows*, *step*: a block is ``rows`` rows of the chunk axis, of a fixed shape (the
   last one padded and masked); the kernel walks it ``step`` rows at a time.
@@ -54,7 +54,7 @@ from .._nan import NanPolicy
 from .._warnings import SmoothcliWarning
 from ..loss import SmoothnessLoss, check_options
 from ..precision import compute_dtype
-from ..sources._base import ArraySource, ChunkedSource, Source, as_source
+from ..sources._source import ArraySource, ChunkedSource, Source, as_source
 from . import _kernel, _plan
 from ._blocks import holds
 from ._lanes import evaluate_lanes as _evaluate_lanes

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..scalarise import Decomposition
-from ..sources._base import take
+from ..sources._source import take
 
 __all__ = ["Concatenator", "Reducer"]
 

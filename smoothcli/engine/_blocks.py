@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..sources._base import ArraySource
+from ..sources._source import ArraySource
 from ._plan import ALIGN
 
 __all__ = ["Staging", "blocks", "holds", "window"]

@@ -13,7 +13,7 @@ import numpy as np
 from .._jax import jax
 from ..loss import SmoothnessLoss
 from ..scalarise import apply_maps
-from ..sources._base import ArraySource
+from ..sources._source import ArraySource
 from . import _stream
 from ._accumulate import Concatenator, Reducer
 from ._plan import KernelSpec, merge_reduced

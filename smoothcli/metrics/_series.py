@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..sources._base import Source
+from ..sources._source import Source
 
 __all__ = ["Series", "gather"]
 

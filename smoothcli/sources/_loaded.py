@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from ._errors import InputError
 
 if TYPE_CHECKING:  # NumPy is not imported until a reader is used
-    from ._base import Source
+    from ._source import Source
 
 __all__ = ["Loaded"]
 

@@ -26,7 +26,6 @@ from ._base import (
     DEFLATE_MAX_RATIO,
     InputError,
     Once,
-    Source,
     drain,
     input_errors,
     open_binary,
@@ -41,6 +40,7 @@ from ._base import (
 from ._loaded import Loaded
 from ._npy_header import MAX_HEADER_BYTES, NpyHeader, read_npy_header
 from ._registry import NPY_MAGIC, ZIP_MAGICS
+from ._source import Source
 
 __all__ = ["MAX_HEADER_BYTES", "NpyHeader", "NpySource", "open_npy", "open_npz", "read_npy_header"]
 

@@ -23,8 +23,9 @@ from typing import Any
 import numpy as np
 
 from .._text import error_line
-from ._base import ArraySource, InputError, open_binary
+from ._base import InputError, open_binary
 from ._loaded import Loaded
+from ._source import ArraySource
 
 __all__ = ["PROBE_BYTES", "SINGLE_MAP", "open_gifti", "single_map"]
 

@@ -26,9 +26,10 @@ from typing import Any
 import numpy as np
 
 from .._text import error_line, excerpt
-from ._base import ArraySource, InputError, Source, input_errors, read_all, read_rows
+from ._base import InputError, input_errors, read_all, read_rows
 from ._gzip import Unzipped
 from ._loaded import Loaded
+from ._source import ArraySource, Source
 
 NA_VALUES = ["n/a", "NA", "N/A", "nan", "NaN", ""]
 #: bytes of text read at a time (whole lines of it are parsed together)

@@ -18,7 +18,6 @@ import numpy as np
 from .._base import (
     Buffers,
     InputError,
-    Source,
     drain,
     prefetch,
     read_all,
@@ -27,6 +26,7 @@ from .._base import (
 )
 from .._loaded import Loaded
 from .._magic import CIFTI_KINDS
+from .._source import Source
 from ._header import (
     TRUNCATED_BEFORE_DATA,
     Header,
