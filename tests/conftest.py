@@ -186,6 +186,20 @@ def dvars(*args, input=None):
     return smoothcli("dvars", *args, input=input)
 
 
+def linked_inputs(folder: Path, shape: tuple[int, int], count: int) -> list[str]:
+    """``count`` inputs of seconds of work each, on disk once: hard links to one float32 NPY
+    of ``shape`` (distinct paths, so each is scored once)."""
+    import numpy as np
+
+    big = folder / "big.npy"
+    np.save(big, np.random.default_rng(0).standard_normal(shape, dtype=np.float32))
+    paths = []
+    for i in range(count):
+        os.link(big, folder / f"big{i:03d}.npy")
+        paths.append(str(folder / f"big{i:03d}.npy"))
+    return paths
+
+
 def rows_of(text: str) -> list[dict]:
     """The rows of a TSV table (smoothcli's stdout), as dicts of text."""
     import csv

@@ -23,7 +23,7 @@ import pytest
 from smoothcli.cli import app
 
 from . import hostile
-from .conftest import cli_runner, posix_only, rows_of, smoothcli
+from .conftest import cli_runner, linked_inputs, posix_only, rows_of, smoothcli
 
 runner = cli_runner()
 BIN = Path(sys.executable).parent
@@ -517,18 +517,6 @@ def test_reports_of_odd_tables_and_sidecars_are_one_line(tmp_path):
     no_traceback(result.output)
 
 
-def _tree_of_big_inputs(folder: Path, count: int) -> list[str]:
-    import numpy as np
-
-    big = folder / "big.npy"
-    np.save(big, np.random.default_rng(0).standard_normal((32, 1_000_000), dtype=np.float32))
-    paths = []
-    for i in range(count):
-        os.link(big, folder / f"big{i:02d}.npy")
-        paths.append(str(folder / f"big{i:02d}.npy"))
-    return paths
-
-
 def _wait_for_work(proc: subprocess.Popen, scratch: Path | None) -> None:
     """Until the workers are scoring: two of smoothcli's child processes have each spent a
     CPU-second (imported JAX, begun an input), and a Dask cluster has made its scratch
@@ -560,7 +548,7 @@ def test_a_signal_to_the_whole_group_leaves_no_warning_and_nothing_behind(tmp_pa
         pytest.importorskip("distributed")
     scratch = tmp_path / "tmp"
     scratch.mkdir()
-    inputs = _tree_of_big_inputs(tmp_path, 24)
+    inputs = linked_inputs(tmp_path, (32, 1_000_000), 24)
     out = tmp_path / "t.tsv"
     for signum, status in ((signal.SIGINT, 130), (signal.SIGTERM, 143)):
         proc = subprocess.Popen(

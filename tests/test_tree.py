@@ -14,7 +14,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from .conftest import ROOT, posix_only, rows_of, score
+from .conftest import ROOT, linked_inputs, posix_only, rows_of, score
 from .fmriprep_tree import make_fmriprep_tree
 
 SAMPLE = ROOT / "sample_data"
@@ -134,12 +134,7 @@ def test_resume_after_kill_9_ends_with_each_input_once(tree, tmp_path):
 def _busy_batch(tmp_path: Path, count: int) -> tuple[subprocess.Popen, list[int]]:
     """A ``--jobs 2`` batch with minutes of work, once its two workers are busy; its
     children. Each input is scored once (links, not repeats of one path)."""
-    big = tmp_path / "big.npy"
-    np.save(big, np.random.default_rng(0).standard_normal((64, 1_000_000), dtype=np.float32))
-    inputs = []
-    for i in range(count):
-        os.link(big, tmp_path / f"big{i:03d}.npy")
-        inputs.append(str(tmp_path / f"big{i:03d}.npy"))
+    inputs = linked_inputs(tmp_path, (64, 1_000_000), count)
     proc = subprocess.Popen(
         [*entry(), "score", *inputs, "--jobs", "2"],
         stdout=subprocess.DEVNULL,

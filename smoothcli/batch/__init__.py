@@ -16,16 +16,9 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from ..discover import STDIN, discover
+from ._dask import DASK_INSTALL, client_executor, dask_executor, require_dask
 from ._dvars import DvarsJob, run_summary
-from ._executors import (
-    DASK_INSTALL,
-    Workers,
-    client_executor,
-    dask_executor,
-    inline_executor,
-    process_executor,
-    require_dask,
-)
+from ._executors import Workers, inline_executor, process_executor
 from ._job import (
     AUTO,
     Job,

@@ -15,100 +15,15 @@ import typer
 
 from .. import _signals as signals
 from ..status import ExitStatus, exit_status_for
+from ._inputs import gather_inputs, skipped_words
 from ._results import report_result
 from ._ui import UI
 from ._usage import Usage, usage_exit
 
-__all__ = ["gather_inputs", "run_batch", "run_command"]
+__all__ = ["run_batch", "run_command"]
 
 #: what -o to a device or FIFO writes when its name has no known extension
 DEVICE_FORMAT = "tsv"
-
-
-def gather_inputs(
-    paths: list[str],
-    files_from: str | None,
-    include: list[str] | None = None,
-    exclude: list[str] | None = None,
-    formats: tuple[str, ...] | None = None,
-    follow: bool = False,
-) -> Any:
-    """The command line's paths and the ``--files-from`` list, folders expanded and filtered:
-    a :class:`~smoothcli.discover.Discovery` (inputs, and what the scan skipped)."""
-    from ..discover import STDIN, discover, read_list
-
-    paths = list(paths)
-    if files_from is not None:
-        if files_from == STDIN and STDIN in paths:
-            raise Usage("stdin cannot be both a path list and an input", "--files-from")
-        try:
-            with contextlib.ExitStack() as stack:
-                if files_from == STDIN:
-                    stream = sys.stdin.buffer
-                else:
-                    stream = stack.enter_context(open(files_from, "rb"))
-                paths += read_list(stream, files_from if files_from != STDIN else "stdin")
-        except OSError as exc:
-            reason = exc.strerror or str(exc)
-            raise Usage(f"cannot read {files_from}: {reason}", "--files-from") from None
-        except ValueError as exc:
-            raise Usage(f"{exc}; it should hold one path a line", "--files-from") from None
-    if not paths:
-        raise Usage("give at least one PATH, or --files-from", "PATH")
-    if paths.count(STDIN) > 1:
-        raise Usage("'-' (stdin) can be read once only", "PATH")
-    try:
-        found = discover(
-            paths, include=include or (), exclude=exclude or (), formats=formats, follow=follow
-        )
-    except ValueError as exc:  # a malformed glob
-        raise Usage(str(exc), "--include/--exclude") from None
-    found.inputs[:] = _once(found.inputs)
-    if not found.inputs and (include or exclude):
-        raise Usage("no file found in the folders given matches --include/--exclude")
-    if not found.inputs:
-        from ..sources import READERS
-
-        shown = ", ".join(paths[:3]) + (", ..." if len(paths) > 3 else "")
-        kinds = ", ".join(suffix for r in READERS for suffix in r.suffixes)
-        skipped = f" ({_skipped(found.skipped)})" if found.skipped else ""
-        raise Usage(f"no files of a known kind ({kinds}) to score in {shown}{skipped}")
-    return found
-
-
-def _skipped(skipped: list[tuple[str, str]]) -> str:
-    """How many files a folder scan skipped, and why: ``7 skipped: 3 masks or
-    segmentations (by name); 2 not images (tables and arrays); 2 not time series``."""
-    from ..discover import MASK_BY_NAME, NOT_AN_IMAGE, NOT_FOLLOWED, NOT_TIME_SERIES
-
-    kinds = {
-        NOT_FOLLOWED: "symbolic links (not followed)",
-        MASK_BY_NAME: "masks or segmentations (by name)",
-        NOT_AN_IMAGE: "not images (tables and arrays)",
-        NOT_TIME_SERIES: "not time series",
-    }
-    counts = {label: 0 for label in kinds.values()}
-    for _, reason in skipped:
-        for start, label in kinds.items():
-            if reason.startswith(start):
-                counts[label] += 1
-    parts = "; ".join(f"{n} {label}" for label, n in counts.items() if n)
-    return f"{len(skipped)} skipped: {parts}"
-
-
-def _once(inputs: list[str]) -> list[str]:
-    """Each input once, the first time it is named (a file in a folder given and named
-    again, ``./a`` and ``a``): one input, one set of rows."""
-    import os
-
-    seen: set[str] = set()
-    out = []
-    for path in inputs:
-        key = path if path == "-" else os.path.abspath(path)  # links stay distinct
-        if key not in seen:
-            seen.add(key)
-            out.append(path)
-    return out
 
 
 def _resolve_output(
@@ -461,7 +376,7 @@ def run_batch(
         f"{len(found.inputs)} input(s): {c.ok} scored, {c.error} failed to score"
         + (f", {c.fail} {job.failed_words}" if job.opts.has_thresholds else "")
         + (f", {c.done} already in {output}" if c.done else "")
-        + (f"; {_skipped(found.skipped)}" if found.skipped else "")
+        + (f"; {skipped_words(found.skipped)}" if found.skipped else "")
         + (f"; wrote {output}" if output else "")
         + (f" and its sidecar {sidecar}" if sidecar else "")
         + extra
