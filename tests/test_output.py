@@ -31,8 +31,8 @@ from smoothcli.output import (
     sidecar_path,
     write_sidecar,
 )
-from smoothcli.output._target import _atomic, _copy
 from smoothcli.output._values import number_text
+from smoothcli.output._write import _atomic, _copy
 
 from .conftest import ROUND_TRIP, linux_only, posix_only
 

@@ -16,7 +16,7 @@ import pytest
 
 from smoothcli.cli import app
 from smoothcli.output import OutputError, check_target
-from smoothcli.output import _target as target_mod
+from smoothcli.output import _write as target_mod
 
 from .conftest import ROOT, cli_runner, posix_only, rows_of
 

@@ -254,7 +254,8 @@ def _participant(
     from ..bids import LayoutError, dataset_description, find_runs, label, read_description
     from ..discover import Discovery
     from ._bids_sink import BidsSink
-    from ._run import _meta, run_batch
+    from ._run import run_batch
+    from ._state import batch_meta
 
     _require_pages(pages)
     participants, sessions, tasks, spaces = (v or [] for v in labels)
@@ -289,7 +290,7 @@ def _participant(
         raise Usage(str(exc)) from None
     _same_source(deriv, out, _output_folder(deriv, out))  # made once the options hold
     job = DvarsJob(opts)
-    meta = _meta(job)
+    meta = batch_meta(job)
     sink = BidsSink(
         source=deriv, out=out, runs={r.path: r for r in runs},
         description=dataset_description(deriv, source_doc, meta["Command"]), meta=meta,

@@ -17,7 +17,6 @@ FILE as an uninterrupted run would have written it up to that input.
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import os
 from collections.abc import Iterable, Mapping
@@ -39,56 +38,10 @@ from ._journal import (
     _stamp,
     journal_path,
 )
+from ._render import Render
 from ._target import Target, _shown, check_target
-from ._values import ESCAPE_ERRORS
-from ._writers import make_writer
 
 RESUMABLE = ("tsv", "csv", "jsonl")
-
-
-class _Render:
-    """Rows to bytes through the format's own writer, so the text is a normal run's."""
-
-    def __init__(self, fmt: str, columns: list[str]):
-        self.fmt = fmt
-        self._buffer = io.StringIO(newline="")
-        self._writer = make_writer(fmt, self._buffer, columns)
-        self.header = self._take()
-        self._path_at = columns.index("path") if "path" in columns else None
-
-    def _take(self) -> bytes:
-        text = self._buffer.getvalue()
-        self._buffer.seek(0)
-        self._buffer.truncate()
-        return text.encode("utf-8", ESCAPE_ERRORS)
-
-    def rows(self, rows: list[dict[str, Any]]) -> bytes:
-        self._writer.add(rows)
-        return self._take()
-
-    def _paths(self, data: bytes) -> list[Any]:
-        """The ``path`` cell of each row in ``data`` (rows as this writer writes them)."""
-        import csv
-
-        text = data.decode("utf-8", ESCAPE_ERRORS)
-        if self.fmt == "jsonl":
-            return [json.loads(line).get("path") for line in text.splitlines() if line]
-        sep = "\t" if self.fmt == "tsv" else ","
-        quoting = csv.QUOTE_NONE if self.fmt == "tsv" else csv.QUOTE_MINIMAL
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, quoting=quoting)
-        return [row[self._path_at] for row in reader if len(row) > (self._path_at or 0)]
-
-    def names(self, data: bytes, path: str) -> bool:
-        """Whether every row in ``data`` is a row of the input ``path`` (true where the
-        table has no path column: the digest alone vouches for the rows then)."""
-        if self._path_at is None:
-            return True
-        try:
-            cells = self._paths(data)
-            (own,) = self._paths(self.rows([{"path": path}]))
-        except (ValueError, AttributeError, IndexError, RecursionError):
-            return False
-        return bool(cells) and all(cell == own for cell in cells)
 
 
 def is_journal(head: bytes) -> bool:
@@ -135,7 +88,7 @@ class Resume:
     to :meth:`append` after, in input order; :meth:`close` at the end (or use ``with``).
     ``sidecar`` is the sidecar's path (already written), or None."""
 
-    def __init__(self, target: Target, journal: Target, render: _Render, head: bytes):
+    def __init__(self, target: Target, journal: Target, render: Render, head: bytes):
         self.path, self._target, self._journal = target.path, target, journal
         self.sidecar = target.sidecar.path if target.sidecar is not None else None
         self._render, self._head = render, head
@@ -368,9 +321,7 @@ def open_resume(
         raise OutputError(f"resume journal: {_shown(journal.path)} is not a regular file")
     options = _normal(dict(meta).get("Options", {}))
     head = {MAGIC: VERSION, "format": fmt, "columns": list(columns), "options": options}
-    resume = Resume(
-        target, journal, _Render(fmt, list(columns)), (json.dumps(head) + "\n").encode()
-    )
+    resume = Resume(target, journal, Render(fmt, list(columns)), (json.dumps(head) + "\n").encode())
     shown = _shown(path)
     if not os.path.exists(target.real):
         resume._create()  # journal first: a FILE never exists without its journal

@@ -1,236 +1,27 @@
-"""Where output goes: checked before any work, then written atomically or straight into it.
-
-A regular file (or a new name) is written atomically: an anonymous ``O_TMPFILE`` file in the
-target's folder (Linux), linked into place only when writing ended without an error, so even
-SIGKILL leaves nothing behind. Where there is no ``O_TMPFILE`` (or no ``/proc`` to link it
-from), a named ``.NAME.xxxx.tmp`` file in the folder, removed on any exception, is renamed
-over the target; where there are no ``*at()`` calls (Windows), the same with paths
-(``tempfile.mkstemp`` and ``os.replace``). A new file gets the mode the umask gives; an existing one
-keeps its mode. Anything else (a device, a FIFO, ``/dev/stdout``, ``/proc/self/fd/N``) is
-written into, as a shell redirection would, and never replaced.
+"""Where output goes, checked before any work (:func:`check_target`): not a directory, not a
+file the command reads, in a folder that can be written; a name smoothcli derives (a
+sidecar, a journal, a plot) never a symbolic link nor a file smoothcli did not write. How a
+checked :class:`~._write.Target` is then written is :mod:`._write`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import re
-import secrets
 import stat
-import sys
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from typing import IO
+from collections.abc import Callable, Iterable
 
-from .._os import BINARY, CLOEXEC, NOCTTY, NOFOLLOW, name_max, open_folder
+from .._os import BINARY, CLOEXEC, NOFOLLOW, name_max
 from ._errors import OutputError
-from ._values import ESCAPE_ERRORS, clean
+from ._values import clean
+from ._write import Target
 
 # file descriptors named as paths: written through a copy of the descriptor, like bash does
 _FD_PATHS = re.compile(r"/(?:dev/fd|proc/self/fd|proc/thread-self/fd|proc/(\d+)/fd)/(\d+)")
 _STD_FDS = {"/dev/stdout": 1, "/dev/stderr": 2}
 #: bytes of an existing side file read to tell whether smoothcli wrote it
 SNIFF_BYTES = 1 << 16
-
-
-@dataclass(frozen=True)
-class Target:
-    """A checked output path. ``regular`` is True when it is (or will be) a regular file,
-    written atomically; False when it is written into (a device, a FIFO, a descriptor)."""
-
-    path: str
-    regular: bool
-    real: str  # the file to write: symlinks resolved
-    mode: int | None = None  # an existing file's permission bits, kept
-    fd: int | None = None  # a descriptor to write through (/dev/stdout, /proc/self/fd/N)
-    sidecar: Target | None = None  # the JSON sidecar, checked the same way
-
-    @contextlib.contextmanager
-    def open(self) -> Iterator[IO[str]]:
-        """A UTF-8 text stream (``newline=""``) onto the target. A regular target becomes the
-        new file only when the block ends without an exception; before that the old file, if
-        any, is untouched."""
-        try:
-            if not self.regular:
-                with _direct(self) as stream:
-                    yield stream
-                return
-            with _atomic(self) as stream:
-                yield stream
-        except OSError as exc:  # a full disk names the file it could not write
-            if exc.filename is None:
-                raise OSError(exc.errno, exc.strerror, self.path) from exc
-            raise
-
-    def write_bytes(self, data: bytes) -> None:
-        """Write ``data`` (a PNG) as :meth:`open` writes text: atomically."""
-        with self.open() as stream:
-            stream.flush()
-            stream.buffer.write(data)  # type: ignore[attr-defined]
-
-
-def _text_stream(fd: int) -> IO[str]:
-    return open(fd, "w", encoding="utf-8", errors=ESCAPE_ERRORS, newline="")
-
-
-@contextlib.contextmanager
-def _direct(target: Target) -> Iterator[IO[str]]:
-    if target.fd is not None:
-        _flush_std(target.fd)
-        fd = os.dup(target.fd)
-    else:
-        # as a shell's '>' would (O_TRUNC does nothing to a device or a FIFO)
-        fd = os.open(target.real, os.O_WRONLY | os.O_TRUNC | NOCTTY | CLOEXEC | BINARY)
-    with _text_stream(fd) as stream:
-        yield stream
-
-
-@contextlib.contextmanager
-def _atomic(target: Target, *, anonymous: bool = True) -> Iterator[IO[str]]:
-    """``anonymous=False`` takes the named-temporary-file way (tests use it)."""
-    folder, name = os.path.split(target.real)
-    dir_fd = open_folder(folder)
-    if dir_fd is None:  # no *at() calls here: a temporary file by its path, renamed over
-        yield from _by_path(folder, name, target)
-        return
-    try:
-        fd = _anonymous(dir_fd) if anonymous else None
-        if fd is not None:
-            with _text_stream(fd) as stream:
-                yield stream
-                _finish(stream, fd, target)
-                try:
-                    _link(fd, dir_fd, name)
-                except OSError as exc:  # /proc not usable for linkat: copy into place
-                    if exc.errno not in (errno.EXDEV, errno.EPERM, errno.ENOENT, errno.EACCES):
-                        raise
-                    _copy(fd, dir_fd, name, target)
-        else:
-            yield from _named(dir_fd, name, target)
-    finally:
-        os.close(dir_fd)
-
-
-#: where a process's descriptors are named as paths (Linux), for ``linkat`` of a new file
-PROC_FD = "/proc/self/fd"
-
-
-def _anonymous(dir_fd: int) -> int | None:
-    """An unnamed file in the folder, or None where O_TMPFILE is not supported."""
-    flags = getattr(os, "O_TMPFILE", 0)
-    if not flags or not os.path.isdir(PROC_FD):
-        return None
-    try:
-        return os.open(".", flags | os.O_RDWR | CLOEXEC, 0o666, dir_fd=dir_fd)
-    except OSError as exc:
-        if exc.errno in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOENT):
-            return None
-        raise
-
-
-def _flush_std(fd: int) -> None:
-    """Text this process already buffered for stdout or stderr goes first."""
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(AttributeError, OSError, ValueError):
-            if stream.fileno() == fd:
-                stream.flush()
-
-
-def _finish(stream: IO[str], fd: int, target: Target) -> None:
-    stream.flush()
-    if target.mode is not None and hasattr(os, "fchmod"):  # Windows has no modes to keep
-        os.fchmod(fd, target.mode)
-    os.fsync(fd)
-
-
-def _temp_name(name: str) -> str:
-    return f".{name[:40]}.{secrets.token_hex(4)}.tmp"
-
-
-def _link(fd: int, dir_fd: int, name: str) -> None:
-    """Give the anonymous file ``name``: directly when the name is free, else under a
-    temporary name renamed over the old file (atomic for a reader)."""
-    source = f"{PROC_FD}/{fd}"
-    with contextlib.suppress(FileExistsError):
-        os.link(source, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd, follow_symlinks=True)
-        return
-    while True:
-        temp = _temp_name(name)
-        try:
-            os.link(source, temp, src_dir_fd=dir_fd, dst_dir_fd=dir_fd, follow_symlinks=True)
-            break
-        except FileExistsError:
-            continue
-    try:
-        os.replace(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp, dir_fd=dir_fd)
-        raise
-
-
-def _create_temp(dir_fd: int, name: str) -> tuple[int, str]:
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | CLOEXEC | BINARY
-    while True:
-        temp = _temp_name(name)
-        with contextlib.suppress(FileExistsError):
-            return os.open(temp, flags, 0o666, dir_fd=dir_fd), temp
-
-
-def _copy(source: int, dir_fd: int, name: str, target: Target) -> None:
-    """Copy the anonymous file into a named temporary file, then rename that into place."""
-    fd, temp = _create_temp(dir_fd, name)
-    try:
-        with open(fd, "wb") as out:
-            os.lseek(source, 0, os.SEEK_SET)
-            while block := os.read(source, 1 << 20):
-                out.write(block)
-            out.flush()
-            if target.mode is not None:
-                os.fchmod(fd, target.mode)  # (only on Linux: this copies an O_TMPFILE)
-            os.fsync(fd)
-        os.replace(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp, dir_fd=dir_fd)
-        raise
-
-
-def _by_path(folder: str, name: str, target: Target) -> Iterator[IO[str]]:
-    """Write a temporary file beside the target, by path, and rename it over the target
-    (created as ``_create_temp`` does: the mode the umask gives)."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | CLOEXEC | BINARY
-    while True:
-        temp = os.path.join(folder or ".", _temp_name(name))
-        with contextlib.suppress(FileExistsError):
-            fd = os.open(temp, flags, 0o666)
-            break
-    try:
-        with _text_stream(fd) as stream:
-            yield stream
-            _finish(stream, fd, target)
-        os.replace(temp, target.real)
-    except BaseException:  # KeyboardInterrupt and SystemExit too
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
-
-
-def _named(dir_fd: int, name: str, target: Target) -> Iterator[IO[str]]:
-    fd, temp = _create_temp(dir_fd, name)
-    try:
-        with _text_stream(fd) as stream:
-            yield stream
-            _finish(stream, fd, target)
-        os.replace(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-    except BaseException:  # KeyboardInterrupt and SystemExit too
-        with contextlib.suppress(OSError):
-            os.unlink(temp, dir_fd=dir_fd)
-        raise
-
-
-# -- checks ---------------------------------------------------------------------------------
 
 
 def _shown(path: str) -> str:
