@@ -140,7 +140,12 @@ def _holding(path: Path) -> list[psutil.Process]:
 def _kill_when_busy(path: Path, killed: list[int], stop: threading.Event, again: bool) -> None:
     while not stop.is_set() and (again or not killed):
         for proc in _holding(path):
-            proc.send_signal(signal.SIGKILL)
+            if proc.pid in killed:
+                continue  # killed already, not yet reaped
+            try:
+                proc.send_signal(signal.SIGKILL)
+            except psutil.NoSuchProcess:
+                continue  # it ended between the listing and the signal
             killed.append(proc.pid)
         time.sleep(0.005)
 
