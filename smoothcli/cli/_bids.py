@@ -15,7 +15,7 @@ from typer.core import TyperCommand
 
 from . import _options as o
 from ._ui import UI
-from ._usage import Usage, usage_exit
+from ._usage import Usage, as_usage, command
 
 __all__ = ["BidsCommand", "bids"]
 
@@ -155,6 +155,7 @@ interrupted; 143 terminated.
 """
 
 
+@command
 def bids(
     deriv_dir: Annotated[
         str, typer.Argument(metavar="DERIV_DIR", help="fMRIPrep's output folder.")
@@ -189,18 +190,14 @@ def bids(
 ) -> None:
     """``smoothcli bids``; its help is :data:`HELP`."""
     ui = UI(quiet=quiet, silent=silent, verbose=verbose, debug=debug)
-    try:
-        if level == Level.group:
-            code = _group(deriv_dir, output_dir, not no_reports, ui)
-        else:
-            code = _participant(
-                deriv_dir, output_dir, ui,
-                labels=(participant_label, session_label, task, space),
-                rules=(fail_above, fd_above, max_fail_fraction, fail_mean_above, dummy_scans),
-                jobs=jobs, dask=dask, follow=follow, pages=not no_reports,
-            )  # fmt: skip
-    except Usage as exc:
-        raise usage_exit("bids", exc.message, exc.param) from None
+    if level == Level.group:
+        raise typer.Exit(int(_group(deriv_dir, output_dir, not no_reports, ui)))
+    code = _participant(
+        deriv_dir, output_dir, ui,
+        labels=(participant_label, session_label, task, space),
+        rules=(fail_above, fd_above, max_fail_fraction, fail_mean_above, dummy_scans),
+        jobs=jobs, dask=dask, follow=follow, pages=not no_reports,
+    )  # fmt: skip
     raise typer.Exit(int(code))
 
 
@@ -213,12 +210,10 @@ def _output_folder(deriv: str, out: str) -> dict | None:
         raise Usage("OUTPUT_DIR is DERIV_DIR: give another folder for the outputs", "OUTPUT_DIR")
     try:
         os.makedirs(out, exist_ok=True)
-        doc = read_description(out)
     except OSError as exc:
         raise Usage(f"cannot make the folder {out}: {exc.strerror}", "OUTPUT_DIR") from None
-    except LayoutError as exc:
-        raise Usage(str(exc), "OUTPUT_DIR") from None
-    return doc
+    with as_usage("OUTPUT_DIR", LayoutError):
+        return read_description(out)
 
 
 def _same_source(deriv: str, out: str, doc: dict | None) -> None:
@@ -264,30 +259,24 @@ def _participant(
         (participants, "sub", "--participant-label"), (sessions, "ses", "--session-label"),
         (tasks, "task", "--task"), (spaces, "space", "--space"),
     ):  # fmt: skip
-        try:
+        with as_usage(flag, LayoutError):
             [label(v, prefix) for v in values]
-        except LayoutError as exc:
-            raise Usage(str(exc), flag) from None
     links: list[str] = []
-    try:
+    with as_usage("DERIV_DIR", LayoutError):
         runs = find_runs(deriv, participants, sessions, tasks, spaces, follow, links)
         source_doc = read_description(deriv)
-    except LayoutError as exc:
-        raise Usage(str(exc), "DERIV_DIR") from None
     if links:
         ui.say(
             f"warning: {len(links)} symbolic link(s) in {deriv} not followed (DataLad's "
             "annexed files are links): add --follow to read them"
         )
     threshold = _number(fail_above, "--fail-above", auto=True)
-    try:
+    with as_usage(None, ValueError):
         opts = DvarsOptions(
             mask=AUTO, confounds=AUTO, dummy_scans=dummy, fail_above=threshold,
             fd_above=_number(fd_above, "--fd-above"), max_fail_fraction=max_fraction,
             fail_mean_above=mean_above, carpet=pages,
         )  # fmt: skip
-    except ValueError as exc:
-        raise Usage(str(exc)) from None
     _same_source(deriv, out, _output_folder(deriv, out))  # made once the options hold
     job = DvarsJob(opts)
     meta = batch_meta(job)
@@ -312,15 +301,13 @@ def _group_targets(out: str, tables: list[str], pages: bool) -> tuple[Any, Any, 
 
     wanted = [(GROUP_TABLE, is_our_table), (GROUP_SIDECAR, is_sidecar)]
     wanted += [(GROUP_PAGE, is_our_page)] if pages else []
-    try:
+    with as_usage("OUTPUT_DIR", OutputError):
         found = [
             check_target(
                 os.path.join(out, name), protect=tables, sidecar=False, derived=True, ours=ours
             )
             for name, ours in wanted
         ]
-    except OutputError as exc:
-        raise Usage(str(exc), "OUTPUT_DIR") from None
     return found[0], found[1], found[2] if pages else None
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..bids import CENSOR_DESC, DVARS_DESC, BidsRun, run_file, subject_page
-from ._usage import Usage
+from ._usage import Usage, as_usage
 
 __all__ = ["BidsSink", "read_tables"]
 
@@ -105,10 +105,8 @@ class BidsSink:
     def _target(self, path: str, ours: Any) -> Any:
         from ..output import OutputError, check_target
 
-        try:
+        with as_usage("OUTPUT_DIR", OutputError):
             return check_target(path, protect=self.protect, sidecar=False, derived=True, ours=ours)
-        except OutputError as exc:
-            raise Usage(str(exc), "OUTPUT_DIR") from None
 
     def _names(self, run: BidsRun) -> tuple[str, str, str]:
         table = run_file(self.out, run, DVARS_DESC)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._names import Names
-from ._usage import Usage
+from ._usage import Usage, as_usage
 
 __all__ = ["Censor"]
 
@@ -59,10 +59,8 @@ class Censor:
             if os.path.realpath(where) in ours:
                 message = f"{where} is where the table, its sidecar or the report goes"
                 raise Usage(message, "--censor")
-            try:
+            with as_usage("--censor", OutputError):
                 _target(where, self.protect)
-            except OutputError as exc:
-                raise Usage(str(exc), "--censor") from None
 
     def _path(self, path: str, array: str | None = None) -> str:
         assert self.folder is not None

@@ -10,7 +10,7 @@ import typer
 from . import _options as o
 from ._run import run_command
 from ._ui import UI
-from ._usage import usage_exit
+from ._usage import Usage, as_usage, command
 
 Normalization = Annotated[
     float,
@@ -100,9 +100,7 @@ def _fail_above(text: str | None) -> float | str | None:
     try:
         return float(text)
     except ValueError:
-        raise usage_exit(
-            "dvars", f"{text!r} is neither a number nor 'auto'", "--fail-above"
-        ) from None
+        raise Usage(f"{text!r} is neither a number nor 'auto'", "--fail-above") from None
 
 
 HELP = """DVARS per frame: dvars, std_dvars and vx_std_dvars, as fMRIPrep's confounds and
@@ -129,6 +127,7 @@ Exit status: as for 'score'; 1: a run failed (its run rules, or without them a f
 """
 
 
+@command
 def dvars(
     paths: o.Paths = None,
     files_from: o.FilesFrom = None,
@@ -166,7 +165,7 @@ def dvars(
     """``smoothcli dvars``; its help is :data:`HELP`."""
     from ..batch import DvarsJob, DvarsOptions
 
-    try:
+    with as_usage(None, ValueError):
         opts = DvarsOptions(
             mask=mask, normalization=normalization, tolerance=variance_tol,
             drop_zero_variance=not keep_zero_variance, summary=summary,
@@ -176,11 +175,9 @@ def dvars(
             dummy_scans=dummy_scans, confounds=confounds, external_data=external_data,
             carpet=report is not None,
         )  # fmt: skip
-    except ValueError as exc:
-        raise usage_exit("dvars", str(exc)) from None
     ui = UI(quiet=quiet, silent=silent, verbose=verbose, debug=debug)
     raise run_command(
-        "dvars", DvarsJob(opts), ui, paths, files_from, include, exclude, follow,
+        DvarsJob(opts), ui, paths, files_from, include, exclude, follow,
         fmt=fmt.value, output=output, columns=columns, jobs=jobs, dask=dask, resume=resume,
         report=report, plot=plot, censor=censor,
     )  # fmt: skip

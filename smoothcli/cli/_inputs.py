@@ -7,7 +7,7 @@ import contextlib
 import sys
 from typing import Any
 
-from ._usage import Usage
+from ._usage import Usage, as_usage
 
 __all__ = ["gather_inputs", "skipped_words"]
 
@@ -44,12 +44,10 @@ def gather_inputs(
         raise Usage("give at least one PATH, or --files-from", "PATH")
     if paths.count(STDIN) > 1:
         raise Usage("'-' (stdin) can be read once only", "PATH")
-    try:
+    with as_usage("--include/--exclude", ValueError):  # a malformed glob
         found = discover(
             paths, include=include or (), exclude=exclude or (), formats=formats, follow=follow
         )
-    except ValueError as exc:  # a malformed glob
-        raise Usage(str(exc), "--include/--exclude") from None
     found.inputs[:] = _once(found.inputs)
     if not found.inputs and (include or exclude):
         raise Usage("no file found in the folders given matches --include/--exclude")

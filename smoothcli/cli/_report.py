@@ -9,7 +9,7 @@ import typer
 
 from ..status import ExitStatus
 from ._ui import UI
-from ._usage import usage_exit
+from ._usage import Usage, as_usage, command
 
 Tables = Annotated[
     list[str],
@@ -47,6 +47,7 @@ Example:
 """
 
 
+@command
 def report(
     tables: Tables,
     output: Output,
@@ -63,26 +64,18 @@ def report(
 
     ui = UI(quiet=quiet, silent=False, verbose=False, debug=debug)
     if threshold is not None and not math.isfinite(threshold):
-        raise usage_exit("report", f"the threshold must be a finite number, not {threshold}")
-    try:
+        raise Usage(f"the threshold must be a finite number, not {threshold}")
+    with as_usage(None, ImportError):
         require_matplotlib()
-    except ImportError as exc:
-        raise usage_exit("report", str(exc)) from None
-    try:
+    with as_usage("TABLE", TableError):
         found = read_table(tables)
-    except TableError as exc:
-        raise usage_exit("report", str(exc), "TABLE") from None
     if not found.rows:
-        raise usage_exit("report", "the tables hold no rows", "TABLE")
+        raise Usage("the tables hold no rows", "TABLE")
     sidecars = [t.rsplit(".", 1)[0] + ".json" for t in tables]
-    try:
+    with as_usage("--output", OutputError):
         target = check_target(output, protect=[*tables, *sidecars], sidecar=False)
-    except OutputError as exc:
-        raise usage_exit("report", str(exc), "--output") from None
-    try:
+    with as_usage("TABLE", ValueError):  # rows of no table smoothcli writes
         batch = make_batch(found.rows, threshold, found.meta)
-    except ValueError as exc:  # rows of no table smoothcli writes
-        raise usage_exit("report", str(exc), "TABLE") from None
     page = render_batch(batch, found, title)
     try:
         with target.open() as stream:
