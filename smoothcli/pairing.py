@@ -21,14 +21,7 @@ from __future__ import annotations
 import os
 import re
 
-__all__ = [
-    "PAIRED",
-    "RUN_ENTITIES",
-    "ConfoundsPairing",
-    "MaskPairing",
-    "bids_name",
-    "pair_mask",
-]
+__all__ = ["PAIRED", "RUN_ENTITIES", "ConfoundsPairing", "MaskPairing", "bids_name", "pair_mask"]
 
 #: the entities an image and its mask must share (absent from one: absent from the other)
 PAIRED = ("sub", "ses", "task", "acq", "run", "echo", "space", "res", "den", "cohort")

@@ -77,8 +77,7 @@ def _completion(install: bool) -> Any:
 @app.callback(help=HELP)
 def main(
     version: Annotated[
-        bool,
-        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
     install_completion: Annotated[
         Shell | None,

@@ -14,6 +14,7 @@ import typer
 from typer.core import TyperCommand
 
 from . import _options as o
+from ._options import option
 from ._ui import UI
 from ._usage import Usage, as_usage, command
 
@@ -54,64 +55,51 @@ def spread(args: list[str]) -> list[str]:
     return out
 
 
-def _many(flag: str, metavar: str, text: str) -> Any:
-    return Annotated[list[str] | None, typer.Option(flag, metavar=metavar, help=text)]
+def _labels(flag: str, text: str) -> Any:
+    return option(list[str] | None, flag, metavar="LABEL...", help=text)
 
 
-Labels = _many(
+Labels = _labels(
     "--participant-label",
-    "LABEL...",
     "The participants to process (01 or sub-01; several after one flag); default: all.",
 )
-Sessions = _many("--session-label", "LABEL...", "Only these sessions (1 or ses-1).")
-Tasks = _many("--task", "LABEL...", "Only the runs of these tasks.")
-Spaces = _many(
-    "--space",
-    "LABEL...",
-    "Only the runs in these spaces (MNI152NLin2009cAsym, T1w; 'none': no space entity).",
+Sessions = _labels("--session-label", "Only these sessions (1 or ses-1).")
+Tasks = _labels("--task", "Only the runs of these tasks.")
+Spaces = _labels(
+    "--space", "Only the runs in these spaces (MNI152NLin2009cAsym, T1w; 'none': no space entity)."
 )
-FailAbove = Annotated[
+FailAbove = option(
     str,
-    typer.Option(
-        "--fail-above",
-        metavar="X|auto|none",
-        help="A frame fails when its std_dvars is above X (fMRIPrep's --dvars-spike-threshold "
-        "1.5); auto: above the run's 75th percentile + 1.5 IQR; none: no DVARS rule.",
-    ),
-]
-FdAbove = Annotated[
+    "--fail-above",
+    metavar="X|auto|none",
+    help="A frame fails when its std_dvars is above X (fMRIPrep's --dvars-spike-threshold "
+    "1.5); auto: above the run's 75th percentile + 1.5 IQR; none: no DVARS rule.",
+)
+FdAbove = option(
     str,
-    typer.Option(
-        "--fd-above",
-        metavar="X|none",
-        help="A frame fails when its framewise displacement is above X mm (fMRIPrep's "
-        "--fd-spike-threshold 0.5); none: no FD rule.",
-    ),
-]
-MaxFailFraction = Annotated[
+    "--fd-above",
+    metavar="X|none",
+    help="A frame fails when its framewise displacement is above X mm (fMRIPrep's "
+    "--fd-spike-threshold 0.5); none: no FD rule.",
+)
+MaxFailFraction = option(
     float | None,
-    typer.Option(
-        "--max-fail-fraction",
-        metavar="F",
-        help="Run rule: a run fails when more than F (0 to 1) of its counted frames fail; "
-        "without a run rule, any failed frame fails the run.",
-    ),
-]
-FailMeanAbove = Annotated[
+    "--max-fail-fraction",
+    metavar="F",
+    help="Run rule: a run fails when more than F (0 to 1) of its counted frames fail; "
+    "without a run rule, any failed frame fails the run.",
+)
+FailMeanAbove = option(
     float | None,
-    typer.Option(
-        "--fail-mean-above",
-        metavar="X",
-        help="Run rule: a run fails when its mean std_dvars over counted frames is above X.",
-    ),
-]
-NoReports = Annotated[
+    "--fail-mean-above",
+    metavar="X",
+    help="Run rule: a run fails when its mean std_dvars over counted frames is above X.",
+)
+NoReports = option(
     bool,
-    typer.Option(
-        "--no-reports",
-        help="No HTML pages (sub-XX.html, group_bold.html), so no need of smoothcli[report].",
-    ),
-]
+    "--no-reports",
+    help="No HTML pages (sub-XX.html, group_bold.html), so no need of smoothcli[report].",
+)
 
 
 def _number(text: str, flag: str, auto: bool = False) -> float | str | None:

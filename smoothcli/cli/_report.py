@@ -8,27 +8,20 @@ from typing import Annotated
 import typer
 
 from ..status import ExitStatus
+from ._options import option
 from ._ui import UI
 from ._usage import Usage, as_usage, command
 
-Tables = Annotated[
-    list[str],
-    typer.Argument(metavar="TABLE", show_default=False, hidden=True),
-]
-Output = Annotated[
-    str,
-    typer.Option("-o", "--output", metavar="FILE", help="The page to write (atomically)."),
-]
-Threshold = Annotated[
+Tables = Annotated[list[str], typer.Argument(metavar="TABLE", show_default=False, hidden=True)]
+Output = option(str, "-o", "--output", metavar="FILE", help="The page to write (atomically).")
+Threshold = option(
     float | None,
-    typer.Option(
-        "--threshold",
-        metavar="X",
-        help="Draw and flag values above X; by default the --fail-above that the table's "
-        "sidecar records.",
-    ),
-]
-Title = Annotated[str, typer.Option("--title", metavar="TEXT", help="The page's title.")]
+    "--threshold",
+    metavar="X",
+    help="Draw and flag values above X; by default the --fail-above that the table's "
+    "sidecar records.",
+)
+Title = option(str, "--title", metavar="TEXT", help="The page's title.")
 
 
 HELP = """Write one self-contained HTML QC page (no network: it opens from disk or as a CI
