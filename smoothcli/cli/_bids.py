@@ -16,7 +16,7 @@ from typer.core import TyperCommand
 from . import _options as o
 from ._options import option
 from ._ui import UI
-from ._usage import Usage, as_usage, command
+from ._usage import Usage, as_usage, command, make_folder
 
 __all__ = ["BidsCommand", "bids"]
 
@@ -196,10 +196,7 @@ def _output_folder(deriv: str, out: str) -> dict | None:
 
     if os.path.realpath(deriv) == os.path.realpath(out):
         raise Usage("OUTPUT_DIR is DERIV_DIR: give another folder for the outputs", "OUTPUT_DIR")
-    try:
-        os.makedirs(out, exist_ok=True)
-    except OSError as exc:
-        raise Usage(f"cannot make the folder {out}: {exc.strerror}", "OUTPUT_DIR") from None
+    make_folder(out, "OUTPUT_DIR")
     with as_usage("OUTPUT_DIR", LayoutError):
         return read_description(out)
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..bids import CENSOR_DESC, DVARS_DESC, BidsRun, run_file, subject_page
+from ._censor import is_censor
 from ._usage import Usage, as_usage
 
 __all__ = ["BidsSink", "read_tables"]
@@ -23,10 +24,6 @@ PATH_TEXT = (
     "The run, relative to the fMRIPrep folder (dataset_description.json's DatasetLinks "
     "'preprocessed'); mask and confounds likewise."
 )
-
-
-def _censor_ours(head: bytes) -> bool:
-    return head.startswith(b"frame\tcensor")
 
 
 def _make_folders(out: str, path: str) -> None:
@@ -122,7 +119,7 @@ class BidsSink:
         for path in inputs:
             table, sidecar, censor = self._names(self.runs[path])
             _make_folders(self.out, table)
-            checks = ((table, is_our_table), (sidecar, is_sidecar), (censor, _censor_ours))
+            checks = ((table, is_our_table), (sidecar, is_sidecar), (censor, is_censor))
             for name, ours in checks:
                 self._target(name, ours)
         if self.pages:
@@ -166,7 +163,7 @@ class BidsSink:
             self.written.append(table)
             if result.runs:
                 qc = result.runs[0]
-                with self._target(censor, _censor_ours).open() as stream:
+                with self._target(censor, is_censor).open() as stream:
                     stream.write(censor_table(qc.frames, qc.dummy, qc.failed))
                 if qc.carpet is not None:
                     key = (run.relative, qc.array)
@@ -192,7 +189,7 @@ class BidsSink:
             stem = table[: -len("_desc-dvars_timeseries.tsv")]
             for path, ours in (
                 (table, is_our_table), (stem + "_desc-dvars_timeseries.json", is_sidecar),
-                (stem + "_desc-censor_timeseries.tsv", _censor_ours),
+                (stem + "_desc-censor_timeseries.tsv", is_censor),
             ):  # fmt: skip
                 _remove_ours(path, ours)
 

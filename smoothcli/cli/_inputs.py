@@ -3,7 +3,6 @@ expanded and filtered, each input once; what a folder scan skipped, in words."""
 
 from __future__ import annotations
 
-import contextlib
 import sys
 from typing import Any
 
@@ -29,12 +28,11 @@ def gather_inputs(
         if files_from == STDIN and STDIN in paths:
             raise Usage("stdin cannot be both a path list and an input", "--files-from")
         try:
-            with contextlib.ExitStack() as stack:
-                if files_from == STDIN:
-                    stream = sys.stdin.buffer
-                else:
-                    stream = stack.enter_context(open(files_from, "rb"))
-                paths += read_list(stream, files_from if files_from != STDIN else "stdin")
+            if files_from == STDIN:
+                paths += read_list(sys.stdin.buffer, "stdin")
+            else:
+                with open(files_from, "rb") as stream:
+                    paths += read_list(stream, files_from)
         except OSError as exc:
             reason = exc.strerror or str(exc)
             raise Usage(f"cannot read {files_from}: {reason}", "--files-from") from None
@@ -86,11 +84,7 @@ def _once(inputs: list[str]) -> list[str]:
     again, ``./a`` and ``a``): one input, one set of rows."""
     import os
 
-    seen: set[str] = set()
-    out = []
-    for path in inputs:
-        key = path if path == "-" else os.path.abspath(path)  # links stay distinct
-        if key not in seen:
-            seen.add(key)
-            out.append(path)
-    return out
+    first: dict[str, str] = {}
+    for path in inputs:  # links stay distinct
+        first.setdefault(path if path == "-" else os.path.abspath(path), path)
+    return list(first.values())

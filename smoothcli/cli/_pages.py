@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._names import Names
-from ._usage import Usage, as_usage
+from ._usage import Usage, as_usage, make_folder
 
 __all__ = ["Pages"]
 
@@ -67,12 +67,7 @@ class Pages:
             with as_usage("--report", OutputError):
                 self._target = check_target(self.report, protect=self.protect, sidecar=False)
         if self.plot is not None:
-            try:
-                os.makedirs(self.plot, exist_ok=True)
-            except OSError as exc:
-                raise Usage(
-                    f"cannot make the folder {self.plot}: {exc.strerror}", "--plot"
-                ) from None
+            make_folder(self.plot, "--plot")
 
     def assign(self, inputs: list[str]) -> None:
         """Name every input's PNG up front (a resumed batch gives each its name again), and

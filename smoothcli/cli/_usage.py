@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -13,7 +14,7 @@ import typer
 from ..status import ExitStatus
 from ._ui import say
 
-__all__ = ["Usage", "as_usage", "command", "usage_exit"]
+__all__ = ["Usage", "as_usage", "command", "make_folder", "usage_exit"]
 
 
 def usage_exit(command: str, message: str, param: str | None = None) -> typer.Exit:
@@ -38,6 +39,15 @@ def as_usage(param: str | None, *errors: type[Exception]) -> Iterator[None]:
         yield
     except errors as exc:
         raise Usage(str(exc), param) from None
+
+
+def make_folder(path: str, param: str) -> None:
+    """Make the folder ``path`` (and those above it) if it is missing; a usage error of
+    ``param`` if it cannot be made."""
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as exc:
+        raise Usage(f"cannot make the folder {path}: {exc.strerror}", param) from None
 
 
 def command(func: Callable[..., Any]) -> Callable[..., Any]:
