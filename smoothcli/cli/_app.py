@@ -40,12 +40,7 @@ app = typer.Typer(
 )
 
 
-class Shell(StrEnum):
-    bash = "bash"
-    zsh = "zsh"
-    fish = "fish"
-    powershell = "powershell"
-    pwsh = "pwsh"
+Shell = StrEnum("Shell", {name: name for name in ("bash", "zsh", "fish", "powershell", "pwsh")})
 
 
 def _version(value: bool) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import sys
 from enum import StrEnum
 from typing import Annotated, Any
@@ -314,7 +313,7 @@ def _group(deriv: str, out: str, pages: bool, ui: UI) -> int:
     rows, entities = group_rows(per_table)
     target, side, page = _group_targets(out, tables, pages)
     sources = ["bids::" + os.path.relpath(t, out).replace(os.sep, "/") for t in tables]
-    meta = {"Command": shlex.join(["smoothcli", *sys.argv[1:]]), "Sources": sources}
+    meta = {**every.meta, "Sources": sources}
     try:
         with target.open() as stream:
             stream.write(group_tsv(rows, entities))

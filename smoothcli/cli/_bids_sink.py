@@ -76,7 +76,8 @@ def read_tables(tables: list[str]) -> tuple[list[tuple[str, list[dict]]], Any]:
         per_table.append((table, found.rows))
         every.rows.extend(found.rows)
         every.sources.append(table)
-    # each run is drawn against its own threshold (participants may have run with others)
+    # each run is drawn against its own threshold (participants, and the calls of one, may
+    # have run with others): a page names the command, not one set of options
     every.meta = {"Command": shlex.join(["smoothcli", *sys.argv[1:]])}
     return per_table, every
 
@@ -222,15 +223,10 @@ class BidsSink:
             from ..report import write_report
 
             for subject in subjects:
-                tables = dvars_tables(self.out, subject)
-                if not tables:
-                    continue
-                found = read_tables(tables)[1]  # an unreadable table: no run on the page
+                # an unreadable table: no run on the page; the page names the command only
+                found = read_tables(dvars_tables(self.out, subject))[1]
                 if not found.rows:
                     continue
-                # each run is drawn against its own threshold (the tables of other calls may
-                # have had others): the page names the command, not one set of options
-                found.meta = {"Command": meta["Command"]}
                 found.carpets = self.carpets.get(subject, {})
                 target = self._target(subject_page(self.out, subject), is_our_page)
                 write_report(target, found, title=f"sub-{subject}: smoothcli DVARS QC")

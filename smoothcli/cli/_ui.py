@@ -32,14 +32,7 @@ def say(message: str) -> None:
 
 
 class UI:
-    def __init__(
-        self,
-        *,
-        quiet: bool = False,
-        silent: bool = False,
-        verbose: bool = False,
-        debug: bool = False,
-    ) -> None:
+    def __init__(self, *, quiet: bool, silent: bool, verbose: bool, debug: bool) -> None:
         self.quiet = quiet or silent
         self.silent = silent
         self.verbose = verbose and not self.quiet
