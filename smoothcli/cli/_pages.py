@@ -43,14 +43,10 @@ class Pages:
     _target: Any = None
     _names: Names = field(default_factory=lambda: Names(".png"))
 
-    @property
-    def wanted(self) -> bool:
-        return self.report is not None or self.plot is not None
-
     def check(self) -> None:
         """Usage errors for a missing matplotlib, a report path that cannot be written, a
         plot folder that is a file."""
-        if not self.wanted:
+        if self.report is None and self.plot is None:
             return
         from ..report import require_matplotlib
 

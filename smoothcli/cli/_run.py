@@ -189,12 +189,10 @@ def _attach(
 
 def _failed_write(run: BatchRun, exc: OSError) -> ExitStatus:
     """A full disk, /dev/full, an I/O error: the table is not written."""
-    output = run.output
-    where = output if output is not None else "stdout"
-    if exc.filename is not None and exc.filename != output:
+    if exc.filename is not None and exc.filename != run.output:
         what = f"cannot write {exc.filename}"  # the sidecar, journal, a page or plot
     else:
-        what = f"cannot write the table to {where}"
+        what = f"cannot write the table to {'stdout' if run.output is None else run.output}"
     run.ui.say(f"error: {what}: {exc.strerror or exc}")
     return ExitStatus.INPUT_ERROR
 
