@@ -21,48 +21,37 @@ that a malformed glob is an error rather than a literal.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Glob", "GlobError", "compile_glob", "matches_any"]
+__all__ = ["Glob", "GlobError", "compile_glob"]
 
 
 class GlobError(ValueError):
     """A glob that cannot be read (an unclosed ``[`` or ``{``, a trailing ``\\``)."""
 
 
+#: a glob's tokens: an escape (``\\`` and what it escapes, if anything), a set (``[...]``,
+#: closed or not; a ``]`` first is a member) and a brace
+_TOKEN = re.compile(r"\\(.?)|\[[!^]?\]?(?:\\.|[^]\\])*(\])?|([{}])", re.S)
+
+
 def _check(glob: str) -> None:
     """Raise :class:`GlobError` for a glob wcmatch would take literally: an unclosed ``[``
     or ``{``, braces in braces, a trailing ``\\``."""
-    i, depth = 0, 0
-    while i < len(glob):
-        ch = glob[i]
-        if ch == "\\":
-            if i + 1 >= len(glob):
-                raise GlobError(f"a trailing '\\' in {glob!r}")
-            i += 2
-            continue
-        if ch == "[":
-            j = i + 1
-            if j < len(glob) and glob[j] in "!^":
-                j += 1
-            if j < len(glob) and glob[j] == "]":  # a ']' first is a member
-                j += 1
-            while j < len(glob) and glob[j] != "]":
-                j += 2 if glob[j] == "\\" else 1
-            if j >= len(glob):
-                raise GlobError(f"unclosed '[' in {glob!r}")
-            i = j + 1
-            continue
-        if ch == "{":
-            if depth:
-                raise GlobError(f"nested '{{' in {glob!r}")
-            depth += 1
-        elif ch == "}" and depth:
-            depth -= 1
-        i += 1
-    if depth:
+    in_braces = False
+    for m in _TOKEN.finditer(glob):
+        _, closed, brace = m.groups()
+        if m.group() == "\\":
+            raise GlobError(f"a trailing '\\' in {glob!r}")
+        if m.group()[0] == "[" and not closed:
+            raise GlobError(f"unclosed '[' in {glob!r}")
+        if brace == "{" and in_braces:
+            raise GlobError(f"nested '{{' in {glob!r}")
+        if brace:
+            in_braces = brace == "{"
+    if in_braces:
         raise GlobError(f"unclosed '{{' in {glob!r}")
 
 
@@ -110,8 +99,3 @@ def compile_glob(text: str) -> Glob:
     except Exception as exc:  # wcmatch's own complaints (a pattern too large to expand)
         raise GlobError(f"cannot read the glob {text!r}: {exc}") from None
     return Glob(text, matcher, dirs_only)
-
-
-def matches_any(globs: Iterable[Glob], relative: str) -> bool:
-    """Whether any of ``globs`` matches ``relative``."""
-    return any(g.match(relative) for g in globs)

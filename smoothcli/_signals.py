@@ -19,19 +19,6 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = [
-    "Interrupted",
-    "caught",
-    "check",
-    "deferred",
-    "exit_at_once",
-    "exit_status",
-    "message",
-    "raise_on_signal",
-    "signal_of",
-    "take_over",
-]
-
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 #: set by :func:`take_over`: only the smoothcli process itself has its handlers changed, not
 #: a program (or a test runner) that calls the CLI in-process

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from ._glob import Glob, compile_glob, matches_any
+from ._glob import Glob, compile_glob
 from .sources import format_of_name, is_supported
 from .sources.probe import time_series_problem
 
@@ -64,10 +64,6 @@ class Discovery:
         return iter(self.inputs)
 
 
-def _globs(texts: Iterable[str | Glob]) -> list[Glob]:
-    return [t if isinstance(t, Glob) else compile_glob(t) for t in texts]
-
-
 def _skip_reason(path: str, name: str, formats: tuple[str, ...] | None = None) -> str | None:
     """Why a file found in a folder is not an input: a mask or segmentation by name, a
     format the command does not take from folders (``formats``: ``dvars`` takes images,
@@ -80,27 +76,25 @@ def _skip_reason(path: str, name: str, formats: tuple[str, ...] | None = None) -
     if formats is not None and fmt not in formats:
         return f"{NOT_AN_IMAGE}: {'a table' if fmt in ('tsv', 'csv') else 'an array'}"
     problem = time_series_problem(path, fmt)
-    if problem is not None:
-        return f"{NOT_TIME_SERIES}: {problem}"
-    return None
+    return f"{NOT_TIME_SERIES}: {problem}" if problem is not None else None
 
 
+def _globs(texts: Iterable[str | Glob]) -> list[Glob]:
+    return [t if isinstance(t, Glob) else compile_glob(t) for t in texts]
+
+
+@dataclass
 class _Walk:
-    """One folder's walk (see :func:`_walk`): what it found, skipped, and could not list."""
+    """One folder's walk (:meth:`walk`): what it found, skipped, and could not list."""
 
-    def __init__(
-        self,
-        include: list[Glob],
-        exclude: list[Glob],
-        formats: tuple[str, ...] | None,
-        follow: bool,
-    ) -> None:
-        self.include, self.exclude = include, exclude
-        self.formats, self.follow = formats, follow
-        self.found: list[str] = []
-        self.skipped: list[tuple[str, str]] = []
-        self.problems: list[tuple[str, OSError]] = []
-        self.entered: set[tuple[int, int]] = set()  # (device, inode) of the folders entered
+    include: list[Glob]
+    exclude: list[Glob]
+    formats: tuple[str, ...] | None
+    follow: bool
+    found: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    problems: list[tuple[str, OSError]] = field(default_factory=list)
+    entered: set[tuple[int, int]] = field(default_factory=set)  # (device, inode) of folders
 
     def entries(self, folder: str) -> list[os.DirEntry]:
         """A folder's entries, last name first (the stack pops them in order); hidden ones
@@ -146,9 +140,9 @@ class _Walk:
         """A file: kept, skipped with its reason, or passed over (not a supported kind, or
         not selected by the globs)."""
         name = entry.name
-        if not is_supported(name) or matches_any(self.exclude, relative):
+        if not is_supported(name) or any(g.match(relative) for g in self.exclude):
             return
-        if self.include and not matches_any(self.include, relative):
+        if self.include and not any(g.match(relative) for g in self.include):
             return
         try:
             if not entry.is_file():
@@ -161,46 +155,40 @@ class _Walk:
         else:
             self.skipped.append((entry.path, reason))
 
+    def walk(self, directory: str) -> Discovery:
+        """Supported files under ``directory``, sorted; hidden entries are passed over. Globs
+        are matched against the path relative to ``directory``: a file is kept if it matches
+        an ``include`` glob (any, when there are none) and no ``exclude`` glob; a folder an
+        exclude glob matches is not entered. Of those, masks and files that are not time
+        series go to ``skipped``. A sub-folder that cannot be listed is an :class:`Unlisted`
+        input.
 
-def _walk(
-    directory: str,
-    include: list[Glob],
-    exclude: list[Glob],
-    formats: tuple[str, ...] | None = None,
-    follow: bool = False,
-) -> Discovery:
-    """Supported files under ``directory``, sorted; hidden entries are passed over. Globs are
-    matched against the path relative to ``directory``: a file is kept if it matches an
-    ``include`` glob (any, when there are none) and no ``exclude`` glob; a folder an exclude
-    glob matches is not entered. Of those, masks and files that are not time series go to
-    ``skipped``. A sub-folder that cannot be listed is an :class:`Unlisted` input.
-
-    The walk is iterative (a folder 10,000 deep is no deeper a recursion) and, as ripgrep and
-    fd do, does not follow symbolic links found in a folder (a link to a file is skipped,
-    with that reason): a folder may hold links to anything. With ``follow``, links are
-    followed, and a folder already entered (a link back up) is not entered again."""
-    walk = _Walk(include, exclude, formats, follow)
-    walk.first_visit(directory)
-    stack = [(directory, "")]
-    while stack:
-        folder, prefix = stack.pop()
-        for entry in walk.entries(folder):
-            relative = prefix + entry.name
-            kind = walk.is_folder(entry)
-            if kind is None:
-                continue
-            if not kind:
-                walk.consider(entry, relative)
-            elif not any(g.match_folder(relative) for g in exclude) and walk.first_visit(
-                entry.path, entry
-            ):
-                stack.append((entry.path, relative + "/"))
-    found = walk.found
-    for where, exc in walk.problems:
-        found.append(Unlisted(where, f"cannot list folder: {exc.strerror or exc}"))
-    found.sort(key=lambda p: Path(p).parts)
-    walk.skipped.sort(key=lambda s: Path(s[0]).parts)
-    return Discovery(found, walk.skipped)
+        The walk is iterative (a folder 10,000 deep is no deeper a recursion) and, as ripgrep
+        and fd do, does not follow symbolic links found in a folder (a link to a file is
+        skipped, with that reason): a folder may hold links to anything. With ``follow``,
+        links are followed, and a folder already entered (a link back up) is not entered
+        again."""
+        self.first_visit(directory)
+        stack = [(directory, "")]
+        while stack:
+            folder, prefix = stack.pop()
+            for entry in self.entries(folder):
+                relative = prefix + entry.name
+                kind = self.is_folder(entry)
+                if kind is None:
+                    continue
+                if not kind:
+                    self.consider(entry, relative)
+                    continue
+                excluded = any(g.match_folder(relative) for g in self.exclude)
+                if not excluded and self.first_visit(entry.path, entry):
+                    stack.append((entry.path, relative + "/"))
+        found = self.found
+        for where, exc in self.problems:
+            found.append(Unlisted(where, f"cannot list folder: {exc.strerror or exc}"))
+        found.sort(key=lambda p: Path(p).parts)
+        self.skipped.sort(key=lambda s: Path(s[0]).parts)
+        return Discovery(found, self.skipped)
 
 
 def _is_dir(raw: str) -> bool:
@@ -236,7 +224,7 @@ def discover(
         if raw == STDIN:
             out.inputs.append(STDIN)
         elif _is_dir(raw):
-            walked = _walk(raw, inc, exc, kinds, follow)
+            walked = _Walk(inc, exc, kinds, follow).walk(raw)
             out.inputs.extend(walked.inputs)
             out.skipped.extend(walked.skipped)
         else:

@@ -21,15 +21,7 @@ from __future__ import annotations
 import os
 import re
 
-__all__ = [
-    "PAIRED",
-    "RUN_ENTITIES",
-    "ConfoundsPairing",
-    "MaskPairing",
-    "bids_name",
-    "pair_confounds",
-    "pair_mask",
-]
+__all__ = ["PAIRED", "RUN_ENTITIES", "ConfoundsPairing", "MaskPairing", "bids_name", "pair_mask"]
 
 #: the entities an image and its mask must share (absent from one: absent from the other)
 PAIRED = ("sub", "ses", "task", "acq", "run", "echo", "space", "res", "den", "cohort")
@@ -64,6 +56,9 @@ class _Pairing:
     endings: tuple[tuple[str, ...], ...] = ()
     option = ""
     noun = ""
+    #: the entities the name looked for carries, and how it ends (for messages)
+    keys: tuple[str, ...] = ()
+    looked_for = ""
 
     def __init__(self) -> None:
         self._listings: dict[str, list[str] | OSError] = {}
@@ -73,7 +68,8 @@ class _Pairing:
 
     def wanted(self, pairs: list[tuple[str, str]]) -> str:
         """The name looked for, for messages."""
-        raise NotImplementedError
+        head = "_".join(f"{k}-{v}" for k, v in pairs if k in self.keys)
+        return f"{head + '_' if head else ''}{self.looked_for}"
 
     def _listing(self, folder: str) -> list[str]:
         listing = self._listings.get(folder)
@@ -132,6 +128,7 @@ class MaskPairing(_Pairing):
 
     endings = (("_desc-brain_mask.nii.gz", "_desc-brain_mask.nii"),)
     option, noun = "--mask", "mask"
+    keys, looked_for = PAIRED, "desc-brain_mask.nii[.gz]"
 
     def agrees(self, image: dict[str, str], mask: dict[str, str]) -> bool:
         if any(image.get(key) != mask.get(key) for key in PAIRED):
@@ -139,25 +136,18 @@ class MaskPairing(_Pairing):
         shared = (set(image) & set(mask)) - {"desc"}
         return all(image[key] == mask[key] for key in shared)
 
-    def wanted(self, pairs: list[tuple[str, str]]) -> str:
-        head = "_".join(f"{k}-{v}" for k, v in pairs if k in PAIRED)
-        return f"{head + '_' if head else ''}desc-brain_mask.nii[.gz]"
-
 
 class ConfoundsPairing(_Pairing):
     """Pairs images with their run's confounds table (see the module's docstring)."""
 
     endings = (("_desc-confounds_timeseries.tsv",), ("_desc-confounds_regressors.tsv",))
     option, noun = "--confounds", "confounds file"
+    keys, looked_for = RUN_ENTITIES, "desc-confounds_timeseries.tsv"
 
     def agrees(self, image: dict[str, str], table: dict[str, str]) -> bool:
         if any(image.get(key) != table.get(key) for key in RUN_ENTITIES):
             return False
         return all(image.get(key) == value for key, value in table.items() if key != "desc")
-
-    def wanted(self, pairs: list[tuple[str, str]]) -> str:
-        head = "_".join(f"{k}-{v}" for k, v in pairs if k in RUN_ENTITIES)
-        return f"{head + '_' if head else ''}desc-confounds_timeseries.tsv"
 
 
 def pair_mask(path: str, pairing: MaskPairing | None = None) -> str:
@@ -166,9 +156,3 @@ def pair_mask(path: str, pairing: MaskPairing | None = None) -> str:
     listed once. ``ValueError`` naming what was looked for, and where, when none or several
     match."""
     return (pairing or MaskPairing()).pair(path)
-
-
-def pair_confounds(path: str, pairing: ConfoundsPairing | None = None) -> str:
-    """The confounds table beside the BIDS-named image at ``path`` (see
-    :class:`ConfoundsPairing`); ``ValueError`` as for :func:`pair_mask`."""
-    return (pairing or ConfoundsPairing()).pair(path)

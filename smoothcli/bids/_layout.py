@@ -44,7 +44,7 @@ class BidsRun:
 
     @property
     def session(self) -> str | None:
-        return dict(self.entities).get("ses")
+        return self.get("ses")
 
     def get(self, key: str) -> str | None:
         return dict(self.entities).get(key)
@@ -106,9 +106,8 @@ def _entries(folder: str, follow: bool, skipped: list[str]) -> list[os.DirEntry]
     out = []
     for entry in entries:
         if entry.is_symlink() and not follow:
-            if entry.name.endswith(RUN_ENDINGS) or entry.name.startswith(("sub-", "ses-")):
-                skipped.append(entry.path)  # a run, or a folder that may hold runs
-            elif entry.name == "func":
+            name = entry.name  # a run, or a folder that may hold runs
+            if name.endswith(RUN_ENDINGS) or name.startswith(("sub-", "ses-")) or name == "func":
                 skipped.append(entry.path)
             continue
         out.append(entry)

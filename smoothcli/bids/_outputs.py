@@ -11,22 +11,6 @@ import os
 
 from ._layout import BidsRun
 
-__all__ = [
-    "CENSOR_DESC",
-    "DVARS_DESC",
-    "GROUP_PAGE",
-    "GROUP_SIDECAR",
-    "GROUP_TABLE",
-    "bids_uri",
-    "dataset_description",
-    "is_our_description",
-    "is_our_page",
-    "is_our_table",
-    "run_file",
-    "source_uri",
-    "subject_page",
-]
-
 DVARS_DESC, CENSOR_DESC = "dvars", "censor"
 GROUP_TABLE, GROUP_PAGE = "group_bold.tsv", "group_bold.html"
 GROUP_SIDECAR = "group_bold.json"

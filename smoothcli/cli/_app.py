@@ -40,12 +40,7 @@ app = typer.Typer(
 )
 
 
-class Shell(StrEnum):
-    bash = "bash"
-    zsh = "zsh"
-    fish = "fish"
-    powershell = "powershell"
-    pwsh = "pwsh"
+Shell = StrEnum("Shell", {name: name for name in ("bash", "zsh", "fish", "powershell", "pwsh")})
 
 
 def _version(value: bool) -> None:
@@ -77,8 +72,7 @@ def _completion(install: bool) -> Any:
 @app.callback(help=HELP)
 def main(
     version: Annotated[
-        bool,
-        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
     install_completion: Annotated[
         Shell | None,

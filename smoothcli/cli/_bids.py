@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import sys
 from enum import StrEnum
 from typing import Annotated, Any
@@ -14,8 +13,9 @@ import typer
 from typer.core import TyperCommand
 
 from . import _options as o
+from ._options import option
 from ._ui import UI
-from ._usage import Usage, usage_exit
+from ._usage import Usage, as_usage, command, make_folder
 
 __all__ = ["BidsCommand", "bids"]
 
@@ -54,64 +54,51 @@ def spread(args: list[str]) -> list[str]:
     return out
 
 
-def _many(flag: str, metavar: str, text: str) -> Any:
-    return Annotated[list[str] | None, typer.Option(flag, metavar=metavar, help=text)]
+def _labels(flag: str, text: str) -> Any:
+    return option(list[str] | None, flag, metavar="LABEL...", help=text)
 
 
-Labels = _many(
+Labels = _labels(
     "--participant-label",
-    "LABEL...",
     "The participants to process (01 or sub-01; several after one flag); default: all.",
 )
-Sessions = _many("--session-label", "LABEL...", "Only these sessions (1 or ses-1).")
-Tasks = _many("--task", "LABEL...", "Only the runs of these tasks.")
-Spaces = _many(
-    "--space",
-    "LABEL...",
-    "Only the runs in these spaces (MNI152NLin2009cAsym, T1w; 'none': no space entity).",
+Sessions = _labels("--session-label", "Only these sessions (1 or ses-1).")
+Tasks = _labels("--task", "Only the runs of these tasks.")
+Spaces = _labels(
+    "--space", "Only the runs in these spaces (MNI152NLin2009cAsym, T1w; 'none': no space entity)."
 )
-FailAbove = Annotated[
+FailAbove = option(
     str,
-    typer.Option(
-        "--fail-above",
-        metavar="X|auto|none",
-        help="A frame fails when its std_dvars is above X (fMRIPrep's --dvars-spike-threshold "
-        "1.5); auto: above the run's 75th percentile + 1.5 IQR; none: no DVARS rule.",
-    ),
-]
-FdAbove = Annotated[
+    "--fail-above",
+    metavar="X|auto|none",
+    help="A frame fails when its std_dvars is above X (fMRIPrep's --dvars-spike-threshold "
+    "1.5); auto: above the run's 75th percentile + 1.5 IQR; none: no DVARS rule.",
+)
+FdAbove = option(
     str,
-    typer.Option(
-        "--fd-above",
-        metavar="X|none",
-        help="A frame fails when its framewise displacement is above X mm (fMRIPrep's "
-        "--fd-spike-threshold 0.5); none: no FD rule.",
-    ),
-]
-MaxFailFraction = Annotated[
+    "--fd-above",
+    metavar="X|none",
+    help="A frame fails when its framewise displacement is above X mm (fMRIPrep's "
+    "--fd-spike-threshold 0.5); none: no FD rule.",
+)
+MaxFailFraction = option(
     float | None,
-    typer.Option(
-        "--max-fail-fraction",
-        metavar="F",
-        help="Run rule: a run fails when more than F (0 to 1) of its counted frames fail; "
-        "without a run rule, any failed frame fails the run.",
-    ),
-]
-FailMeanAbove = Annotated[
+    "--max-fail-fraction",
+    metavar="F",
+    help="Run rule: a run fails when more than F (0 to 1) of its counted frames fail; "
+    "without a run rule, any failed frame fails the run.",
+)
+FailMeanAbove = option(
     float | None,
-    typer.Option(
-        "--fail-mean-above",
-        metavar="X",
-        help="Run rule: a run fails when its mean std_dvars over counted frames is above X.",
-    ),
-]
-NoReports = Annotated[
+    "--fail-mean-above",
+    metavar="X",
+    help="Run rule: a run fails when its mean std_dvars over counted frames is above X.",
+)
+NoReports = option(
     bool,
-    typer.Option(
-        "--no-reports",
-        help="No HTML pages (sub-XX.html, group_bold.html), so no need of smoothcli[report].",
-    ),
-]
+    "--no-reports",
+    help="No HTML pages (sub-XX.html, group_bold.html), so no need of smoothcli[report].",
+)
 
 
 def _number(text: str, flag: str, auto: bool = False) -> float | str | None:
@@ -155,6 +142,7 @@ interrupted; 143 terminated.
 """
 
 
+@command
 def bids(
     deriv_dir: Annotated[
         str, typer.Argument(metavar="DERIV_DIR", help="fMRIPrep's output folder.")
@@ -189,18 +177,14 @@ def bids(
 ) -> None:
     """``smoothcli bids``; its help is :data:`HELP`."""
     ui = UI(quiet=quiet, silent=silent, verbose=verbose, debug=debug)
-    try:
-        if level == Level.group:
-            code = _group(deriv_dir, output_dir, not no_reports, ui)
-        else:
-            code = _participant(
-                deriv_dir, output_dir, ui,
-                labels=(participant_label, session_label, task, space),
-                rules=(fail_above, fd_above, max_fail_fraction, fail_mean_above, dummy_scans),
-                jobs=jobs, dask=dask, follow=follow, pages=not no_reports,
-            )  # fmt: skip
-    except Usage as exc:
-        raise usage_exit("bids", exc.message, exc.param) from None
+    if level == Level.group:
+        raise typer.Exit(int(_group(deriv_dir, output_dir, not no_reports, ui)))
+    code = _participant(
+        deriv_dir, output_dir, ui,
+        labels=(participant_label, session_label, task, space),
+        rules=(fail_above, fd_above, max_fail_fraction, fail_mean_above, dummy_scans),
+        jobs=jobs, dask=dask, follow=follow, pages=not no_reports,
+    )  # fmt: skip
     raise typer.Exit(int(code))
 
 
@@ -211,14 +195,9 @@ def _output_folder(deriv: str, out: str) -> dict | None:
 
     if os.path.realpath(deriv) == os.path.realpath(out):
         raise Usage("OUTPUT_DIR is DERIV_DIR: give another folder for the outputs", "OUTPUT_DIR")
-    try:
-        os.makedirs(out, exist_ok=True)
-        doc = read_description(out)
-    except OSError as exc:
-        raise Usage(f"cannot make the folder {out}: {exc.strerror}", "OUTPUT_DIR") from None
-    except LayoutError as exc:
-        raise Usage(str(exc), "OUTPUT_DIR") from None
-    return doc
+    make_folder(out, "OUTPUT_DIR")
+    with as_usage("OUTPUT_DIR", LayoutError):
+        return read_description(out)
 
 
 def _same_source(deriv: str, out: str, doc: dict | None) -> None:
@@ -264,30 +243,24 @@ def _participant(
         (participants, "sub", "--participant-label"), (sessions, "ses", "--session-label"),
         (tasks, "task", "--task"), (spaces, "space", "--space"),
     ):  # fmt: skip
-        try:
+        with as_usage(flag, LayoutError):
             [label(v, prefix) for v in values]
-        except LayoutError as exc:
-            raise Usage(str(exc), flag) from None
     links: list[str] = []
-    try:
+    with as_usage("DERIV_DIR", LayoutError):
         runs = find_runs(deriv, participants, sessions, tasks, spaces, follow, links)
         source_doc = read_description(deriv)
-    except LayoutError as exc:
-        raise Usage(str(exc), "DERIV_DIR") from None
     if links:
         ui.say(
             f"warning: {len(links)} symbolic link(s) in {deriv} not followed (DataLad's "
             "annexed files are links): add --follow to read them"
         )
     threshold = _number(fail_above, "--fail-above", auto=True)
-    try:
+    with as_usage(None, ValueError):
         opts = DvarsOptions(
             mask=AUTO, confounds=AUTO, dummy_scans=dummy, fail_above=threshold,
             fd_above=_number(fd_above, "--fd-above"), max_fail_fraction=max_fraction,
             fail_mean_above=mean_above, carpet=pages,
         )  # fmt: skip
-    except ValueError as exc:
-        raise Usage(str(exc)) from None
     _same_source(deriv, out, _output_folder(deriv, out))  # made once the options hold
     job = DvarsJob(opts)
     meta = batch_meta(job)
@@ -312,15 +285,13 @@ def _group_targets(out: str, tables: list[str], pages: bool) -> tuple[Any, Any, 
 
     wanted = [(GROUP_TABLE, is_our_table), (GROUP_SIDECAR, is_sidecar)]
     wanted += [(GROUP_PAGE, is_our_page)] if pages else []
-    try:
+    with as_usage("OUTPUT_DIR", OutputError):
         found = [
             check_target(
                 os.path.join(out, name), protect=tables, sidecar=False, derived=True, ours=ours
             )
             for name, ours in wanted
         ]
-    except OutputError as exc:
-        raise Usage(str(exc), "OUTPUT_DIR") from None
     return found[0], found[1], found[2] if pages else None
 
 
@@ -342,7 +313,7 @@ def _group(deriv: str, out: str, pages: bool, ui: UI) -> int:
     rows, entities = group_rows(per_table)
     target, side, page = _group_targets(out, tables, pages)
     sources = ["bids::" + os.path.relpath(t, out).replace(os.sep, "/") for t in tables]
-    meta = {"Command": shlex.join(["smoothcli", *sys.argv[1:]]), "Sources": sources}
+    meta = {**every.meta, "Sources": sources}
     try:
         with target.open() as stream:
             stream.write(group_tsv(rows, entities))

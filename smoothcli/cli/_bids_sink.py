@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..bids import CENSOR_DESC, DVARS_DESC, BidsRun, run_file, subject_page
-from ._usage import Usage
+from ._censor import is_censor
+from ._usage import Usage, as_usage
 
 __all__ = ["BidsSink", "read_tables"]
 
@@ -23,10 +24,6 @@ PATH_TEXT = (
     "The run, relative to the fMRIPrep folder (dataset_description.json's DatasetLinks "
     "'preprocessed'); mask and confounds likewise."
 )
-
-
-def _censor_ours(head: bytes) -> bool:
-    return head.startswith(b"frame\tcensor")
 
 
 def _make_folders(out: str, path: str) -> None:
@@ -79,7 +76,8 @@ def read_tables(tables: list[str]) -> tuple[list[tuple[str, list[dict]]], Any]:
         per_table.append((table, found.rows))
         every.rows.extend(found.rows)
         every.sources.append(table)
-    # each run is drawn against its own threshold (participants may have run with others)
+    # each run is drawn against its own threshold (participants, and the calls of one, may
+    # have run with others): a page names the command, not one set of options
     every.meta = {"Command": shlex.join(["smoothcli", *sys.argv[1:]])}
     return per_table, every
 
@@ -105,10 +103,8 @@ class BidsSink:
     def _target(self, path: str, ours: Any) -> Any:
         from ..output import OutputError, check_target
 
-        try:
+        with as_usage("OUTPUT_DIR", OutputError):
             return check_target(path, protect=self.protect, sidecar=False, derived=True, ours=ours)
-        except OutputError as exc:
-            raise Usage(str(exc), "OUTPUT_DIR") from None
 
     def _names(self, run: BidsRun) -> tuple[str, str, str]:
         table = run_file(self.out, run, DVARS_DESC)
@@ -124,7 +120,7 @@ class BidsSink:
         for path in inputs:
             table, sidecar, censor = self._names(self.runs[path])
             _make_folders(self.out, table)
-            checks = ((table, is_our_table), (sidecar, is_sidecar), (censor, _censor_ours))
+            checks = ((table, is_our_table), (sidecar, is_sidecar), (censor, is_censor))
             for name, ours in checks:
                 self._target(name, ours)
         if self.pages:
@@ -168,7 +164,7 @@ class BidsSink:
             self.written.append(table)
             if result.runs:
                 qc = result.runs[0]
-                with self._target(censor, _censor_ours).open() as stream:
+                with self._target(censor, is_censor).open() as stream:
                     stream.write(censor_table(qc.frames, qc.dummy, qc.failed))
                 if qc.carpet is not None:
                     key = (run.relative, qc.array)
@@ -194,7 +190,7 @@ class BidsSink:
             stem = table[: -len("_desc-dvars_timeseries.tsv")]
             for path, ours in (
                 (table, is_our_table), (stem + "_desc-dvars_timeseries.json", is_sidecar),
-                (stem + "_desc-censor_timeseries.tsv", _censor_ours),
+                (stem + "_desc-censor_timeseries.tsv", is_censor),
             ):  # fmt: skip
                 _remove_ours(path, ours)
 
@@ -227,15 +223,10 @@ class BidsSink:
             from ..report import write_report
 
             for subject in subjects:
-                tables = dvars_tables(self.out, subject)
-                if not tables:
-                    continue
-                found = read_tables(tables)[1]  # an unreadable table: no run on the page
+                # an unreadable table: no run on the page; the page names the command only
+                found = read_tables(dvars_tables(self.out, subject))[1]
                 if not found.rows:
                     continue
-                # each run is drawn against its own threshold (the tables of other calls may
-                # have had others): the page names the command, not one set of options
-                found.meta = {"Command": meta["Command"]}
                 found.carpets = self.carpets.get(subject, {})
                 target = self._target(subject_page(self.out, subject), is_our_page)
                 write_report(target, found, title=f"sub-{subject}: smoothcli DVARS QC")

@@ -9,14 +9,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._names import Names
-from ._usage import Usage
+from ._usage import Usage, as_usage, make_folder
 
-__all__ = ["Censor"]
+__all__ = ["Censor", "is_censor"]
 
 ENDING = "_censor.tsv"
 
 
-def _ours(head: bytes) -> bool:
+def is_censor(head: bytes) -> bool:
     """Whether a file's first bytes are a censor file's (only such a file is replaced)."""
     return head.startswith(b"frame\tcensor")
 
@@ -25,7 +25,7 @@ def _target(path: str, protect: list[str]) -> Any:
     """A censor file's target: never a link, never a file smoothcli did not write."""
     from ..output import check_target
 
-    return check_target(path, protect=protect, sidecar=False, derived=True, ours=_ours)
+    return check_target(path, protect=protect, sidecar=False, derived=True, ours=is_censor)
 
 
 @dataclass
@@ -48,21 +48,15 @@ class Censor:
         from ..output import OutputError
 
         self._names = Names(ENDING, inputs)
-        try:
-            os.makedirs(self.folder, exist_ok=True)
-        except OSError as exc:
-            message = f"cannot make the folder {self.folder}: {exc.strerror}"
-            raise Usage(message, "--censor") from None
+        make_folder(self.folder, "--censor")
         ours = {os.path.realpath(p) for p in self.outputs}
         for path in inputs:
             where = self._path(path)
             if os.path.realpath(where) in ours:
                 message = f"{where} is where the table, its sidecar or the report goes"
                 raise Usage(message, "--censor")
-            try:
+            with as_usage("--censor", OutputError):
                 _target(where, self.protect)
-            except OutputError as exc:
-                raise Usage(str(exc), "--censor") from None
 
     def _path(self, path: str, array: str | None = None) -> str:
         assert self.folder is not None

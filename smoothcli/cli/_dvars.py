@@ -3,95 +3,73 @@ MRIQC's IQMs), on the same inputs, executors, tables and exit statuses as ``scor
 
 from __future__ import annotations
 
-from typing import Annotated
-
-import typer
-
 from . import _options as o
+from ._options import option
 from ._run import run_command
 from ._ui import UI
-from ._usage import usage_exit
+from ._usage import Usage, as_usage, command
 
-Normalization = Annotated[
+Normalization = option(
     float,
-    typer.Option(
-        "--intensity-normalization",
-        metavar="FLOAT",
-        help="Scale the brain's data to this median before differencing (nipype's and "
-        "fMRIPrep's 1000); 0 leaves the data as they are.",
-    ),
-]
-VarianceTol = Annotated[
+    "--intensity-normalization",
+    metavar="FLOAT",
+    help="Scale the brain's data to this median before differencing (nipype's and "
+    "fMRIPrep's 1000); 0 leaves the data as they are.",
+)
+VarianceTol = option(
     float,
-    typer.Option(
-        "--variance-tol",
-        metavar="FLOAT",
-        help="Leave out voxels whose robust SD ((75th - 25th percentile) / 1.349) is at most this.",
-    ),
-]
-KeepZeroVariance = Annotated[
+    "--variance-tol",
+    metavar="FLOAT",
+    help="Leave out voxels whose robust SD ((75th - 25th percentile) / 1.349) is at most this.",
+)
+KeepZeroVariance = option(
     bool,
-    typer.Option(
-        "--keep-zero-variance",
-        help="Keep those voxels; a robust SD of 0 is then an error row (standardised DVARS "
-        "divides by it).",
-    ),
-]
-DvarsSummary = Annotated[
+    "--keep-zero-variance",
+    help="Keep those voxels; a robust SD of 0 is then an error row (standardised DVARS "
+    "divides by it).",
+)
+DvarsSummary = option(
     bool,
-    typer.Option(
-        "--summary",
-        help="One row per run: the means over frames with MRIQC's names (dvars_nstd, "
-        "dvars_std, dvars_vstd), the max of each and its frame.",
-    ),
-]
-FailAbove = Annotated[
+    "--summary",
+    help="One row per run: the means over frames with MRIQC's names (dvars_nstd, "
+    "dvars_std, dvars_vstd), the max of each and its frame.",
+)
+FailAbove = option(
     str | None,
-    typer.Option(
-        "--fail-above",
-        metavar="X|auto",
-        help="A frame fails when its std_dvars is above X (fMRIPrep flags frames over 1.5); "
-        "auto: above the run's own 75th percentile + 1.5 IQR (fsl_motion_outliers' default).",
-    ),
-]
-FailBelow = Annotated[
+    "--fail-above",
+    metavar="X|auto",
+    help="A frame fails when its std_dvars is above X (fMRIPrep flags frames over 1.5); "
+    "auto: above the run's own 75th percentile + 1.5 IQR (fsl_motion_outliers' default).",
+)
+FailBelow = option(
+    float | None, "--fail-below", metavar="X", help="A frame fails when its std_dvars is below X."
+)
+FdAbove = option(
     float | None,
-    typer.Option("--fail-below", metavar="X", help="A frame fails when its std_dvars is below X."),
-]
-FdAbove = Annotated[
+    "--fd-above",
+    metavar="X",
+    help="A frame also fails when its framewise displacement is above X mm (fMRIPrep: "
+    "0.5); needs --confounds.",
+)
+MaxFailFraction = option(
     float | None,
-    typer.Option(
-        "--fd-above",
-        metavar="X",
-        help="A frame also fails when its framewise displacement is above X mm (fMRIPrep: "
-        "0.5); needs --confounds.",
-    ),
-]
-MaxFailFraction = Annotated[
+    "--max-fail-fraction",
+    metavar="F",
+    help="Run rule: a run fails when more than F (0 to 1) of its counted frames fail.",
+)
+FailMeanAbove = option(
     float | None,
-    typer.Option(
-        "--max-fail-fraction",
-        metavar="F",
-        help="Run rule: a run fails when more than F (0 to 1) of its counted frames fail.",
-    ),
-]
-FailMeanAbove = Annotated[
-    float | None,
-    typer.Option(
-        "--fail-mean-above",
-        metavar="X",
-        help="Run rule: a run fails when the mean std_dvars of its counted frames is above X.",
-    ),
-]
-Censor = Annotated[
+    "--fail-mean-above",
+    metavar="X",
+    help="Run rule: a run fails when the mean std_dvars of its counted frames is above X.",
+)
+Censor = option(
     str | None,
-    typer.Option(
-        "--censor",
-        metavar="DIR",
-        help="Write DIR/<input name>_censor.tsv per run: frame, censor (1: a dummy volume or "
-        "a failed frame), and one one-hot outlier_NN column per censored frame.",
-    ),
-]
+    "--censor",
+    metavar="DIR",
+    help="Write DIR/<input name>_censor.tsv per run: frame, censor (1: a dummy volume or "
+    "a failed frame), and one one-hot outlier_NN column per censored frame.",
+)
 
 
 def _fail_above(text: str | None) -> float | str | None:
@@ -100,9 +78,7 @@ def _fail_above(text: str | None) -> float | str | None:
     try:
         return float(text)
     except ValueError:
-        raise usage_exit(
-            "dvars", f"{text!r} is neither a number nor 'auto'", "--fail-above"
-        ) from None
+        raise Usage(f"{text!r} is neither a number nor 'auto'", "--fail-above") from None
 
 
 HELP = """DVARS per frame: dvars, std_dvars and vx_std_dvars, as fMRIPrep's confounds and
@@ -129,6 +105,7 @@ Exit status: as for 'score'; 1: a run failed (its run rules, or without them a f
 """
 
 
+@command
 def dvars(
     paths: o.Paths = None,
     files_from: o.FilesFrom = None,
@@ -166,7 +143,7 @@ def dvars(
     """``smoothcli dvars``; its help is :data:`HELP`."""
     from ..batch import DvarsJob, DvarsOptions
 
-    try:
+    with as_usage(None, ValueError):
         opts = DvarsOptions(
             mask=mask, normalization=normalization, tolerance=variance_tol,
             drop_zero_variance=not keep_zero_variance, summary=summary,
@@ -176,11 +153,9 @@ def dvars(
             dummy_scans=dummy_scans, confounds=confounds, external_data=external_data,
             carpet=report is not None,
         )  # fmt: skip
-    except ValueError as exc:
-        raise usage_exit("dvars", str(exc)) from None
     ui = UI(quiet=quiet, silent=silent, verbose=verbose, debug=debug)
     raise run_command(
-        "dvars", DvarsJob(opts), ui, paths, files_from, include, exclude, follow,
+        DvarsJob(opts), ui, paths, files_from, include, exclude, follow,
         fmt=fmt.value, output=output, columns=columns, jobs=jobs, dask=dask, resume=resume,
         report=report, plot=plot, censor=censor,
     )  # fmt: skip

@@ -3,11 +3,10 @@ expanded and filtered, each input once; what a folder scan skipped, in words."""
 
 from __future__ import annotations
 
-import contextlib
 import sys
 from typing import Any
 
-from ._usage import Usage
+from ._usage import Usage, as_usage
 
 __all__ = ["gather_inputs", "skipped_words"]
 
@@ -29,12 +28,11 @@ def gather_inputs(
         if files_from == STDIN and STDIN in paths:
             raise Usage("stdin cannot be both a path list and an input", "--files-from")
         try:
-            with contextlib.ExitStack() as stack:
-                if files_from == STDIN:
-                    stream = sys.stdin.buffer
-                else:
-                    stream = stack.enter_context(open(files_from, "rb"))
-                paths += read_list(stream, files_from if files_from != STDIN else "stdin")
+            if files_from == STDIN:
+                paths += read_list(sys.stdin.buffer, "stdin")
+            else:
+                with open(files_from, "rb") as stream:
+                    paths += read_list(stream, files_from)
         except OSError as exc:
             reason = exc.strerror or str(exc)
             raise Usage(f"cannot read {files_from}: {reason}", "--files-from") from None
@@ -44,12 +42,10 @@ def gather_inputs(
         raise Usage("give at least one PATH, or --files-from", "PATH")
     if paths.count(STDIN) > 1:
         raise Usage("'-' (stdin) can be read once only", "PATH")
-    try:
+    with as_usage("--include/--exclude", ValueError):  # a malformed glob
         found = discover(
             paths, include=include or (), exclude=exclude or (), formats=formats, follow=follow
         )
-    except ValueError as exc:  # a malformed glob
-        raise Usage(str(exc), "--include/--exclude") from None
     found.inputs[:] = _once(found.inputs)
     if not found.inputs and (include or exclude):
         raise Usage("no file found in the folders given matches --include/--exclude")
@@ -88,11 +84,7 @@ def _once(inputs: list[str]) -> list[str]:
     again, ``./a`` and ``a``): one input, one set of rows."""
     import os
 
-    seen: set[str] = set()
-    out = []
-    for path in inputs:
-        key = path if path == "-" else os.path.abspath(path)  # links stay distinct
-        if key not in seen:
-            seen.add(key)
-            out.append(path)
-    return out
+    first: dict[str, str] = {}
+    for path in inputs:  # links stay distinct
+        first.setdefault(path if path == "-" else os.path.abspath(path), path)
+    return list(first.values())

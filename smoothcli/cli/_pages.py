@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._names import Names
-from ._usage import Usage
+from ._usage import Usage, as_usage, make_folder
 
 __all__ = ["Pages"]
 
@@ -43,21 +43,15 @@ class Pages:
     _target: Any = None
     _names: Names = field(default_factory=lambda: Names(".png"))
 
-    @property
-    def wanted(self) -> bool:
-        return self.report is not None or self.plot is not None
-
     def check(self) -> None:
         """Usage errors for a missing matplotlib, a report path that cannot be written, a
         plot folder that is a file."""
-        if not self.wanted:
+        if self.report is None and self.plot is None:
             return
         from ..report import require_matplotlib
 
-        try:
+        with as_usage("--report" if self.report else "--plot", ImportError):
             require_matplotlib()
-        except ImportError as exc:
-            raise Usage(str(exc), "--report" if self.report else "--plot") from None
         if self.report is not None:
             from ..output import OutputError, check_target, sidecar_path
 
@@ -66,17 +60,10 @@ class Pages:
             mine = os.path.realpath(self.report)
             if any(p is not None and os.path.realpath(p) == mine for p in ours):
                 raise Usage(f"{self.report} is where the table or its sidecar goes", "--report")
-            try:
+            with as_usage("--report", OutputError):
                 self._target = check_target(self.report, protect=self.protect, sidecar=False)
-            except OutputError as exc:
-                raise Usage(str(exc), "--report") from None
         if self.plot is not None:
-            try:
-                os.makedirs(self.plot, exist_ok=True)
-            except OSError as exc:
-                raise Usage(
-                    f"cannot make the folder {self.plot}: {exc.strerror}", "--plot"
-                ) from None
+            make_folder(self.plot, "--plot")
 
     def assign(self, inputs: list[str]) -> None:
         """Name every input's PNG up front (a resumed batch gives each its name again), and
@@ -87,10 +74,8 @@ class Pages:
         from ..output import OutputError
 
         for path in inputs:
-            try:
+            with as_usage("--plot", OutputError):
                 self._png_target(os.path.join(self.plot, self._names.name(path)))
-            except OutputError as exc:
-                raise Usage(str(exc), "--plot") from None
 
     def _png_target(self, path: str) -> Any:
         from ..output import check_target

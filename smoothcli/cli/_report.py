@@ -8,27 +8,20 @@ from typing import Annotated
 import typer
 
 from ..status import ExitStatus
+from ._options import option
 from ._ui import UI
-from ._usage import usage_exit
+from ._usage import Usage, as_usage, command
 
-Tables = Annotated[
-    list[str],
-    typer.Argument(metavar="TABLE", show_default=False, hidden=True),
-]
-Output = Annotated[
-    str,
-    typer.Option("-o", "--output", metavar="FILE", help="The page to write (atomically)."),
-]
-Threshold = Annotated[
+Tables = Annotated[list[str], typer.Argument(metavar="TABLE", show_default=False, hidden=True)]
+Output = option(str, "-o", "--output", metavar="FILE", help="The page to write (atomically).")
+Threshold = option(
     float | None,
-    typer.Option(
-        "--threshold",
-        metavar="X",
-        help="Draw and flag values above X; by default the --fail-above that the table's "
-        "sidecar records.",
-    ),
-]
-Title = Annotated[str, typer.Option("--title", metavar="TEXT", help="The page's title.")]
+    "--threshold",
+    metavar="X",
+    help="Draw and flag values above X; by default the --fail-above that the table's "
+    "sidecar records.",
+)
+Title = option(str, "--title", metavar="TEXT", help="The page's title.")
 
 
 HELP = """Write one self-contained HTML QC page (no network: it opens from disk or as a CI
@@ -47,6 +40,7 @@ Example:
 """
 
 
+@command
 def report(
     tables: Tables,
     output: Output,
@@ -63,26 +57,18 @@ def report(
 
     ui = UI(quiet=quiet, silent=False, verbose=False, debug=debug)
     if threshold is not None and not math.isfinite(threshold):
-        raise usage_exit("report", f"the threshold must be a finite number, not {threshold}")
-    try:
+        raise Usage(f"the threshold must be a finite number, not {threshold}")
+    with as_usage(None, ImportError):
         require_matplotlib()
-    except ImportError as exc:
-        raise usage_exit("report", str(exc)) from None
-    try:
+    with as_usage("TABLE", TableError):
         found = read_table(tables)
-    except TableError as exc:
-        raise usage_exit("report", str(exc), "TABLE") from None
     if not found.rows:
-        raise usage_exit("report", "the tables hold no rows", "TABLE")
+        raise Usage("the tables hold no rows", "TABLE")
     sidecars = [t.rsplit(".", 1)[0] + ".json" for t in tables]
-    try:
+    with as_usage("--output", OutputError):
         target = check_target(output, protect=[*tables, *sidecars], sidecar=False)
-    except OutputError as exc:
-        raise usage_exit("report", str(exc), "--output") from None
-    try:
+    with as_usage("TABLE", ValueError):  # rows of no table smoothcli writes
         batch = make_batch(found.rows, threshold, found.meta)
-    except ValueError as exc:  # rows of no table smoothcli writes
-        raise usage_exit("report", str(exc), "TABLE") from None
     page = render_batch(batch, found, title)
     try:
         with target.open() as stream:

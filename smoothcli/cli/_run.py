@@ -4,6 +4,7 @@ report on stderr, and pick the exit status."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import signal
 import sys
 import time
@@ -16,7 +17,7 @@ from ..status import ExitStatus, exit_status_for
 from ._inputs import gather_inputs, skipped_words
 from ._state import BatchRun
 from ._ui import UI
-from ._usage import Usage, usage_exit
+from ._usage import Usage, as_usage
 
 __all__ = ["run_batch", "run_command"]
 
@@ -31,10 +32,8 @@ def _resolve_output(
 
     if output is None:
         return None, ("table" if terminal else "tsv") if fmt == "auto" else fmt
-    try:
+    with as_usage("--output", OutputError):
         target = check_target(output, protect=protect)
-    except OutputError as exc:
-        raise Usage(str(exc), "--output") from None
     if fmt == "auto":
         fmt = format_for_path(output) or ("" if target.regular else DEVICE_FORMAT)
         if not fmt:
@@ -51,10 +50,8 @@ def _executor(jobs: int, dask: str | None, inputs: int = 1) -> Any:
     if dask is not None:
         if jobs != 1:
             raise Usage("--dask and --jobs cannot be used together", "--jobs")
-        try:
+        with as_usage("--dask", ImportError):
             require_dask()
-        except ImportError as exc:
-            raise Usage(str(exc), "--dask") from None
         try:
             return dask_executor(dask)
         except (OSError, ValueError, TimeoutError) as exc:
@@ -65,10 +62,11 @@ def _executor(jobs: int, dask: str | None, inputs: int = 1) -> Any:
 
 
 def _open_table(stack: contextlib.ExitStack, run: BatchRun) -> Any:
+    """The table's writer; None for the format ``none``: the rows go only to the sinks."""
     from ..output import make_writer
 
     if run.fmt == "none":
-        return _NoTable()
+        return None
     color = run.fmt == "table" and run.target is None and run.ui.table_on_terminal
     stream = stack.enter_context(run.target.open()) if run.target is not None else sys.stdout
     return make_writer(run.fmt, stream, run.names, color=color, hide_empty=run.columns is None)
@@ -102,28 +100,14 @@ def _score_all(run: BatchRun, executor: Any) -> str | None:
     return write_sidecar(run.target, run.names, run.meta()) if run.target is not None else None
 
 
-class _NoTable:
-    """The format ``none``: the rows go only to the sinks (``smoothcli bids``)."""
-
-    def add(self, rows: list[dict]) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
 def _stream(run: BatchRun, executor: Any, writer: Any, stats: dict[str, Any]) -> None:
     from ..batch import iter_results
 
     inputs = run.inputs
     stdin = sys.stdin.buffer if "-" in inputs else None
-
-    def where(number: int) -> Any:
-        return lambda: executor.position(number)
-
     with run.ui.progress(inputs) as progress:
         if inputs:
-            progress.reading(inputs[0], where(0))
+            progress.reading(inputs[0], functools.partial(executor.position, 0))
         results = iter_results(inputs, run.job, stdin=stdin, mask=run.mask, executor=executor)
         for i, result in enumerate(results):
             if run.log is not None:
@@ -134,12 +118,12 @@ def _stream(run: BatchRun, executor: Any, writer: Any, stats: dict[str, Any]) ->
                     stat=stats.get(result.path),
                     depends=tuple(sorted(paired)),
                 )
-            else:
+            elif writer is not None:
                 writer.add(result.rows)
             run.add(result)
             signals.check()
             if i + 1 < len(inputs):
-                progress.reading(inputs[i + 1], where(i + 1))
+                progress.reading(inputs[i + 1], functools.partial(executor.position, i + 1))
             progress.advance()
     if writer is not None:
         writer.close()  # after the progress bar is gone
@@ -170,11 +154,9 @@ def _plan(
         target = None
     else:
         target, fmt = _resolve_output(output, fmt, protect, ui.table_on_terminal)
-    try:
+    with as_usage("--columns", OutputError):
         spec = columns if columns or fmt != "table" else job.table_columns
         names = select_columns(spec, job.columns)
-    except OutputError as exc:
-        raise Usage(str(exc), "--columns") from None
     return BatchRun(
         job, ui, inputs, output, fmt, names, columns, protect, target=target, resume=resume
     )
@@ -201,20 +183,16 @@ def _attach(
         sink.check(run.inputs)
     mask = run.job.opts.mask
     if mask is not None and mask != AUTO:
-        try:
+        with as_usage("--mask", ValueError):
             run.mask = load_mask(mask)
-        except ValueError as exc:
-            raise Usage(str(exc), "--mask") from None
 
 
 def _failed_write(run: BatchRun, exc: OSError) -> ExitStatus:
     """A full disk, /dev/full, an I/O error: the table is not written."""
-    output = run.output
-    where = output if output is not None else "stdout"
-    if exc.filename is not None and exc.filename != output:
+    if exc.filename is not None and exc.filename != run.output:
         what = f"cannot write {exc.filename}"  # the sidecar, journal, a page or plot
     else:
-        what = f"cannot write the table to {where}"
+        what = f"cannot write the table to {'stdout' if run.output is None else run.output}"
     run.ui.say(f"error: {what}: {exc.strerror or exc}")
     return ExitStatus.INPUT_ERROR
 
@@ -230,13 +208,11 @@ def _execute(run: BatchRun, jobs: int, dask: str | None) -> tuple[str | None, st
 
     with contextlib.ExitStack() as stack:
         if run.resume:  # checked before any worker starts: a bad FILE is a quick usage error
-            try:
+            with as_usage("--output", OutputError):
                 log = open_resume(
                     run.output, run.fmt, run.names, meta=run.meta(), protect=run.protect
                 )
                 run.log = stack.enter_context(log)
-            except OutputError as exc:
-                raise Usage(str(exc), "--output") from None
             run.log.order = list(run.inputs)
             run.skip_done()
         try:
@@ -310,7 +286,6 @@ def run_batch(
 
 
 def run_command(
-    command: str,
     job: Any,
     ui: UI,
     paths: list[str] | None,
@@ -321,11 +296,7 @@ def run_command(
     **batch: Any,
 ) -> typer.Exit:
     """A batch command (``score``, ``dvars``) from its options: gather the inputs, run
-    ``job`` over them (``batch``: :func:`run_batch`'s keywords); the exit to raise, a usage
-    error said on stderr."""
-    try:
-        found = gather_inputs(paths or [], files_from, include, exclude, job.scanned, follow)
-        code = run_batch(found, job, ui, files_from=files_from, **batch)
-    except Usage as exc:
-        return usage_exit(command, exc.message, exc.param)
+    ``job`` over them (``batch``: :func:`run_batch`'s keywords); the exit to raise."""
+    found = gather_inputs(paths or [], files_from, include, exclude, job.scanned, follow)
+    code = run_batch(found, job, ui, files_from=files_from, **batch)
     return typer.Exit(int(code))

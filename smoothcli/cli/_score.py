@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import typer
-
 from .._nan import NanPolicy
 from ..sources._registry import SUFFIXES
 from . import _options as o
 from ._run import run_command
 from ._ui import UI
-from ._usage import usage_exit
-
-
-def _usage(message: str, param: str | None = None) -> typer.Exit:
-    return usage_exit("score", message, param)
+from ._usage import Usage, as_usage, command
 
 
 def _parse_axis(text: str) -> int | str:
@@ -22,7 +16,7 @@ def _parse_axis(text: str) -> int | str:
     try:
         return int(text)
     except ValueError:
-        raise _usage(f"{text!r} is neither an integer nor 'time'", "--axis") from None
+        raise Usage(f"{text!r} is neither an integer nor 'time'", "--axis") from None
 
 
 HELP = """Score files and write one row per score: path, index, score, status, ...
@@ -46,6 +40,7 @@ closed; 143 terminated.
 """.replace("SUFFIXES", ", ".join(SUFFIXES))  # the registry's, which loads no NumPy
 
 
+@command
 def score(
     paths: o.Paths = None,
     files_from: o.FilesFrom = None,
@@ -84,24 +79,20 @@ def score(
     from ..scalarise import parse_scalarisation
 
     axis_value = _parse_axis(axis)
-    try:
+    with as_usage("--scalarise", ValueError):
         spec = parse_scalarisation(scalarise)
-    except ValueError as exc:
-        raise _usage(str(exc), "--scalarise") from None
     from ..batch import ScoreJob, ScoreOptions
 
-    try:
+    with as_usage(None, ValueError):  # thresholds, --nu and --pad-value that make no sense
         opts = ScoreOptions(
             axis=axis_value, n=n, pad_value=pad_value, scalarise=spec, nu=nu, name=name,
             mask=mask, nan=nan, stdin_format=stdin_format.value if stdin_format else None,
             fail_above=fail_above, fail_below=fail_below, summary=summary,
             dummy_scans=dummy_scans, confounds=confounds, external_data=external_data,
         )  # fmt: skip
-    except ValueError as exc:  # thresholds, --nu and --pad-value that make no sense
-        raise _usage(str(exc)) from None
     ui = UI(quiet=quiet, silent=silent, verbose=verbose, debug=debug)
     raise run_command(
-        "score", ScoreJob(opts), ui, paths, files_from, include, exclude, follow,
+        ScoreJob(opts), ui, paths, files_from, include, exclude, follow,
         fmt=fmt.value, output=output, columns=columns, jobs=jobs, dask=dask, resume=resume,
         report=report, plot=plot,
     )  # fmt: skip

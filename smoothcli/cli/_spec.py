@@ -12,8 +12,7 @@ from ._ui import say
 
 def spec(
     text: Annotated[
-        str,
-        typer.Argument(metavar="SPEC", help="A spec, e.g. 'mean(vnorm(p=2, axis=0))'."),
+        str, typer.Argument(metavar="SPEC", help="A spec, e.g. 'mean(vnorm(p=2, axis=0))'.")
     ],
 ) -> None:
     """Check a scalarisation spec and print its canonical form.

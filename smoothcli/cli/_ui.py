@@ -32,14 +32,7 @@ def say(message: str) -> None:
 
 
 class UI:
-    def __init__(
-        self,
-        *,
-        quiet: bool = False,
-        silent: bool = False,
-        verbose: bool = False,
-        debug: bool = False,
-    ) -> None:
+    def __init__(self, *, quiet: bool, silent: bool, verbose: bool, debug: bool) -> None:
         self.quiet = quiet or silent
         self.silent = silent
         self.verbose = verbose and not self.quiet
@@ -75,11 +68,8 @@ class UI:
         and, for a file bigger than :data:`BIG_FILE`, its own bar by bytes read. It is gone
         when the block ends, before anything else is printed."""
         sizes = {path: _size(path) for path in inputs}
-        big = any(size > BIG_FILE for size in sizes.values())
-        if self.quiet or not (len(inputs) > 1 or big) or not self.err.isatty():
-            yield Progress()
-            return
-        if os.environ.get("CI"):
+        worth = len(inputs) > 1 or any(size > BIG_FILE for size in sizes.values())
+        if self.quiet or not worth or not self.err.isatty() or os.environ.get("CI"):
             yield Progress()
             return
         from rich.console import Console

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import os
 import sys
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import typer
 
 from ..status import ExitStatus
 from ._ui import say
 
-__all__ = ["Usage", "usage_exit"]
+__all__ = ["Usage", "as_usage", "command", "make_folder", "usage_exit"]
 
 
 def usage_exit(command: str, message: str, param: str | None = None) -> typer.Exit:
@@ -25,3 +30,34 @@ class Usage(Exception):
     def __init__(self, message: str, param: str | None = None) -> None:
         super().__init__(message)
         self.message, self.param = message, param
+
+
+@contextlib.contextmanager
+def as_usage(param: str | None, *errors: type[Exception]) -> Iterator[None]:
+    """Within the block, ``errors`` are usage errors of ``param``, saying what they say."""
+    try:
+        yield
+    except errors as exc:
+        raise Usage(str(exc), param) from None
+
+
+def make_folder(path: str, param: str) -> None:
+    """Make the folder ``path`` (and those above it) if it is missing; a usage error of
+    ``param`` if it cannot be made."""
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as exc:
+        raise Usage(f"cannot make the folder {path}: {exc.strerror}", param) from None
+
+
+def command(func: Callable[..., Any]) -> Callable[..., Any]:
+    """A command (named as ``func``) whose :class:`Usage` errors exit as :func:`usage_exit`."""
+
+    @functools.wraps(func)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except Usage as exc:
+            raise usage_exit(func.__name__, exc.message, exc.param) from None
+
+    return run
