@@ -117,9 +117,7 @@ def dummy_option(value: int | str) -> int | str:
     try:
         count = int(value)
     except (TypeError, ValueError):
-        raise ValueError(
-            f"--dummy-scans takes a number of frames or 'auto', not {value!r}"
-        ) from None
+        count = -1
     if count < 0 or (isinstance(value, float) and value != count):
         raise ValueError(f"--dummy-scans takes a number of frames or 'auto', not {value!r}")
     return count
