@@ -20,18 +20,6 @@ from .._text import error_line
 from ..discover import STDIN, Unlisted, entities
 from ._options import Result, RunQC
 
-__all__ = [
-    "AUTO",
-    "IMAGES",
-    "Context",
-    "Job",
-    "Task",
-    "load_mask",
-    "make_task",
-    "make_tasks",
-    "run_task",
-]
-
 #: masks kept loaded per process (a mask of a 2 mm MNI grid is about 1 MB)
 MASK_CACHE_SIZE = 32
 

@@ -15,8 +15,6 @@ from ..qc import AUTO, Rules
 from ..scalarise import ScalarisationMap, parse_scalarisation
 from ..status import run_failed
 
-__all__ = ["DvarsOptions", "Result", "RunQC", "ScoreOptions", "Thresholds", "run_failed"]
-
 
 class Thresholds:
     """``fail_above``/``fail_below`` on a per-element value (a mixin of the options)."""

@@ -15,8 +15,6 @@ from ._executors import IDLE, ProcessWorkers, Workers, mark_running
 from ._job import Job, Task, lost_result, run_task
 from ._options import Result
 
-__all__ = ["DIED", "ordered"]
-
 DIED = "the worker scoring this input died (killed or out of memory)"
 
 

@@ -17,6 +17,7 @@ FILE as an uninterrupted run would have written it up to that input.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 from collections.abc import Iterable, Mapping
@@ -38,10 +39,11 @@ from ._journal import (
     _stamp,
     journal_path,
 )
-from ._render import Render
 from ._sidecar import _plain, write_sidecar
 from ._target import Target, _shown, check_target
+from ._values import ESCAPE_ERRORS
 from ._write import naming
+from ._writers import make_writer
 
 RESUMABLE = ("tsv", "csv", "jsonl")
 
@@ -54,6 +56,51 @@ def is_journal(head: bytes) -> bool:
 def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
     """Write all of ``data`` at ``offset`` (tests replace this with a slow, piecewise one)."""
     pwrite_all(fd, data, offset)
+
+
+class Render:
+    """Rows to bytes through the format's own writer, so the text is a normal run's."""
+
+    def __init__(self, fmt: str, columns: list[str]):
+        self.fmt = fmt
+        self._buffer = io.StringIO(newline="")
+        self._writer = make_writer(fmt, self._buffer, columns)
+        self.header = self._take()
+        self._path_at = columns.index("path") if "path" in columns else None
+
+    def _take(self) -> bytes:
+        text = self._buffer.getvalue()
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        return text.encode("utf-8", ESCAPE_ERRORS)
+
+    def rows(self, rows: list[dict[str, Any]]) -> bytes:
+        self._writer.add(rows)
+        return self._take()
+
+    def _paths(self, data: bytes) -> list[Any]:
+        """The ``path`` cell of each row in ``data`` (rows as this writer writes them)."""
+        import csv
+
+        text = data.decode("utf-8", ESCAPE_ERRORS)
+        if self.fmt == "jsonl":
+            return [json.loads(line).get("path") for line in text.splitlines() if line]
+        sep = "\t" if self.fmt == "tsv" else ","
+        quoting = csv.QUOTE_NONE if self.fmt == "tsv" else csv.QUOTE_MINIMAL
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, quoting=quoting)
+        return [row[self._path_at] for row in reader if len(row) > (self._path_at or 0)]
+
+    def names(self, data: bytes, path: str) -> bool:
+        """Whether every row in ``data`` is a row of the input ``path`` (true where the
+        table has no path column: the digest alone vouches for the rows then)."""
+        if self._path_at is None:
+            return True
+        try:
+            cells = self._paths(data)
+            (own,) = self._paths(self.rows([{"path": path}]))
+        except (ValueError, AttributeError, IndexError, RecursionError):
+            return False
+        return bool(cells) and all(cell == own for cell in cells)
 
 
 class Resume:

@@ -24,8 +24,6 @@ from typing import IO
 from .._os import BINARY, CLOEXEC, NOCTTY, open_folder
 from ._values import ESCAPE_ERRORS
 
-__all__ = ["Target"]
-
 
 @dataclass(frozen=True)
 class Target:
