@@ -128,17 +128,10 @@ def check_target(
             raise _fail(path, "the command also reads it")
         return Target(path, regular=False, real=path)
     real = os.path.realpath(path)
-    folder = os.path.dirname(real) or "."
-    mode = None
-    if st is not None:
-        if _is_protected(st, protect):
-            raise _fail(path, "the command also reads it; it would be overwritten")
-        if not os.access(real, os.W_OK):
-            raise _fail(path, "permission denied")
-        mode = stat.S_IMODE(st.st_mode)
-    else:
-        _check_new_name(path, real)
-    _check_folder(path, folder)
+    mode = _mode(path, real, st, protect)
+    if st is not None and not os.access(real, os.W_OK):
+        raise _fail(path, "permission denied")
+    _check_folder(path, os.path.dirname(real) or ".")
     side = _sidecar_target(sidecar_path(path), protect) if sidecar else None
     return Target(path, regular=True, real=real, mode=mode, sidecar=side)
 
@@ -189,25 +182,31 @@ def _derived_target(path: str, protect: list[str], ours: Callable[[bytes], bool]
         raise _fail(path, _reason(exc)) from None
     folder, name = os.path.split(os.path.abspath(path))
     real = os.path.join(os.path.realpath(folder), name)
-    mode = None
-    if st is None:
-        _check_new_name(path, real)
-    elif stat.S_ISLNK(st.st_mode):
-        raise _fail(path, "it is a symbolic link, and smoothcli writes nothing through one")
-    elif not stat.S_ISREG(st.st_mode):
-        raise _fail(path, "it exists and is not a regular file")
-    else:
+    if st is not None:
+        if stat.S_ISLNK(st.st_mode):
+            raise _fail(path, "it is a symbolic link, and smoothcli writes nothing through one")
+        if not stat.S_ISREG(st.st_mode):
+            raise _fail(path, "it exists and is not a regular file")
         if ours is not None and not ours(_head(path)):
             raise _fail(
                 path,
                 "a file of that name exists and smoothcli did not write it; it is left as it "
                 "is (move it away, or choose another name)",
             )
-        if _is_protected(st, protect):
-            raise _fail(path, "the command also reads it; it would be overwritten")
-        mode = stat.S_IMODE(st.st_mode)
+    mode = _mode(path, real, st, protect)
     _check_folder(path, folder)
     return Target(path, regular=True, real=real, mode=mode)
+
+
+def _mode(path: str, real: str, st: os.stat_result | None, protect: list[str]) -> int | None:
+    """The permission bits an existing file keeps (a file the command reads is refused);
+    None for a new name (which must fit the file system)."""
+    if st is None:
+        _check_new_name(path, real)
+        return None
+    if _is_protected(st, protect):
+        raise _fail(path, "the command also reads it; it would be overwritten")
+    return stat.S_IMODE(st.st_mode)
 
 
 def _head(path: str) -> bytes:
