@@ -12,8 +12,6 @@ from typing import Any
 from ..runtime import cpu_count
 from ._executors import Workers
 
-__all__ = ["DASK_INSTALL", "client_executor", "dask_executor", "require_dask"]
-
 DASK_INSTALL = 'pip install "smoothcli[dask]"'
 
 

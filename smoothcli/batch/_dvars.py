@@ -15,8 +15,6 @@ from ._job import IMAGES, Context, Job, Task, task_confounds
 from ._options import DvarsOptions, RunQC
 from ._summary import summary_stats
 
-__all__ = ["DvarsJob", "run_summary"]
-
 TABLE_COLUMNS = "path,frame,dvars,std_dvars,vx_std_dvars,fd,status,check,verdict,error"
 SUMMARY_TABLE_COLUMNS = (
     "path,dvars_nstd,dvars_std,dvars_vstd,dvars_std_max,dvars_std_max_frame,fd_mean,dummy,"

@@ -17,8 +17,6 @@ from typing import Any
 
 from ..runtime import configure, cpu_count
 
-__all__ = ["ProcessWorkers", "Workers", "inline_executor", "process_executor"]
-
 #: a task number meaning "this worker runs no task now"
 IDLE = -1
 

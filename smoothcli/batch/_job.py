@@ -20,18 +20,6 @@ from .._text import error_line
 from ..discover import STDIN, Unlisted, entities
 from ._options import Result, RunQC
 
-__all__ = [
-    "AUTO",
-    "IMAGES",
-    "Context",
-    "Job",
-    "Task",
-    "load_mask",
-    "make_task",
-    "make_tasks",
-    "run_task",
-]
-
 #: masks kept loaded per process (a mask of a 2 mm MNI grid is about 1 MB)
 MASK_CACHE_SIZE = 32
 
@@ -61,13 +49,6 @@ class Task:
     def stdin(self) -> bool:
         return self.path == STDIN and self.problem is None
 
-    def _replace_problem(self, problem: str) -> Task:
-        return dataclasses.replace(self, problem=problem)
-
-
-def _absolute(path: str | None, absolute: bool) -> str | None:
-    return os.path.abspath(path) if absolute and path is not None else path
-
 
 def make_task(
     path: str, mask: str | None = None, *, absolute: bool = False, confounds: str | None = None
@@ -76,18 +57,12 @@ def make_task(
     file paths (and the mask's and the confounds' paths) for workers that may run elsewhere."""
     shown = str(path)
     problem = path.reason if isinstance(path, Unlisted) else None
-    where = shown
-    if absolute and shown != STDIN:
-        where = os.path.abspath(shown)
-    return Task(
-        where,
-        shown,
-        _absolute(mask, absolute),
-        problem,
-        mask,
-        _absolute(confounds, absolute),
-        confounds,
-    )
+
+    def where(name: str | None) -> str | None:
+        return os.path.abspath(name) if absolute and name is not None else name
+
+    opened = os.path.abspath(shown) if absolute and shown != STDIN else shown
+    return Task(opened, shown, where(mask), problem, mask, where(confounds), confounds)
 
 
 #: the formats whose files are images of a run (a mask or confounds table can go with them)
@@ -125,7 +100,7 @@ def make_tasks(
             if confounds == AUTO:
                 theirs = tables.pair(str(path))
         except ValueError as exc:
-            yield make_task(path, absolute=absolute)._replace_problem(str(exc))
+            yield dataclasses.replace(make_task(path, absolute=absolute), problem=str(exc))
             continue
         yield make_task(path, mine, absolute=absolute, confounds=theirs)
 
@@ -155,12 +130,10 @@ def cached_mask(path: str) -> Any:
         key = _identity(path)
     except OSError as exc:
         raise ValueError(f"cannot use mask {path}: {error_line(exc)}") from None
-    if key in _masks:
-        _masks.move_to_end(key)
-        return _masks[key]
-    mask = load_mask(path)
-    remember_mask(path, mask, key=key)
-    return mask
+    if key not in _masks:
+        remember_mask(path, load_mask(path), key=key)
+    _masks.move_to_end(key)
+    return _masks[key]
 
 
 def remember_mask(path: str, mask: Any, *, key: tuple | None = None) -> None:
@@ -300,8 +273,7 @@ class Job:
                         rows.append({**head, **member, **_error_row(item.problem, task)})
                         continue
                     self.check_mask(item, task)
-                    for row in self.rows(item, ctx):
-                        rows.append({**head, **member, **row})
+                    rows.extend({**head, **member, **row} for row in self.rows(item, ctx))
             except Exception as exc:  # one bad input must not stop the batch; MemoryError too
                 error, rows = exc, [{**head, **_error_row(exc, task)}]
             finally:  # a read begun and not taken (an error before the engine) stops
@@ -325,12 +297,9 @@ def run_task(job: Job, task: Task, *, stdin: BinaryIO | None = None) -> Result:
         return Result(task.shown, [row], exc, [], text)
 
 
-def lost_result(job: Any, task: Task, message: str, exc: BaseException | None = None) -> Result:
+def lost_result(job: Job, task: Task, message: str, exc: BaseException | None = None) -> Result:
     """The error row of an input whose worker was lost (killed, out of memory)."""
     error = RuntimeError(message)
-    if exc is not None:
-        error.__cause__ = exc
-    head = getattr(job, "head", None)
-    row = head(task) if head is not None else {"path": task.shown, **entities(task.shown)}
-    row.update(score=None, status="error", error=message)
+    error.__cause__ = exc
+    row = {**job.head(task), "score": None, "status": "error", "error": message}
     return Result(task.shown, [row], error, [], None)

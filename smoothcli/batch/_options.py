@@ -15,8 +15,6 @@ from ..qc import AUTO, Rules
 from ..scalarise import ScalarisationMap, parse_scalarisation
 from ..status import run_failed
 
-__all__ = ["DvarsOptions", "Result", "RunQC", "ScoreOptions", "Thresholds", "run_failed"]
-
 
 class Thresholds:
     """``fail_above``/``fail_below`` on a per-element value (a mixin of the options)."""
@@ -117,9 +115,7 @@ def dummy_option(value: int | str) -> int | str:
     try:
         count = int(value)
     except (TypeError, ValueError):
-        raise ValueError(
-            f"--dummy-scans takes a number of frames or 'auto', not {value!r}"
-        ) from None
+        count = -1
     if count < 0 or (isinstance(value, float) and value != count):
         raise ValueError(f"--dummy-scans takes a number of frames or 'auto', not {value!r}")
     return count

@@ -10,12 +10,10 @@ from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from ..runtime import configure
+from ..runtime import configure, cpu_count
 from ._executors import IDLE, ProcessWorkers, Workers, mark_running
 from ._job import Job, Task, lost_result, run_task
 from ._options import Result
-
-__all__ = ["DIED", "ordered"]
 
 DIED = "the worker scoring this input died (killed or out of memory)"
 
@@ -60,7 +58,8 @@ def ordered(
     interruption (or closing this generator early) cancels what is pending, kills the
     worker processes and propagates.
     """
-    workers = executor if isinstance(executor, Workers) else Workers(executor, _count(executor))
+    # an executor given by a caller is taken to run one task per core at once
+    workers = executor if isinstance(executor, Workers) else Workers(executor, cpu_count())
     if window is None:
         window = 1 if workers.inline else 2 * workers.count
     window = max(int(window), 1)
@@ -74,11 +73,8 @@ def ordered(
     numbered = enumerate(tasks)
     try:
         while True:
-            while len(queue) < window:
-                nxt = next(numbered, None)
-                if nxt is None:
-                    break
-                queue.append(_Slot(nxt[0], nxt[1], submit(*nxt)))
+            while len(queue) < window and (nxt := next(numbered, None)) is not None:
+                queue.append(_Slot(*nxt, submit(*nxt)))
             if not queue:
                 return
             head = queue[0]
@@ -98,13 +94,6 @@ def ordered(
             slot.future.cancel()
         workers.kill()
         raise
-
-
-def _count(executor: Executor) -> int:
-    """How many tasks an executor given by a caller runs at once: taken as one per core."""
-    from ..runtime import cpu_count
-
-    return cpu_count()
 
 
 def _pool_broke(exc: BaseException | None) -> bool:

@@ -16,8 +16,6 @@ from ._job import Context, Job, Task, task_confounds
 from ._options import ScoreOptions
 from ._summary import summary_stats
 
-__all__ = ["ScoreJob"]
-
 #: a terminal table's columns, for a person (every column is in the machine formats)
 TABLE_COLUMNS = "path,array,index,frame,score,status,check,shape,dtype,error"
 SUMMARY_TABLE_COLUMNS = "path,array,mean,median,max,argmax,frame,min,n_fail,status,check,error"
@@ -121,22 +119,15 @@ def _score_loaded(item: Any, opts: ScoreOptions, scal: ScalarisationMap, ctx: Co
         "dummy": dummy if opts.dummy_scans != 0 else None,
         "status": "ok",
     }
-    if value.ndim == 0:
-        score = value[()]
-        if opts.summary:
-            return [{**base, **_summary(value.reshape(1), [None], None, opts)}]
-        return [{**base, "index": None, "score": score, "check": opts.check(score)}]
-    labels = list(_labels(item, value, scal, axis))
+    labels = list(_labels(item, value, scal, axis)) if value.ndim else [None]  # a single score
     frames = _frames(item, value, scal, opts, axis, dummy)
     if opts.summary:
         return [{**base, **_summary(value, labels, frames, opts)}]
-    rows = []
-    for i, (idx, label) in enumerate(zip(np.ndindex(value.shape), labels, strict=True)):
-        frame = frames[i] if frames is not None else None
-        score = value[idx]
-        rows.append({**base, "index": label, "frame": frame, "score": score})
-        rows[-1]["check"] = opts.check(score)
-    return rows
+    scores = [value[idx] for idx in np.ndindex(value.shape)]
+    return [
+        {**base, "index": label, "frame": frame, "score": score, "check": opts.check(score)}
+        for score, label, frame in zip(scores, labels, frames or [None] * len(scores), strict=True)
+    ]
 
 
 def _summary(value: np.ndarray, labels: list, frames: list | None, opts: ScoreOptions) -> dict:

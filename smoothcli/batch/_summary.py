@@ -7,8 +7,6 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["summary_stats"]
-
 
 def summary_stats(values: Any) -> dict[str, Any]:
     """``mean`` and ``median`` of ``values`` (computed in float64, given in the values'

@@ -109,14 +109,19 @@ COLUMNS: tuple[Column, ...] = (
         "score drops them before differencing, dvars keeps their values and skips them.",
         "integer",
     ),
-    _entity("sub", "subject"),
-    _entity("ses", "session"),
-    _entity("task", "task"),
-    _entity("acq", "acquisition"),
-    _entity("run", "run"),
-    _entity("echo", "echo"),
-    _entity("space", "space"),
-    _entity("desc", "description"),
+    *(
+        _entity(key, long)
+        for key, long in (
+            ("sub", "subject"),
+            ("ses", "session"),
+            ("task", "task"),
+            ("acq", "acquisition"),
+            ("run", "run"),
+            ("echo", "echo"),
+            ("space", "space"),
+            ("desc", "description"),
+        )
+    ),
 )
 
 _STATS = (
@@ -245,67 +250,39 @@ BY_NAME: dict[str, Column] = {
 
 
 def _names(*names: str) -> tuple[str, ...]:
-    assert all(n in BY_NAME for n in names), names
-    return names
+    """Column names, given singly or as space-separated words."""
+    found = tuple(word for name in names for word in name.split())
+    assert all(n in BY_NAME for n in found), found
+    return found
 
 
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
-_TAIL = ("status", "check", "error")
-_ENTITIES = tuple(c.name for c in COLUMNS if c.kind == "entity")
+_STATS_NAMES = " ".join(c.name for c in _STATS)
+_DVARS_INFO_NAMES = " ".join(c.name for c in _DVARS_INFO)
+_TAIL = "status check error"
+_ENTITIES = " ".join(c.name for c in COLUMNS if c.kind == "entity")
 #: the tables each command writes: their columns, in order
 SCORE_COLUMNS = COLUMN_NAMES
 SUMMARY_COLUMNS = _names(
-    "path",
-    *(c.name for c in _STATS),
-    "frame",
-    "dummy",
-    *_TAIL,
-    "name",
-    "array",
-    "mask",
-    "shape",
-    "axis",
-    "dtype",
-    *_ENTITIES,
+    "path", _STATS_NAMES, "frame dummy", _TAIL, "name array mask shape axis dtype", _ENTITIES
 )
 DVARS_COLUMNS = _names(
-    "path",
-    "frame",
-    *(c.name for c in _DVARS),
-    "fd",
-    *_TAIL,
-    "verdict",
-    "reason",
-    "array",
-    "mask",
-    "confounds",
-    "dummy",
-    "threshold",
-    *(c.name for c in _DVARS_INFO),
-    "tr",
-    "shape",
-    "dtype",
-    *_ENTITIES,
+    "path frame dvars std_dvars vx_std_dvars fd",
+    _TAIL,
+    "verdict reason array mask confounds dummy threshold",
+    _DVARS_INFO_NAMES,
+    "tr shape dtype",
+    _ENTITIES,
 )
 DVARS_SUMMARY_COLUMNS = _names(
     "path",
-    *(c.name for c in _DVARS_SUMMARY),
-    "fd_mean",
-    "fd_max",
-    "dummy",
-    "n_fail",
-    "fail_fraction",
-    *_TAIL,
-    "reason",
-    "array",
-    "mask",
-    "confounds",
-    "threshold",
-    *(c.name for c in _DVARS_INFO),
-    "tr",
-    "shape",
-    "dtype",
-    *_ENTITIES,
+    " ".join(c.name for c in _DVARS_SUMMARY),
+    "fd_mean fd_max dummy n_fail fail_fraction",
+    _TAIL,
+    "reason array mask confounds threshold",
+    _DVARS_INFO_NAMES,
+    "tr shape dtype",
+    _ENTITIES,
 )
 
 

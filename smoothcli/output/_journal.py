@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,13 +48,13 @@ def _key(path: str, abspath: str | None = None) -> _Key:
     return abspath if abspath is not None else os.path.abspath(path)
 
 
-def _stamp(path: str) -> list[int] | None:
-    """What proves a file unchanged: [device, inode, size, mtime_ns, ctime_ns]; None for
-    stdin and a path that cannot be stat'ed."""
+def _stamp(path: str, st: os.stat_result | None = None) -> list[int] | None:
+    """What proves a file unchanged: [device, inode, size, mtime_ns, ctime_ns] of ``st``, or
+    of the file now; None for stdin and a path that cannot be stat'ed."""
     if path == "-":
         return None
     try:
-        st = os.stat(path)
+        st = st if st is not None else os.stat(path)
     except (OSError, ValueError):
         return None
     return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
@@ -86,22 +87,23 @@ class _Entry:
 
     def valid(self) -> bool:
         """Whether every field has the type and range a journal line of smoothcli has."""
-        text = isinstance(self.path, str) and isinstance(self.abspath, str)
-        ints = all(_is_int(v) for v in (self.start, self.end, self.errors, self.fails))
-        if not (text and ints and _is_stamp(self.stamp) and isinstance(self.deps, list)):
-            return False
-        if not (0 <= self.start <= self.end and self.errors >= 0 and self.fails >= 0):
-            return False
-        if not (isinstance(self.digest, str) and len(self.digest) == 32):
-            return False
-        if any(c not in "0123456789abcdef" for c in self.digest):
-            return False
-        for dep in self.deps:
-            if not (isinstance(dep, list) and len(dep) == 2 and isinstance(dep[0], str)):
-                return False
-            if not _is_stamp(dep[1]):
-                return False
-        return self.path == "-" or os.path.isabs(self.abspath)
+        counts = (self.start, self.end, self.errors, self.fails)
+        return (
+            isinstance(self.path, str)
+            and isinstance(self.abspath, str)
+            and all(_is_int(v) and v >= 0 for v in counts)
+            and self.start <= self.end
+            and _is_stamp(self.stamp)
+            and isinstance(self.digest, str)
+            and re.fullmatch("[0-9a-f]{32}", self.digest) is not None
+            and isinstance(self.deps, list)
+            and all(
+                isinstance(dep, list) and len(dep) == 2 and isinstance(dep[0], str)
+                for dep in self.deps
+            )
+            and all(_is_stamp(dep[1]) for dep in self.deps)
+            and (self.path == "-" or os.path.isabs(self.abspath))
+        )
 
     @property
     def key(self) -> _Key:
@@ -126,8 +128,7 @@ def _journal_entries(body: bytes) -> Iterable[_Entry]:
     del torn  # a last line without its newline was being written when the run was killed
     for line in lines:
         try:
-            fields = json.loads(line)
-            entry = _Entry(**fields)
+            entry = _Entry(**json.loads(line))
         except (ValueError, TypeError, RecursionError):  # not JSON, not an object of these
             return
         if not entry.valid():
@@ -135,8 +136,9 @@ def _journal_entries(body: bytes) -> Iterable[_Entry]:
         yield entry
 
 
-def _read_head(journal: str, shown: str) -> dict[str, Any] | None:
-    """The journal's first line, or None when there is no journal."""
+def _read_journal(journal: str, shown: str) -> tuple[dict[str, Any], bytes] | None:
+    """The journal's first line (checked: a journal of this version) and the lines after
+    it; None when there is no journal. Read without following a link."""
     try:
         fd = os.open(journal, os.O_RDONLY | CLOEXEC | BINARY | NOFOLLOW)
     except FileNotFoundError:
@@ -146,9 +148,9 @@ def _read_head(journal: str, shown: str) -> dict[str, Any] | None:
             f"cannot read the resume journal {_shown(journal)}: {exc.strerror}"
         ) from None
     with open(fd, "rb") as stream:
-        first = stream.readline(1 << 20)
+        data = stream.read()
     try:
-        head = json.loads(first)
+        head = json.loads(data[: 1 << 20].partition(b"\n")[0])  # at most 1 MiB of it
     except ValueError:
         head = None
     if not isinstance(head, dict) or head.get(MAGIC) != VERSION:
@@ -156,4 +158,4 @@ def _read_head(journal: str, shown: str) -> dict[str, Any] | None:
             f"the resume journal of {shown} ({_shown(journal)}) is damaged; "
             "remove both or drop --resume"
         )
-    return head
+    return head, data.partition(b"\n")[2]

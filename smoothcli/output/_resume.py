@@ -17,6 +17,7 @@ FILE as an uninterrupted run would have written it up to that input.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 from collections.abc import Iterable, Mapping
@@ -34,12 +35,15 @@ from ._journal import (
     _journal_entries,
     _Key,
     _key,
-    _read_head,
+    _read_journal,
     _stamp,
     journal_path,
 )
-from ._render import Render
+from ._sidecar import _plain, write_sidecar
 from ._target import Target, _shown, check_target
+from ._values import ESCAPE_ERRORS
+from ._write import naming
+from ._writers import make_writer
 
 RESUMABLE = ("tsv", "csv", "jsonl")
 
@@ -49,38 +53,54 @@ def is_journal(head: bytes) -> bool:
     return head.startswith(b'{"' + MAGIC.encode() + b'"')
 
 
-def _read_private(path: str) -> bytes:
-    """A file smoothcli derived the name of (the journal), read without following a link."""
-    fd = os.open(path, os.O_RDONLY | CLOEXEC | BINARY | NOFOLLOW)
-    with open(fd, "rb") as stream:
-        return stream.read()
-
-
 def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
     """Write all of ``data`` at ``offset`` (tests replace this with a slow, piecewise one)."""
     pwrite_all(fd, data, offset)
 
 
-def _normal(value: Any) -> Any:
-    """``value`` as the JSON the sidecar and journal hold, so a read-back compares equal."""
-    from ._sidecar import _plain
+class Render:
+    """Rows to bytes through the format's own writer, so the text is a normal run's."""
 
-    return json.loads(json.dumps(_plain(value), allow_nan=False))
+    def __init__(self, fmt: str, columns: list[str]):
+        self.fmt = fmt
+        self._buffer = io.StringIO(newline="")
+        self._writer = make_writer(fmt, self._buffer, columns)
+        self.header = self._take()
+        self._path_at = columns.index("path") if "path" in columns else None
 
+    def _take(self) -> bytes:
+        text = self._buffer.getvalue()
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        return text.encode("utf-8", ESCAPE_ERRORS)
 
-def _differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
-    parts = []
-    for key in sorted(set(old) | set(new), key=str):
-        if old.get(key) != new.get(key):
-            before, now = json.dumps(old.get(key)), json.dumps(new.get(key))
-            parts.append(f"{key} ({before} then, {now} now)")
-    return ", ".join(parts)
+    def rows(self, rows: list[dict[str, Any]]) -> bytes:
+        self._writer.add(rows)
+        return self._take()
 
+    def _paths(self, data: bytes) -> list[Any]:
+        """The ``path`` cell of each row in ``data`` (rows as this writer writes them)."""
+        import csv
 
-def _write_atomic(target: Target, data: bytes) -> None:
-    with target.open() as stream:
-        stream.flush()
-        stream.buffer.write(data)  # type: ignore[attr-defined]
+        text = data.decode("utf-8", ESCAPE_ERRORS)
+        if self.fmt == "jsonl":
+            return [json.loads(line).get("path") for line in text.splitlines() if line]
+        sep = "\t" if self.fmt == "tsv" else ","
+        quoting = csv.QUOTE_NONE if self.fmt == "tsv" else csv.QUOTE_MINIMAL
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, quoting=quoting)
+        return [row[self._path_at] for row in reader if len(row) > (self._path_at or 0)]
+
+    def names(self, data: bytes, path: str) -> bool:
+        """Whether every row in ``data`` is a row of the input ``path`` (true where the
+        table has no path column: the digest alone vouches for the rows then)."""
+        if self._path_at is None:
+            return True
+        try:
+            cells = self._paths(data)
+            (own,) = self._paths(self.rows([{"path": path}]))
+        except (ValueError, AttributeError, IndexError, RecursionError):
+            return False
+        return bool(cells) and all(cell == own for cell in cells)
 
 
 class Resume:
@@ -102,29 +122,24 @@ class Resume:
     # -- opening ----------------------------------------------------------------------------
 
     def _create(self) -> None:
-        _write_atomic(self._journal, self._head)
-        _write_atomic(self._target, self._render.header)
-        self._open_fds()
+        self._journal.write_bytes(self._head)  # first: a FILE never exists without its journal
+        self._target.write_bytes(self._render.header)
+        self._open()
 
-    def _recover(self) -> None:
-        shown = _shown(self.path)
-        try:
-            journal = _read_private(self._journal.real)
-        except FileNotFoundError:
-            raise OutputError(
-                f"{shown} exists but was not written with --resume; remove it or drop --resume"
-            ) from None
+    def _recover(self, journal: bytes) -> None:
+        """Keep the rows of the inputs in ``journal`` (its lines after the first) that FILE
+        still holds, in order, and that prove unchanged; cut off or remove the others."""
         with open(self._target.real, "rb") as stream:
             data = stream.read()
         header = self._render.header
         if not data.startswith(header):
             first = data.split(b"\n", 1)[0].decode("utf-8", "replace")
             raise OutputError(
-                f"{shown} has another header than this run's columns: {_shown(first)!r}; "
-                "remove it or drop --resume"
+                f"{_shown(self.path)} has another header than this run's columns: "
+                f"{_shown(first)!r}; remove it or drop --resume"
             )
         position, kept = len(header), []
-        for entry in _journal_entries(journal.partition(b"\n")[2]):
+        for entry in _journal_entries(journal):
             length = entry.end - entry.start
             chunk = data[position : position + length]
             if len(chunk) != length or _digest(chunk) != entry.digest:
@@ -136,26 +151,36 @@ class Resume:
         last: dict[_Key, int] = {e.key: i for i, e in enumerate(kept)}
         fresh = [e for i, e in enumerate(kept) if last[e.key] == i and e.current()]
         if len(fresh) < len(kept):  # remove rows: rewrite FILE, then the journal
-            pieces, position, moved = [header], len(header), []
-            for entry in fresh:
-                pieces.append(data[entry.start : entry.end])
-                moved.append(replace(entry, start=position, end=position + entry.end - entry.start))
-                position = moved[-1].end
-            _write_atomic(self._target, b"".join(pieces))
-            fresh = moved
-        elif len(data) > position:  # a killed input's rows, a torn row: cut them off
-            fd = os.open(self._target.real, os.O_WRONLY | CLOEXEC | BINARY)
-            try:
-                os.ftruncate(fd, position)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        _write_atomic(self._journal, self._head + b"".join(e.line() for e in fresh))
-        self._entries = {e.key: e for e in fresh}
-        self._end = position
-        self._open_fds()
+            self._rewrite(fresh, data)
+            return
+        if len(data) > position:  # a killed input's rows, a torn row: cut them off
+            with open(self._target.real, "r+b") as stream:
+                stream.truncate(position)
+                os.fsync(stream.fileno())
+        self._commit(fresh, position)
 
-    def _open_fds(self) -> None:
+    def _rewrite(self, entries: list[_Entry], data: bytes | None = None) -> None:
+        """Rewrite FILE as the header and ``entries``' rows, in that order, taken from
+        ``data`` (FILE's bytes, read when not given); then the journal."""
+        if data is None:
+            with open(self._target.real, "rb") as stream:
+                data = stream.read(self._end)
+        pieces, moved, position = [self._render.header], [], len(self._render.header)
+        for entry in entries:
+            pieces.append(data[entry.start : entry.end])
+            moved.append(replace(entry, start=position, end=position + entry.end - entry.start))
+            position = moved[-1].end
+        self._target.write_bytes(b"".join(pieces))
+        self._commit(moved, position)
+
+    def _commit(self, entries: list[_Entry], end: int) -> None:
+        """Rewrite the journal for ``entries``, FILE's rows up to ``end``, and reopen both."""
+        self._journal.write_bytes(self._head + b"".join(e.line() for e in entries))
+        self._entries = {e.key: e for e in entries}
+        self._end = end
+        self._open()
+
+    def _open(self) -> None:
         self.close()
         self._fd = os.open(self._target.real, os.O_WRONLY | CLOEXEC | BINARY)
         flags = os.O_WRONLY | os.O_APPEND | CLOEXEC | BINARY | NOFOLLOW  # never through a link
@@ -193,29 +218,23 @@ class Resume:
         if self._fd is None or self._jfd is None:
             raise ValueError("append on a closed Resume")
         key = _key(path)
-        if key in self._entries:
-            self._remove(key)
-        if path == "-":
-            stamp = None
-        elif stat is not None:
-            stamp = [stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]
-        else:
-            stamp = _stamp(path)  # taken after scoring: pass ``stat`` to take it before
+        if key in self._entries:  # take its old rows out of FILE
+            del self._entries[key]
+            self._rewrite(sorted(self._entries.values(), key=lambda e: e.start))
         data = self._render.rows(rows)
         start = self._end
         try:
-            _pwrite_all(self._fd, data, start)
-            os.fsync(self._fd)
-        except BaseException as exc:
+            with naming(self.path):  # a full disk names the file
+                _pwrite_all(self._fd, data, start)
+                os.fsync(self._fd)
+        except BaseException:
             with contextlib.suppress(OSError):
                 os.ftruncate(self._fd, start)
-            if isinstance(exc, OSError) and exc.filename is None:  # name it (ENOSPC)
-                raise OSError(exc.errno, exc.strerror, self.path) from exc
             raise
         entry = _Entry(
             path,
-            _key(path),
-            stamp,
+            key,
+            _stamp(path, stat),
             start,
             start + len(data),
             _digest(data),
@@ -224,14 +243,9 @@ class Resume:
             sum(run_failed(row) for row in rows),
         )
         self._end = entry.end  # rows are safe: a kill from here redoes them, at worst
-        line = entry.line()
-        try:
-            _pwrite_all(self._jfd, line, os.fstat(self._jfd).st_size)
+        with naming(self._journal.path):
+            _pwrite_all(self._jfd, entry.line(), os.fstat(self._jfd).st_size)
             os.fsync(self._jfd)
-        except OSError as exc:
-            if exc.filename is None:
-                raise OSError(exc.errno, exc.strerror, self._journal.path) from exc
-            raise
         self._entries[key] = entry
 
     def finish(self, paths: list[str]) -> None:
@@ -239,47 +253,16 @@ class Resume:
         of inputs redone at the end, or of inputs this batch does not have, would make a
         resumed table differ from one written without a break. Rewrites FILE, then the
         journal, only when the order or the set differs."""
-        keys = list(dict.fromkeys(_key(p) for p in paths))
+        keys = dict.fromkeys(_key(p) for p in paths)
         wanted = [self._entries[k] for k in keys if k in self._entries]
         now = sorted(self._entries.values(), key=lambda e: e.start)
-        if [e.key for e in now] == [e.key for e in wanted]:
-            return
-        with open(self._target.real, "rb") as stream:
-            data = stream.read(self._end)
-        header = self._render.header
-        pieces, position, moved = [header], len(header), []
-        for entry in wanted:
-            piece = data[entry.start : entry.end]
-            moved.append(replace(entry, start=position, end=position + len(piece)))
-            pieces.append(piece)
-            position += len(piece)
-        _write_atomic(self._target, b"".join(pieces))
-        _write_atomic(self._journal, self._head + b"".join(e.line() for e in moved))
-        self._entries = {e.key: e for e in moved}
-        self._end = position
-        self._open_fds()
-
-    def _remove(self, key: _Key) -> None:
-        """Take an input's rows out of FILE: rewrite FILE, then the journal (atomically)."""
-        old = self._entries.pop(key)
-        with open(self._target.real, "rb") as stream:
-            data = stream.read(self._end)
-        cut = old.end - old.start
-        moved = [
-            e if e.end <= old.start else replace(e, start=e.start - cut, end=e.end - cut)
-            for e in self._entries.values()
-        ]
-        _write_atomic(self._target, data[: old.start] + data[old.end :])
-        _write_atomic(self._journal, self._head + b"".join(e.line() for e in moved))
-        self._entries = {e.key: e for e in moved}
-        self._end -= cut
-        self._open_fds()
+        if [e.key for e in now] != [e.key for e in wanted]:
+            self._rewrite(wanted)
 
     def close(self) -> None:
-        for name in ("_fd", "_jfd"):
-            fd = getattr(self, name)
+        fds, self._fd, self._jfd = (self._fd, self._jfd), None, None
+        for fd in fds:
             if fd is not None:
-                setattr(self, name, None)
                 os.close(fd)
 
     def __enter__(self) -> Resume:
@@ -303,8 +286,6 @@ def open_resume(
     of ``protect`` (the files the command reads). :class:`OutputError` for another format, a
     FILE that is not a regular file, written with other options or columns, or existing
     without a journal, and anything :func:`check_target` refuses."""
-    from ._sidecar import write_sidecar
-
     if fmt not in RESUMABLE:
         raise OutputError("--resume needs -o FILE in TSV, CSV or JSONL")
     protect = list(protect)
@@ -319,19 +300,24 @@ def open_resume(
         raise OutputError(f"resume journal: {exc}") from None
     if not journal.regular:
         raise OutputError(f"resume journal: {_shown(journal.path)} is not a regular file")
-    options = _normal(dict(meta).get("Options", {}))
+    # the options as the sidecar and the journal hold them, so that a read-back compares equal
+    options = json.loads(json.dumps(_plain(dict(meta).get("Options", {})), allow_nan=False))
     head = {MAGIC: VERSION, "format": fmt, "columns": list(columns), "options": options}
     resume = Resume(target, journal, Render(fmt, list(columns)), (json.dumps(head) + "\n").encode())
     shown = _shown(path)
     if not os.path.exists(target.real):
-        resume._create()  # journal first: a FILE never exists without its journal
+        resume._create()
         write_sidecar(target, columns, meta)
         return resume
-    old = _read_head(journal.real, shown)
-    if old is not None:
-        _same_head(old, shown, fmt, list(columns), options)
-        resume._head = (json.dumps(old) + "\n").encode()
-    resume._recover()
+    found = _read_journal(journal.real, shown)
+    if found is None:
+        raise OutputError(
+            f"{shown} exists but was not written with --resume; remove it or drop --resume"
+        )
+    old, lines = found
+    _same_head(old, shown, fmt, list(columns), options)
+    resume._head = (json.dumps(old) + "\n").encode()
+    resume._recover(lines)
     if target.sidecar is not None and _sidecar_options(target.sidecar.real) != options:
         write_sidecar(target, columns, meta)  # missing, or another output's with this stem
     return resume
@@ -347,7 +333,12 @@ def _same_head(old: dict, shown: str, fmt: str, columns: list[str], options: Any
             f"{shown} was written with other columns ({had}, now {','.join(columns)})"
         )
     if old.get("options") != options:
-        diff = _differences(old.get("options") or {}, options)
+        before, now = old.get("options") or {}, options
+        diff = ", ".join(
+            f"{key} ({json.dumps(before.get(key))} then, {json.dumps(now.get(key))} now)"
+            for key in sorted(set(before) | set(now), key=str)
+            if before.get(key) != now.get(key)
+        )
         raise OutputError(f"{shown} was written with other options: {diff}")
 
 

@@ -46,16 +46,16 @@ def _stat(path: str, shown: str) -> os.stat_result | None:
         raise _fail(shown, _reason(exc)) from None
 
 
+_REASONS = {
+    errno.ENAMETOOLONG: "the name is too long",
+    errno.ENOTDIR: "a part of it is not a folder",
+    errno.EACCES: "permission denied (a folder on the way cannot be entered)",
+    errno.ELOOP: "too many levels of symbolic links",
+}
+
+
 def _reason(exc: OSError) -> str:
-    if exc.errno == errno.ENAMETOOLONG:
-        return "the name is too long"
-    if exc.errno == errno.ENOTDIR:
-        return "a part of it is not a folder"
-    if exc.errno == errno.EACCES:
-        return "permission denied (a folder on the way cannot be entered)"
-    if exc.errno == errno.ELOOP:
-        return "too many levels of symbolic links"
-    return exc.strerror or str(exc)
+    return _REASONS.get(exc.errno) or exc.strerror or str(exc)
 
 
 def _descriptor(path: str) -> int | None:
@@ -89,44 +89,6 @@ def _special(path: str) -> bool:
         if where.startswith(("/dev/", "/proc/")) and not where.startswith("/dev/shm/"):
             return True
     return False
-
-
-def _ours(path: str, shown: str, ours: Callable[[bytes], bool] | None) -> None:
-    """A side file may replace only a file smoothcli wrote (``ours`` tells, from its first
-    bytes); anything else is the user's and is not replaced."""
-    if ours is None:
-        return
-    try:
-        fd = os.open(path, os.O_RDONLY | NOFOLLOW | CLOEXEC | BINARY)
-    except OSError as exc:
-        raise _fail(shown, _reason(exc)) from None
-    try:
-        head = os.read(fd, SNIFF_BYTES)
-    finally:
-        os.close(fd)
-    if not ours(head):
-        raise _fail(
-            shown,
-            "a file of that name exists and smoothcli did not write it; it is left as it is "
-            "(move it away, or choose another name)",
-        )
-
-
-def _check_derived(path: str, ours: Callable[[bytes], bool] | None) -> os.stat_result | None:
-    """A name smoothcli derives (a sidecar, a journal, a plot, a censor file): never a
-    symbolic link (it would be written through), never a file smoothcli did not write."""
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise _fail(path, _reason(exc)) from None
-    if stat.S_ISLNK(st.st_mode):
-        raise _fail(path, "it is a symbolic link, and smoothcli writes nothing through one")
-    if not stat.S_ISREG(st.st_mode):
-        raise _fail(path, "it exists and is not a regular file")
-    _ours(path, path, ours)
-    return st
 
 
 def check_target(
@@ -166,17 +128,10 @@ def check_target(
             raise _fail(path, "the command also reads it")
         return Target(path, regular=False, real=path)
     real = os.path.realpath(path)
-    folder = os.path.dirname(real) or "."
-    mode = None
-    if st is not None:
-        if _is_protected(st, protect):
-            raise _fail(path, "the command also reads it; it would be overwritten")
-        if not os.access(real, os.W_OK):
-            raise _fail(path, "permission denied")
-        mode = stat.S_IMODE(st.st_mode)
-    else:
-        _check_new_name(path, real)
-    _check_folder(path, folder)
+    mode = _mode(path, real, st, protect)
+    if st is not None and not os.access(real, os.W_OK):
+        raise _fail(path, "permission denied")
+    _check_folder(path, os.path.dirname(real) or ".")
     side = _sidecar_target(sidecar_path(path), protect) if sidecar else None
     return Target(path, regular=True, real=real, mode=mode, sidecar=side)
 
@@ -215,24 +170,55 @@ def _sidecar_target(name: str | None, protect: list[str]) -> Target | None:
 
 
 def _derived_target(path: str, protect: list[str], ours: Callable[[bytes], bool] | None) -> Target:
-    """The :class:`Target` of a name smoothcli derives: written in place of the name itself
-    (a temporary file renamed over it, which replaces a link planted later rather than
-    following it), never through a link found there now."""
-    st = _check_derived(path, ours)
+    """The :class:`Target` of a name smoothcli derives: never a symbolic link found there now
+    (it would be written through; a temporary file renamed over the name replaces a link
+    planted later rather than following it), never a file that ``ours`` (given its first
+    bytes) does not recognise as smoothcli's: that one is the user's, and left as it is."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise _fail(path, _reason(exc)) from None
     folder, name = os.path.split(os.path.abspath(path))
     real = os.path.join(os.path.realpath(folder), name)
-    mode = None
     if st is not None:
-        if _is_protected(st, protect):
-            raise _fail(path, "the command also reads it; it would be overwritten")
-        mode = stat.S_IMODE(st.st_mode)
-    else:
-        _check_new_name(path, real)
-    if not os.path.isdir(folder):
-        raise _fail(path, f"no such folder: {_shown(folder)}")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise _fail(path, f"cannot write to the folder {_shown(folder)}")
+        if stat.S_ISLNK(st.st_mode):
+            raise _fail(path, "it is a symbolic link, and smoothcli writes nothing through one")
+        if not stat.S_ISREG(st.st_mode):
+            raise _fail(path, "it exists and is not a regular file")
+        if ours is not None and not ours(_head(path)):
+            raise _fail(
+                path,
+                "a file of that name exists and smoothcli did not write it; it is left as it "
+                "is (move it away, or choose another name)",
+            )
+    mode = _mode(path, real, st, protect)
+    _check_folder(path, folder)
     return Target(path, regular=True, real=real, mode=mode)
+
+
+def _mode(path: str, real: str, st: os.stat_result | None, protect: list[str]) -> int | None:
+    """The permission bits an existing file keeps (a file the command reads is refused);
+    None for a new name (which must fit the file system)."""
+    if st is None:
+        _check_new_name(path, real)
+        return None
+    if _is_protected(st, protect):
+        raise _fail(path, "the command also reads it; it would be overwritten")
+    return stat.S_IMODE(st.st_mode)
+
+
+def _head(path: str) -> bytes:
+    """The first bytes of an existing side file (not through a link)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | NOFOLLOW | CLOEXEC | BINARY)
+    except OSError as exc:
+        raise _fail(path, _reason(exc)) from None
+    try:
+        return os.read(fd, SNIFF_BYTES)
+    finally:
+        os.close(fd)
 
 
 def _check_new_name(path: str, real: str) -> None:

@@ -24,8 +24,6 @@ from typing import IO
 from .._os import BINARY, CLOEXEC, NOCTTY, open_folder
 from ._values import ESCAPE_ERRORS
 
-__all__ = ["Target"]
-
 
 @dataclass(frozen=True)
 class Target:
@@ -44,23 +42,25 @@ class Target:
         """A UTF-8 text stream (``newline=""``) onto the target. A regular target becomes the
         new file only when the block ends without an exception; before that the old file, if
         any, is untouched."""
-        try:
-            if not self.regular:
-                with _direct(self) as stream:
-                    yield stream
-                return
-            with _atomic(self) as stream:
-                yield stream
-        except OSError as exc:  # a full disk names the file it could not write
-            if exc.filename is None:
-                raise OSError(exc.errno, exc.strerror, self.path) from exc
-            raise
+        with naming(self.path), (_atomic if self.regular else _direct)(self) as stream:
+            yield stream
 
     def write_bytes(self, data: bytes) -> None:
-        """Write ``data`` (a PNG) as :meth:`open` writes text: atomically."""
+        """Write ``data`` (a PNG, a whole table) as :meth:`open` writes text: atomically."""
         with self.open() as stream:
             stream.flush()
             stream.buffer.write(data)  # type: ignore[attr-defined]
+
+
+@contextlib.contextmanager
+def naming(path: str) -> Iterator[None]:
+    """An ``OSError`` that names no file (a full disk) names ``path``."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is None:
+            raise OSError(exc.errno, exc.strerror, path) from exc
+        raise
 
 
 def _text_stream(fd: int) -> IO[str]:
@@ -85,7 +85,7 @@ def _atomic(target: Target, *, anonymous: bool = True) -> Iterator[IO[str]]:
     folder, name = os.path.split(target.real)
     dir_fd = open_folder(folder)
     if dir_fd is None:  # no *at() calls here: a temporary file by its path, renamed over
-        yield from _by_path(folder, name, target)
+        yield from _named(os.path.join(folder or ".", name), None, target)
         return
     try:
         fd = _anonymous(dir_fd) if anonymous else None
@@ -100,7 +100,7 @@ def _atomic(target: Target, *, anonymous: bool = True) -> Iterator[IO[str]]:
                         raise
                     _copy(fd, dir_fd, name, target)
         else:
-            yield from _named(dir_fd, name, target)
+            yield from _named(name, dir_fd, target)
     finally:
         os.close(dir_fd)
 
@@ -130,7 +130,7 @@ def _flush_std(fd: int) -> None:
                 stream.flush()
 
 
-def _finish(stream: IO[str], fd: int, target: Target) -> None:
+def _finish(stream: IO, fd: int, target: Target) -> None:
     stream.flush()
     if target.mode is not None and hasattr(os, "fchmod"):  # Windows has no modes to keep
         os.fchmod(fd, target.mode)
@@ -150,11 +150,9 @@ def _link(fd: int, dir_fd: int, name: str) -> None:
         return
     while True:
         temp = _temp_name(name)
-        try:
+        with contextlib.suppress(FileExistsError):
             os.link(source, temp, src_dir_fd=dir_fd, dst_dir_fd=dir_fd, follow_symlinks=True)
             break
-        except FileExistsError:
-            continue
     try:
         os.replace(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
     except BaseException:
@@ -163,64 +161,37 @@ def _link(fd: int, dir_fd: int, name: str) -> None:
         raise
 
 
-def _create_temp(dir_fd: int, name: str) -> tuple[int, str]:
+@contextlib.contextmanager
+def _replacing(name: str, dir_fd: int | None) -> Iterator[int]:
+    """A new file beside ``name`` (in ``dir_fd``, else by its path), with the mode the umask
+    gives, renamed over ``name`` when the block ends without an exception and removed on
+    any exception (KeyboardInterrupt and SystemExit too). The block closes the descriptor."""
+    folder, base = os.path.split(name)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | CLOEXEC | BINARY
     while True:
-        temp = _temp_name(name)
+        temp = os.path.join(folder, _temp_name(base))
         with contextlib.suppress(FileExistsError):
-            return os.open(temp, flags, 0o666, dir_fd=dir_fd), temp
+            fd = os.open(temp, flags, 0o666, dir_fd=dir_fd)
+            break
+    try:
+        yield fd
+        os.replace(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp, dir_fd=dir_fd)
+        raise
 
 
 def _copy(source: int, dir_fd: int, name: str, target: Target) -> None:
     """Copy the anonymous file into a named temporary file, then rename that into place."""
-    fd, temp = _create_temp(dir_fd, name)
-    try:
-        with open(fd, "wb") as out:
-            os.lseek(source, 0, os.SEEK_SET)
-            while block := os.read(source, 1 << 20):
-                out.write(block)
-            out.flush()
-            if target.mode is not None:
-                os.fchmod(fd, target.mode)  # (only on Linux: this copies an O_TMPFILE)
-            os.fsync(fd)
-        os.replace(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp, dir_fd=dir_fd)
-        raise
+    with _replacing(name, dir_fd) as fd, open(fd, "wb") as out:
+        os.lseek(source, 0, os.SEEK_SET)
+        while block := os.read(source, 1 << 20):
+            out.write(block)
+        _finish(out, fd, target)
 
 
-def _by_path(folder: str, name: str, target: Target) -> Iterator[IO[str]]:
-    """Write a temporary file beside the target, by path, and rename it over the target
-    (created as ``_create_temp`` does: the mode the umask gives)."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | CLOEXEC | BINARY
-    while True:
-        temp = os.path.join(folder or ".", _temp_name(name))
-        with contextlib.suppress(FileExistsError):
-            fd = os.open(temp, flags, 0o666)
-            break
-    try:
-        with _text_stream(fd) as stream:
-            yield stream
-            _finish(stream, fd, target)
-        os.replace(temp, target.real)
-    except BaseException:  # KeyboardInterrupt and SystemExit too
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
-
-
-def _named(dir_fd: int, name: str, target: Target) -> Iterator[IO[str]]:
-    fd, temp = _create_temp(dir_fd, name)
-    try:
-        with _text_stream(fd) as stream:
-            yield stream
-            _finish(stream, fd, target)
-        os.replace(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-    except BaseException:  # KeyboardInterrupt and SystemExit too
-        with contextlib.suppress(OSError):
-            os.unlink(temp, dir_fd=dir_fd)
-        raise
-
-
-# -- checks ---------------------------------------------------------------------------------
+def _named(name: str, dir_fd: int | None, target: Target) -> Iterator[IO[str]]:
+    with _replacing(name, dir_fd) as fd, _text_stream(fd) as stream:
+        yield stream
+        _finish(stream, fd, target)

@@ -1,7 +1,7 @@
 """One writer class per format: rows (dicts keyed by column name) to a text stream.
 
 Streaming writers (TSV, CSV, JSONL) write the header at once and each ``add(rows)`` as it
-comes, flushed; collecting writers (JSON, Markdown, the terminal table) write on ``close()``.
+comes, flushed; the others (JSON, Markdown, the terminal table) write on ``close()``.
 A row may hold any subset of the columns; an absent key or ``None`` is a missing value.
 """
 
@@ -18,7 +18,8 @@ from ._values import cell_text, json_object, table_text
 
 
 class Writer:
-    """Rows in one format to ``stream``; ``add(rows)`` then ``close()`` once."""
+    """Rows in one format to ``stream``; ``add(rows)`` then ``close()`` once. This base
+    collects the rows and writes them all on ``close()`` (:meth:`_write`)."""
 
     fmt: ClassVar[str]
 
@@ -30,12 +31,17 @@ class Writer:
             raise OutputError(f"unknown column(s): {', '.join(map(ascii, unknown))}")
         self.stream, self.columns = stream, list(columns)
         self.color, self.hide_empty = color, hide_empty
+        self.rows: list[dict[str, Any]] = []
 
     def add(self, rows: list[dict[str, Any]]) -> None:
-        raise NotImplementedError
+        self.rows.extend(rows)
 
     def close(self) -> None:
+        self._write()
         self.stream.flush()
+
+    def _write(self) -> None:
+        raise NotImplementedError
 
     def __enter__(self) -> Writer:
         return self
@@ -46,6 +52,8 @@ class Writer:
 
 
 class _Streaming(Writer):
+    """Writes the header at once and each ``add(rows)`` as it comes, flushed."""
+
     def __init__(self, stream: IO[str], columns: list[str], **kwargs: Any):
         super().__init__(stream, columns, **kwargs)
         self._header()
@@ -61,6 +69,9 @@ class _Streaming(Writer):
         for row in rows:
             self._row(row)
         self.stream.flush()
+
+    def _write(self) -> None:
+        pass  # written as they came
 
 
 class TsvWriter(_Streaming):
@@ -104,23 +115,7 @@ class JsonlWriter(_Streaming):
         self.stream.write(json_object(row, self.columns) + "\n")
 
 
-class _Collecting(Writer):
-    def __init__(self, stream: IO[str], columns: list[str], **kwargs: Any):
-        super().__init__(stream, columns, **kwargs)
-        self.rows: list[dict[str, Any]] = []
-
-    def add(self, rows: list[dict[str, Any]]) -> None:
-        self.rows.extend(rows)
-
-    def close(self) -> None:
-        self._write()
-        self.stream.flush()
-
-    def _write(self) -> None:
-        raise NotImplementedError
-
-
-class JsonWriter(_Collecting):
+class JsonWriter(Writer):
     """A strict JSON array of objects, one per line."""
 
     fmt = "json"
@@ -133,7 +128,7 @@ class JsonWriter(_Collecting):
         self.stream.write("[\n" + ",\n".join(objects) + "\n]\n")
 
 
-class MarkdownWriter(_Collecting):
+class MarkdownWriter(Writer):
     """A Markdown (GFM) table; numbers in full precision, ``|`` escaped."""
 
     fmt = "markdown"
@@ -150,7 +145,7 @@ class MarkdownWriter(_Collecting):
             )
 
 
-class TableWriter(_Collecting):
+class TableWriter(Writer):
     """A rich table for a person: scores may be rounded but are never cut short; columns
     empty in every row are left out (unless ``hide_empty=False``); error and failed rows
     are red when ``color``."""
@@ -214,22 +209,10 @@ def make_writer(
     color: bool = False,
     hide_empty: bool = True,
 ) -> Writer:
-    """A writer of ``fmt`` onto ``stream``, for ``columns`` in that order.
-
-    Parameters
-    ----------
-    fmt
-        One of :data:`FORMATS`.
-    stream
-        A text stream; streaming formats write the header now.
-    columns
-        Column names (see :func:`select_columns`).
-    color
-        Colour error and failed rows (the terminal table only).
-    hide_empty
-        Leave out columns empty in every row (the terminal table only); pass False when
-        the user chose the columns.
-    """
+    """A writer of ``fmt`` (one of :data:`FORMATS`) onto ``stream`` for ``columns`` in that
+    order; a streaming format writes its header now. ``color`` colours error and failed
+    rows, and ``hide_empty`` leaves out columns empty in every row (pass False when the user
+    chose the columns): the terminal table only."""
     cls = WRITERS.get(fmt)
     if cls is None:
         raise OutputError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
