@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 
 from .._text import error_line, excerpt
-from ._base import InputError, input_errors, read_all, read_rows
-from ._gzip import Unzipped
+from ._base import InputError, read_rows
+from ._gzip import InputBytes
 from ._loaded import Loaded
 from ._source import ArraySource, Source
 
@@ -299,9 +299,6 @@ class SpooledTable(Source):
             block = raw.view(np.float64).reshape(k, self._width)
             yield np.ascontiguousarray(block[:, 1:]) if self._drop else block
 
-    def read(self) -> np.ndarray:
-        return read_all(self)
-
 
 def open_table(where: Any, *, sep: str) -> Loaded:
     """A CSV (``sep=","``) or TSV (``sep="\\t"``) table from a path, a stream or bytes,
@@ -309,16 +306,13 @@ def open_table(where: Any, *, sep: str) -> Loaded:
     import tempfile
 
     parser = _Parser(sep)
-    held: list[np.ndarray] = []
-    held_bytes = 0
-    spool: Any = None
     rows = 0
     index = True  # does column 0 hold 0, 1, 2, ... so far?
-    text = Unzipped(where, "the table")
-    ok = False
+    text = InputBytes(where, "the table")
+    spool = tempfile.SpooledTemporaryFile(IN_MEMORY_BYTES, prefix="smoothcli-table-")  # noqa: SIM115
     try:
-        with input_errors(text.problem):
-            for first, piece in _pieces(text.stream):
+        with text.errors(), text.open() as fh:
+            for first, piece in _pieces(fh):
                 if parser.names is None:
                     started = parser.start(piece, first)
                     if started is None:
@@ -326,40 +320,30 @@ def open_table(where: Any, *, sep: str) -> Loaded:
                     piece, first = started
                 values = parser.parse(piece, first)
                 k = values.shape[0]
-                if index and k:
-                    index = bool(np.array_equal(values[:, 0], np.arange(rows, rows + k)))
-                rows += k
-                if spool is None and held_bytes + values.nbytes <= IN_MEMORY_BYTES:
-                    held.append(values)
-                    held_bytes += values.nbytes
-                    continue
-                if spool is None:
-                    spool = tempfile.TemporaryFile(prefix="smoothcli-table-")  # noqa: SIM115
-                    for part in held:
-                        spool.write(memoryview(part).cast("B"))
-                    held = []
-                spool.write(memoryview(values).cast("B"))
-        ok = True
-    finally:
-        text.close()
-        if spool is not None and not ok:
-            spool.close()
-    if parser.names is None:
-        raise InputError("the table is empty")
-    if rows == 0:
-        raise InputError("the table has a header but no rows")
+                if k:
+                    index = index and np.array_equal(values[:, 0], np.arange(rows, rows + k))
+                    rows += k
+                    spool.write(memoryview(values).cast("B"))
+        if parser.names is None:
+            raise InputError("the table is empty")
+        if rows == 0:
+            raise InputError("the table has a header but no rows")
+    except BaseException:
+        spool.close()
+        raise
     names = parser.names
     drop = parser.header and index and len(names) > 1 and names[0] in ("Unnamed: 0", "")
     notes = [INDEX_NOTE] if drop else []
     labels = {1: names[1:] if drop else list(names)}
-    if spool is not None:
+    if spool.tell() > IN_MEMORY_BYTES:  # rolled over to a temporary file
         spool.flush()
         source: Any = SpooledTable(spool, rows, len(names), drop)
     else:
-        X = np.concatenate(held) if len(held) > 1 else held[0]
-        if drop:
-            X = X[:, 1:]
-        source = ArraySource(np.ascontiguousarray(X))
+        X = np.empty((rows, len(names)))
+        spool.seek(0)
+        spool.readinto(memoryview(X).cast("B"))
+        spool.close()
+        source = ArraySource(np.ascontiguousarray(X[:, 1:]) if drop else X)
     return Loaded(source, 0, "table", labels=labels, notes=notes)
 
 

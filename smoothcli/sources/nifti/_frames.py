@@ -24,6 +24,7 @@ from .._base import (
     read_rows,
     skip_bytes,
 )
+from .._gzip import InputBytes
 from .._loaded import Loaded
 from .._magic import CIFTI_KINDS
 from .._source import Source
@@ -36,7 +37,6 @@ from ._header import (
     value_dtype,
 )
 from ._mask import Mask
-from ._stream import ImageBytes, image_bytes
 
 #: bytes of stored frames read ahead of the engine (see :meth:`NiftiSource.stored_chunks`)
 READ_AHEAD = 64 << 20
@@ -49,7 +49,7 @@ class _Frames:
     :class:`NiftiSource`, so that a source dropped while its read-ahead thread waits is
     freed, and its thread stopped."""
 
-    def __init__(self, hdr: Header, src: ImageBytes, index: np.ndarray | None, dtype: Any):
+    def __init__(self, hdr: Header, src: InputBytes, index: np.ndarray | None, dtype: Any):
         self.hdr, self.src, self.index, self.dtype = hdr, src, index, dtype
         self.storage = hdr.storage
         self.frame = hdr.shape[:3]
@@ -147,7 +147,7 @@ class NiftiSource(Source):
 
     order = "F"
 
-    def __init__(self, hdr: Header, src: ImageBytes, mask: Mask | None = None) -> None:
+    def __init__(self, hdr: Header, src: InputBytes, mask: Mask | None = None) -> None:
         shape = hdr.shape
         if len(shape) != 4:
             raise InputError(f"a {len(shape)}D image has no time axis; expected 4D, not {shape}")
@@ -273,7 +273,7 @@ def open_nifti(where: Any, *, mask: Any = None) -> Loaded:
     """One 4D image (a path, a binary stream or bytes) as a :class:`Loaded`. A file that
     is a CIFTI-2 file (a NIfTI-2 header with a CIFTI intent code) raises :class:`CiftiFile`
     (the registry's ``open_image_input`` then reads it as one, as nibabel does)."""
-    src = image_bytes(where)
+    src = InputBytes(where)
     if src.path is None:  # a stream is read once: parse the header and skip to the data
         with src.errors():
             hdr = read_header(src.stream)
