@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from .._text import error_line
-from ._base import InputError, open_binary
+from ._base import DEFLATE_MAX_RATIO, InputError, open_binary
 from ._loaded import Loaded
 from ._source import ArraySource
 
@@ -42,8 +42,6 @@ _FIRST = re.compile(rb"<DataArray\b[^>]*?\bDimensionality\s*=\s*[\"']\s*(\d+)", 
 
 #: ``--allow-external-data``: a GIFTI data array may keep its values in a file beside the input
 EXTERNAL: ContextVar[bool] = ContextVar("external_data", default=False)
-#: deflate never compresses better than this: a larger declared size is a lie
-_DEFLATE_MAX_RATIO = 1032
 
 
 def _declared(da: Any) -> tuple[np.dtype, tuple[int, ...], str, int]:
@@ -122,7 +120,7 @@ def _block(da: Any, data: str | None, folder: str | None) -> np.ndarray:
     except (binascii.Error, UnicodeEncodeError, ValueError):
         raise InputError("a GIFTI data array's base64 does not decode") from None
     if kind == "B64GZ":
-        if nbytes > len(raw) * _DEFLATE_MAX_RATIO:
+        if nbytes > len(raw) * DEFLATE_MAX_RATIO:
             raise InputError(
                 f"a GIFTI data array declares {nbytes} bytes, more than its {len(raw)} "
                 "compressed bytes can hold"

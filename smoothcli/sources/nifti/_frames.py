@@ -18,9 +18,9 @@ import numpy as np
 from .._base import (
     Buffers,
     InputError,
+    Prefetch,
     drain,
-    prefetch,
-    read_all,
+    finite_sums,
     read_rows,
     skip_bytes,
 )
@@ -54,6 +54,7 @@ class _Frames:
         self.storage = hdr.storage
         self.frame = hdr.shape[:3]
         self.frames = hdr.shape[3]
+        self.frame_bytes = math.prod(self.frame) * self.storage.itemsize
         self.count = len(index) if index is not None else 0
         #: what a stream that ends early is told (``missing`` and ``total`` frames)
         self.truncated = "the image is truncated: frame {missing} of {total} is missing"
@@ -62,7 +63,7 @@ class _Frames:
         #: how many voxels it is of (the finite ones: a NaN background is left out)
         self.global_frames = 0
         self.global_sums: list[float] = []
-        self.global_counts: list[int] = []
+        self.global_counts: list[float] = []
 
     def _keep_global(self, start: int, k: int, raw: np.ndarray) -> None:
         """Sum the whole frames among the first :attr:`global_frames` (in float64: exact for
@@ -70,14 +71,7 @@ class _Frames:
         take = min(k, self.global_frames - start)
         if take <= 0:
             return
-        frames = raw.view(self.storage).reshape(k, -1)[:take]
-        if self.storage.kind == "f":
-            finite = np.isfinite(frames)
-            sums = np.where(finite, frames, 0).sum(axis=1, dtype=np.float64)
-            counts = finite.sum(axis=1)
-        else:
-            sums = frames.sum(axis=1, dtype=np.float64)
-            counts = np.full(take, frames.shape[1])
+        sums, counts = finite_sums(raw.view(self.storage).reshape(k, -1)[:take], (1,))
         self.global_sums.extend(sums.tolist())
         self.global_counts.extend(counts.tolist())
 
@@ -109,7 +103,6 @@ class _Frames:
     def blocks(
         self, rows: int, scale: bool = True, pool: Buffers | None = None
     ) -> Iterator[np.ndarray]:
-        frame_bytes = math.prod(self.frame) * self.storage.itemsize
         src, hdr = self.src, self.hdr
         with src.errors(), src.open() as fh:
             if src.path is not None:  # a stream is already at its data
@@ -122,7 +115,7 @@ class _Frames:
                 fh,
                 frames,
                 rows,
-                frame_bytes,
+                self.frame_bytes,
                 short=lambda missing: InputError(
                     self.truncated.format(missing=missing, total=frames)
                 ),
@@ -151,8 +144,6 @@ class NiftiSource(Source):
         shape = hdr.shape
         if len(shape) != 4:
             raise InputError(f"a {len(shape)}D image has no time axis; expected 4D, not {shape}")
-        self._hdr = hdr
-        self._src = src
         self.storage = hdr.storage
         self.slope, self.inter = hdr.slope, hdr.inter
         self.dtype = value_dtype(hdr.storage, hdr.slope, hdr.inter)
@@ -161,22 +152,20 @@ class NiftiSource(Source):
         self.stored = hdr.storage.newbyteorder("=")
         #: ``(slope, inter)``: a value is ``stored * slope + inter`` in :attr:`dtype`
         self.scale = (float(hdr.slope), float(hdr.inter or 0.0)) if hdr.scaled else None
-        self._frame = shape[:3]
         self.frames = shape[3]
-        self._started: Iterator[np.ndarray] | None = None
-        self.mask: Mask | None = None
-        self._index: np.ndarray | None = None  # the masked voxels' positions in a frame
+        self._started: Prefetch | None = None
+        self.mask = mask
+        index = None  # the masked voxels' positions in a frame
         if mask is not None:
             if not isinstance(mask, Mask):
                 raise TypeError(f"a mask is a Mask from load_mask, not {type(mask).__name__}")
-            self.mask = mask
-            self._index = self.mask.positions(self._frame, hdr.affine)
-            self.shape: tuple[int, ...] = (self.mask.count, self.frames)
+            index = mask.positions(shape[:3], hdr.affine)
+            self.shape: tuple[int, ...] = (mask.count, self.frames)
             self.chunk_axis = 1
         else:
             self.shape = shape
             self.chunk_axis = 3
-        self._reader = _Frames(hdr, src, self._index, self.dtype)
+        self._reader = _Frames(hdr, src, index, self.dtype)
 
     def _blocks(
         self, rows: int, scale: bool = True, pool: Buffers | None = None
@@ -191,9 +180,9 @@ class NiftiSource(Source):
         started = self._take_started()
         if started is not None:
             return self._converted(started)
-        return prefetch(self._blocks(max(int(rows), 1)))
+        return Prefetch(self._blocks(max(int(rows), 1)))
 
-    def _converted(self, started: Any) -> Iterator[np.ndarray]:
+    def _converted(self, started: Prefetch) -> Iterator[np.ndarray]:
         try:
             for block in started:
                 yield self._reader.scaled(block)  # a copy: the block goes back to the pool
@@ -211,17 +200,16 @@ class NiftiSource(Source):
             return started
         return self._prefetch_stored(max(int(rows), 1))
 
-    def _prefetch_stored(self, rows: int) -> Iterator[np.ndarray]:
+    def _prefetch_stored(self, rows: int) -> Prefetch:
         pool = Buffers()  # the engine is done with a block when it asks for the next
-        return prefetch(self._blocks(rows, scale=False, pool=pool), READ_AHEAD, pool.put)
+        return Prefetch(self._blocks(rows, scale=False, pool=pool), READ_AHEAD, pool.put)
 
     def start(self) -> None:
         """Start reading now, in the helper thread, before the engine asks: the CLI calls
         this before JAX is imported, so that decompression overlaps JAX's start-up. The
         first :meth:`chunks` or :meth:`stored_chunks` then continues from this read."""
         if self._started is None:
-            frame_bytes = math.prod(self._frame) * self.storage.itemsize
-            rows = max(PIECE_BYTES // max(frame_bytes, 1), 1)
+            rows = max(PIECE_BYTES // max(self._reader.frame_bytes, 1), 1)
             self._started = self._prefetch_stored(rows)
 
     def keep_global(self, frames: int) -> None:
@@ -244,16 +232,12 @@ class NiftiSource(Source):
     def close(self) -> None:
         """Stop a read begun by :meth:`start` that the engine has not taken."""
         started = self._take_started()
-        close = getattr(started, "close", None)
-        if close is not None:
-            close()
+        if started is not None:
+            started.close()
 
-    def _take_started(self) -> Iterator[np.ndarray] | None:
+    def _take_started(self) -> Prefetch | None:
         started, self._started = self._started, None
         return started
-
-    def read(self) -> np.ndarray:
-        return read_all(self)
 
 
 class CiftiFile(InputError):
