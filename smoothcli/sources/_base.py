@@ -150,11 +150,9 @@ def drain(fh: Any, piece: int = 1 << 20) -> int:
     return how many bytes were left."""
     buf = memoryview(bytearray(piece))
     left = 0
-    while True:
-        n = fh.readinto(buf)
-        if not n:
-            return left
+    while n := fh.readinto(buf):
         left += n
+    return left
 
 
 def stream_errors() -> tuple[type[BaseException], ...]:

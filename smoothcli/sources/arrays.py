@@ -83,11 +83,7 @@ class NpySource(Source):
         verify: bool,
         what: str,
     ) -> None:
-        self._hdr = hdr
-        self._open = open
-        self._skip = skip
-        self._verify = verify
-        self._what = what
+        self._hdr, self._open, self._skip, self._verify, self._what = hdr, open, skip, verify, what
         self._spool: Any = None  # the data of a wide stream or zip member, from byte 0
         self.shape = hdr.shape
         self.dtype = hdr.dtype.newbyteorder("=")
@@ -194,9 +190,8 @@ def _is_wide(shape: tuple[int, ...], slow: int, fast: int, itemsize: int) -> boo
     if shape[slow] == 0 or shape[fast] == 0:
         return False
     size = math.prod(shape)
-    return size // shape[slow] * itemsize > WIDE_SLICE_BYTES and size // shape[fast] <= (
-        MAX_WIDE_LINES
-    )
+    wide = size // shape[slow] * itemsize > WIDE_SLICE_BYTES
+    return wide and size // shape[fast] <= MAX_WIDE_LINES
 
 
 # -- NPY -------------------------------------------------------------------------------------------
@@ -227,8 +222,7 @@ def open_npy(where: Any, *, mask: Any = None) -> list[Loaded]:
 
 
 def _member_name(info: zipfile.ZipInfo) -> str:
-    name = info.filename
-    return name[:-4] if name.endswith(".npy") else name
+    return info.filename.removesuffix(".npy")
 
 
 def _check_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, archive_size: int) -> NpyHeader:

@@ -229,12 +229,11 @@ def open_cifti(where: Any, *, mask: Any = None) -> Loaded:
     parcels = type(axes[other]).__name__ == "ParcelsAxis"
     noun = "the series of " + ("parcel" if parcels else "brainordinate")
     source = CiftiSource(hdr, src, noun if series == 0 else "frame")
-    names: Any = _Names(axes[other])
     step = getattr(axes[series], "step", None)
     seconds = getattr(axes[series], "unit", None) == "SECOND" and step is not None and step > 0
-    loaded = Loaded(source, series, "cifti", labels={other: names}, notes=notes)
-    loaded.tr = float(step) if seconds else None
-    return loaded
+    labels: dict[int, Any] = {other: _Names(axes[other])}
+    tr = float(step) if seconds else None
+    return Loaded(source, series, "cifti", labels=labels, notes=notes, tr=tr)
 
 
 def open_cifti_input(where: Any, *, mask: Any = None) -> list[Loaded]:

@@ -56,12 +56,8 @@ def _declared(da: Any) -> tuple[np.dtype, tuple[int, ...], str, int]:
     shape = tuple(int(d) for d in da.dims)
     if any(d < 0 for d in shape):
         raise InputError(f"a GIFTI data array declares a negative dimension: {shape}")
-    return (
-        dtype,
-        shape,
-        array_index_order_codes.npcode[da.ind_ord],
-        math.prod(shape) * dtype.itemsize,
-    )
+    order = array_index_order_codes.npcode[da.ind_ord]
+    return dtype, shape, order, math.prod(shape) * dtype.itemsize
 
 
 def _external(da: Any, folder: str | None, nbytes: int) -> str:
