@@ -26,7 +26,8 @@ import pytest
 from smoothcli import SmoothcliWarning, SmoothnessLoss, parse_scalarisation, runtime
 from smoothcli.engine import evaluate
 from smoothcli.sources import InputError, _base
-from smoothcli.sources._base import Buffers, Prefetch, read_exact, read_rows
+from smoothcli.sources._base import read_exact, read_rows
+from smoothcli.sources._prefetch import Buffers, Prefetch
 from smoothcli.sources.nifti import _frames, load_mask, open_nifti
 
 from .conftest import run_clean_python

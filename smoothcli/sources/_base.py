@@ -14,28 +14,21 @@ from typing import Any
 import numpy as np
 
 from ._consumed import report
-from ._errors import InputError, open_binary, os_error_message
-from ._prefetch import Buffers, Prefetch
-from ._source import read_all, take
+from ._errors import InputError
+from ._prefetch import Buffers
+from ._source import take
 
 __all__ = [
-    "Buffers",
-    "Prefetch",
     "DEFLATE_MAX_RATIO",
-    "InputError",
     "Once",
     "copy_bytes",
     "drain",
     "finite_sums",
     "input_errors",
-    "open_binary",
-    "os_error_message",
-    "read_all",
     "read_block",
     "read_exact",
     "read_rows",
     "skip_bytes",
-    "take",
     "global_signal",
     "verify",
 ]

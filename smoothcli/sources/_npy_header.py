@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 
 from .._text import error_line
-from ._base import InputError, read_exact
+from ._base import read_exact
+from ._errors import InputError
 from ._magic import NPY_MAGIC
 
 #: the longest NPY header read (NumPy itself refuses more than 10000 bytes by default)

@@ -24,22 +24,20 @@ import numpy as np
 from .._text import error_line
 from ._base import (
     DEFLATE_MAX_RATIO,
-    InputError,
     Once,
-    Prefetch,
     copy_bytes,
     drain,
     input_errors,
-    open_binary,
-    os_error_message,
     read_exact,
     read_rows,
     skip_bytes,
     stream_errors,
 )
+from ._errors import InputError, open_binary, os_error_message
 from ._loaded import Loaded
 from ._magic import NPY_MAGIC, ZIP_MAGICS
 from ._npy_header import NpyHeader, read_npy_header
+from ._prefetch import Prefetch
 from ._source import Source
 
 __all__ = ["NpySource", "open_npy", "open_npz"]

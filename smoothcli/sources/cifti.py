@@ -32,10 +32,12 @@ from typing import Any
 import numpy as np
 
 from .._text import error_line
-from ._base import Buffers, InputError, read_block, read_exact
+from ._base import read_block, read_exact
+from ._errors import InputError
 from ._gzip import InputBytes
 from ._loaded import Loaded
 from ._magic import CIFTI_KINDS
+from ._prefetch import Buffers
 from .nifti._frames import CiftiFile, NiftiSource, open_nifti
 from .nifti._header import TRUNCATED_BEFORE_DATA, Header, check_size, read_header
 

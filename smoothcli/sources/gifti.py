@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 
 from .._text import error_line
-from ._base import DEFLATE_MAX_RATIO, InputError, open_binary
+from ._base import DEFLATE_MAX_RATIO
+from ._errors import InputError, open_binary
 from ._loaded import Loaded
 from ._source import ArraySource
 

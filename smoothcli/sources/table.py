@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 
 from .._text import error_line, excerpt
-from ._base import InputError, read_rows
+from ._base import read_rows
+from ._errors import InputError
 from ._gzip import InputBytes
 from ._loaded import Loaded
 from ._source import ArraySource, Source

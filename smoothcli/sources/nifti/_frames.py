@@ -15,18 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from .._base import (
-    Buffers,
-    InputError,
-    Prefetch,
-    drain,
-    finite_sums,
-    read_rows,
-    skip_bytes,
-)
+from .._base import drain, finite_sums, read_rows, skip_bytes
+from .._errors import InputError
 from .._gzip import InputBytes
 from .._loaded import Loaded
 from .._magic import CIFTI_KINDS
+from .._prefetch import Buffers, Prefetch
 from .._source import Source
 from ._header import (
     TRUNCATED_BEFORE_DATA,

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from .._base import InputError, drain, read_rows
-from .._errors import check_regular
+from .._base import drain, read_rows
+from .._errors import InputError, check_regular
 from .._gzip import InputBytes
 from ._header import check_size, read_header, skip_extensions
 
