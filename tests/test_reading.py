@@ -26,7 +26,8 @@ import pytest
 from smoothcli import SmoothcliWarning, SmoothnessLoss, parse_scalarisation, runtime
 from smoothcli.engine import evaluate
 from smoothcli.sources import InputError, _base
-from smoothcli.sources._base import Buffers, Prefetch, prefetch, read_exact, read_rows
+from smoothcli.sources._base import read_exact, read_rows
+from smoothcli.sources._prefetch import Buffers, Prefetch
 from smoothcli.sources.nifti import _frames, load_mask, open_nifti
 
 from .conftest import run_clean_python
@@ -122,10 +123,10 @@ def suffix(request):
 def test_prefetch_yields_every_block_in_order():
     blocks = [np.full(5 + i, i, np.int32) for i in range(12)]
     for ahead in (0, 64, 1 << 20):
-        got = list(prefetch(iter(blocks), ahead))
+        got = list(Prefetch(iter(blocks), ahead))
         assert len(got) == len(blocks)
         assert all(g is b for g, b in zip(got, blocks, strict=True))  # the same objects
-    assert list(prefetch(iter([]))) == []
+    assert list(Prefetch(iter([]))) == []
 
 
 def test_prefetch_runs_in_a_helper_thread_started_at_construction():
@@ -153,7 +154,7 @@ def counting(produced: list[int], count: int, nbytes: int = 100):
 
 def test_with_nothing_ahead_one_block_is_read_before_the_first_is_taken():
     produced: list[int] = []
-    it = prefetch(counting(produced, 10), ahead=0)
+    it = Prefetch(counting(produced, 10), ahead=0)
     assert wait_for(lambda: produced)
     time.sleep(0.2)  # time enough to read them all, if nothing held the thread back
     assert 1 <= len(produced) <= 2
@@ -167,7 +168,7 @@ def test_with_nothing_ahead_one_block_is_read_before_the_first_is_taken():
 
 def test_the_thread_holds_about_ahead_bytes_and_no_more():
     produced: list[int] = []
-    it = prefetch(counting(produced, 20, nbytes=100), ahead=250)
+    it = Prefetch(counting(produced, 20, nbytes=100), ahead=250)
     assert wait_for(lambda: len(produced) >= 3)  # 300 bytes ready reach 250: it waits
     time.sleep(0.2)
     assert 3 <= len(produced) <= 4
@@ -181,7 +182,7 @@ def test_the_thread_holds_about_ahead_bytes_and_no_more():
 
 def test_a_pause_of_the_caller_does_not_stop_the_reading_while_there_is_room():
     produced: list[int] = []
-    it = prefetch(counting(produced, 10, nbytes=100), ahead=1 << 20)
+    it = Prefetch(counting(produced, 10, nbytes=100), ahead=1 << 20)
     assert wait_for(lambda: len(produced) == 10)  # read to the end with nothing taken
     assert [int(b[0]) for b in it] == list(range(10))
 
@@ -192,7 +193,7 @@ def test_an_error_of_the_blocks_is_raised_in_the_caller_after_the_blocks_before_
         yield np.ones(4)
         raise InputError("the gzip stream is corrupt: checked after the last block")
 
-    it = prefetch(gen(), ahead=1 << 20)
+    it = Prefetch(gen(), ahead=1 << 20)
     assert next(it)[0] == 0
     assert next(it)[0] == 1
     with pytest.raises(InputError, match="corrupt: checked after the last block"):
@@ -207,7 +208,7 @@ def test_an_error_raised_at_once_reaches_the_caller_too():
         yield  # pragma: no cover
 
     with pytest.raises(ValueError, match="no block at all"):
-        next(prefetch(gen()))
+        next(Prefetch(gen()))
 
 
 def endless(state: dict):
@@ -223,7 +224,7 @@ def endless(state: dict):
 
 def test_close_part_way_stops_the_thread_and_runs_the_blocks_clean_up():
     state: dict = {}
-    it = prefetch(endless(state), ahead=64)
+    it = Prefetch(endless(state), ahead=64)
     assert int(next(it)[0]) == 0
     assert int(next(it)[0]) == 1
     it.close()
@@ -238,7 +239,7 @@ def test_close_part_way_stops_the_thread_and_runs_the_blocks_clean_up():
 
 def test_dropping_the_iterator_closes_it():
     state: dict = {}
-    it = prefetch(endless(state), ahead=64)
+    it = Prefetch(endless(state), ahead=64)
     next(it)
     thread = state["thread"]
     assert thread.is_alive()
@@ -251,7 +252,7 @@ def test_dropping_the_iterator_closes_it():
 def test_recycle_is_given_each_block_once_the_next_is_asked_for():
     blocks = [np.full(8, i, np.uint8) for i in range(4)]
     recycled: list[np.ndarray] = []
-    it = prefetch(iter(blocks), ahead=1 << 20, recycle=recycled.append)
+    it = Prefetch(iter(blocks), ahead=1 << 20, recycle=recycled.append)
     b0 = next(it)
     assert recycled == []  # the caller still holds the block it was given
     b1 = next(it)
@@ -265,7 +266,7 @@ def test_recycle_is_given_each_block_once_the_next_is_asked_for():
 
 def test_recycle_is_not_given_the_block_the_caller_holds_at_close():
     recycled: list[np.ndarray] = []
-    it = prefetch(iter([np.zeros(2), np.ones(2), np.ones(2)]), recycle=recycled.append)
+    it = Prefetch(iter([np.zeros(2), np.ones(2), np.ones(2)]), recycle=recycled.append)
     next(it)
     held = next(it)
     it.close()
@@ -638,7 +639,7 @@ def test_a_prefetch_freed_in_its_own_reader_thread_closes_quietly(monkeypatch):
         finally:
             done.set()
 
-    holder.append(prefetch(gen(), ahead=1 << 20))
+    holder.append(Prefetch(gen(), ahead=1 << 20))
     held.set()
     assert done.wait(10)
     assert wait_for(lambda: not readers(), timeout=5.0)

@@ -848,7 +848,7 @@ def test_permission_denied(tmp_path):
 def test_os_errors_become_one_line():
     import errno
 
-    from smoothcli.sources._base import os_error_message
+    from smoothcli.sources._errors import os_error_message
 
     def err(code):
         return OSError(code, os.strerror(code))

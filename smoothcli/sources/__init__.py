@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from ._errors import InputError, check_regular
+from ._errors import InputError, check_regular, open_binary
 from ._loaded import Loaded
 from ._registry import (
     FORMATS,
@@ -59,8 +59,6 @@ def open_path(path: str | Path, *, fmt: str | None = None, mask: Any = None) -> 
     name = os.path.basename(where)
     fmt = fmt or format_of_name(name)
     if fmt is None:
-        from ._errors import open_binary
-
         with open_binary(where) as fh:
             fmt = recognise(fh.read(HEAD_BYTES))
         if fmt is None:
@@ -94,10 +92,7 @@ class _Prefixed(io.RawIOBase):
 
 def _peek(stream: BinaryIO) -> bytes:
     head = b""
-    while len(head) < HEAD_BYTES:
-        more = stream.read(HEAD_BYTES - len(head))
-        if not more:
-            break
+    while len(head) < HEAD_BYTES and (more := stream.read(HEAD_BYTES - len(head))):
         head += more
     return head
 

@@ -14,27 +14,21 @@ from typing import Any
 import numpy as np
 
 from ._consumed import report
-from ._errors import InputError, open_binary, os_error_message
-from ._prefetch import Buffers, Prefetch, prefetch
-from ._source import read_all, take
+from ._errors import InputError
+from ._prefetch import Buffers
+from ._source import take
 
 __all__ = [
-    "Buffers",
-    "Prefetch",
-    "prefetch",
     "DEFLATE_MAX_RATIO",
-    "InputError",
     "Once",
+    "copy_bytes",
     "drain",
+    "finite_sums",
     "input_errors",
-    "open_binary",
-    "os_error_message",
-    "read_all",
     "read_block",
     "read_exact",
     "read_rows",
     "skip_bytes",
-    "take",
     "global_signal",
     "verify",
 ]
@@ -78,11 +72,9 @@ def read_block(fh: Any, nbytes: int, reuse: np.ndarray | None = None) -> tuple[n
     read piece by piece and put together only once all of it has arrived, so a short stream
     never allocates the size its header claimed.
     """
-    if reuse is not None and reuse.size >= nbytes:  # a buffer the caller has done with
-        out = reuse[:nbytes]
-        return out, read_exact(fh, memoryview(out))
-    if nbytes <= PIECE_BYTES:
-        out = np.empty(nbytes, np.uint8)
+    fits = reuse is not None and reuse.size >= nbytes  # a buffer the caller has done with
+    if fits or nbytes <= PIECE_BYTES:
+        out = reuse[:nbytes] if fits else np.empty(nbytes, np.uint8)
         return out, read_exact(fh, memoryview(out))
     pieces = []
     got = 0
@@ -127,18 +119,23 @@ def read_rows(
         yield start, k, raw
 
 
+def copy_bytes(fh: Any, nbytes: int, out: Any = None) -> int:
+    """Read ``nbytes`` from ``fh`` in bounded pieces, written to the file ``out`` if given;
+    return how many there were (fewer only where the stream ends first)."""
+    buf = memoryview(bytearray(min(max(nbytes, 1), 1 << 20)))
+    done = 0
+    while done < nbytes and (n := read_exact(fh, buf[: min(nbytes - done, len(buf))])):
+        if out is not None:
+            out.write(buf[:n])
+        done += n
+    return done
+
+
 def skip_bytes(fh: Any, nbytes: int, short: str) -> None:
     """Read past ``nbytes`` (a header's extensions, or all of it on a stream that cannot
-    seek) in bounded pieces; :class:`InputError` ``short`` if the stream ends first."""
-    if nbytes <= 0:
-        return
-    buf = memoryview(bytearray(min(nbytes, 1 << 20)))
-    left = nbytes
-    while left:
-        n = read_exact(fh, buf[: min(left, len(buf))])
-        if n == 0:
-            raise InputError(short)
-        left -= n
+    seek); :class:`InputError` ``short`` if the stream ends first."""
+    if copy_bytes(fh, nbytes) < nbytes:
+        raise InputError(short)
 
 
 def drain(fh: Any, piece: int = 1 << 20) -> int:
@@ -146,11 +143,9 @@ def drain(fh: Any, piece: int = 1 << 20) -> int:
     return how many bytes were left."""
     buf = memoryview(bytearray(piece))
     left = 0
-    while True:
-        n = fh.readinto(buf)
-        if not n:
-            return left
+    while n := fh.readinto(buf):
         left += n
+    return left
 
 
 def stream_errors() -> tuple[type[BaseException], ...]:
@@ -236,14 +231,14 @@ def global_signal(source: Any, time_axis: int, frames: int) -> np.ndarray:
         for piece in pieces:
             if time_axis == chunk:
                 k = min(piece.shape[time_axis], keep - seen)
-                part, count = _finite_sums(take(piece, time_axis, 0, k), others)
+                part, count = finite_sums(take(piece, time_axis, 0, k), others)
                 sums[seen : seen + k] += part
                 counts[seen : seen + k] += count
                 seen += k
                 if seen >= keep:
                     break
             else:
-                part, count = _finite_sums(take(piece, time_axis, 0, keep), others)
+                part, count = finite_sums(take(piece, time_axis, 0, keep), others)
                 sums += part
                 counts += count
     finally:
@@ -254,11 +249,11 @@ def global_signal(source: Any, time_axis: int, frames: int) -> np.ndarray:
         return sums / counts
 
 
-def _finite_sums(block: np.ndarray, axes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+def finite_sums(block: np.ndarray, axes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     """The sums of the finite values of ``block`` over ``axes``, and how many there were."""
     if block.dtype.kind != "f":
-        count = math.prod(block.shape[a] for a in axes)
-        return block.sum(axis=axes, dtype=np.float64), np.full(1, count, np.float64)
+        sums = block.sum(axis=axes, dtype=np.float64)
+        return sums, np.full(sums.shape, math.prod(block.shape[a] for a in axes), np.float64)
     finite = np.isfinite(block)
     values = np.where(finite, block, 0).sum(axis=axes, dtype=np.float64)
     return values, finite.sum(axis=axes).astype(np.float64)

@@ -1,15 +1,19 @@
 """gzip for every reader: :func:`open_gzip` (ISA-L when it is installed, else the standard
-library; both check each member's CRC and length at its end) and :func:`gzip_problem`, the one
-line that says what a corrupt, truncated or padded gzip stream is.
+library; both check each member's CRC and length at its end), :func:`gzip_problem`, the one
+line that says what a corrupt, truncated or padded gzip stream is, and :class:`InputBytes`:
+where a reader's bytes come from (a path, plain or gzip, or stdin read once).
 """
 
 from __future__ import annotations
 
 import io
 import os
-from typing import Any
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any, TypeVar
 
 from .._text import error_line
+from ._base import Once, input_errors
 from ._errors import InputError, open_binary
 from ._magic import GZIP_MAGIC
 
@@ -17,11 +21,13 @@ __all__ = [
     "GZIP_READ_BYTES",
     "TRAILING",
     "USE_ISAL",
-    "Unzipped",
+    "InputBytes",
     "gzip_problem",
     "open_gzip",
     "trailing_data",
 ]
+
+T = TypeVar("T")
 
 #: read gzip through ISA-L when it is installed (``False``: always the standard library)
 USE_ISAL = True
@@ -107,40 +113,50 @@ def trailing_data(path: str, piece: int = 1 << 20) -> bool:
             d, pending = zlib.decompressobj(31), rest
 
 
-class Unzipped:
-    """The bytes of a path, a stream or bytes, decompressed when they are gzip (told by
-    gzip's magic, not by a name): ``stream`` is read once, to its end, where a gzip reader
-    (:func:`open_gzip`) checks the CRC and length. ``what`` names the input in messages."""
+class InputBytes:
+    """The bytes of an input (a path, a binary stream or bytes), told gzip or plain by gzip's
+    magic, never by a name: a file at :attr:`path` is opened anew for each pass, a
+    :attr:`stream` (wrapped in a gzip reader when it is gzip) can be opened only once.
+    ``what`` names the input in messages."""
 
-    def __init__(self, where: Any, what: str = "the input") -> None:
-        self.what = what
+    def __init__(self, where: Any, what: str = "the image") -> None:
+        self.what, self.gzipped = what, False
+        self.path: str | None = None
+        self.stream: Any = None
         if isinstance(where, bytes):
             where = io.BytesIO(where)
-        self.path: str | None = None
-        self._owned: Any = None  # the file this opened, to close
         if hasattr(where, "read"):
-            raw = where
+            self.stream = where if hasattr(where, "peek") else io.BufferedReader(where)
+            with self.errors():
+                self.gzipped = self.stream.peek(2)[:2] == GZIP_MAGIC
+            if self.gzipped:
+                self.stream = open_gzip(self.stream)
         else:
             self.path = os.fspath(where)
-            raw = self._owned = open_binary(self.path)
-        if not hasattr(raw, "peek"):
-            raw = io.BufferedReader(raw)
-        self.gzipped = False
-        try:
-            self.gzipped = raw.peek(2)[:2] == GZIP_MAGIC
-        except OSError as exc:
-            self.close()
-            raise self.problem(exc) from None
-        self.stream = open_gzip(raw) if self.gzipped else raw
+            with self.errors(), open_binary(self.path) as fh:
+                self.gzipped = fh.read(2) == GZIP_MAGIC
+        self._once = Once(self.stream) if self.path is None else None
 
-    def problem(self, exc: BaseException) -> InputError:
-        """What a read that failed means, as one line."""
+    def open(self) -> AbstractContextManager[Any]:
+        """The (decompressed) bytes from the start; a stream is not closed on exit."""
+        if self._once is not None:
+            return self._once()
+        assert self.path is not None
+        if self.gzipped:
+            open_binary(self.path).close()  # an OS error becomes an InputError
+            return open_gzip(self.path)
+        return open_binary(self.path)
+
+    def errors(self) -> AbstractContextManager[None]:
+        """Turn what a corrupt or unreadable stream raises into :class:`InputError`."""
+        return input_errors(self._problem)
+
+    def _problem(self, exc: BaseException) -> InputError:
         if self.gzipped:
             return gzip_problem(exc, self.path)
         return InputError(f"cannot read {self.what} ({error_line(exc)})")
 
-    def close(self) -> None:
-        if self.gzipped:
-            self.stream.close()  # a gzip reader closes only what it opened itself
-        if self._owned is not None:
-            self._owned.close()
+    def read(self, body: Callable[[Any], T]) -> T:
+        """``body(fh)`` on the opened bytes; read problems become :class:`InputError`."""
+        with self.errors(), self.open() as fh:
+            return body(fh)

@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 
 from .._text import error_line
-from ._base import InputError, read_exact
-from ._registry import NPY_MAGIC
+from ._base import read_exact
+from ._errors import InputError
+from ._magic import NPY_MAGIC
 
 #: the longest NPY header read (NumPy itself refuses more than 10000 bytes by default)
 MAX_HEADER_BYTES = 1 << 16

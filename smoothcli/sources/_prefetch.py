@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Buffers", "Prefetch", "prefetch"]
+__all__ = ["Buffers", "Prefetch"]
 
 
 class Buffers:
@@ -38,15 +38,6 @@ class Buffers:
         if array.dtype == np.uint8 and array.ndim == 1 and array.flags.owndata:
             with self._lock:
                 self._free.append(array)
-
-
-def prefetch(
-    blocks: Iterator[np.ndarray],
-    ahead: int = 0,
-    recycle: Callable[[np.ndarray], None] | None = None,
-) -> Prefetch:
-    """``blocks`` run ahead of the caller in a helper thread: see :class:`Prefetch`."""
-    return Prefetch(blocks, ahead, recycle)
 
 
 class Prefetch:

@@ -17,25 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ._magic import (
-    GZIP_MAGIC,
-    NPY_MAGIC,
-    ZIP_MAGICS,
-    is_cifti,
-    is_gifti,
-    is_nifti,
-    is_npy,
-    is_tsv,
-    is_zip,
-)
+from ._magic import is_cifti, is_gifti, is_nifti, is_npy, is_tsv, is_zip
 
 __all__ = [
     "FORMATS",
-    "GZIP_MAGIC",
-    "NPY_MAGIC",
     "READERS",
     "SUFFIXES",
-    "ZIP_MAGICS",
     "Reader",
     "format_of_name",
     "is_supported",

@@ -43,11 +43,9 @@ class ChunkedSource(Protocol):
 
     def chunks(self, rows: int) -> Iterator[np.ndarray]:
         """Yield consecutive blocks of at most ``rows`` along ``chunk_axis``."""
-        ...
 
     def read(self) -> np.ndarray:
         """The whole array (used only when a scalarisation cannot be chunked)."""
-        ...
 
 
 class Source:

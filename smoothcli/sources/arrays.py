@@ -24,25 +24,23 @@ import numpy as np
 from .._text import error_line
 from ._base import (
     DEFLATE_MAX_RATIO,
-    InputError,
     Once,
+    copy_bytes,
     drain,
     input_errors,
-    open_binary,
-    os_error_message,
-    prefetch,
-    read_all,
     read_exact,
     read_rows,
     skip_bytes,
     stream_errors,
 )
+from ._errors import InputError, open_binary, os_error_message
 from ._loaded import Loaded
-from ._npy_header import MAX_HEADER_BYTES, NpyHeader, read_npy_header
-from ._registry import NPY_MAGIC, ZIP_MAGICS
+from ._magic import NPY_MAGIC, ZIP_MAGICS
+from ._npy_header import NpyHeader, read_npy_header
+from ._prefetch import Prefetch
 from ._source import Source
 
-__all__ = ["MAX_HEADER_BYTES", "NpyHeader", "NpySource", "open_npy", "open_npz", "read_npy_header"]
+__all__ = ["NpySource", "open_npy", "open_npz"]
 
 #: one slice along the slow axis larger than this is not read as a block: the array is read
 #: along its fast axis instead (see :class:`NpySource`); the engine's block budget
@@ -83,11 +81,7 @@ class NpySource(Source):
         verify: bool,
         what: str,
     ) -> None:
-        self._hdr = hdr
-        self._open = open
-        self._skip = skip
-        self._verify = verify
-        self._what = what
+        self._hdr, self._open, self._skip, self._verify, self._what = hdr, open, skip, verify, what
         self._spool: Any = None  # the data of a wide stream or zip member, from byte 0
         self.shape = hdr.shape
         self.dtype = hdr.dtype.newbyteorder("=")
@@ -141,7 +135,12 @@ class NpySource(Source):
             try:
                 with _reading(self._what), self._open() as fh:
                     self._to_data(fh)
-                    _copy(fh, spool, self._hdr.nbytes, self._what)
+                    want = self._hdr.nbytes
+                    if (got := copy_bytes(fh, want, spool)) < want:
+                        raise InputError(
+                            f"{self._what} is truncated: it holds {got} of {want} bytes"
+                        )
+                    spool.flush()
                     if self._verify:
                         drain(fh)  # the member's CRC, before any value is made from it
             except BaseException:
@@ -176,10 +175,7 @@ class NpySource(Source):
         """Consecutive blocks of ``rows`` along ``chunk_axis``, read one ahead in a helper
         thread."""
         rows = max(int(rows), 1)
-        return prefetch(self._columns(rows) if self.wide else self._rows(rows))
-
-    def read(self) -> np.ndarray:
-        return read_all(self)
+        return Prefetch(self._columns(rows) if self.wide else self._rows(rows))
 
     def __del__(self) -> None:
         if self._spool is not None:
@@ -192,22 +188,8 @@ def _is_wide(shape: tuple[int, ...], slow: int, fast: int, itemsize: int) -> boo
     if shape[slow] == 0 or shape[fast] == 0:
         return False
     size = math.prod(shape)
-    return size // shape[slow] * itemsize > WIDE_SLICE_BYTES and size // shape[fast] <= (
-        MAX_WIDE_LINES
-    )
-
-
-def _copy(fh: Any, out: Any, nbytes: int, what: str) -> None:
-    """Copy ``nbytes`` from ``fh`` to the file ``out`` in bounded pieces."""
-    buf = memoryview(bytearray(min(max(nbytes, 1), 1 << 20)))
-    left = nbytes
-    while left:
-        n = read_exact(fh, buf[: min(left, len(buf))])
-        if n == 0:
-            raise InputError(f"{what} is truncated: it holds {nbytes - left} of {nbytes} bytes")
-        out.write(buf[:n])
-        left -= n
-    out.flush()
+    wide = size // shape[slow] * itemsize > WIDE_SLICE_BYTES
+    return wide and size // shape[fast] <= MAX_WIDE_LINES
 
 
 # -- NPY -------------------------------------------------------------------------------------------
@@ -238,8 +220,7 @@ def open_npy(where: Any, *, mask: Any = None) -> list[Loaded]:
 
 
 def _member_name(info: zipfile.ZipInfo) -> str:
-    name = info.filename
-    return name[:-4] if name.endswith(".npy") else name
+    return info.filename.removesuffix(".npy")
 
 
 def _check_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, archive_size: int) -> NpyHeader:
@@ -320,6 +301,7 @@ def open_npz(where: Any, *, mask: Any = None) -> list[Loaded]:
     """Each array of an NPZ file (a path) or stream (spooled to an anonymous temporary file
     first, since a zip archive is read from its end)."""
     if hasattr(where, "read"):
+        import shutil
         import tempfile
 
         head = where.peek(8)[:8] if hasattr(where, "peek") else b""
@@ -328,9 +310,7 @@ def open_npz(where: Any, *, mask: Any = None) -> list[Loaded]:
         # it outlives this call: the sources reopen their members from it
         file = tempfile.TemporaryFile(prefix="smoothcli-stdin-", suffix=".npz")  # noqa: SIM115
         spool = _Spool(file)
-        buf = memoryview(bytearray(1 << 20))
-        while n := read_exact(where, buf):
-            spool.file.write(buf[:n])
+        shutil.copyfileobj(where, spool.file, 1 << 20)
         size = spool.file.tell()
         spool.file.seek(0)
         try:

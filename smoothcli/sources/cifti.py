@@ -32,12 +32,14 @@ from typing import Any
 import numpy as np
 
 from .._text import error_line
-from ._base import Buffers, InputError, read_block, read_exact
+from ._base import read_block, read_exact
+from ._errors import InputError
+from ._gzip import InputBytes
 from ._loaded import Loaded
 from ._magic import CIFTI_KINDS
+from ._prefetch import Buffers
 from .nifti._frames import CiftiFile, NiftiSource, open_nifti
 from .nifti._header import TRUNCATED_BEFORE_DATA, Header, check_size, read_header
-from .nifti._stream import ImageBytes, image_bytes
 
 __all__ = ["CiftiSource", "describe", "open_cifti", "open_cifti_input", "problem_of"]
 
@@ -173,7 +175,7 @@ class CiftiSource(NiftiSource):
     ``chunk_axis`` 1 in Fortran order. ``dtype``, ``stored``, ``scale``, :meth:`start` and
     :meth:`stored_chunks` are the NIfTI reader's."""
 
-    def __init__(self, hdr: Header, src: ImageBytes, noun: str = "frame") -> None:
+    def __init__(self, hdr: Header, src: InputBytes, noun: str = "frame") -> None:
         rows, columns = hdr.shape[4], hdr.shape[5]
         super().__init__(replace(hdr, shape=(rows, 1, 1, columns)), src)
         self.shape = (rows, columns)
@@ -213,7 +215,7 @@ def open_cifti(where: Any, *, mask: Any = None) -> Loaded:
     """A CIFTI-2 data series (a path, a binary stream or bytes, plain or gzip) as a
     :class:`Loaded`: time is its series axis, and the other axis is named. ``mask`` is for
     NIfTI volumes and is ignored."""
-    src = image_bytes(where)
+    src = InputBytes(where)
     if src.path is None:  # a stream is read once: the header, then on to the data
         with src.errors():
             hdr, blob = _read_head(src.stream)
@@ -229,12 +231,11 @@ def open_cifti(where: Any, *, mask: Any = None) -> Loaded:
     parcels = type(axes[other]).__name__ == "ParcelsAxis"
     noun = "the series of " + ("parcel" if parcels else "brainordinate")
     source = CiftiSource(hdr, src, noun if series == 0 else "frame")
-    names: Any = _Names(axes[other])
     step = getattr(axes[series], "step", None)
     seconds = getattr(axes[series], "unit", None) == "SECOND" and step is not None and step > 0
-    loaded = Loaded(source, series, "cifti", labels={other: names}, notes=notes)
-    loaded.tr = float(step) if seconds else None
-    return loaded
+    labels: dict[int, Any] = {other: _Names(axes[other])}
+    tr = float(step) if seconds else None
+    return Loaded(source, series, "cifti", labels=labels, notes=notes, tr=tr)
 
 
 def open_cifti_input(where: Any, *, mask: Any = None) -> list[Loaded]:

@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 
 from .._text import error_line
-from ._base import InputError, open_binary
+from ._base import DEFLATE_MAX_RATIO
+from ._errors import InputError, open_binary
 from ._loaded import Loaded
 from ._source import ArraySource
 
@@ -42,8 +43,6 @@ _FIRST = re.compile(rb"<DataArray\b[^>]*?\bDimensionality\s*=\s*[\"']\s*(\d+)", 
 
 #: ``--allow-external-data``: a GIFTI data array may keep its values in a file beside the input
 EXTERNAL: ContextVar[bool] = ContextVar("external_data", default=False)
-#: deflate never compresses better than this: a larger declared size is a lie
-_DEFLATE_MAX_RATIO = 1032
 
 
 def _declared(da: Any) -> tuple[np.dtype, tuple[int, ...], str, int]:
@@ -58,12 +57,8 @@ def _declared(da: Any) -> tuple[np.dtype, tuple[int, ...], str, int]:
     shape = tuple(int(d) for d in da.dims)
     if any(d < 0 for d in shape):
         raise InputError(f"a GIFTI data array declares a negative dimension: {shape}")
-    return (
-        dtype,
-        shape,
-        array_index_order_codes.npcode[da.ind_ord],
-        math.prod(shape) * dtype.itemsize,
-    )
+    order = array_index_order_codes.npcode[da.ind_ord]
+    return dtype, shape, order, math.prod(shape) * dtype.itemsize
 
 
 def _external(da: Any, folder: str | None, nbytes: int) -> str:
@@ -122,7 +117,7 @@ def _block(da: Any, data: str | None, folder: str | None) -> np.ndarray:
     except (binascii.Error, UnicodeEncodeError, ValueError):
         raise InputError("a GIFTI data array's base64 does not decode") from None
     if kind == "B64GZ":
-        if nbytes > len(raw) * _DEFLATE_MAX_RATIO:
+        if nbytes > len(raw) * DEFLATE_MAX_RATIO:
             raise InputError(
                 f"a GIFTI data array declares {nbytes} bytes, more than its {len(raw)} "
                 "compressed bytes can hold"

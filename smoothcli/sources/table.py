@@ -20,14 +20,15 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
 from .._text import error_line, excerpt
-from ._base import InputError, input_errors, read_all, read_rows
-from ._gzip import Unzipped
+from ._base import read_rows
+from ._errors import InputError
+from ._gzip import InputBytes
 from ._loaded import Loaded
 from ._source import ArraySource, Source
 
@@ -79,16 +80,10 @@ def _is_default_names(tokens: list[str]) -> bool:
 
 def _pieces(fh: Any) -> Iterator[tuple[int, bytes]]:
     """``(number of its first line, bytes)`` for consecutive pieces of whole lines."""
-    line = 1
-    rest = b""
-    first = True
-    while True:
-        data = fh.read(PIECE_BYTES)
-        if not data:
-            break
+    line, rest, first = 1, b"", True
+    while data := fh.read(PIECE_BYTES):
         if first:
-            data = data.removeprefix(BOM)
-            first = False
+            data, first = data.removeprefix(BOM), False
         if b"\0" in data:
             raise InputError("binary data, not a text table")
         data = rest + data
@@ -119,6 +114,21 @@ def _lines(piece: bytes, first: int, sep: str) -> Iterator[tuple[int, list[str]]
         text = _decode(raw, first + i).rstrip("\r")
         if text.strip():
             yield first + i, next(csv.reader([text], delimiter=sep))
+
+
+def _lines_counting(
+    piece: bytes, char: str, keep: Callable[[np.ndarray], np.ndarray]
+) -> Iterator[tuple[int, str]]:
+    """``(index, text)`` of the lines of ``piece`` whose count of ``char`` passes ``keep``
+    (counted with NumPy, so that only those few lines are decoded and parsed again)."""
+    raw = np.frombuffer(piece, np.uint8)
+    ends = np.flatnonzero(raw == ord("\n"))
+    if not raw.size or raw[-1] != ord("\n"):
+        ends = np.append(ends, raw.size)
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    at = np.flatnonzero(raw == ord(char))
+    for i in np.flatnonzero(keep(np.searchsorted(at, ends) - np.searchsorted(at, starts))):
+        yield int(i), piece[starts[i] : ends[i]].decode("utf-8", "replace").rstrip("\r")
 
 
 class _Parser:
@@ -206,9 +216,8 @@ class _Parser:
             raise InputError(f"the table cannot be parsed near line {first} ({text})") from None
         if frame.shape[0] == 0:  # blank lines only
             return np.empty((0, ncols))
-        short = self._short_row(piece, first, ncols)
-        if short is not None:
-            raise short
+        if ncols > 1:
+            self._check_short_rows(piece, first, ncols)
         for j in range(ncols):
             col = frame[j]
             if not (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)):
@@ -219,44 +228,23 @@ class _Parser:
         """A quoted cell with a newline in it is an error: pandas would read it as one
         cell, while line numbers and the check for short rows count lines. Only lines with an
         odd number of quotes (counted with NumPy) can end inside one."""
-        raw = np.frombuffer(piece, np.uint8)
-        ends = np.flatnonzero(raw == ord("\n"))
-        if not raw.size or raw[-1] != ord("\n"):
-            ends = np.append(ends, raw.size)
-        starts = np.concatenate(([0], ends[:-1] + 1))
-        quotes = np.flatnonzero(raw == ord('"'))
-        count = np.searchsorted(quotes, ends) - np.searchsorted(quotes, starts)
-        for i in np.flatnonzero(count % 2):
-            text = piece[starts[i] : ends[i]].decode("utf-8", "replace").rstrip("\r")
+        for i, text in _lines_counting(piece, '"', lambda count: count % 2 == 1):
             if _spans_lines(text, self.sep):
-                raise _quoted_newline(first + int(i))
+                raise _quoted_newline(first + i)
 
-    def _short_row(self, piece: bytes, first: int, ncols: int) -> InputError | None:
-        """The first non-blank line with fewer fields than the table has columns. pandas fills
+    def _check_short_rows(self, piece: bytes, first: int, ncols: int) -> None:
+        """No non-blank line may have fewer fields than the table has columns. pandas fills
         the missing cells with NaN, so a file cut in the middle of a line would be read as
         missing values, not as the truncated file it is. Only lines with too few separators
         (counted with NumPy) are parsed again, to tell a short row from a blank line."""
-        if ncols < 2:
-            return None
-        raw = np.frombuffer(piece, np.uint8)
-        ends = np.flatnonzero(raw == ord("\n"))
-        if not raw.size or raw[-1] != ord("\n"):
-            ends = np.append(ends, raw.size)
-        starts = np.concatenate(([0], ends[:-1] + 1))
-        seps = np.flatnonzero(raw == ord(self.sep))
-        count = np.searchsorted(seps, ends) - np.searchsorted(seps, starts)
-        for i in np.flatnonzero(count < ncols - 1):
-            text = piece[starts[i] : ends[i]].decode("utf-8", "replace").rstrip("\r")
-            if not text.strip():
-                continue
-            fields = len(next(csv.reader([text], delimiter=self.sep)))
+        for i, text in _lines_counting(piece, self.sep, lambda count: count < ncols - 1):
+            fields = len(next(csv.reader([text], delimiter=self.sep))) if text.strip() else ncols
             if fields < ncols:
                 noun = "field" if fields == 1 else "fields"
-                return InputError(
-                    f"line {first + int(i)} has {fields} {noun}, but the table has {ncols} "
+                raise InputError(
+                    f"line {first + i} has {fields} {noun}, but the table has {ncols} "
                     "columns (is the file truncated?)"
                 )
-        return None
 
     def _bad_cell(self, piece: bytes, first: int, j: int) -> InputError:
         assert self.names is not None
@@ -299,9 +287,6 @@ class SpooledTable(Source):
             block = raw.view(np.float64).reshape(k, self._width)
             yield np.ascontiguousarray(block[:, 1:]) if self._drop else block
 
-    def read(self) -> np.ndarray:
-        return read_all(self)
-
 
 def open_table(where: Any, *, sep: str) -> Loaded:
     """A CSV (``sep=","``) or TSV (``sep="\\t"``) table from a path, a stream or bytes,
@@ -309,16 +294,13 @@ def open_table(where: Any, *, sep: str) -> Loaded:
     import tempfile
 
     parser = _Parser(sep)
-    held: list[np.ndarray] = []
-    held_bytes = 0
-    spool: Any = None
     rows = 0
     index = True  # does column 0 hold 0, 1, 2, ... so far?
-    text = Unzipped(where, "the table")
-    ok = False
+    text = InputBytes(where, "the table")
+    spool = tempfile.SpooledTemporaryFile(IN_MEMORY_BYTES, prefix="smoothcli-table-")  # noqa: SIM115
     try:
-        with input_errors(text.problem):
-            for first, piece in _pieces(text.stream):
+        with text.errors(), text.open() as fh:
+            for first, piece in _pieces(fh):
                 if parser.names is None:
                     started = parser.start(piece, first)
                     if started is None:
@@ -326,40 +308,30 @@ def open_table(where: Any, *, sep: str) -> Loaded:
                     piece, first = started
                 values = parser.parse(piece, first)
                 k = values.shape[0]
-                if index and k:
-                    index = bool(np.array_equal(values[:, 0], np.arange(rows, rows + k)))
-                rows += k
-                if spool is None and held_bytes + values.nbytes <= IN_MEMORY_BYTES:
-                    held.append(values)
-                    held_bytes += values.nbytes
-                    continue
-                if spool is None:
-                    spool = tempfile.TemporaryFile(prefix="smoothcli-table-")  # noqa: SIM115
-                    for part in held:
-                        spool.write(memoryview(part).cast("B"))
-                    held = []
-                spool.write(memoryview(values).cast("B"))
-        ok = True
-    finally:
-        text.close()
-        if spool is not None and not ok:
-            spool.close()
-    if parser.names is None:
-        raise InputError("the table is empty")
-    if rows == 0:
-        raise InputError("the table has a header but no rows")
+                if k:
+                    index = index and np.array_equal(values[:, 0], np.arange(rows, rows + k))
+                    rows += k
+                    spool.write(memoryview(values).cast("B"))
+        if parser.names is None:
+            raise InputError("the table is empty")
+        if rows == 0:
+            raise InputError("the table has a header but no rows")
+    except BaseException:
+        spool.close()
+        raise
     names = parser.names
     drop = parser.header and index and len(names) > 1 and names[0] in ("Unnamed: 0", "")
     notes = [INDEX_NOTE] if drop else []
     labels = {1: names[1:] if drop else list(names)}
-    if spool is not None:
+    if spool.tell() > IN_MEMORY_BYTES:  # rolled over to a temporary file
         spool.flush()
         source: Any = SpooledTable(spool, rows, len(names), drop)
     else:
-        X = np.concatenate(held) if len(held) > 1 else held[0]
-        if drop:
-            X = X[:, 1:]
-        source = ArraySource(np.ascontiguousarray(X))
+        X = np.empty((rows, len(names)))
+        spool.seek(0)
+        spool.readinto(memoryview(X).cast("B"))
+        spool.close()
+        source = ArraySource(np.ascontiguousarray(X[:, 1:]) if drop else X)
     return Loaded(source, 0, "table", labels=labels, notes=notes)
 
 

@@ -1,7 +1,7 @@
 """NIfTI-1/2 images (``.nii``, ``.nii.gz``, or a stream): frames read in order, verified.
 
-- :mod:`._stream`: where the bytes come from (a path, plain or gzip, or stdin read once);
-  gzip through ISA-L when it is installed (:func:`open_gzip`).
+- :class:`..._gzip.InputBytes`: where the bytes come from (a path, plain or gzip, or stdin
+  read once); gzip through ISA-L when it is installed (:func:`open_gzip`).
 - :mod:`._header`: the header, checked before anything is allocated: a real, numeric data
   type, a ``vox_offset`` past the header, and as much data as the file can hold (a ``.nii``
   must hold ``vox_offset`` plus the data; a ``.nii.gz`` cannot hold more than deflate's
@@ -14,10 +14,10 @@
 
 from __future__ import annotations
 
+from .._gzip import open_gzip
 from ._frames import CiftiFile, NiftiSource, open_nifti
 from ._header import Header, value_dtype
 from ._mask import Mask, load_mask
-from ._stream import open_gzip
 
 __all__ = [
     "Header",

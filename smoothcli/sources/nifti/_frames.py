@@ -15,17 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from .._base import (
-    Buffers,
-    InputError,
-    drain,
-    prefetch,
-    read_all,
-    read_rows,
-    skip_bytes,
-)
+from .._base import drain, finite_sums, read_rows, skip_bytes
+from .._errors import InputError
+from .._gzip import InputBytes
 from .._loaded import Loaded
 from .._magic import CIFTI_KINDS
+from .._prefetch import Buffers, Prefetch
 from .._source import Source
 from ._header import (
     TRUNCATED_BEFORE_DATA,
@@ -36,7 +31,6 @@ from ._header import (
     value_dtype,
 )
 from ._mask import Mask
-from ._stream import ImageBytes, image_bytes
 
 #: bytes of stored frames read ahead of the engine (see :meth:`NiftiSource.stored_chunks`)
 READ_AHEAD = 64 << 20
@@ -49,11 +43,12 @@ class _Frames:
     :class:`NiftiSource`, so that a source dropped while its read-ahead thread waits is
     freed, and its thread stopped."""
 
-    def __init__(self, hdr: Header, src: ImageBytes, index: np.ndarray | None, dtype: Any):
+    def __init__(self, hdr: Header, src: InputBytes, index: np.ndarray | None, dtype: Any):
         self.hdr, self.src, self.index, self.dtype = hdr, src, index, dtype
         self.storage = hdr.storage
         self.frame = hdr.shape[:3]
         self.frames = hdr.shape[3]
+        self.frame_bytes = math.prod(self.frame) * self.storage.itemsize
         self.count = len(index) if index is not None else 0
         #: what a stream that ends early is told (``missing`` and ``total`` frames)
         self.truncated = "the image is truncated: frame {missing} of {total} is missing"
@@ -62,7 +57,7 @@ class _Frames:
         #: how many voxels it is of (the finite ones: a NaN background is left out)
         self.global_frames = 0
         self.global_sums: list[float] = []
-        self.global_counts: list[int] = []
+        self.global_counts: list[float] = []
 
     def _keep_global(self, start: int, k: int, raw: np.ndarray) -> None:
         """Sum the whole frames among the first :attr:`global_frames` (in float64: exact for
@@ -70,14 +65,7 @@ class _Frames:
         take = min(k, self.global_frames - start)
         if take <= 0:
             return
-        frames = raw.view(self.storage).reshape(k, -1)[:take]
-        if self.storage.kind == "f":
-            finite = np.isfinite(frames)
-            sums = np.where(finite, frames, 0).sum(axis=1, dtype=np.float64)
-            counts = finite.sum(axis=1)
-        else:
-            sums = frames.sum(axis=1, dtype=np.float64)
-            counts = np.full(take, frames.shape[1])
+        sums, counts = finite_sums(raw.view(self.storage).reshape(k, -1)[:take], (1,))
         self.global_sums.extend(sums.tolist())
         self.global_counts.extend(counts.tolist())
 
@@ -109,7 +97,6 @@ class _Frames:
     def blocks(
         self, rows: int, scale: bool = True, pool: Buffers | None = None
     ) -> Iterator[np.ndarray]:
-        frame_bytes = math.prod(self.frame) * self.storage.itemsize
         src, hdr = self.src, self.hdr
         with src.errors(), src.open() as fh:
             if src.path is not None:  # a stream is already at its data
@@ -122,7 +109,7 @@ class _Frames:
                 fh,
                 frames,
                 rows,
-                frame_bytes,
+                self.frame_bytes,
                 short=lambda missing: InputError(
                     self.truncated.format(missing=missing, total=frames)
                 ),
@@ -147,12 +134,10 @@ class NiftiSource(Source):
 
     order = "F"
 
-    def __init__(self, hdr: Header, src: ImageBytes, mask: Mask | None = None) -> None:
+    def __init__(self, hdr: Header, src: InputBytes, mask: Mask | None = None) -> None:
         shape = hdr.shape
         if len(shape) != 4:
             raise InputError(f"a {len(shape)}D image has no time axis; expected 4D, not {shape}")
-        self._hdr = hdr
-        self._src = src
         self.storage = hdr.storage
         self.slope, self.inter = hdr.slope, hdr.inter
         self.dtype = value_dtype(hdr.storage, hdr.slope, hdr.inter)
@@ -161,22 +146,20 @@ class NiftiSource(Source):
         self.stored = hdr.storage.newbyteorder("=")
         #: ``(slope, inter)``: a value is ``stored * slope + inter`` in :attr:`dtype`
         self.scale = (float(hdr.slope), float(hdr.inter or 0.0)) if hdr.scaled else None
-        self._frame = shape[:3]
         self.frames = shape[3]
-        self._started: Iterator[np.ndarray] | None = None
-        self.mask: Mask | None = None
-        self._index: np.ndarray | None = None  # the masked voxels' positions in a frame
+        self._started: Prefetch | None = None
+        self.mask = mask
+        index = None  # the masked voxels' positions in a frame
         if mask is not None:
             if not isinstance(mask, Mask):
                 raise TypeError(f"a mask is a Mask from load_mask, not {type(mask).__name__}")
-            self.mask = mask
-            self._index = self.mask.positions(self._frame, hdr.affine)
-            self.shape: tuple[int, ...] = (self.mask.count, self.frames)
+            index = mask.positions(shape[:3], hdr.affine)
+            self.shape: tuple[int, ...] = (mask.count, self.frames)
             self.chunk_axis = 1
         else:
             self.shape = shape
             self.chunk_axis = 3
-        self._reader = _Frames(hdr, src, self._index, self.dtype)
+        self._reader = _Frames(hdr, src, index, self.dtype)
 
     def _blocks(
         self, rows: int, scale: bool = True, pool: Buffers | None = None
@@ -191,9 +174,9 @@ class NiftiSource(Source):
         started = self._take_started()
         if started is not None:
             return self._converted(started)
-        return prefetch(self._blocks(max(int(rows), 1)))
+        return Prefetch(self._blocks(max(int(rows), 1)))
 
-    def _converted(self, started: Any) -> Iterator[np.ndarray]:
+    def _converted(self, started: Prefetch) -> Iterator[np.ndarray]:
         try:
             for block in started:
                 yield self._reader.scaled(block)  # a copy: the block goes back to the pool
@@ -211,17 +194,16 @@ class NiftiSource(Source):
             return started
         return self._prefetch_stored(max(int(rows), 1))
 
-    def _prefetch_stored(self, rows: int) -> Iterator[np.ndarray]:
+    def _prefetch_stored(self, rows: int) -> Prefetch:
         pool = Buffers()  # the engine is done with a block when it asks for the next
-        return prefetch(self._blocks(rows, scale=False, pool=pool), READ_AHEAD, pool.put)
+        return Prefetch(self._blocks(rows, scale=False, pool=pool), READ_AHEAD, pool.put)
 
     def start(self) -> None:
         """Start reading now, in the helper thread, before the engine asks: the CLI calls
         this before JAX is imported, so that decompression overlaps JAX's start-up. The
         first :meth:`chunks` or :meth:`stored_chunks` then continues from this read."""
         if self._started is None:
-            frame_bytes = math.prod(self._frame) * self.storage.itemsize
-            rows = max(PIECE_BYTES // max(frame_bytes, 1), 1)
+            rows = max(PIECE_BYTES // max(self._reader.frame_bytes, 1), 1)
             self._started = self._prefetch_stored(rows)
 
     def keep_global(self, frames: int) -> None:
@@ -244,16 +226,12 @@ class NiftiSource(Source):
     def close(self) -> None:
         """Stop a read begun by :meth:`start` that the engine has not taken."""
         started = self._take_started()
-        close = getattr(started, "close", None)
-        if close is not None:
-            close()
+        if started is not None:
+            started.close()
 
-    def _take_started(self) -> Iterator[np.ndarray] | None:
+    def _take_started(self) -> Prefetch | None:
         started, self._started = self._started, None
         return started
-
-    def read(self) -> np.ndarray:
-        return read_all(self)
 
 
 class CiftiFile(InputError):
@@ -273,7 +251,7 @@ def open_nifti(where: Any, *, mask: Any = None) -> Loaded:
     """One 4D image (a path, a binary stream or bytes) as a :class:`Loaded`. A file that
     is a CIFTI-2 file (a NIfTI-2 header with a CIFTI intent code) raises :class:`CiftiFile`
     (the registry's ``open_image_input`` then reads it as one, as nibabel does)."""
-    src = image_bytes(where)
+    src = InputBytes(where)
     if src.path is None:  # a stream is read once: parse the header and skip to the data
         with src.errors():
             hdr = read_header(src.stream)

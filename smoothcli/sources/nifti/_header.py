@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from ..._text import error_line
-from .._base import DEFLATE_MAX_RATIO, InputError, read_exact, skip_bytes
+from .._base import DEFLATE_MAX_RATIO, read_exact, skip_bytes
+from .._errors import InputError
 
 #: allowance for the gzip header, the NIfTI header and its extensions
 GZIP_SLACK = 1 << 16

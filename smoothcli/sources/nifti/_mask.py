@@ -10,10 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from .._base import InputError, drain, read_rows
-from .._errors import check_regular
+from .._base import drain, read_rows
+from .._errors import InputError, check_regular
+from .._gzip import InputBytes
 from ._header import check_size, read_header, skip_extensions
-from ._stream import image_bytes
 
 #: bytes of a mask read at a time
 MASK_SLAB_BYTES = 8 << 20
@@ -46,7 +46,7 @@ def load_mask(path: str | Path) -> Mask:
     NIfTI image, not 3D, bigger than its file, or selects no voxel."""
     file = str(Path(path))  # a path, never bytes or a stream
     check_regular(file)  # a FIFO or a device named as a mask is an error, not a wait
-    src = image_bytes(file)
+    src = InputBytes(file)
 
     def body(fh: Any) -> Mask:
         hdr = read_header(fh)
