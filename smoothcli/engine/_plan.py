@@ -207,27 +207,18 @@ def lane_plan(
     """
     if not carry or omit or row_elems < LANES * LANE_MIN_ROWS:
         return None
-    every = set(range(ndim))
     if plan.local:
-        dec = plan.local[0].decomposition(ndim, diff_axis)
-        if dec is not None and set(dec.axes) == every - {chunk_axis}:
-            return dec
-        return None
-    dec = plan.combiner
-    if dec is not None and set(dec.axes) == every:
-        return dec
-    return None
+        dec, axes = plan.local[0].decomposition(ndim, diff_axis), set(range(ndim)) - {chunk_axis}
+    else:
+        dec, axes = plan.combiner, set(range(ndim))
+    return dec if dec is not None and set(dec.axes) == axes else None
 
 
 def _map_propagates(m: ScalarisationMap) -> bool:
     """Whether a NaN or infinity in a map's input always leaves its output non-finite."""
-    if m.kind in ("sum", "mean", "meansq", "rms"):
-        return True
     if m.kind == "norm":
-        if m.p == "fro":
-            return True
-        return not isinstance(m.p, str) and m.p > 0
-    return False  # max hides -inf
+        return m.p == "fro" or (not isinstance(m.p, str) and m.p > 0)
+    return m.kind in ("sum", "mean", "meansq", "rms")  # max hides -inf
 
 
 def tally_mode(
@@ -248,13 +239,13 @@ def tally_mode(
         return "flag"
     if combiner is None:
         return "derive"
-    if combiner.transform == "nonzero" or combiner.combine == "min":
-        return "flag"
-    if combiner.transform == "abspow" and combiner.power <= 0:
-        return "flag"
-    if combiner.combine == "max" and combiner.transform == "id":
-        return "flag"
-    return "derive"
+    hides = (
+        combiner.transform == "nonzero"
+        or combiner.combine == "min"
+        or (combiner.transform == "abspow" and combiner.power <= 0)
+        or (combiner.combine == "max" and combiner.transform == "id")
+    )
+    return "flag" if hides else "derive"
 
 
 def block_sizes(
