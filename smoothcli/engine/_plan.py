@@ -119,7 +119,6 @@ class Layout:
     chunk axis is in the kernel's output."""
 
     maps: tuple[ScalarisationMap, ...]
-    time: int | None  # the difference axis among the block's axes
     to_logical: tuple[int, ...]
     chunk_pos: int
 
@@ -133,7 +132,7 @@ def kernel_layout(spec: KernelSpec) -> Layout:
     order in which a reduction visits its elements changes.
     """
     if spec.lanes:  # the kernel's output is (rows, lanes + 1), whatever the maps
-        return Layout((), None, (0, 1), 0)
+        return Layout((), (0, 1), 0)
     held = list(spec.perm)  # the logical axis each kernel axis holds
     ndim, time = len(held), spec.diff_axis
     maps = []
@@ -154,12 +153,7 @@ def kernel_layout(spec: KernelSpec) -> Layout:
         ndim, time = m.out_ndim(ndim, time), m.out_time(ndim, time)
     assert sorted(held) == list(range(ndim)), (held, ndim)
     to_logical = tuple(held.index(a) for a in range(ndim))
-    return Layout(
-        tuple(maps),
-        None if time is None else held.index(time),
-        to_logical,
-        held.index(spec.chunk_pos),
-    )
+    return Layout(tuple(maps), to_logical, held.index(spec.chunk_pos))
 
 
 def merge_reduced(

@@ -103,12 +103,7 @@ class ScalarisationMap:
 
     def chain(self) -> tuple[ScalarisationMap, ...]:
         """The maps in order of application, innermost first."""
-        maps: list[ScalarisationMap] = []
-        m: ScalarisationMap | None = self
-        while m is not None:
-            maps.append(m)
-            m = m.inner
-        return tuple(reversed(maps))
+        return (self,) if self.inner is None else (*self.inner.chain(), self)
 
     def reduce(self, X: Any, *, time_axis: int | None = None, omit: bool = False) -> Any:
         """Apply the whole composition to ``X`` (a JAX or NumPy array). With ``omit``, NaN
