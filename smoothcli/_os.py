@@ -49,10 +49,7 @@ def open_folder(folder: str) -> int | None:
 
 def name_max(folder: str) -> int:
     """The longest file name ``folder``'s file system takes, in bytes."""
-    pathconf = getattr(os, "pathconf", None)
-    if pathconf is None:
-        return NAME_MAX
     try:
-        return int(pathconf(folder or ".", "PC_NAME_MAX"))
-    except (OSError, ValueError):
+        return int(os.pathconf(folder or ".", "PC_NAME_MAX"))
+    except (OSError, ValueError, AttributeError):  # AttributeError: no pathconf (Windows)
         return NAME_MAX

@@ -19,38 +19,19 @@ _FLOAT32 = np.dtype(np.float32)
 
 
 def compute_dtype(dtype: Any) -> np.dtype:
-    """The floating dtype that data stored as ``dtype`` is differenced and reduced in.
-
-    Parameters
-    ----------
-    dtype
-        Anything :class:`numpy.dtype` accepts; byte order does not matter.
-
-    Returns
-    -------
-    numpy.dtype
-        float64 for float64 and for int32, int64, uint32 and uint64 (float32 would round
-        them); float32 for float32, float16, bfloat16, bool, int8, int16, uint8 and uint16.
-
-    Raises
-    ------
-    TypeError
-        For complex, string, object, structured and every other dtype, naming it.
-    """
+    """The floating dtype that data stored as ``dtype`` (anything :class:`numpy.dtype`
+    accepts; byte order does not matter) is differenced and reduced in: float64 for float64
+    and for int32, int64, uint32 and uint64 (float32 would round them); float32 for float32,
+    float16, bfloat16, bool, int8, int16, uint8 and uint16. ``TypeError`` for complex,
+    string, object, structured and every other dtype, naming it."""
     try:
         dt = np.dtype(dtype)
     except TypeError:
         raise TypeError(f"cannot score data of type {dtype!r}: it is not a numeric dtype") from None
     kind, size = dt.kind, dt.itemsize
-    if kind == "f" and size == 8:
+    if (kind == "f" and size == 8) or (kind in "iu" and size in (4, 8)):
         return _FLOAT64
-    if kind == "f" and size in (2, 4):
-        return _FLOAT32
-    if kind in "iu" and size in (4, 8):
-        return _FLOAT64
-    if kind in "iu" and size in (1, 2):
-        return _FLOAT32
-    if kind == "b":
+    if (kind == "f" and size in (2, 4)) or (kind in "iu" and size in (1, 2)) or kind == "b":
         return _FLOAT32
     if dt.name == "bfloat16":  # ml_dtypes' bfloat16 (kind "V"): every value fits float32
         return _FLOAT32

@@ -14,6 +14,7 @@ compile again. A folder that cannot be created or written turns the cache off, s
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import sys
 
@@ -51,13 +52,8 @@ def jax_version() -> tuple[int, ...]:
         text = version("jax")
     except PackageNotFoundError:
         return ()
-    parts = []
-    for piece in text.split(".")[:3]:
-        digits = "".join(c for c in piece if c.isdigit())
-        if not digits:
-            break
-        parts.append(int(digits))
-    return tuple(parts)
+    digits = ["".join(filter(str.isdigit, piece)) for piece in text.split(".")[:3]]
+    return tuple(int(d) for d in itertools.takewhile(bool, digits))
 
 
 def _own_xla_flag(count: int | None) -> None:
@@ -78,9 +74,8 @@ def _device_count(cpu_devices: int | None) -> int | None:
     """How many CPU devices to ask for; ``None`` when the user has told JAX already."""
     if os.environ.get(_OWN_XLA_FLAG) and "jax" not in sys.modules:
         _own_xla_flag(None)  # inherited from the process that started this one: not ours
-    if "JAX_NUM_CPU_DEVICES" in os.environ:
-        return None
-    if "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", ""):
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "JAX_NUM_CPU_DEVICES" in os.environ or "xla_force_host_platform_device_count" in flags:
         return None
     if cpu_devices is not None:
         return max(int(cpu_devices), 1)
@@ -154,31 +149,23 @@ def _configure_cache() -> None:
 def configure(*, cpu_devices: int | None = None) -> None:
     """Configure JAX for smoothcli's computations; call it before JAX starts a backend.
 
-    Parameters
-    ----------
-    cpu_devices
-        How many CPU devices JAX should expose. By default ``SMOOTHCLI_CPU_DEVICES`` if
-        set, else one per CPU this process may use. ``JAX_NUM_CPU_DEVICES`` or an XLA
-        ``--xla_force_host_platform_device_count`` flag, when set, win over both.
-
-    Notes
-    -----
-    Sets ``JAX_PLATFORMS=cpu`` in ``os.environ`` (inherited by worker processes) unless the
-    user has set ``JAX_PLATFORMS``. Turns JAX's persistent compilation cache on in
-    :func:`cache_dir` when that folder can be created and written (else turns it off, without
-    a word); with ``SMOOTHCLI_CACHE_DIR`` unset, a ``JAX_COMPILATION_CACHE_DIR`` wins. These
-    settings go to JAX's config, or to ``os.environ`` before JAX is imported. Idempotent: only
-    the first call in a process acts, and a backend that has already started keeps the devices
-    it has.
+    ``cpu_devices``: how many CPU devices JAX should expose; by default
+    ``SMOOTHCLI_CPU_DEVICES`` if set, else one per CPU this process may use.
+    ``JAX_NUM_CPU_DEVICES`` or an XLA ``--xla_force_host_platform_device_count`` flag, when
+    set, win over both. Also sets ``JAX_PLATFORMS=cpu`` (inherited by worker processes)
+    unless the user has set it, and turns the compilation cache on or off
+    (:func:`_configure_cache`). Settings go to JAX's config, or to ``os.environ`` before JAX
+    is imported. Only the first call in a process acts, and a backend that has already
+    started keeps the devices it has.
     """
     global _configured
     if _configured:
         return
     _configured = True
+    jax = sys.modules.get("jax")
     if "JAX_PLATFORMS" not in os.environ:
         os.environ["JAX_PLATFORMS"] = "cpu"
-        if "jax" in sys.modules:  # imported already: its config read the environment
-            jax = sys.modules["jax"]
+        if jax is not None:  # imported already: its config read the environment
             with contextlib.suppress(RuntimeError, AttributeError, ValueError):
                 if not jax.config.jax_platforms:
                     jax.config.update("jax_platforms", "cpu")
@@ -186,7 +173,6 @@ def configure(*, cpu_devices: int | None = None) -> None:
     count = _device_count(cpu_devices)
     if count is None or count <= 1:
         return
-    jax = sys.modules.get("jax")
     if jax is None and jax_version() < (0, 5):  # no jax_num_cpu_devices: XLA's own flag
         _own_xla_flag(count)
         return

@@ -59,13 +59,7 @@ from . import _kernel, _plan
 from ._blocks import holds
 from ._lanes import evaluate_lanes as _evaluate_lanes
 from ._lanes import merged as _merged
-from ._plan import (
-    KernelSpec,
-    block_sizes,
-    lane_plan,
-    plan_maps,
-    tally_mode,
-)
+from ._plan import KernelSpec, block_sizes, lane_plan, plan_maps, tally_mode
 from ._result import Evaluation
 from ._stream import evaluate_stream as _evaluate_stream
 from ._whole import whole as _whole
@@ -128,28 +122,16 @@ def evaluate(
 ) -> np.ndarray:
     """Return what ``loss(X)`` returns, as NumPy, without holding all of ``X`` at once.
 
-    Parameters
-    ----------
-    loss
-        The loss to evaluate: its ``n``, ``pad_value``, ``axis``, ``nu`` and scalarisation.
-    source
-        A NumPy array or memmap (chunked along its slowest axis) or a :class:`ChunkedSource`.
-    chunk_rows
-        Fixes the block length along the chunk axis (default: about ``chunk_bytes``).
-    chunk_bytes
-        Bytes of input per block when ``chunk_rows`` is not given.
-    nan
-        ``"omit"`` leaves non-finite differences out of every reduction instead of letting
-        them propagate by IEEE arithmetic (as NumPy float64 would).
-
-    Returns
-    -------
-    numpy.ndarray
-        The score in the compute dtype: float64 for float64 and 32/64-bit integer input,
-        float32 for smaller types.
+    ``source`` is a NumPy array or memmap (chunked along its slowest axis) or a
+    :class:`ChunkedSource`. Blocks are ``chunk_rows`` rows of its chunk axis, else about
+    ``chunk_bytes`` bytes. ``nan="omit"`` leaves non-finite differences out of every
+    reduction instead of letting them propagate by IEEE arithmetic (as NumPy float64 would).
+    The score is in the compute dtype: float64 for float64 and 32/64-bit integer input,
+    float32 for smaller types.
     """
-    info = evaluate_info(loss, source, chunk_rows=chunk_rows, chunk_bytes=chunk_bytes, nan=nan)
-    return info.value
+    return evaluate_info(
+        loss, source, chunk_rows=chunk_rows, chunk_bytes=chunk_bytes, nan=nan
+    ).value
 
 
 def evaluate_info(
@@ -292,9 +274,7 @@ def _evaluate(
             **common, local=local, combiner=combiner, chunk_pos=0,
             tally=tally_mode(local, combiner, omit), lanes=_plan.LANES, lane_dec=lane_dec,
         )  # fmt: skip
-        return _evaluate_lanes(
-            loss, src, cdtype, omit, diff_shape, total_rows, lane_dec, plan, lanes, stored
-        )
+        return _evaluate_lanes(loss, src, cdtype, omit, diff_shape, total_rows, plan, lanes, stored)
     spec = KernelSpec(
         **common, local=plan.local, combiner=plan.combiner, chunk_pos=plan.chunk_pos,
         tally=tally_mode(plan.local, plan.combiner, omit),

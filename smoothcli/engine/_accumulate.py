@@ -14,7 +14,14 @@ import numpy as np
 from ..scalarise import Decomposition
 from ..sources._source import take
 
-__all__ = ["Concatenator", "Reducer"]
+__all__ = ["Concatenator", "Reducer", "reduce64"]
+
+
+def reduce64(dec: Decomposition, x: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    """``x`` reduced over ``axes`` by ``dec``'s combine, in float64."""
+    if dec.combine == "sum":  # converts to float64 as it sums, without a copy
+        return np.sum(x, axis=axes, dtype=np.float64)
+    return dec.reduce(x, axes, np).astype(np.float64)  # max and min: exact in any precision
 
 
 class Reducer:
@@ -29,11 +36,7 @@ class Reducer:
         """Merge one block's ``(accumulator, counts)``; return the block's accumulator, reduced
         over the combiner's axes (non-finite if a difference in it was)."""
         dec = self.combiner
-        acc, counts = np.asarray(partial[0]), partial[1]
-        if dec.combine == "sum":  # converts to float64 as it sums, without a copy
-            part = np.sum(acc, axis=dec.axes, dtype=np.float64)
-        else:  # max and min are exact in any precision
-            part = dec.reduce(acc, dec.axes, np).astype(np.float64)
+        part, counts = reduce64(dec, np.asarray(partial[0]), dec.axes), partial[1]
         self.acc = part if self.acc is None else dec.merge(self.acc, part)
         if self.omit:
             self.counts = self.counts + np.asarray(counts).sum(axis=dec.axes, dtype=np.int64)

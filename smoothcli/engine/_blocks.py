@@ -119,47 +119,33 @@ def _restack(
     first). A piece is done with once the next is asked for; the reader is closed as soon
     as this stops, on an error too."""
     try:
-        yield from _fill_blocks(pieces, rows, history, pad, perm, staging)
+        buf, view = staging.take()
+        _fill(view, view[:0], history, pad)  # the history before the first row
+        filled, start = 0, 0
+        for piece in pieces:
+            block = np.transpose(np.asarray(piece), perm)  # free for F-ordered frames
+            used = 0
+            while used < block.shape[0]:
+                k = min(rows - filled, block.shape[0] - used)
+                # converts to the staging dtype as it copies
+                view[history + filled : history + filled + k] = block[used : used + k]
+                filled, used = filled + k, used + k
+                if filled == rows:
+                    yield start, buf, 0, True
+                    start += rows
+                    tail = view[rows : rows + history]
+                    buf, view = staging.take()
+                    view[:history] = tail  # the staged buffer before is not reused yet
+                    filled = 0
+        if filled:
+            view[history + filled :] = 0
+            yield start, buf, 0, True
+        else:
+            staging.give_back(buf)
     finally:
         close = getattr(pieces, "close", None)
         if close is not None:
             close()
-
-
-def _fill_blocks(
-    pieces: Iterator[np.ndarray],
-    rows: int,
-    history: int,
-    pad: float | None,
-    perm: tuple[int, ...],
-    staging: Staging,
-) -> Iterator[tuple[int, np.ndarray, int, bool]]:
-    buf, view = staging.take()
-    if history:
-        view[:history] = 0
-        if pad is not None:
-            view[history - 1] = pad
-    filled, start = 0, 0
-    for piece in pieces:
-        block = np.transpose(np.asarray(piece), perm)  # free for F-ordered frames
-        used = 0
-        while used < block.shape[0]:
-            k = min(rows - filled, block.shape[0] - used)
-            # converts to the staging dtype as it copies
-            view[history + filled : history + filled + k] = block[used : used + k]
-            filled, used = filled + k, used + k
-            if filled == rows:
-                yield start, buf, 0, True
-                start += rows
-                tail = view[rows : rows + history]
-                buf, view = staging.take()
-                view[:history] = tail  # the staged buffer before is not reused yet
-                filled = 0
-    if filled:
-        view[history + filled :] = 0
-        yield start, buf, 0, True
-    else:
-        staging.give_back(buf)
 
 
 def _fill(view: np.ndarray, body: np.ndarray, head: int, pad: float | None) -> None:

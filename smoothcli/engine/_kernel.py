@@ -143,8 +143,15 @@ def _local_maps(spec: KernelSpec, layout: Any) -> Any:
     return local
 
 
-def _build_kernel(spec: KernelSpec) -> Any:
-    """``(buf, offset, lo, hi, slope, inter) -> (partial, tally)`` for one block.
+#: the kernels built and still cached, to count their XLA compilations
+_live: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+@functools.lru_cache(maxsize=64)
+def kernel(spec: KernelSpec) -> Any:
+    """The compiled ``(buf, offset, lo, hi, slope, inter) -> (partial, tally)`` for one block
+    of ``spec``; a batch of files with the same row shape reuses one (``jax.jit`` compiles it
+    once per device and x64 setting, on first use).
 
     Results are in the kernel's layout (:func:`kernel_layout`), transposed on the host.
     ``partial`` is ``(accumulator, counts)`` when a map reduces the chunk axis (``counts``
@@ -192,12 +199,15 @@ def _build_kernel(spec: KernelSpec) -> Any:
         acc, count, tally = lax.fori_loop(0, steps, fold, (acc, count, tally0))
         return (acc, count), tally
 
-    return jax.jit(kernel)
+    built = jax.jit(kernel)
+    _live.add(built)
+    return built
 
 
-def _build_counter(spec: KernelSpec) -> Any:
-    """``(buf, offset, lo, hi, slope, inter) -> int32``: how many differences of a block
-    are not finite. Run only on a block whose partial result says it has some."""
+@functools.lru_cache(maxsize=64)
+def counter(spec: KernelSpec) -> Any:
+    """The compiled ``(buf, offset, lo, hi, slope, inter) -> int32``: how many differences
+    of a block are not finite. Run only on a block whose partial result says it has some."""
     steps = spec.rows // spec.step
 
     def count(buf: Any, offset: Any, lo: Any, hi: Any, slope: Any, inter: Any) -> Any:
@@ -211,28 +221,9 @@ def _build_counter(spec: KernelSpec) -> Any:
     return jax.jit(count)
 
 
-#: the kernels built and still cached, to count their XLA compilations
-_live: weakref.WeakSet[Any] = weakref.WeakSet()
-
-
-@functools.lru_cache(maxsize=64)
-def kernel(spec: KernelSpec) -> Any:
-    """The compiled kernel for ``spec``; a batch of files with the same row shape reuses one.
-    (``jax.jit`` compiles it once per device and x64 setting, on first use.)"""
-    built = _build_kernel(spec)
-    _live.add(built)
-    return built
-
-
 def compilations() -> int:
     """How many XLA compilations the cached kernels hold."""
     return sum(k._cache_size() for k in list(_live))
-
-
-@functools.lru_cache(maxsize=64)
-def counter(spec: KernelSpec) -> Any:
-    """The compiled non-finite counter for ``spec``."""
-    return _build_counter(spec)
 
 
 def clear_kernels() -> None:

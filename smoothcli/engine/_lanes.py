@@ -10,16 +10,12 @@ from typing import Any
 
 import numpy as np
 
-from .._jax import jax
 from ..loss import SmoothnessLoss
-from ..scalarise import apply_maps
 from ..sources._source import ArraySource
 from . import _stream
-from ._accumulate import Concatenator, Reducer
+from ._accumulate import Concatenator, Reducer, reduce64
 from ._plan import KernelSpec, merge_reduced
 from ._result import Evaluation
-
-jnp = jax.numpy
 
 __all__ = ["evaluate_lanes", "merged"]
 
@@ -44,46 +40,24 @@ def merged(src: Any, diff_axis: int, plan: Any) -> tuple[ArraySource, int, Any] 
 
 
 def evaluate_lanes(
-    loss: SmoothnessLoss,
-    src: Any,
-    cdtype: np.dtype,
-    omit: bool,
-    diff_shape: list[int],
-    total_rows: int,
-    dec: Any,
-    plan: Any,
-    spec: KernelSpec,
-    stored: bool = False,
-) -> Evaluation:
+    loss: SmoothnessLoss, src: Any, cdtype: np.dtype, omit: bool, diff_shape: list[int],
+    total_rows: int, plan: Any, spec: KernelSpec, stored: bool = False,
+) -> Evaluation:  # fmt: skip
     """Evaluate with the first map of the chain reduced in lanes (see :func:`lane_plan`):
     the kernel gives each row's lane partials, summed here in float64 and finished; the rest
     of the chain runs on that small result."""
     assert loss.scalarisation is not None
     chain = loss.scalarisation.chain()
     ndim, time = len(diff_shape), spec.diff_axis
-    flat = dataclasses.replace(dec, axes=(0, 1), keep=None)
+    flat = dataclasses.replace(spec.lane_dec, axes=(0, 1), keep=None)
     acc: Reducer | Concatenator
     acc = Concatenator(0) if plan.local else Reducer(flat, omit)
     nonfinite = _stream.run(spec, src, acc, total_rows, stored)  # where every block goes
     count = math.prod(diff_shape) // (diff_shape[src.chunk_axis] if plan.local else 1)
     if isinstance(acc, Concatenator):  # one row of lanes per difference row
-        lanes = acc.result()
-        if flat.combine == "sum":
-            total = np.sum(lanes, axis=1, dtype=np.float64)
-        else:
-            total = flat.reduce(lanes, (1,), np).astype(np.float64)
-        value: Any = flat.finish(total, count)
+        value: Any = flat.finish(reduce64(flat, acc.result(), (1,)), count)
     else:
         value = acc.result((count, 1))
-    first = jax.eval_shape(
-        lambda y: apply_maps(chain[:1], y, time, omit=omit)[0],
-        jax.ShapeDtypeStruct(tuple(diff_shape), cdtype),
-    )
-    value = np.reshape(value, first.shape)
-    if len(chain) > 1:
-        value = jnp.asarray(value, cdtype)
-        rest = apply_maps(chain[1:], value, chain[0].out_time(ndim, time), omit=omit)[0]
-        value = np.asarray(loss.nu * rest)
-    else:
-        value = np.asarray(loss.nu * value, cdtype)
+    value = np.reshape(value, _stream.shape_after(chain[:1], diff_shape, time, cdtype, omit))
+    value = _stream.finish(loss, value, chain[1:], chain[0].out_time(ndim, time), cdtype, omit)
     return Evaluation(value, nonfinite, math.prod(diff_shape), cdtype)

@@ -119,7 +119,6 @@ class Layout:
     chunk axis is in the kernel's output."""
 
     maps: tuple[ScalarisationMap, ...]
-    time: int | None  # the difference axis among the block's axes
     to_logical: tuple[int, ...]
     chunk_pos: int
 
@@ -133,7 +132,7 @@ def kernel_layout(spec: KernelSpec) -> Layout:
     order in which a reduction visits its elements changes.
     """
     if spec.lanes:  # the kernel's output is (rows, lanes + 1), whatever the maps
-        return Layout((), None, (0, 1), 0)
+        return Layout((), (0, 1), 0)
     held = list(spec.perm)  # the logical axis each kernel axis holds
     ndim, time = len(held), spec.diff_axis
     maps = []
@@ -154,12 +153,7 @@ def kernel_layout(spec: KernelSpec) -> Layout:
         ndim, time = m.out_ndim(ndim, time), m.out_time(ndim, time)
     assert sorted(held) == list(range(ndim)), (held, ndim)
     to_logical = tuple(held.index(a) for a in range(ndim))
-    return Layout(
-        tuple(maps),
-        None if time is None else held.index(time),
-        to_logical,
-        held.index(spec.chunk_pos),
-    )
+    return Layout(tuple(maps), to_logical, held.index(spec.chunk_pos))
 
 
 def merge_reduced(
@@ -207,27 +201,18 @@ def lane_plan(
     """
     if not carry or omit or row_elems < LANES * LANE_MIN_ROWS:
         return None
-    every = set(range(ndim))
     if plan.local:
-        dec = plan.local[0].decomposition(ndim, diff_axis)
-        if dec is not None and set(dec.axes) == every - {chunk_axis}:
-            return dec
-        return None
-    dec = plan.combiner
-    if dec is not None and set(dec.axes) == every:
-        return dec
-    return None
+        dec, axes = plan.local[0].decomposition(ndim, diff_axis), set(range(ndim)) - {chunk_axis}
+    else:
+        dec, axes = plan.combiner, set(range(ndim))
+    return dec if dec is not None and set(dec.axes) == axes else None
 
 
 def _map_propagates(m: ScalarisationMap) -> bool:
     """Whether a NaN or infinity in a map's input always leaves its output non-finite."""
-    if m.kind in ("sum", "mean", "meansq", "rms"):
-        return True
     if m.kind == "norm":
-        if m.p == "fro":
-            return True
-        return not isinstance(m.p, str) and m.p > 0
-    return False  # max hides -inf
+        return m.p == "fro" or (not isinstance(m.p, str) and m.p > 0)
+    return m.kind in ("sum", "mean", "meansq", "rms")  # max hides -inf
 
 
 def tally_mode(
@@ -248,13 +233,13 @@ def tally_mode(
         return "flag"
     if combiner is None:
         return "derive"
-    if combiner.transform == "nonzero" or combiner.combine == "min":
-        return "flag"
-    if combiner.transform == "abspow" and combiner.power <= 0:
-        return "flag"
-    if combiner.combine == "max" and combiner.transform == "id":
-        return "flag"
-    return "derive"
+    hides = (
+        combiner.transform == "nonzero"
+        or combiner.combine == "min"
+        or (combiner.transform == "abspow" and combiner.power <= 0)
+        or (combiner.combine == "max" and combiner.transform == "id")
+    )
+    return "flag" if hides else "derive"
 
 
 def block_sizes(

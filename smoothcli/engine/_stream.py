@@ -22,7 +22,7 @@ from ._result import Evaluation
 
 jnp = jax.numpy
 
-__all__ = ["evaluate_stream", "run"]
+__all__ = ["evaluate_stream", "finish", "run", "shape_after"]
 
 
 #: blocks in a row that a reader's kernel must fall behind on before another device joins
@@ -67,7 +67,7 @@ class _Folder:
         partial, tally = flight.out
         jax.block_until_ready(partial)
         if isinstance(partial, tuple):
-            partial = tuple(self.logical(p) for p in partial)
+            partial = tuple(map(self.logical, partial))
         else:
             partial = self.logical(partial)
         result = self.acc.add(partial, flight.lo, flight.hi)
@@ -146,14 +146,26 @@ def evaluate_stream(
     if isinstance(acc, Concatenator):
         value = np.asarray(loss.nu * jnp.asarray(acc.result(), cdtype))
         return Evaluation(value, nonfinite, math.prod(diff_shape), cdtype)
-    reduced = jax.eval_shape(
-        lambda y: apply_maps(plan.local, y, spec.diff_axis, omit=omit)[0],
-        jax.ShapeDtypeStruct(tuple(diff_shape), cdtype),
-    )
-    value = acc.result(reduced.shape)
-    if plan.outer:
-        value = jnp.asarray(value, cdtype)
-        value = np.asarray(loss.nu * apply_maps(plan.outer, value, plan.outer_time, omit=omit)[0])
-    else:
-        value = np.asarray(loss.nu * value, cdtype)
+    value = acc.result(shape_after(plan.local, diff_shape, spec.diff_axis, cdtype, omit))
+    value = finish(loss, value, plan.outer, plan.outer_time, cdtype, omit)
     return Evaluation(value, nonfinite, math.prod(diff_shape), cdtype)
+
+
+def shape_after(
+    maps: tuple, diff_shape: list[int], time: int, cdtype: np.dtype, omit: bool
+) -> tuple[int, ...]:
+    """The shape ``maps`` make of the differences (traced, not computed)."""
+    return jax.eval_shape(
+        lambda y: apply_maps(maps, y, time, omit=omit)[0],
+        jax.ShapeDtypeStruct(tuple(diff_shape), cdtype),
+    ).shape
+
+
+def finish(
+    loss: SmoothnessLoss, value: Any, outer: tuple, time: int | None, cdtype: np.dtype, omit: bool
+) -> np.ndarray:
+    """``nu`` times the ``outer`` maps of ``value`` (a small result, on the host)."""
+    if not outer:
+        return np.asarray(loss.nu * value, cdtype)
+    rest = apply_maps(outer, jnp.asarray(value, cdtype), time, omit=omit)[0]
+    return np.asarray(loss.nu * rest)

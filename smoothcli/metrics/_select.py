@@ -57,10 +57,6 @@ def _value(key: int, dtype: np.dtype) -> np.generic:
     return np.array([key], utype).view(dtype)[0]
 
 
-def _pieces(flat: np.ndarray) -> list[slice]:
-    return [slice(s, min(s + PIECE, flat.size)) for s in range(0, flat.size, PIECE)]
-
-
 def kth_values(a: np.ndarray, ks: Sequence[int]) -> list[np.generic]:
     """The ``k``-th smallest element of ``a`` (0-based, over all its elements) for each
     ``k`` in ``ks``, exactly, as ``np.sort(a, axis=None)[k]`` would give it."""
@@ -69,9 +65,8 @@ def kth_values(a: np.ndarray, ks: Sequence[int]) -> list[np.generic]:
     for k in ks:
         if not 0 <= k < n:
             raise IndexError(f"order statistic {k} of {n} values")
-    dtype = flat.dtype.newbyteorder("=")
-    if flat.dtype != dtype:
-        flat = flat.astype(dtype)
+    flat = flat.astype(flat.dtype.newbyteorder("="), copy=False)
+    dtype = flat.dtype
     _, bits = _key_type(dtype)
     digit = min(DIGIT, bits)
     histograms: dict[tuple[int, int], np.ndarray] = {}  # shared by ks with the same prefix
@@ -94,8 +89,8 @@ def _histogram(flat: np.ndarray, shift: int, digit: int, bits: int, prefix: int)
     """How many keys have each value of the ``digit`` bits at ``shift``, among the keys whose
     bits above them are ``prefix``."""
     counts = np.zeros(1 << digit, np.int64)
-    for piece in _pieces(flat):
-        keys = _keys(flat[piece])
+    for start in range(0, flat.size, PIECE):
+        keys = _keys(flat[start : start + PIECE])
         if shift + digit < bits:  # only keys that share the bits found so far
             keys = keys.astype(np.uint64, copy=False)
             keys = keys[(keys >> np.uint64(shift + digit)) == np.uint64(prefix)]

@@ -78,6 +78,4 @@ def gather(source: Source, time_axis: int) -> Series:
         raise ValueError(f"the source gave {start} of {shape[chunk_axis]} rows")
     scale = source.scale if stored else None
     data = full.reshape(-1, shape[time_axis])
-    if scale is None:
-        return Series(data)
-    return Series(data, float(scale[0]), float(scale[1]))
+    return Series(data) if scale is None else Series(data, float(scale[0]), float(scale[1]))

@@ -59,11 +59,6 @@ class Dvars:
     median: float | None
 
 
-def _median(series: Series) -> float:
-    lo, hi = middle(series.data)
-    return float((series.scaled(lo) + series.scaled(hi)) / 2)
-
-
 def _robust_sd(stored: np.ndarray, value: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
     """Each row's (75th - 25th percentile) / 1.349 of ``value(stored)``, NumPy's
     ``method="lower"``: that method picks an element, the one at ``floor(q (T - 1))`` in
@@ -75,10 +70,6 @@ def _robust_sd(stored: np.ndarray, value: Callable[[np.ndarray], np.ndarray]) ->
     k25, k75 = math.floor(0.25 * last), math.floor(0.75 * last)
     ordered = np.sort(stored, axis=1)
     return (value(ordered[:, k75]) - value(ordered[:, k25])) / IQR_TO_SD
-
-
-def _same(values: np.ndarray) -> np.ndarray:
-    return values
 
 
 def _ar1(y: np.ndarray) -> np.ndarray:
@@ -108,7 +99,8 @@ def _normaliser(series: Series, normalization: float) -> float | None:
     without normalisation."""
     if not normalization:
         return None
-    median = _median(series)
+    lo, hi = middle(series.data)
+    median = float((series.scaled(lo) + series.scaled(hi)) / 2)
     if median == 0:
         raise DvarsError(
             "the median of the data is 0, so they cannot be scaled to a median of "
@@ -161,7 +153,7 @@ def dvars(
         if median is not None:
             y = y / median * normalization
         # a decreasing map reverses the order: then the percentiles of the values themselves
-        sd = _robust_sd(series.data[rows], value) if increasing else _robust_sd(y, _same)
+        sd = _robust_sd(series.data[rows], value) if increasing else _robust_sd(y, np.asarray)
         keep = sd > tolerance
         if drop_zero_variance:
             y, sd = y[keep], sd[keep]

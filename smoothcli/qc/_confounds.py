@@ -94,7 +94,6 @@ def _check_file(path: str) -> None:
 def _columns(path: str) -> tuple[int, dict[str, list[float]]]:
     """How many rows the table has (the header aside), and the kept columns' values."""
     _check_file(path)
-    kept: dict[str, list[float]] = {}
     rows = 0
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
@@ -107,8 +106,7 @@ def _columns(path: str) -> tuple[int, dict[str, list[float]]]:
                 for i, name in enumerate(header)
                 if name in (FD_COLUMN, *MOTION) or name.startswith(DUMMY_PREFIX)
             }
-            for name in wanted.values():
-                kept[name] = []
+            kept: dict[str, list[float]] = {name: [] for name in wanted.values()}
             for line, row in enumerate(reader, start=2):
                 if not row:
                     continue
@@ -141,15 +139,10 @@ def _dummy(kept: dict[str, list[float]]) -> int:
 
 
 def read_confounds(path: str) -> Confounds:
-    """The FD and dummy volumes of the confounds table at ``path``.
-
-    Raises
-    ------
-    ConfoundsError
-        For a file that is not a tab-separated table, a row of another length than the
-        header, a kept cell that is not a number, an FD missing after frame 0, or dummy
-        columns that do not mark the first frames.
-    """
+    """The FD and dummy volumes of the confounds table at ``path``. :class:`ConfoundsError`
+    for a file that is not a tab-separated table, a row of another length than the header, a
+    kept cell that is not a number, an FD missing after frame 0, or dummy columns that do not
+    mark the first frames."""
     frames, kept = _columns(path)
     fd, fd_from = None, None
     if FD_COLUMN in kept:

@@ -162,10 +162,7 @@ def judge(values: np.ndarray, fd: np.ndarray | None, dummy: int, rules: Rules) -
         fail |= ~(np.asarray(fd, np.float64)[counted.start :] <= rules.fd_above)
     checks: list[str | None] = ["skip" if dummy > 0 else None]
     checks += ["skip"] * (counted.start - 1)
-    if rules.frame_rules:
-        checks += ["fail" if f else "pass" for f in fail]
-    else:
-        checks += [None] * len(mine)
+    checks += ["fail" if f else "pass" for f in fail] if rules.frame_rules else [None] * len(mine)
     failed = tuple(int(t) for t in np.flatnonzero(fail) + counted.start)
     fraction = len(failed) / len(mine)
     mean = float(np.mean(mine))

@@ -27,32 +27,26 @@ __all__ = [
     "make_batch",
     "read_table",
     "render_batch",
-    "render_report",
     "require_matplotlib",
 ]
 
 TITLE = "smoothcli QC report"
 
 
-def render_report(
-    found: ReportInput, *, threshold: float | None = None, title: str = TITLE
-) -> tuple[str, Batch]:
-    """The page (text) for ``found``'s rows, and what it shows. ``ValueError`` (from
-    :func:`make_batch`) for rows that no smoothcli table holds."""
-    batch = make_batch(found.rows, threshold, found.meta, found.carpets)
-    return render_batch(batch, found, title), batch
-
-
 def render_batch(batch: Batch, found: ReportInput, title: str = TITLE) -> str:
+    """The page (text) of ``batch``, made from ``found``'s rows."""
     from ._page import render
 
     return render(batch, found.sources, found.meta, title)
 
 
-def write_report(target: Any, found: ReportInput, **kwargs: Any) -> Batch:
-    """Write the page to ``target`` (a checked :class:`smoothcli.output.Target`,
-    atomically)."""
-    page, batch = render_report(found, **kwargs)
+def write_report(
+    target: Any, found: ReportInput, *, threshold: float | None = None, title: str = TITLE
+) -> Batch:
+    """Write the page of ``found``'s rows to ``target`` (a checked
+    :class:`smoothcli.output.Target`, atomically); return what it shows. ``ValueError`` (from
+    :func:`make_batch`) for rows that no smoothcli table holds."""
+    batch = make_batch(found.rows, threshold, found.meta, found.carpets)
     with target.open() as stream:
-        stream.write(page)
+        stream.write(render_batch(batch, found, title))
     return batch

@@ -171,20 +171,13 @@ def table_kind(columns: set[str]) -> tuple[str, str, tuple[str, str, str] | None
     )
 
 
-def _group(rows: list[dict]) -> dict[tuple, list[dict]]:
-    groups: dict[tuple, list[dict]] = {}
-    for row in rows:
-        groups.setdefault((row.get("path"), row.get("array")), []).append(row)
-    return groups
-
-
 def _summary_run(path: str, array: Any, row: dict, columns: tuple[str, str, str]) -> Run:
     mean, high, frame = columns
     value, top = _nan(row.get(mean)), _nan(row.get(high))
     nan = int(math.isnan(value) or math.isnan(top))
-    run = Run(path, array, [None], np.array([value]), value, top, row.get(frame), n_nan=nan)
-    run.summary = True
-    return run
+    return Run(
+        path, array, [None], np.array([value]), value, top, row.get(frame), n_nan=nan, summary=True
+    )
 
 
 def _series_run(path: str, array: Any, rows: list[dict], measure: str) -> Run:
@@ -200,15 +193,11 @@ def _series_run(path: str, array: Any, rows: list[dict], measure: str) -> Run:
     fails = np.array([r.get("check") == "fail" for r in rows], bool)
     nan = np.isnan(values) & counted
     mine = counted & ~nan
-    if not mine.any():
-        run = Run(path, array, frames, values, math.nan, math.nan, None, n_nan=int(nan.sum()))
-        run.counted, run.fails = counted, fails
-        return run
-    finite = np.where(mine, values, -np.inf)
-    arg = int(np.argmax(finite))
-    mean = float(np.mean(values[mine]))
-    run = Run(path, array, frames, values, mean, float(values[arg]), frames[arg])
-    run.n_nan = int(nan.sum())
+    mean, top, at = math.nan, math.nan, None
+    if mine.any():
+        arg = int(np.argmax(np.where(mine, values, -np.inf)))
+        mean, top, at = float(np.mean(values[mine])), float(values[arg]), frames[arg]
+    run = Run(path, array, frames, values, mean, top, at, n_nan=int(nan.sum()))
     run.counted, run.fails = counted, fails
     return run
 
@@ -247,6 +236,8 @@ def _make_run(
     """One run of the page from its rows (``kind``: the table's kind, measure and summary
     columns); None for a per-frame dvars run with no value at all."""
     kind_name, measure, summary = kind
+    if not ok:
+        return None
     verdict, why = _verdict(ok, summary is not None)
     if kind_name == "dvars" and summary is None:  # frame 0 has no difference, so no value
         ok = [r for r in ok if r.get(measure) is not None]
@@ -298,20 +289,18 @@ def make_batch(
         threshold, source = float(options["fail_above"]), "the table's --fail-above"
     runs: list[Run] = []
     failures: list[Failure] = []
-    for (path, array), group in _group(rows).items():
+    groups: dict[tuple, list[dict]] = {}
+    for row in rows:
+        groups.setdefault((row.get("path"), row.get("array")), []).append(row)
+    for (path, array), group in groups.items():
         for r in group:
             if r.get("status") == "error":
-                error = str(r.get("error") or "unknown error")
-                failures.append(Failure(str(path), array, error))
+                failures.append(Failure(str(path), array, str(r.get("error") or "unknown error")))
         ok = [r for r in group if r.get("status") != "error"]
-        if not ok:
-            continue
         run = _make_run(str(path), array, ok, (kind, measure, summary), threshold, carpets)
-        if run is None:
-            continue
-        runs.append(run)
-    for i, run in enumerate(runs):
-        run.anchor = f"run-{i}"
+        if run is not None:
+            run.anchor = f"run-{len(runs)}"
+            runs.append(run)
     per_frame = summary is None and any(
         r.get("frame") is not None for r in rows if r.get("status") != "error"
     )

@@ -69,17 +69,13 @@ def _e(value: Any) -> str:
 
 def _num(value: Any) -> str:
     """A number in full (the shortest text that reads back to it)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "nan" if value is not None else ""
-    return number_text(value)
+    return "" if value is None else number_text(value)
 
 
 def _short(value: Any) -> str:
     """A number as a person reads it: 4 significant digits (integers whole)."""
     if value is None:
         return ""
-    if isinstance(value, float) and math.isnan(value):
-        return "nan"
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     return f"{value:.4g}"
@@ -122,8 +118,7 @@ def _overview(batch: Batch, sources: list[str], meta: dict) -> str:
 
 
 def _stats(batch: Batch) -> list[tuple[str, str]]:
-    single = all(len(r.values) == 1 for r in batch.runs)
-    if single:
+    if all(len(r.values) == 1 for r in batch.runs):
         return [("max", batch.measure)]
     return [("mean", f"mean {batch.measure}"), ("max", f"max {batch.measure}")]
 
@@ -245,7 +240,6 @@ def render(batch: Batch, sources: list[str], meta: dict, title: str) -> str:
         "<h2>Overview</h2>",
         _overview(batch, sources, meta),
     ]
-    ranked = batch.ranked()
     if batch.runs:
         what = "each run's mean and max" if len(_stats(batch)) > 1 else "each run's value"
         sections += [
@@ -253,7 +247,7 @@ def render(batch: Batch, sources: list[str], meta: dict, title: str) -> str:
             "<p>Failed first, then flagged (passed, with frames over the threshold, NaN values "
             "or a high outlier), then passed; within each, by max. Dummy volumes and the frames "
             "whose difference involves one are not counted.</p>",
-            _runs_table(batch, ranked, not batch.per_frame),
+            _runs_table(batch, batch.ranked(), not batch.per_frame),
             "<h2>Distribution</h2>",
             f"<p>{_e(batch.measure)} over the batch: {what}, a point per run (hover for its "
             "name, click for its trace), failed runs in red, flagged in orange.</p>",

@@ -82,9 +82,8 @@ def _trace(run: Run, threshold: float | None, measure: str, width: float = 6.4) 
 
     seconds = run.tr is not None and run.tr > 0
     height = 2.25 if seconds else 1.7  # room above for the axis in seconds and the title
-    margins = {"left": 0.1, "right": 0.98, "bottom": 0.41 / height, "top": 1 - 0.5 / height}
-    if not seconds:
-        margins["top"] = 1 - 0.24 / height
+    top = 1 - (0.5 if seconds else 0.24) / height
+    margins = {"left": 0.1, "right": 0.98, "bottom": 0.41 / height, "top": top}
     # fixed margins: 50 traces in a page, and constrained layout is half of each one's time
     fig, ax = _figure(width, height, margins)
     x = _positions(run.frames)
@@ -159,10 +158,6 @@ def carpet_svg(run: Run, salt: str) -> str:
     return _svg(fig, salt)
 
 
-def _colour(run: Run) -> str:
-    return {"fail": FLAG, "flagged": WARN}.get(run.status, OK)
-
-
 def distribution_svg(batch: Batch, stats: Sequence[tuple[str, str]], salt: str) -> str:
     """Each run as a point, one row per statistic (``(attribute, label)``: a run's mean and
     max, or its score), over a box of the quartiles; the threshold as a line; failed runs in
@@ -179,7 +174,7 @@ def distribution_svg(batch: Batch, stats: Sequence[tuple[str, str]], salt: str) 
                 showfliers=False, patch_artist=False, medianprops={"color": LINE},
             )  # fmt: skip
         y = row + rng.uniform(-0.18, 0.18, len(values))
-        colors = [_colour(r) for r in batch.runs]
+        colors = [{"fail": FLAG, "flagged": WARN}.get(r.status, OK) for r in batch.runs]
         points = ax.scatter(values[finite], y[finite], s=14, c=np.array(colors)[finite], zorder=3)
         points.set_urls([f"#{r.anchor}" for r, ok in zip(batch.runs, finite, strict=True) if ok])
     if batch.threshold is not None and math.isfinite(batch.threshold):

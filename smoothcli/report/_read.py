@@ -66,11 +66,6 @@ def _typed(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _text_rows(path: str, sep: str) -> list[dict[str, Any]]:
-    with open(path, newline="", encoding="utf-8") as fh:
-        return [_typed(row) for row in csv.DictReader(fh, delimiter=sep)]
-
-
 def _json_rows(path: str, lines: bool) -> list[dict[str, Any]]:
     with open(path, encoding="utf-8") as fh:
         data = [json.loads(line) for line in fh if line.strip()] if lines else json.load(fh)
@@ -106,7 +101,7 @@ def _sidecar(path: str) -> dict[str, Any]:
     return {k: doc[k] for k, kind in kinds.items() if isinstance(doc.get(k), kind)}
 
 
-def _same_kind(found: ReportInput, rows: list[dict], table: str, kinds: dict, seen: dict) -> None:
+def _same_kind(rows: list[dict], table: str, kinds: dict, seen: dict) -> None:
     """Tables of one kind only (a score table beside a dvars table, or a per-frame table
     beside a summary, would be read as one and give NaN), and each input in one table."""
     from ._model import table_kind
@@ -145,7 +140,9 @@ def read_table(paths: list[str]) -> ReportInput:
         try:
             check_regular(path)  # a FIFO would wait forever, /dev/zero never end
             if fmt in ("tsv", "csv"):
-                rows = _text_rows(path, "\t" if fmt == "tsv" else ",")
+                with open(path, newline="", encoding="utf-8") as fh:
+                    table = csv.DictReader(fh, delimiter="\t" if fmt == "tsv" else ",")
+                    rows = [_typed(row) for row in table]
             else:
                 rows = _json_rows(path, lines=fmt == "jsonl")
         except OSError as exc:
@@ -156,7 +153,7 @@ def read_table(paths: list[str]) -> ReportInput:
             raise TableError(f"{path}: {exc}") from None
         if rows and ("path" not in rows[0] or "status" not in rows[0]):
             raise TableError(f"{path}: not a smoothcli table (it has no path and status columns)")
-        _same_kind(found, rows, path, kinds, seen)
+        _same_kind(rows, path, kinds, seen)
         found.rows.extend(rows)
         found.sources.append(path)
         if not found.meta:

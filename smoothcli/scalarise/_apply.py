@@ -18,16 +18,13 @@ def apply_map(m: Any, X: Any, time: int | None, omit: bool = False) -> Any:
         return _apply_omitting_nan(m, X, time)
     ax = m.resolved_axis(X.ndim, time)
     kd = m.keepdims
-    if m.kind == "sum":
-        return jnp.sum(X, axis=ax, keepdims=kd)
-    if m.kind == "mean":
-        return jnp.mean(X, axis=ax, keepdims=kd)
+    plain = {"sum": jnp.sum, "mean": jnp.mean, "max": jnp.max}
+    if m.kind in plain:
+        return plain[m.kind](X, axis=ax, keepdims=kd)
     if m.kind == "meansq":
         return jnp.mean(X**2, axis=ax, keepdims=kd)
     if m.kind == "rms":
         return jnp.sqrt(_ieee(jnp.mean(X**2, axis=ax, keepdims=kd), X, ax))
-    if m.kind == "max":
-        return jnp.max(X, axis=ax, keepdims=kd)
     # norm, following hypercoil's norm_scalarise: an unfolded vector norm when forced.
     multi = m._vector_multi(X.ndim, time)
     if multi is not None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 
-from ._apply import apply_map, apply_maps
+from ._apply import apply_maps
 from ._axes import AxisSpec, check_axis, resolve_axis, trace
 from ._decompose import Decomposition
 
@@ -26,6 +27,22 @@ __all__ = [
 
 Kind = Literal["sum", "mean", "meansq", "max", "rms", "norm"]
 MATRIX_ORDERS = ("fro", "nuc")
+#: (transform, combine, finalise) of the maps that are not norms, and of the vector norms
+#: by their order
+_SIMPLE: dict[str, Any] = {
+    "sum": ("id", "sum", "id"),
+    "mean": ("id", "sum", "mean"),
+    "meansq": ("sq", "sum", "mean"),
+    "rms": ("sq", "sum", "sqrtmean"),
+    "max": ("id", "max", "id"),
+}
+_NORMS: dict[float, Any] = {
+    math.inf: ("abs", "max", "id"),
+    -math.inf: ("abs", "min", "id"),
+    0: ("nonzero", "sum", "id"),
+    1: ("abs", "sum", "id"),
+    2: ("sq", "sum", "sqrt"),
+}
 
 
 def _identity(X: Any, *args: Any, **kwargs: Any) -> Any:
@@ -86,12 +103,7 @@ class ScalarisationMap:
 
     def chain(self) -> tuple[ScalarisationMap, ...]:
         """The maps in order of application, innermost first."""
-        maps: list[ScalarisationMap] = []
-        m: ScalarisationMap | None = self
-        while m is not None:
-            maps.append(m)
-            m = m.inner
-        return tuple(reversed(maps))
+        return (self,) if self.inner is None else (*self.inner.chain(), self)
 
     def reduce(self, X: Any, *, time_axis: int | None = None, omit: bool = False) -> Any:
         """Apply the whole composition to ``X`` (a JAX or NumPy array). With ``omit``, NaN
@@ -144,8 +156,6 @@ class ScalarisationMap:
     def out_time(self, ndim: int, time: int | None) -> int | None:
         return self.out_position(ndim, time, time)
 
-    # -- evaluation ------------------------------------------------------------------------
-
     def output_axes(self, ndim: int, time: int | None) -> tuple[int | None, ...]:
         """For each axis of this map's output (the whole composition applied to an
         ``ndim``-d array whose time axis is ``time``), the input axis it came from, or
@@ -153,9 +163,6 @@ class ScalarisationMap:
         return trace(self.chain(), ndim, time)
 
     # -- evaluation ------------------------------------------------------------------------
-    def _apply(self, X: Any, time: int | None, omit: bool = False) -> Any:
-        return apply_map(self, X, time, omit)
-
     def decomposition(self, ndim: int, time: int | None) -> Decomposition | None:
         """The chunked form of this map alone (not its inner map), or ``None`` if it has none.
 
@@ -164,32 +171,13 @@ class ScalarisationMap:
         axes = self.reduced_axes(ndim, time)
         multi = self._vector_multi(ndim, time)
         keep = None if not self.keepdims else ("lead" if multi is not None else "dims")
-        simple = {
-            "sum": ("id", "sum", "id"),
-            "mean": ("id", "sum", "mean"),
-            "meansq": ("sq", "sum", "mean"),
-            "rms": ("sq", "sum", "sqrtmean"),
-            "max": ("id", "max", "id"),
-        }
-        if self.kind in simple:
-            t, c, f = simple[self.kind]
-            return Decomposition(axes, t, c, f, keep=keep)  # type: ignore[arg-type]
-        if multi is None and len(axes) != 1:
+        if self.kind in _SIMPLE:
+            return Decomposition(axes, *_SIMPLE[self.kind], keep=keep)
+        if (multi is None and len(axes) != 1) or isinstance(self.p, str):
             return None  # a matrix norm (or an invalid one): only the whole array will do
-        p = self.p
-        if isinstance(p, str):
-            return None
-        if p == math.inf:
-            return Decomposition(axes, "abs", "max", "id", keep=keep)
-        if p == -math.inf:
-            return Decomposition(axes, "abs", "min", "id", keep=keep)
-        if p == 0:
-            return Decomposition(axes, "nonzero", "sum", "id", keep=keep)
-        if p == 1:
-            return Decomposition(axes, "abs", "sum", "id", keep=keep)
-        if p == 2:
-            return Decomposition(axes, "sq", "sum", "sqrt", keep=keep)
-        return Decomposition(axes, "abspow", "sum", "root", power=float(p), keep=keep)
+        if self.p in _NORMS:
+            return Decomposition(axes, *_NORMS[self.p], keep=keep)
+        return Decomposition(axes, "abspow", "sum", "root", power=float(self.p), keep=keep)
 
     # -- text ------------------------------------------------------------------------------
     def __str__(self) -> str:
@@ -202,59 +190,31 @@ def _make(kind: Kind, inner: Any, axis: Any, keepdims: bool, **extra: Any) -> Sc
     return ScalarisationMap(kind, inner, check_axis(axis), bool(keepdims), **extra)
 
 
-def sum_scalarise(
-    *,
-    inner: ScalarisationMap | None = None,
-    axis: AxisSpec = None,
-    keepdims: bool = False,
-    key: Any = None,
-) -> ScalarisationMap:
-    """Sum over ``axis`` (all axes by default)."""
-    return _make("sum", inner, axis, keepdims)
+def _reduction(kind: Kind, doc: str) -> Callable[..., ScalarisationMap]:
+    """hypercoil's factory of a reduction over ``axis`` (all axes by default)."""
+
+    def factory(
+        *,
+        inner: ScalarisationMap | None = None,
+        axis: AxisSpec = None,
+        keepdims: bool = False,
+        key: Any = None,
+    ) -> ScalarisationMap:
+        return _make(kind, inner, axis, keepdims)
+
+    factory.__name__ = factory.__qualname__ = f"{kind}_scalarise"
+    factory.__doc__ = doc
+    return factory
 
 
-def mean_scalarise(
-    *,
-    inner: ScalarisationMap | None = None,
-    axis: AxisSpec = None,
-    keepdims: bool = False,
-    key: Any = None,
-) -> ScalarisationMap:
-    """Mean over ``axis`` (all axes by default)."""
-    return _make("mean", inner, axis, keepdims)
-
-
-def meansq_scalarise(
-    *,
-    inner: ScalarisationMap | None = None,
-    axis: AxisSpec = None,
-    keepdims: bool = False,
-    key: Any = None,
-) -> ScalarisationMap:
-    """Mean of the squares over ``axis`` (all axes by default)."""
-    return _make("meansq", inner, axis, keepdims)
-
-
-def max_scalarise(
-    *,
-    inner: ScalarisationMap | None = None,
-    axis: AxisSpec = None,
-    keepdims: bool = False,
-    key: Any = None,
-) -> ScalarisationMap:
-    """Maximum over ``axis`` (all axes by default); NaN propagates."""
-    return _make("max", inner, axis, keepdims)
-
-
-def rms_scalarise(
-    *,
-    inner: ScalarisationMap | None = None,
-    axis: AxisSpec = None,
-    keepdims: bool = False,
-    key: Any = None,
-) -> ScalarisationMap:
-    """Root mean square, ``sqrt(mean(x**2))``; over space of first differences, this is DVARS."""
-    return _make("rms", inner, axis, keepdims)
+sum_scalarise = _reduction("sum", "Sum over ``axis`` (all axes by default).")
+mean_scalarise = _reduction("mean", "Mean over ``axis`` (all axes by default).")
+meansq_scalarise = _reduction("meansq", "Mean of the squares over ``axis`` (all axes by default).")
+max_scalarise = _reduction("max", "Maximum over ``axis`` (all axes by default); NaN propagates.")
+rms_scalarise = _reduction(
+    "rms",
+    "Root mean square, ``sqrt(mean(x**2))``; over space of first differences, this is DVARS.",
+)
 
 
 def norm_scalarise(

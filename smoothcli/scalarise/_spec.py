@@ -28,14 +28,12 @@ from ._map import (
 __all__ = ["MAP_NAMES", "format_map", "parse_scalarisation"]
 
 _FACTORIES: dict[str, Callable[..., ScalarisationMap]] = {
-    "sum": sum_scalarise,
-    "mean": mean_scalarise,
-    "meansq": meansq_scalarise,
-    "max": max_scalarise,
-    "rms": rms_scalarise,
-    "norm": norm_scalarise,
-    "vnorm": vnorm_scalarise,
-}
+    f.__name__.removesuffix("_scalarise"): f
+    for f in (
+        sum_scalarise, mean_scalarise, meansq_scalarise, max_scalarise, rms_scalarise,
+        norm_scalarise, vnorm_scalarise,
+    )
+}  # fmt: skip
 _ALIASES: dict[str, tuple[str, dict[str, Any]]] = {
     "l1": ("vnorm", {"p": 1, "axis": None}),
     "l2": ("vnorm", {"p": 2, "axis": None}),
