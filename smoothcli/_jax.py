@@ -14,8 +14,6 @@ from . import runtime
 
 runtime.jax_imported()
 
-__all__ = ["enable_x64", "jax"]
-
 
 def enable_x64(on: bool = True) -> Any:
     """A context in which JAX computes in float64: ``jax.enable_x64`` (JAX 0.8 and newer),

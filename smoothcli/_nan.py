@@ -5,8 +5,6 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["NanPolicy"]
-
 
 class NanPolicy(StrEnum):
     """``propagate``: NaN and Inf follow IEEE arithmetic, as NumPy float64 would (a NaN

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["BINARY", "CLOEXEC", "NOCTTY", "NOFOLLOW", "name_max", "open_folder", "pwrite_all"]
-
 #: close the descriptor in a child process (POSIX); Windows descriptors are not inherited
 CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 #: a terminal opened as output never becomes the controlling terminal (POSIX)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-__all__ = ["EXCERPT", "error_line", "excerpt", "one_line", "printable"]
-
 #: characters of an input's own text (a cell, a column name) a message quotes, at most
 EXCERPT = 24
 

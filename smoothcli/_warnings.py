@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-__all__ = ["SmoothcliWarning"]
-
 
 class SmoothcliWarning(UserWarning):
     """A smoothcli notice, such as a fall-back to whole-array evaluation."""

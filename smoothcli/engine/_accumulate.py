@@ -14,8 +14,6 @@ import numpy as np
 from ..scalarise import Decomposition
 from ..sources._source import take
 
-__all__ = ["Concatenator", "Reducer", "reduce64"]
-
 
 def reduce64(dec: Decomposition, x: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
     """``x`` reduced over ``axes`` by ``dec``'s combine, in float64."""

@@ -15,8 +15,6 @@ import numpy as np
 from ..sources._source import ArraySource
 from ._plan import ALIGN
 
-__all__ = ["Staging", "blocks", "holds", "window"]
-
 
 class Staging:
     """64-byte-aligned buffers for blocks that cannot be shared with JAX as they are (the

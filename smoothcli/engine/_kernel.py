@@ -21,8 +21,6 @@ from ._plan import KernelSpec, kernel_layout
 jnp = jax.numpy
 lax = jax.lax
 
-__all__ = ["clear_kernels", "compilations", "counter", "kernel"]
-
 #: largest n whose differences are formed from n + 1 shifted windows (they fuse well); above
 #: it, a loop of n passes over one fixed-shape array keeps the kernel's size independent of n
 UNROLL_MAX_N = 2

@@ -17,8 +17,6 @@ from ._accumulate import Concatenator, Reducer, reduce64
 from ._plan import KernelSpec, merge_reduced
 from ._result import Evaluation
 
-__all__ = ["evaluate_lanes", "merged"]
-
 
 def merged(src: Any, diff_axis: int, plan: Any) -> tuple[ArraySource, int, Any] | None:
     """``src`` with its leading reduced axes merged into one (see :func:`merge_reduced`): the

@@ -14,19 +14,6 @@ import numpy as np
 
 from ..scalarise import Decomposition, ScalarisationMap, trace
 
-__all__ = [
-    "ALIGN",
-    "KernelSpec",
-    "Layout",
-    "Plan",
-    "block_sizes",
-    "kernel_layout",
-    "lane_plan",
-    "merge_reduced",
-    "plan_maps",
-    "tally_mode",
-]
-
 #: elements handled per step of a kernel's inner loop
 STEP_ELEMENTS = 16384
 #: fewest rows in a block (a NIfTI frame of 1M voxels makes a 4 MB row)

@@ -22,8 +22,6 @@ from ._result import Evaluation
 
 jnp = jax.numpy
 
-__all__ = ["evaluate_stream", "finish", "run", "shape_after"]
-
 
 #: blocks in a row that a reader's kernel must fall behind on before another device joins
 PATIENCE = 8

@@ -13,8 +13,6 @@ from ._result import Evaluation
 
 jnp = jax.numpy
 
-__all__ = ["whole"]
-
 
 def whole(loss: SmoothnessLoss, src: Any, cdtype: np.dtype, omit: bool) -> Evaluation:
     """Evaluate on the whole array in memory (a matrix norm over the chunk axis)."""

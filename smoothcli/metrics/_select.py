@@ -14,8 +14,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["kth_values", "middle"]
-
 #: elements turned into keys at a time
 PIECE = 1 << 20
 #: bits of the key resolved per pass

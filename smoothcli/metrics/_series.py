@@ -17,8 +17,6 @@ import numpy as np
 
 from ..sources._source import Source
 
-__all__ = ["Series", "gather"]
-
 #: bytes of a source read at a time
 BLOCK_BYTES = 8 << 20
 #: float64 bytes of rows converted at a time by :meth:`Series.rows`

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-__all__ = ["censor_table", "censored_frames"]
-
 
 def censored_frames(dummy: int, failed: Iterable[int]) -> list[int]:
     """The dummy volumes (frames ``0 .. dummy-1``) and the failed frames, in order."""

@@ -28,8 +28,6 @@ import numpy as np
 
 from .._text import excerpt
 
-__all__ = ["Confounds", "ConfoundsError", "power_fd", "read_confounds"]
-
 FD_COLUMN = "framewise_displacement"
 MOTION = ("trans_x", "trans_y", "trans_z", "rot_x", "rot_y", "rot_z")
 DUMMY_PREFIX = "non_steady_state_outlier"

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["GLOBAL_FRAMES", "MODIFIED_Z", "nonsteady_volumes"]
-
 #: frames of the global signal looked at (nipype's ``[:, :, :, :50]``)
 GLOBAL_FRAMES = 50
 #: a modified z-score above this is an outlier (nipype's ``is_outlier`` default)

@@ -22,8 +22,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["AUTO", "Judgement", "Rules", "counted_frames", "judge"]
-
 #: ``--fail-above auto``
 AUTO = "auto"
 #: failed frames named in a reason, at most

@@ -13,8 +13,6 @@ import numpy as np
 
 from ..discover import entities
 
-__all__ = ["ENTITIES", "Batch", "Failure", "Run", "make_batch", "table_kind"]
-
 #: the entities the page shows as columns
 ENTITIES = ("sub", "ses", "task", "run")
 #: a run's place in the page: failed first, then flagged, then passed

@@ -17,8 +17,6 @@ from ..output._values import number_text
 from ._model import ENTITIES, Batch, Run
 from ._plots import carpet_svg, distribution_svg, trace_svg
 
-__all__ = ["TRACES", "render"]
-
 #: runs drawn as traces; the rest are listed
 TRACES = 50
 

@@ -20,15 +20,6 @@ import numpy as np
 if TYPE_CHECKING:
     from ._model import Batch, Run
 
-__all__ = [
-    "MISSING",
-    "carpet_svg",
-    "distribution_svg",
-    "require_matplotlib",
-    "trace_png",
-    "trace_svg",
-]
-
 MISSING = (
     "this needs matplotlib, which draws the plots: install it with pip install 'smoothcli[report]'"
 )

@@ -19,8 +19,6 @@ from typing import Any
 from ..output import BY_NAME, format_for_path
 from ..sources._errors import check_regular
 
-__all__ = ["ReportInput", "TableError", "read_table"]
-
 #: the formats a table can be read back from
 READABLE = ("tsv", "csv", "jsonl", "json")
 

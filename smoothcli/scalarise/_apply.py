@@ -7,8 +7,6 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["apply_map", "apply_maps"]
-
 
 def apply_map(m: Any, X: Any, time: int | None, omit: bool = False) -> Any:
     """Apply ``m`` alone (not its inner map) to ``X``, whose time axis is ``time``."""

@@ -8,8 +8,6 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["AXIS_NAMES", "AxisSpec", "check_axis", "resolve_axis", "trace"]
-
 AxisSpec = int | str | tuple[int | str, ...] | None
 AXIS_NAMES = ("time", "space")
 

@@ -13,18 +13,6 @@ from ._apply import apply_maps
 from ._axes import AxisSpec, check_axis, resolve_axis, trace
 from ._decompose import Decomposition
 
-__all__ = [
-    "MATRIX_ORDERS",
-    "ScalarisationMap",
-    "max_scalarise",
-    "mean_scalarise",
-    "meansq_scalarise",
-    "norm_scalarise",
-    "rms_scalarise",
-    "sum_scalarise",
-    "vnorm_scalarise",
-]
-
 Kind = Literal["sum", "mean", "meansq", "max", "rms", "norm"]
 MATRIX_ORDERS = ("fro", "nuc")
 #: (transform, combine, finalise) of the maps that are not norms, and of the vector norms

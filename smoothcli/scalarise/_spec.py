@@ -15,7 +15,6 @@ from ._axes import AXIS_NAMES
 from ._map import (
     MATRIX_ORDERS,
     ScalarisationMap,
-    format_map,
     max_scalarise,
     mean_scalarise,
     meansq_scalarise,
@@ -24,8 +23,6 @@ from ._map import (
     sum_scalarise,
     vnorm_scalarise,
 )
-
-__all__ = ["MAP_NAMES", "format_map", "parse_scalarisation"]
 
 _FACTORIES: dict[str, Callable[..., ScalarisationMap]] = {
     f.__name__.removesuffix("_scalarise"): f

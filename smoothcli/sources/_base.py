@@ -18,21 +18,6 @@ from ._errors import InputError
 from ._prefetch import Buffers
 from ._source import take
 
-__all__ = [
-    "DEFLATE_MAX_RATIO",
-    "Once",
-    "copy_bytes",
-    "drain",
-    "finite_sums",
-    "input_errors",
-    "read_block",
-    "read_exact",
-    "read_rows",
-    "skip_bytes",
-    "global_signal",
-    "verify",
-]
-
 #: deflate never compresses better than 1032:1, so a compressed size bounds the data it holds
 DEFLATE_MAX_RATIO = 1032
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-__all__ = ["fraction", "report", "set_sink"]
-
 _fraction = 0.0
 _sink: Callable[[float], None] | None = None
 

@@ -8,8 +8,6 @@ import os
 import stat
 from typing import Any
 
-__all__ = ["InputError", "check_regular", "open_binary", "os_error_message"]
-
 
 class InputError(ValueError):
     """This input cannot be scored: its message is one line that names the problem."""

@@ -17,16 +17,6 @@ from ._base import Once, input_errors
 from ._errors import InputError, open_binary
 from ._magic import GZIP_MAGIC
 
-__all__ = [
-    "GZIP_READ_BYTES",
-    "TRAILING",
-    "USE_ISAL",
-    "InputBytes",
-    "gzip_problem",
-    "open_gzip",
-    "trailing_data",
-]
-
 T = TypeVar("T")
 
 #: read gzip through ISA-L when it is installed (``False``: always the standard library)

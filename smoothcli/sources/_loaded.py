@@ -10,8 +10,6 @@ from ._errors import InputError
 if TYPE_CHECKING:  # NumPy is not imported until a reader is used
     from ._source import Source
 
-__all__ = ["Loaded"]
-
 
 @dataclass
 class Loaded:

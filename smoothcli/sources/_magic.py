@@ -8,21 +8,6 @@ from __future__ import annotations
 
 import re
 
-__all__ = [
-    "CIFTI_KINDS",
-    "GZIP_MAGIC",
-    "NPY_MAGIC",
-    "ZIP_MAGICS",
-    "inner_head",
-    "is_cifti",
-    "is_gifti",
-    "is_nifti",
-    "is_npy",
-    "is_tsv",
-    "is_zip",
-    "nifti_intent",
-]
-
 NPY_MAGIC = b"\x93NUMPY"
 ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # a member, or the end of an empty archive
 GZIP_MAGIC = b"\x1f\x8b"

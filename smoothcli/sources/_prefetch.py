@@ -8,8 +8,6 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Buffers", "Prefetch"]
-
 
 class Buffers:
     """Byte buffers passed between a reader thread and its caller and back, so that a long

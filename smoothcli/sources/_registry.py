@@ -19,19 +19,6 @@ from typing import Any
 
 from ._magic import is_cifti, is_gifti, is_nifti, is_npy, is_tsv, is_zip
 
-__all__ = [
-    "FORMATS",
-    "READERS",
-    "SUFFIXES",
-    "Reader",
-    "format_of_name",
-    "is_supported",
-    "reader",
-    "recognise",
-    "sniff",
-    "unsupported",
-]
-
 #: the CIFTI-2 kinds that are not time series: recognised (so that a directory scan skips
 #: them with a reason, and naming one says what it is), never scored
 _CIFTI_OTHER = ("dscalar", "dlabel", "pscalar", "dconn", "pconn", "pdconn", "dpconn")

@@ -16,18 +16,6 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = [
-    "ArraySource",
-    "ChunkedSource",
-    "Foreign",
-    "Source",
-    "Trimmed",
-    "as_source",
-    "read_all",
-    "take",
-    "trim",
-]
-
 
 @runtime_checkable
 class ChunkedSource(Protocol):
