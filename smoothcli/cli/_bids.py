@@ -287,9 +287,7 @@ def _group_targets(out: str, tables: list[str], pages: bool) -> tuple[Any, Any, 
     wanted += [(GROUP_PAGE, is_our_page)] if pages else []
     with as_usage("OUTPUT_DIR", OutputError):
         found = [
-            check_target(
-                os.path.join(out, name), protect=tables, sidecar=False, derived=True, ours=ours
-            )
+            check_target(os.path.join(out, name), protect=tables, derived=True, ours=ours)
             for name, ours in wanted
         ]
     return found[0], found[1], found[2] if pages else None

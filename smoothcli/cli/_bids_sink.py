@@ -104,7 +104,7 @@ class BidsSink:
         from ..output import OutputError, check_target
 
         with as_usage("OUTPUT_DIR", OutputError):
-            return check_target(path, protect=self.protect, sidecar=False, derived=True, ours=ours)
+            return check_target(path, protect=self.protect, derived=True, ours=ours)
 
     def _names(self, run: BidsRun) -> tuple[str, str, str]:
         table = run_file(self.out, run, DVARS_DESC)

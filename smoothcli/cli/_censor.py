@@ -25,7 +25,7 @@ def _target(path: str, protect: list[str]) -> Any:
     """A censor file's target: never a link, never a file smoothcli did not write."""
     from ..output import check_target
 
-    return check_target(path, protect=protect, sidecar=False, derived=True, ours=is_censor)
+    return check_target(path, protect=protect, derived=True, ours=is_censor)
 
 
 @dataclass

@@ -81,9 +81,7 @@ class Pages:
         from ..output import check_target
         from ..report._plots import is_our_png
 
-        return check_target(
-            path, protect=self.protect, sidecar=False, derived=True, ours=is_our_png
-        )
+        return check_target(path, protect=self.protect, derived=True, ours=is_our_png)
 
     def add(self, result: Any, threshold: float | None) -> None:
         """An input's rows: kept for the page; drawn now for ``--plot``."""
