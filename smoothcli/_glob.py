@@ -65,11 +65,9 @@ class Glob:
 
     def match(self, relative: str) -> bool:
         """Whether the glob matches ``relative`` or one of the folders it lies in."""
-        parts = relative.split("/")
-        # the folders first (a/, a/b/), then the file itself
-        for k in range(1, len(parts)):
-            if self.matcher.match("/".join(parts[:k])):
-                return True
+        parts = relative.split("/")  # the folders first (a/, a/b/), then the file itself
+        if any(self.matcher.match("/".join(parts[:k])) for k in range(1, len(parts))):
+            return True
         return not self.dirs_only and bool(self.matcher.match(relative))
 
     def match_folder(self, relative: str) -> bool:

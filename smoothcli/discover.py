@@ -156,18 +156,10 @@ class _Walk:
             self.skipped.append((entry.path, reason))
 
     def walk(self, directory: str) -> Discovery:
-        """Supported files under ``directory``, sorted; hidden entries are passed over. Globs
-        are matched against the path relative to ``directory``: a file is kept if it matches
-        an ``include`` glob (any, when there are none) and no ``exclude`` glob; a folder an
-        exclude glob matches is not entered. Of those, masks and files that are not time
-        series go to ``skipped``. A sub-folder that cannot be listed is an :class:`Unlisted`
-        input.
-
-        The walk is iterative (a folder 10,000 deep is no deeper a recursion) and, as ripgrep
-        and fd do, does not follow symbolic links found in a folder (a link to a file is
-        skipped, with that reason): a folder may hold links to anything. With ``follow``,
-        links are followed, and a folder already entered (a link back up) is not entered
-        again."""
+        """Supported files under ``directory`` (not hidden ones), sorted, as :func:`discover`
+        says; a folder an exclude glob matches is not entered. The walk is iterative (a folder
+        10,000 deep is no deeper a recursion) and, as ripgrep and fd do, follows no symbolic
+        link without ``follow``: a folder may hold links to anything."""
         self.first_visit(directory)
         stack = [(directory, "")]
         while stack:

@@ -42,10 +42,6 @@ class BidsRun:
     def subject(self) -> str:
         return self.entities[0][1]
 
-    @property
-    def session(self) -> str | None:
-        return self.get("ses")
-
     def get(self, key: str, default: str | None = None) -> str | None:
         return dict(self.entities).get(key, default)
 

@@ -23,9 +23,7 @@ __all__ = ["BidsCommand", "bids"]
 MANY = ("--participant-label", "--session-label", "--task", "--space")
 
 
-class Level(StrEnum):
-    participant = "participant"
-    group = "group"
+Level = StrEnum("Level", {name: name for name in ("participant", "group")})
 
 
 class BidsCommand(TyperCommand):
