@@ -13,15 +13,9 @@ def _named_smoothcli() -> bool:
     """Whether ``sys.argv`` (or the main module) is the ``smoothcli`` program's: its script,
     or ``python -m smoothcli``, during which ``sys.argv[0]`` is ``-m``."""
     main = _sys.modules.get("__main__")
-    names = [_sys.argv[0] if _sys.argv else ""]
-    names.append(getattr(main, "__file__", None) or "")
-    for name in names:
-        if name == "-m":
-            return True
-        base = _os.path.basename(name).lower()
-        if base.removesuffix(".exe").removesuffix("-script.py") == "smoothcli":
-            return True
-    return False
+    names = [_sys.argv[0] if _sys.argv else "", getattr(main, "__file__", None) or ""]
+    bases = [_os.path.basename(n).lower().removesuffix(".exe") for n in names]
+    return "-m" in names or any(b.removesuffix("-script.py") == "smoothcli" for b in bases)
 
 
 #: a worker process the program spawned (--jobs, --dask local): it has the program's

@@ -25,8 +25,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Glob", "GlobError", "compile_glob"]
-
 
 class GlobError(ValueError):
     """A glob that cannot be read (an unclosed ``[`` or ``{``, a trailing ``\\``)."""

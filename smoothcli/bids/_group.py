@@ -15,8 +15,6 @@ import numpy as np
 from ..pairing import bids_name
 from ._outputs import DVARS_DESC
 
-__all__ = ["GROUP_COLUMNS", "dvars_tables", "group_rows", "group_sidecar", "group_tsv"]
-
 #: BIDS's entities in the order names carry them (those of fMRIPrep's BOLD outputs)
 ENTITY_ORDER = (
     "sub", "ses", "task", "acq", "ce", "rec", "dir", "run", "echo", "part", "space", "cohort",

@@ -16,8 +16,6 @@ from dataclasses import dataclass
 
 from ..pairing import bids_name
 
-__all__ = ["BidsRun", "LayoutError", "find_runs", "read_description", "label"]
-
 #: what a run's file name ends with (fMRIPrep's preprocessed BOLD series)
 RUN_ENDINGS = ("_desc-preproc_bold.nii.gz", "_desc-preproc_bold.nii")
 LOOKED_FOR = "sub-<label>/[ses-<label>/]func/sub-<label>_*_desc-preproc_bold.nii[.gz]"

@@ -17,8 +17,6 @@ from ._options import option
 from ._ui import UI
 from ._usage import Usage, as_usage, command, make_folder
 
-__all__ = ["BidsCommand", "bids"]
-
 #: options that take several values after one flag, as BIDS Apps' argparse ``nargs="+"``
 MANY = ("--participant-label", "--session-label", "--task", "--space")
 

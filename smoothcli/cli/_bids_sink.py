@@ -18,9 +18,6 @@ from ..bids import CENSOR_DESC, DVARS_DESC, BidsRun, run_file, subject_page
 from ._censor import is_censor
 from ._usage import Usage, as_usage
 
-__all__ = ["BidsSink", "read_tables"]
-
-
 PATH_TEXT = (
     "The run, relative to the fMRIPrep folder (dataset_description.json's DatasetLinks "
     "'preprocessed'); mask and confounds likewise."

@@ -11,8 +11,6 @@ from typing import Any
 from ._names import Names
 from ._usage import Usage, as_usage, make_folder
 
-__all__ = ["Censor", "is_censor"]
-
 ENDING = "_censor.tsv"
 
 

@@ -11,8 +11,6 @@ from typing import Any
 from ._names import Names
 from ._usage import Usage, as_usage, make_folder
 
-__all__ = ["Pages"]
-
 
 def _as_written(row: dict) -> dict:
     """A row's numbers as the table writes them (a float32 score as its shortest text), so

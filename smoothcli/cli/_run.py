@@ -19,8 +19,6 @@ from ._state import BatchRun
 from ._ui import UI
 from ._usage import Usage, as_usage
 
-__all__ = ["run_batch", "run_command"]
-
 #: what -o to a device or FIFO writes when its name has no known extension
 DEVICE_FORMAT = "tsv"
 

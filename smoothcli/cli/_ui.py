@@ -15,8 +15,6 @@ from typing import IO, Any
 
 from .._text import printable
 
-__all__ = ["UI", "Progress", "say"]
-
 
 def _safe(stream: IO[str]) -> IO[str]:
     """A name that is not UTF-8 (surrogate escapes) must never crash a message."""

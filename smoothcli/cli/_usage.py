@@ -14,8 +14,6 @@ import typer
 from ..status import ExitStatus
 from ._ui import say
 
-__all__ = ["Usage", "as_usage", "command", "make_folder"]
-
 
 class Usage(Exception):
     """A problem with the command line: exit 2 with this message."""
