@@ -13,15 +13,9 @@ def _named_smoothcli() -> bool:
     """Whether ``sys.argv`` (or the main module) is the ``smoothcli`` program's: its script,
     or ``python -m smoothcli``, during which ``sys.argv[0]`` is ``-m``."""
     main = _sys.modules.get("__main__")
-    names = [_sys.argv[0] if _sys.argv else ""]
-    names.append(getattr(main, "__file__", None) or "")
-    for name in names:
-        if name == "-m":
-            return True
-        base = _os.path.basename(name).lower()
-        if base.removesuffix(".exe").removesuffix("-script.py") == "smoothcli":
-            return True
-    return False
+    names = [_sys.argv[0] if _sys.argv else "", getattr(main, "__file__", None) or ""]
+    bases = [_os.path.basename(n).lower().removesuffix(".exe") for n in names]
+    return "-m" in names or any(b.removesuffix("-script.py") == "smoothcli" for b in bases)
 
 
 #: a worker process the program spawned (--jobs, --dask local): it has the program's
@@ -46,29 +40,23 @@ from typing import TYPE_CHECKING, Any  # noqa: E402
 
 from ._version import __version__  # noqa: E402
 
+#: each public name, by the module it is loaded from
 _EXPORTS = {
-    "SmoothnessLoss": "loss",
-    "smoothness": "loss",
-    "evaluate": "engine",
-    "evaluate_info": "engine",
-    "Evaluation": "engine",
-    "score_paths": "batch",
-    "ScoreOptions": "batch",
-    "dvars_paths": "batch",
-    "DvarsOptions": "batch",
-    "ArraySource": "sources._source",
-    "ChunkedSource": "sources._source",
-    "SmoothcliWarning": "_warnings",
-    "ScalarisationMap": "scalarise",
-    "parse_scalarisation": "scalarise",
-    "sum_scalarise": "scalarise",
-    "mean_scalarise": "scalarise",
-    "meansq_scalarise": "scalarise",
-    "max_scalarise": "scalarise",
-    "rms_scalarise": "scalarise",
-    "norm_scalarise": "scalarise",
-    "vnorm_scalarise": "scalarise",
-}
+    name: module
+    for module, names in {
+        "loss": ("SmoothnessLoss", "smoothness"),
+        "engine": ("evaluate", "evaluate_info", "Evaluation"),
+        "batch": ("score_paths", "ScoreOptions", "dvars_paths", "DvarsOptions"),
+        "sources._source": ("ArraySource", "ChunkedSource"),
+        "_warnings": ("SmoothcliWarning",),
+        "scalarise": (
+            "ScalarisationMap", "parse_scalarisation", "sum_scalarise", "mean_scalarise",
+            "meansq_scalarise", "max_scalarise", "rms_scalarise", "norm_scalarise",
+            "vnorm_scalarise",
+        ),
+    }.items()
+    for name in names
+}  # fmt: skip
 
 __all__ = ["__version__", *_EXPORTS]
 

@@ -25,8 +25,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Glob", "GlobError", "compile_glob"]
-
 
 class GlobError(ValueError):
     """A glob that cannot be read (an unclosed ``[`` or ``{``, a trailing ``\\``)."""
@@ -65,11 +63,9 @@ class Glob:
 
     def match(self, relative: str) -> bool:
         """Whether the glob matches ``relative`` or one of the folders it lies in."""
-        parts = relative.split("/")
-        # the folders first (a/, a/b/), then the file itself
-        for k in range(1, len(parts)):
-            if self.matcher.match("/".join(parts[:k])):
-                return True
+        parts = relative.split("/")  # the folders first (a/, a/b/), then the file itself
+        if any(self.matcher.match("/".join(parts[:k])) for k in range(1, len(parts))):
+            return True
         return not self.dirs_only and bool(self.matcher.match(relative))
 
     def match_folder(self, relative: str) -> bool:

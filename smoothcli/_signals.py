@@ -26,22 +26,21 @@ _managed = False
 
 
 class Interrupted(KeyboardInterrupt):
-    """SIGINT or SIGTERM arrived; ``status`` is 128 + the signal number."""
+    """SIGINT or SIGTERM (``signum``) arrived."""
 
     def __init__(self, signum: int) -> None:
         super().__init__(signal.Signals(signum).name)
         self.signum = signum
-        self.status = 128 + signum
-
-
-def exit_status(exc: KeyboardInterrupt) -> int:
-    """130 for Ctrl-C, 143 for SIGTERM."""
-    return getattr(exc, "status", 128 + signal.SIGINT)
 
 
 def signal_of(exc: KeyboardInterrupt) -> int:
     """The signal behind an interruption: SIGINT unless it was an :class:`Interrupted`."""
     return getattr(exc, "signum", signal.SIGINT)
+
+
+def exit_status(exc: KeyboardInterrupt) -> int:
+    """130 for Ctrl-C, 143 for SIGTERM: 128 + the signal number."""
+    return 128 + signal_of(exc)
 
 
 def message(signum: int) -> str:

@@ -65,11 +65,9 @@ class Discovery:
 
 
 def _skip_reason(path: str, name: str, formats: tuple[str, ...] | None = None) -> str | None:
-    """Why a file found in a folder is not an input: a mask or segmentation by name, a
-    format the command does not take from folders (``formats``: ``dvars`` takes images,
-    not tables), or a file whose first bytes say it is not a time series (see
-    :func:`~smoothcli.sources.probe.time_series_problem`: a 3D NIfTI image, a CIFTI-2 dense
-    scalar or label file, a GIFTI file of one map); ``None`` to score it."""
+    """Why a file found in a folder is not an input (``formats``: those the command takes
+    from folders; see :func:`~smoothcli.sources.probe.time_series_problem` for what is not
+    a time series); ``None`` to score it."""
     if _MASK_RE.search(name):
         return MASK_BY_NAME
     fmt = format_of_name(name)
@@ -156,18 +154,10 @@ class _Walk:
             self.skipped.append((entry.path, reason))
 
     def walk(self, directory: str) -> Discovery:
-        """Supported files under ``directory``, sorted; hidden entries are passed over. Globs
-        are matched against the path relative to ``directory``: a file is kept if it matches
-        an ``include`` glob (any, when there are none) and no ``exclude`` glob; a folder an
-        exclude glob matches is not entered. Of those, masks and files that are not time
-        series go to ``skipped``. A sub-folder that cannot be listed is an :class:`Unlisted`
-        input.
-
-        The walk is iterative (a folder 10,000 deep is no deeper a recursion) and, as ripgrep
-        and fd do, does not follow symbolic links found in a folder (a link to a file is
-        skipped, with that reason): a folder may hold links to anything. With ``follow``,
-        links are followed, and a folder already entered (a link back up) is not entered
-        again."""
+        """Supported files under ``directory`` (not hidden ones), sorted, as :func:`discover`
+        says; a folder an exclude glob matches is not entered. The walk is iterative (a folder
+        10,000 deep is no deeper a recursion) and, as ripgrep and fd do, follows no symbolic
+        link without ``follow``: a folder may hold links to anything."""
         self.first_visit(directory)
         stack = [(directory, "")]
         while stack:
@@ -208,15 +198,12 @@ def discover(
 ) -> Discovery:
     """Expand directories (recursively, in sorted order) and keep files and ``-`` as given.
 
-    ``include``/``exclude`` are globs (see :mod:`smoothcli._glob`: ``**`` crosses folders, a
-    glob without ``/`` matches a name at any depth, a glob matching a folder matches what is
-    in it) tried on each file found in a directory, relative to that directory; several
-    includes are alternatives, and an exclude wins over an include. Files named explicitly
-    are never filtered nor skipped. With ``formats`` (registry names), a folder's files of
-    other formats are skipped too (``dvars`` scans folders for images, not tables). Symbolic
-    links found in a folder are followed only with ``follow``. Raises
-    :class:`~smoothcli._glob.GlobError` (a ``ValueError``) for a malformed glob, before
-    anything is listed."""
+    ``include``/``exclude`` are globs (:mod:`smoothcli._glob`) tried on each file found in a
+    directory, relative to it; several includes are alternatives, and an exclude wins. Files
+    named explicitly are never filtered nor skipped. With ``formats`` (registry names), a
+    folder's files of other formats are skipped too (``dvars`` scans folders for images, not
+    tables). :class:`~smoothcli._glob.GlobError` (a ``ValueError``) for a malformed glob,
+    before anything is listed."""
     inc, exc = _globs(include), _globs(exclude)
     kinds = tuple(formats) if formats is not None else None
     out = Discovery()

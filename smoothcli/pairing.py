@@ -88,14 +88,9 @@ class _Pairing:
         return listing
 
     def pair(self, path: str) -> str:
-        """The file of the image at ``path`` (joined to its folder as ``path`` is given).
-
-        Raises
-        ------
-        ValueError
-            When ``path`` is not BIDS-named, or none or more than one matches; the message
-            names what was looked for and the folder.
-        """
+        """The file of the image at ``path`` (joined to its folder as ``path`` is given);
+        ``ValueError`` naming what was looked for and where, when ``path`` is not BIDS-named,
+        or none or more than one matches."""
         folder, name = os.path.split(path)
         parsed = bids_name(name)
         if parsed is None:

@@ -8,7 +8,7 @@ conventions: ``smoothcli bids DERIV_DIR OUTPUT_DIR participant|group``).
 
 from __future__ import annotations
 
-from ._group import GROUP_COLUMNS, dvars_tables, group_rows, group_sidecar, group_tsv
+from ._group import dvars_tables, group_rows, group_sidecar, group_tsv
 from ._layout import BidsRun, LayoutError, find_runs, label, read_description
 from ._outputs import (
     CENSOR_DESC,
@@ -29,7 +29,6 @@ from ._outputs import (
 __all__ = [
     "CENSOR_DESC",
     "DVARS_DESC",
-    "GROUP_COLUMNS",
     "GROUP_PAGE",
     "GROUP_SIDECAR",
     "GROUP_TABLE",

@@ -5,6 +5,7 @@ and verdict."""
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import stat
 from typing import Any
@@ -13,8 +14,6 @@ import numpy as np
 
 from ..pairing import bids_name
 from ._outputs import DVARS_DESC
-
-__all__ = ["GROUP_COLUMNS", "dvars_tables", "group_rows", "group_sidecar", "group_tsv"]
 
 #: BIDS's entities in the order names carry them (those of fMRIPrep's BOLD outputs)
 ENTITY_ORDER = (
@@ -36,32 +35,25 @@ def dvars_tables(out: str, subject: str | None = None) -> list[str]:
     of ``sub-<subject>`` only, given one), in path order. Links are not followed: only files
     ``participant`` wrote are read."""
     found: list[str] = []
-    for sub in _folders(out, f"sub-{subject}" if subject else "sub-"):
-        for ses in [sub, *_folders(sub, "ses-")]:
-            func = os.path.join(ses, "func")
-            if not os.path.isdir(func) or os.path.islink(func):
-                continue
-            for name in sorted(os.listdir(func)):
-                path = os.path.join(func, name)
-                ours = name.startswith("sub-") and name.endswith(ENDING)
-                if ours and stat.S_ISREG(os.lstat(path).st_mode):
-                    found.append(path)
+    for sub in _folders(out, f"sub-{subject}" if subject else "sub-*"):
+        for ses in [sub, *_folders(sub, "ses-*")]:
+            for func in _folders(ses, "func"):
+                for name in sorted(os.listdir(func)):
+                    path = os.path.join(func, name)
+                    ours = name.startswith("sub-") and name.endswith(ENDING)
+                    if ours and stat.S_ISREG(os.lstat(path).st_mode):
+                        found.append(path)
     return found
 
 
-def _folders(where: str, prefix: str) -> list[str]:
-    """The folders (not links) in ``where`` named ``prefix...`` (exactly, for a full name)."""
+def _folders(where: str, pattern: str) -> list[str]:
+    """The folders (not links) in ``where`` whose names match ``pattern``, sorted."""
     try:
-        names = sorted(os.listdir(where))
+        names = sorted(n for n in os.listdir(where) if fnmatch.fnmatchcase(n, pattern))
     except OSError:
         return []
-    exact = not prefix.endswith("-")
-    return [
-        os.path.join(where, n)
-        for n in names
-        if (n == prefix if exact else n.startswith(prefix))
-        and stat.S_ISDIR(os.lstat(os.path.join(where, n)).st_mode)
-    ]
+    paths = [os.path.join(where, n) for n in names]
+    return [p for p in paths if stat.S_ISDIR(os.lstat(p).st_mode)]
 
 
 def _entities(table: str) -> tuple[str, dict[str, str]]:

@@ -16,8 +16,6 @@ from dataclasses import dataclass
 
 from ..pairing import bids_name
 
-__all__ = ["BidsRun", "LayoutError", "find_runs", "read_description", "label"]
-
 #: what a run's file name ends with (fMRIPrep's preprocessed BOLD series)
 RUN_ENDINGS = ("_desc-preproc_bold.nii.gz", "_desc-preproc_bold.nii")
 LOOKED_FOR = "sub-<label>/[ses-<label>/]func/sub-<label>_*_desc-preproc_bold.nii[.gz]"
@@ -42,12 +40,8 @@ class BidsRun:
     def subject(self) -> str:
         return self.entities[0][1]
 
-    @property
-    def session(self) -> str | None:
-        return self.get("ses")
-
-    def get(self, key: str) -> str | None:
-        return dict(self.entities).get(key)
+    def get(self, key: str, default: str | None = None) -> str | None:
+        return dict(self.entities).get(key, default)
 
 
 def label(text: str, prefix: str) -> str:
@@ -145,55 +139,44 @@ def find_runs(
     a filter selects no run."""
     _check_root(root)
     wanted = list(dict.fromkeys(label(p, "sub") for p in participants))  # 01 and sub-01
-    sessions_wanted = {label(s, "ses") for s in sessions}
-    tasks_wanted = {label(t, "task") for t in tasks}
-    spaces_wanted = {label(s, "space") for s in spaces}
+    # the runs' other filters, by entity: a space filter of "none" asks for no space entity
+    filters = {"ses": sessions, "task": tasks, "space": spaces}
+    filters = {key: {label(v, key) for v in values} for key, values in filters.items()}
     links = links if links is not None else []
-    subjects = [
-        e
+    by_label = {
+        e.name[4:]: e.path
         for e in _entries(root, follow, links)
         if e.name.startswith("sub-") and e.is_dir() and bids_name(e.name + "_x") is not None
-    ]
-    by_label = {e.name[4:]: e.path for e in subjects}
+    }
+    missing = ", ".join(f"sub-{w}" for w in wanted if w not in by_label)
+    if missing:
+        raise LayoutError(f"no folder {missing} in {root}: looked for {LOOKED_FOR}")
     runs: list[BidsRun] = []
-    missing = [w for w in wanted if w not in by_label]
-    for sub in wanted or list(by_label):
-        if sub not in by_label:
-            continue
-        top = by_label[sub]
-        folders = [(os.path.join(top, "func"), {"sub": sub, "ses": None})]
-        for entry in _entries(top, follow, links):
+    for sub in wanted or by_label:
+        folders = [(os.path.join(by_label[sub], "func"), {"sub": sub, "ses": None})]
+        for entry in _entries(by_label[sub], follow, links):
             if entry.name.startswith("ses-") and entry.is_dir():
-                ses = entry.name[4:]
-                folders.append((os.path.join(entry.path, "func"), {"sub": sub, "ses": ses}))
+                keys = {"sub": sub, "ses": entry.name[4:]}
+                folders.append((os.path.join(entry.path, "func"), keys))
         for folder, keys in folders:
             runs.extend(_runs_in(folder, root, keys, follow, links))
-    empty = [w for w in wanted if w in by_label and not any(r.subject == w for r in runs)]
+    empty = [w for w in wanted if not any(r.subject == w for r in runs)]
     runs = [
         r
         for r in runs
-        if (not sessions_wanted or r.session in sessions_wanted)
-        and (not tasks_wanted or r.get("task") in tasks_wanted)
-        and (not spaces_wanted or (r.get("space") or "none") in spaces_wanted)
+        if all(
+            not want or r.get(key, "none" if key == "space" else None) in want
+            for key, want in filters.items()
+        )
     ]
-    if missing:
-        names = ", ".join(f"sub-{m}" for m in missing)
-        raise LayoutError(f"no folder {names} in {root}: looked for {LOOKED_FOR}")
     if empty or not runs:
         who = ", ".join(f"sub-{w}" for w in empty or wanted) or "any participant"
-        filters = "" if empty else _filters(sessions_wanted, tasks_wanted, spaces_wanted)
+        words = zip(("session", "task", "space"), filters.values(), strict=True)
+        parts = [f"{what} {', '.join(sorted(want))}" for what, want in words if want]
+        filtered = f" ({'; '.join(parts)})" if parts and not empty else ""
         linked = f" ({len(links)} symbolic link(s) not followed: add --follow)" if links else ""
         raise LayoutError(
-            f"no runs for {who}{filters} in {root}: looked for {LOOKED_FOR} (a BIDS "
+            f"no runs for {who}{filtered} in {root}: looked for {LOOKED_FOR} (a BIDS "
             f"derivatives folder, as fMRIPrep writes){linked}"
         )
     return runs
-
-
-def _filters(sessions: set[str], tasks: set[str], spaces: set[str]) -> str:
-    parts = [
-        f"{what} {', '.join(sorted(values))}"
-        for what, values in (("session", sessions), ("task", tasks), ("space", spaces))
-        if values
-    ]
-    return f" ({'; '.join(parts)})" if parts else ""

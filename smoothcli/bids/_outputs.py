@@ -24,9 +24,8 @@ SOURCE_KEY = "preprocessed"
 
 def run_file(out: str, run: BidsRun, desc: str, ext: str = ".tsv") -> str:
     """``out/sub-XX[/ses-YY]/func/<run's entities>_desc-<desc>_timeseries<ext>``."""
-    folder = [out, f"sub-{run.subject}"]
-    if run.session is not None:
-        folder.append(f"ses-{run.session}")
+    session = run.get("ses")
+    folder = [out, f"sub-{run.subject}", *([f"ses-{session}"] if session is not None else [])]
     name = "_".join(f"{k}-{v}" for k, v in run.entities) + f"_desc-{desc}_timeseries{ext}"
     return os.path.join(*folder, "func", name)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Any
 
 import typer
 
@@ -13,6 +13,7 @@ from ._bids import BidsCommand, bids
 from ._complete import COMPLETE_VAR, init
 from ._dvars import dvars
 from ._examples import examples
+from ._options import option
 from ._report import report
 from ._score import score
 from ._spec import spec
@@ -49,7 +50,9 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-def _completion(install: bool) -> Any:
+def _completion(flag: str, install: bool, text: str) -> Any:
+    """``--install-completion SHELL`` or ``--show-completion SHELL``: do it, and exit."""
+
     def callback(ctx: typer.Context, value: Shell | None) -> None:
         if value is None or ctx.resilient_parsing:
             return
@@ -66,36 +69,26 @@ def _completion(install: bool) -> Any:
             )
         raise typer.Exit()
 
-    return callback
+    return option(
+        Shell | None, flag, metavar="SHELL", callback=callback, is_eager=True,
+        expose_value=False, help=text,
+    )  # fmt: skip
+
+
+Version = option(bool, "--version", callback=_version, is_eager=True, help="Show the version.")
+InstallCompletion = _completion(
+    "--install-completion",
+    True,
+    "Install completion for SHELL (bash, zsh, fish, powershell, pwsh).",
+)
+ShowCompletion = _completion("--show-completion", False, "Print the completion script for SHELL.")
 
 
 @app.callback(help=HELP)
 def main(
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
-    ] = False,
-    install_completion: Annotated[
-        Shell | None,
-        typer.Option(
-            "--install-completion",
-            metavar="SHELL",
-            callback=_completion(install=True),
-            is_eager=True,
-            expose_value=False,
-            help="Install completion for SHELL (bash, zsh, fish, powershell, pwsh).",
-        ),
-    ] = None,
-    show_completion: Annotated[
-        Shell | None,
-        typer.Option(
-            "--show-completion",
-            metavar="SHELL",
-            callback=_completion(install=False),
-            is_eager=True,
-            expose_value=False,
-            help="Print the completion script for SHELL.",
-        ),
-    ] = None,
+    version: Version = False,
+    install_completion: InstallCompletion = None,
+    show_completion: ShowCompletion = None,
 ) -> None:
     pass
 

@@ -17,15 +17,11 @@ from ._options import option
 from ._ui import UI
 from ._usage import Usage, as_usage, command, make_folder
 
-__all__ = ["BidsCommand", "bids"]
-
 #: options that take several values after one flag, as BIDS Apps' argparse ``nargs="+"``
 MANY = ("--participant-label", "--session-label", "--task", "--space")
 
 
-class Level(StrEnum):
-    participant = "participant"
-    group = "group"
+Level = StrEnum("Level", {name: name for name in ("participant", "group")})
 
 
 class BidsCommand(TyperCommand):
@@ -287,9 +283,7 @@ def _group_targets(out: str, tables: list[str], pages: bool) -> tuple[Any, Any, 
     wanted += [(GROUP_PAGE, is_our_page)] if pages else []
     with as_usage("OUTPUT_DIR", OutputError):
         found = [
-            check_target(
-                os.path.join(out, name), protect=tables, sidecar=False, derived=True, ours=ours
-            )
+            check_target(os.path.join(out, name), protect=tables, derived=True, ours=ours)
             for name, ours in wanted
         ]
     return found[0], found[1], found[2] if pages else None

@@ -5,6 +5,7 @@ work: never through a link (a folder or a file), never over a file smoothcli did
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
@@ -16,9 +17,6 @@ from typing import Any
 from ..bids import CENSOR_DESC, DVARS_DESC, BidsRun, run_file, subject_page
 from ._censor import is_censor
 from ._usage import Usage, as_usage
-
-__all__ = ["BidsSink", "read_tables"]
-
 
 PATH_TEXT = (
     "The run, relative to the fMRIPrep folder (dataset_description.json's DatasetLinks "
@@ -49,16 +47,26 @@ def _remove_ours(path: str, ours: Any) -> None:
     """Remove ``path`` if it is a regular file (not a link) whose first bytes are ours."""
     from ..output._target import SNIFF_BYTES
 
-    try:
-        st = os.lstat(path)
-        if not stat.S_ISREG(st.st_mode):
-            return
-        with open(path, "rb") as fh:
-            head = fh.read(SNIFF_BYTES)
-        if ours(head):
-            os.unlink(path)
-    except OSError:
-        return
+    with contextlib.suppress(OSError):
+        if stat.S_ISREG(os.lstat(path).st_mode):
+            with open(path, "rb") as fh:
+                head = fh.read(SNIFF_BYTES)
+            if ours(head):
+                os.unlink(path)
+
+
+def _files(table: str) -> list[tuple[str, Any]]:
+    """A run's table, its sidecar and its censor file, each with how a file of smoothcli's
+    is told by its first bytes."""
+    from ..bids import is_our_table
+    from ..output._sidecar import is_sidecar
+
+    stem = table.removesuffix(f"_desc-{DVARS_DESC}_timeseries.tsv")
+    return [
+        (table, is_our_table),
+        (stem + f"_desc-{DVARS_DESC}_timeseries.json", is_sidecar),
+        (stem + f"_desc-{CENSOR_DESC}_timeseries.tsv", is_censor),
+    ]
 
 
 def read_tables(tables: list[str]) -> tuple[list[tuple[str, list[dict]]], Any]:
@@ -104,24 +112,21 @@ class BidsSink:
         from ..output import OutputError, check_target
 
         with as_usage("OUTPUT_DIR", OutputError):
-            return check_target(path, protect=self.protect, sidecar=False, derived=True, ours=ours)
+            return check_target(path, protect=self.protect, derived=True, ours=ours)
 
-    def _names(self, run: BidsRun) -> tuple[str, str, str]:
-        table = run_file(self.out, run, DVARS_DESC)
-        return table, os.path.splitext(table)[0] + ".json", run_file(self.out, run, CENSOR_DESC)
+    def _files(self, run: BidsRun) -> list[tuple[str, Any]]:
+        return _files(run_file(self.out, run, DVARS_DESC))
 
     def check(self, inputs: list[str]) -> None:
         """Make the folders and check every name this call writes, before any work."""
-        from ..bids import is_our_description, is_our_page, is_our_table
-        from ..output._sidecar import is_sidecar
+        from ..bids import is_our_description, is_our_page
 
         side = os.path.join(self.out, "dataset_description.json")
         self._target(side, is_our_description)
         for path in inputs:
-            table, sidecar, censor = self._names(self.runs[path])
-            _make_folders(self.out, table)
-            checks = ((table, is_our_table), (sidecar, is_sidecar), (censor, is_censor))
-            for name, ours in checks:
+            files = self._files(self.runs[path])
+            _make_folders(self.out, files[0][0])
+            for name, ours in files:
                 self._target(name, ours)
         if self.pages:
             for subject in {self.runs[p].subject for p in inputs}:
@@ -136,13 +141,12 @@ class BidsSink:
 
     def add(self, result: Any) -> str | None:
         """Write the run's table, sidecar and censor file; the error, if one could not be."""
-        from ..bids import bids_uri, is_our_table
+        from ..bids import bids_uri
         from ..output import BY_NAME, DVARS_COLUMNS, make_writer, sidecar
-        from ..output._sidecar import is_sidecar
         from ..qc import censor_table
 
         run = self.runs[result.path]
-        table, side, censor = self._names(run)
+        (table, is_table), (side, is_side), (censor, _) = self._files(run)
         rows = [
             {**row, **{k: self._relative(row.get(k)) for k in ("path", "mask", "confounds")}}
             for row in result.rows
@@ -155,11 +159,11 @@ class BidsSink:
         doc = sidecar(columns, {"Sources": sources, **self.meta})
         doc["path"] = {"Description": PATH_TEXT}
         try:
-            with self._target(table, is_our_table).open() as stream:
+            with self._target(table, is_table).open() as stream:
                 writer = make_writer("tsv", stream, columns, hide_empty=False)
                 writer.add(rows)
                 writer.close()
-            with self._target(side, is_sidecar).open() as stream:
+            with self._target(side, is_side).open() as stream:
                 stream.write(json.dumps(doc, indent=2, allow_nan=False) + "\n")
             self.written.append(table)
             if result.runs:
@@ -180,19 +184,13 @@ class BidsSink:
     def _prune(self, subject: str) -> None:
         """Remove the participant's tables (with their sidecars and censor files) whose runs
         are no longer in DERIV_DIR. Only regular files that smoothcli wrote are removed."""
-        from ..bids import dvars_tables, is_our_table
-        from ..output._sidecar import is_sidecar
+        from ..bids import dvars_tables
 
         kept = {os.path.abspath(p) for p in self.written}
         for table in dvars_tables(self.out, subject):
-            if os.path.abspath(table) in kept or self._source_exists(table):
-                continue
-            stem = table[: -len("_desc-dvars_timeseries.tsv")]
-            for path, ours in (
-                (table, is_our_table), (stem + "_desc-dvars_timeseries.json", is_sidecar),
-                (stem + "_desc-censor_timeseries.tsv", is_censor),
-            ):  # fmt: skip
-                _remove_ours(path, ours)
+            if os.path.abspath(table) not in kept and not self._source_exists(table):
+                for path, ours in _files(table):
+                    _remove_ours(path, ours)
 
     def _source_exists(self, table: str) -> bool:
         """Whether the run a table was made from is still in DERIV_DIR (a link skipped this

@@ -11,8 +11,6 @@ from typing import Any
 from ._names import Names
 from ._usage import Usage, as_usage, make_folder
 
-__all__ = ["Censor", "is_censor"]
-
 ENDING = "_censor.tsv"
 
 
@@ -25,7 +23,7 @@ def _target(path: str, protect: list[str]) -> Any:
     """A censor file's target: never a link, never a file smoothcli did not write."""
     from ..output import check_target
 
-    return check_target(path, protect=protect, sidecar=False, derived=True, ours=is_censor)
+    return check_target(path, protect=protect, derived=True, ours=is_censor)
 
 
 @dataclass

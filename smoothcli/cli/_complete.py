@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["COMPLETE_VAR", "auto_or_file", "init", "scalarisations"]
-
 #: the environment variable a completion script sets when it asks for completions
 COMPLETE_VAR = "_SMOOTHCLI_COMPLETE"
 #: the spec language's maps (``smoothcli.scalarise.MAP_NAMES``; a test keeps them equal), and

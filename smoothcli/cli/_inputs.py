@@ -4,11 +4,10 @@ expanded and filtered, each input once; what a folder scan skipped, in words."""
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from typing import Any
 
 from ._usage import Usage, as_usage
-
-__all__ = ["gather_inputs", "skipped_words"]
 
 
 def gather_inputs(
@@ -70,12 +69,8 @@ def skipped_words(skipped: list[tuple[str, str]]) -> str:
         NOT_AN_IMAGE: "not images (tables and arrays)",
         NOT_TIME_SERIES: "not time series",
     }
-    counts = {label: 0 for label in kinds.values()}
-    for _, reason in skipped:
-        for start, label in kinds.items():
-            if reason.startswith(start):
-                counts[label] += 1
-    parts = "; ".join(f"{n} {label}" for label, n in counts.items() if n)
+    counts = Counter(kinds[s] for _, reason in skipped for s in kinds if reason.startswith(s))
+    parts = "; ".join(f"{counts[label]} {label}" for label in kinds.values() if counts[label])
     return f"{len(skipped)} skipped: {parts}"
 
 

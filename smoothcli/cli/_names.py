@@ -8,8 +8,6 @@ import os
 import re
 from collections.abc import Iterable
 
-__all__ = ["Names", "stem"]
-
 #: suffixes taken off an input's name (longest first)
 _SUFFIXES = re.compile(r"(\.(dtseries|ptseries)\.nii(\.gz)?|\.(func|shape)\.gii|\.nii(\.gz)?|"
                        r"\.(tsv|csv)(\.gz)?|\.npy|\.npz)$", re.I)  # fmt: skip

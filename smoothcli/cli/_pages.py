@@ -11,8 +11,6 @@ from typing import Any
 from ._names import Names
 from ._usage import Usage, as_usage, make_folder
 
-__all__ = ["Pages"]
-
 
 def _as_written(row: dict) -> dict:
     """A row's numbers as the table writes them (a float32 score as its shortest text), so
@@ -43,18 +41,20 @@ class Pages:
     _target: Any = None
     _names: Names = field(default_factory=lambda: Names(".png"))
 
-    def check(self) -> None:
+    def check(self, inputs: list[str]) -> None:
         """Usage errors for a missing matplotlib, a report path that cannot be written, a
-        plot folder that is a file."""
+        plot folder that is a file. Every input's PNG is named up front (a resumed batch
+        gives each its name again), and each name checked: never a link, never a file
+        smoothcli did not write."""
+        self._names = Names(".png", inputs)
         if self.report is None and self.plot is None:
             return
+        from ..output import OutputError, check_target, sidecar_path
         from ..report import require_matplotlib
 
         with as_usage("--report" if self.report else "--plot", ImportError):
             require_matplotlib()
         if self.report is not None:
-            from ..output import OutputError, check_target, sidecar_path
-
             # the table and its sidecar may not exist yet: told apart by name as well
             ours = [self.output, sidecar_path(self.output)] if self.output else []
             mine = os.path.realpath(self.report)
@@ -62,17 +62,9 @@ class Pages:
                 raise Usage(f"{self.report} is where the table or its sidecar goes", "--report")
             with as_usage("--report", OutputError):
                 self._target = check_target(self.report, protect=self.protect, sidecar=False)
-        if self.plot is not None:
-            make_folder(self.plot, "--plot")
-
-    def assign(self, inputs: list[str]) -> None:
-        """Name every input's PNG up front (a resumed batch gives each its name again), and
-        check each name: never a link, never a file smoothcli did not write."""
-        self._names = Names(".png", inputs)
         if self.plot is None:
             return
-        from ..output import OutputError
-
+        make_folder(self.plot, "--plot")
         for path in inputs:
             with as_usage("--plot", OutputError):
                 self._png_target(os.path.join(self.plot, self._names.name(path)))
@@ -81,9 +73,7 @@ class Pages:
         from ..output import check_target
         from ..report._plots import is_our_png
 
-        return check_target(
-            path, protect=self.protect, sidecar=False, derived=True, ours=is_our_png
-        )
+        return check_target(path, protect=self.protect, derived=True, ours=is_our_png)
 
     def add(self, result: Any, threshold: float | None) -> None:
         """An input's rows: kept for the page; drawn now for ``--plot``."""

@@ -7,8 +7,6 @@ from typing import Any
 
 from ._ui import UI
 
-__all__ = ["report_result"]
-
 
 def _threshold_text(score: float, opts: Any, what: str = "score") -> str:
     if math.isnan(score):

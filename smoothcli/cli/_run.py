@@ -19,26 +19,8 @@ from ._state import BatchRun
 from ._ui import UI
 from ._usage import Usage, as_usage
 
-__all__ = ["run_batch", "run_command"]
-
 #: what -o to a device or FIFO writes when its name has no known extension
 DEVICE_FORMAT = "tsv"
-
-
-def _resolve_output(
-    output: str | None, fmt: str, protect: list[str], terminal: bool
-) -> tuple[Any, str]:
-    from ..output import OutputError, check_target, format_for_path
-
-    if output is None:
-        return None, ("table" if terminal else "tsv") if fmt == "auto" else fmt
-    with as_usage("--output", OutputError):
-        target = check_target(output, protect=protect)
-    if fmt == "auto":
-        fmt = format_for_path(output) or ("" if target.regular else DEVICE_FORMAT)
-        if not fmt:
-            raise Usage(f"cannot tell a format from {output!r}; add --format", "--output")
-    return target, fmt
 
 
 def _executor(jobs: int, dask: str | None, inputs: int = 1) -> Any:
@@ -78,55 +60,46 @@ def _score_all(run: BatchRun, executor: Any) -> str | None:
     return the sidecar written, if any."""
     import os
 
+    from ..batch import iter_results
     from ..output import write_sidecar
 
+    inputs, log = run.inputs, run.log
     stats: dict[str, Any] = {}
     writer = None
     with contextlib.ExitStack() as stack:  # an exception (Ctrl-C) leaves a table untouched
         stack.enter_context(executor)
-        if run.log is not None:
-            for path in run.inputs:
+        if log is not None:
+            for path in inputs:
                 with contextlib.suppress(OSError, ValueError):
                     stats[path] = os.stat(path) if path != "-" else None
         else:
             writer = _open_table(stack, run)
-        _stream(run, executor, writer, stats)
+        stdin = sys.stdin.buffer if "-" in inputs else None
+        with run.ui.progress(inputs) as progress:
+            if inputs:
+                progress.reading(inputs[0], functools.partial(executor.position, 0))
+            results = iter_results(inputs, run.job, stdin=stdin, mask=run.mask, executor=executor)
+            for i, result in enumerate(results):
+                if log is not None:
+                    paired = {r[c] for r in result.rows for c in ("mask", "confounds") if r.get(c)}
+                    stat, depends = stats.get(result.path), tuple(sorted(paired))
+                    log.append(result.rows, path=result.path, stat=stat, depends=depends)
+                elif writer is not None:
+                    writer.add(result.rows)
+                run.add(result)
+                signals.check()
+                if i + 1 < len(inputs):
+                    progress.reading(inputs[i + 1], functools.partial(executor.position, i + 1))
+                progress.advance()
+        if writer is not None:
+            writer.close()  # after the progress bar is gone
         signals.check()  # a signal swallowed on the way (in a gc callback) still stops here
-        if run.log is not None:
-            run.log.finish(run.log.order)  # the rows of every input, in input order
+        if log is not None:
+            log.finish(log.order)  # the rows of every input, in input order
     signals.check()  # and one that came while the workers were shut down
-    if run.log is not None:
-        return run.log.sidecar
+    if log is not None:
+        return log.sidecar
     return write_sidecar(run.target, run.names, run.meta()) if run.target is not None else None
-
-
-def _stream(run: BatchRun, executor: Any, writer: Any, stats: dict[str, Any]) -> None:
-    from ..batch import iter_results
-
-    inputs = run.inputs
-    stdin = sys.stdin.buffer if "-" in inputs else None
-    with run.ui.progress(inputs) as progress:
-        if inputs:
-            progress.reading(inputs[0], functools.partial(executor.position, 0))
-        results = iter_results(inputs, run.job, stdin=stdin, mask=run.mask, executor=executor)
-        for i, result in enumerate(results):
-            if run.log is not None:
-                paired = {r[c] for r in result.rows for c in ("mask", "confounds") if r.get(c)}
-                run.log.append(
-                    result.rows,
-                    path=result.path,
-                    stat=stats.get(result.path),
-                    depends=tuple(sorted(paired)),
-                )
-            elif writer is not None:
-                writer.add(result.rows)
-            run.add(result)
-            signals.check()
-            if i + 1 < len(inputs):
-                progress.reading(inputs[i + 1], functools.partial(executor.position, i + 1))
-            progress.advance()
-    if writer is not None:
-        writer.close()  # after the progress bar is gone
 
 
 def _protected(job: Any, inputs: list[str], files_from: str | None) -> list[str]:
@@ -143,17 +116,22 @@ def _plan(
     files_from: str | None, resume: bool,
 ) -> BatchRun:  # fmt: skip
     """The batch's table checked: its target, format and columns."""
-    from ..output import OutputError, format_for_path, select_columns
+    from ..output import OutputError, check_target, format_for_path, select_columns
 
     inputs = list(found.inputs)
     protect = _protected(job, inputs, files_from)
     if resume and output is None:
         raise Usage("--resume needs -o FILE (TSV, CSV or JSONL)", "--resume")
-    if resume:
-        fmt = format_for_path(output) or "" if fmt == "auto" else fmt
-        target = None
-    else:
-        target, fmt = _resolve_output(output, fmt, protect, ui.table_on_terminal)
+    target = None
+    if output is not None and not resume:  # --resume's FILE is checked as it is opened
+        with as_usage("--output", OutputError):
+            target = check_target(output, protect=protect)
+    if fmt == "auto" and output is None:
+        fmt = "table" if ui.table_on_terminal else "tsv"
+    elif fmt == "auto":
+        fmt = format_for_path(output) or ("" if resume or target.regular else DEVICE_FORMAT)
+        if not fmt and not resume:
+            raise Usage(f"cannot tell a format from {output!r}; add --format", "--output")
     with as_usage("--columns", OutputError):
         spec = columns if columns or fmt != "table" else job.table_columns
         names = select_columns(spec, job.columns)
@@ -175,8 +153,7 @@ def _attach(
     output, protect = run.output, run.protect
     table = [output, sidecar_path(output)] if output else []
     run.pages = Pages(report, plot, [*protect, *table[:1]], output, resume)
-    run.pages.check()
-    run.pages.assign(run.inputs)
+    run.pages.check(run.inputs)
     ours = [p for p in (*table, report) if p is not None]
     run.sinks = [Censor(censor, [*protect, *ours], ours), *sinks]
     for sink in run.sinks:
@@ -240,22 +217,11 @@ def _execute(run: BatchRun, jobs: int, dask: str | None) -> tuple[str | None, st
 
 
 def run_batch(
-    found: Any,
-    job: Any,
-    ui: UI,
-    *,
-    fmt: str,
-    output: str | None,
-    columns: str | None,
-    files_from: str | None,
-    jobs: int = 1,
-    dask: str | None = None,
-    resume: bool = False,
-    report: str | None = None,
-    plot: str | None = None,
-    censor: str | None = None,
+    found: Any, job: Any, ui: UI, *, fmt: str, output: str | None, columns: str | None,
+    files_from: str | None, jobs: int = 1, dask: str | None = None, resume: bool = False,
+    report: str | None = None, plot: str | None = None, censor: str | None = None,
     sinks: tuple[Any, ...] = (),
-) -> ExitStatus | int:
+) -> ExitStatus | int:  # fmt: skip
     """Run ``job`` (a :class:`~smoothcli.batch.ScoreJob` or ``DvarsJob``) on what
     ``gather_inputs`` found, write the table (format ``none``: no table), say what failed;
     return the exit status. ``sinks`` get each input's result too (``check(inputs)``
@@ -286,15 +252,9 @@ def run_batch(
 
 
 def run_command(
-    job: Any,
-    ui: UI,
-    paths: list[str] | None,
-    files_from: str | None,
-    include: list[str] | None,
-    exclude: list[str] | None,
-    follow: bool = False,
-    **batch: Any,
-) -> typer.Exit:
+    job: Any, ui: UI, paths: list[str] | None, files_from: str | None,
+    include: list[str] | None, exclude: list[str] | None, follow: bool = False, **batch: Any,
+) -> typer.Exit:  # fmt: skip
     """A batch command (``score``, ``dvars``) from its options: gather the inputs, run
     ``job`` over them (``batch``: :func:`run_batch`'s keywords); the exit to raise."""
     found = gather_inputs(paths or [], files_from, include, exclude, job.scanned, follow)

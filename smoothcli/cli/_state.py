@@ -11,8 +11,6 @@ from typing import Any
 from ._results import report_result
 from ._ui import UI
 
-__all__ = ["BatchRun", "Counts", "batch_meta"]
-
 
 def batch_meta(job: Any) -> dict:
     from datetime import UTC, datetime

@@ -15,8 +15,6 @@ from typing import IO, Any
 
 from .._text import printable
 
-__all__ = ["UI", "Progress", "say"]
-
 
 def _safe(stream: IO[str]) -> IO[str]:
     """A name that is not UTF-8 (surrogate escapes) must never crash a message."""
@@ -91,10 +89,9 @@ class UI:
             TimeRemainingColumn(),
             TextColumn("{task.description}", style="dim", markup=False),  # names are not markup
         )
-        with Bar(*columns, console=Console(file=self.err), transient=True) as bar:
-            files = bar.add_task("", total=len(inputs))
-            with _Watcher(bar, sizes) as watcher:
-                yield Progress(bar, files, watcher)
+        bar = Bar(*columns, console=Console(file=self.err), transient=True)
+        with bar, Progress(bar, bar.add_task("", total=len(inputs)), sizes) as progress:
+            yield progress
 
 
 #: files bigger than this get a bar of their own, by bytes read
@@ -108,21 +105,22 @@ def _size(path: str) -> int:
         return 0
 
 
-class _Watcher:
-    """A thread that moves the byte bar of a big file as this process (or a worker) reads
-    it, by what its reader reports (see :mod:`smoothcli.sources._consumed`)."""
+class Progress:
+    """What the batch tells the progress bar; does nothing off a terminal (no ``bar``). On
+    one, a thread moves the byte bar of a big file as this process (or a worker) reads it,
+    by what its reader reports (see :mod:`smoothcli.sources._consumed`)."""
 
-    def __init__(self, bar: Any, sizes: dict[str, int]) -> None:
+    def __init__(self, bar: Any = None, files: Any = None, sizes: dict[str, int] | None = None):
         import threading
 
-        self.bar, self.sizes = bar, sizes
+        self.bar, self.files, self.sizes = bar, files, sizes or {}
         self.path: str | None = None
         self.where: Callable[[], float | None] | None = None
-        self.task: Any = None
+        self.task: Any = None  # the big file's bar
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, name="smoothcli-progress", daemon=True)
 
-    def __enter__(self) -> _Watcher:
+    def __enter__(self) -> Progress:
         self.thread.start()
         return self
 
@@ -130,9 +128,12 @@ class _Watcher:
         self.stop.set()
         self.thread.join(1)
 
-    def follow(self, path: str, where: Callable[[], float | None] | None = None) -> None:
-        """Show ``path``'s own bar if it is big; ``where()`` says how far it has been read
-        (0 to 1), when that is known."""
+    def reading(self, path: str, where: Callable[[], float | None] | None = None) -> None:
+        """The batch waits for ``path`` now; ``where()`` says how far it has been read (0 to
+        1), when that is known. A big file gets its own bar."""
+        if self.bar is None:
+            return
+        self.bar.update(self.files, description=printable(os.path.basename(path) or path))
         self.where = where
         size = self.sizes.get(path, 0)
         if size <= BIG_FILE or where is None:
@@ -146,6 +147,10 @@ class _Watcher:
         self.bar.reset(self.task, total=size, description=name, visible=True)
         self.path = path
 
+    def advance(self) -> None:
+        if self.bar is not None:
+            self.bar.advance(self.files)
+
     def _run(self) -> None:
         while not self.stop.wait(0.25):
             path, task, where = self.path, self.task, self.where
@@ -154,21 +159,3 @@ class _Watcher:
             done = where()
             if done is not None:
                 self.bar.update(task, completed=int(done * self.sizes.get(path, 0)))
-
-
-class Progress:
-    """What the batch tells the progress bar; does nothing off a terminal."""
-
-    def __init__(self, bar: Any = None, task: Any = None, watcher: _Watcher | None = None):
-        self.bar, self.task, self.watcher = bar, task, watcher
-
-    def reading(self, path: str, where: Callable[[], float | None] | None = None) -> None:
-        """The batch waits for ``path`` now; ``where()`` says how far it has been read."""
-        if self.bar is not None:
-            self.bar.update(self.task, description=printable(os.path.basename(path) or path))
-        if self.watcher is not None:
-            self.watcher.follow(path, where)
-
-    def advance(self) -> None:
-        if self.bar is not None:
-            self.bar.advance(self.task)

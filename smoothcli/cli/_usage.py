@@ -14,15 +14,6 @@ import typer
 from ..status import ExitStatus
 from ._ui import say
 
-__all__ = ["Usage", "as_usage", "command", "make_folder", "usage_exit"]
-
-
-def usage_exit(command: str, message: str, param: str | None = None) -> typer.Exit:
-    """Say what is wrong with the command line, plainly, and return the exit to raise."""
-    say(f"usage error: {param + ': ' if param else ''}{message}")
-    sys.stderr.write(f"Try 'smoothcli {command} --help' for help.\n")
-    return typer.Exit(ExitStatus.USAGE)
-
 
 class Usage(Exception):
     """A problem with the command line: exit 2 with this message."""
@@ -51,13 +42,16 @@ def make_folder(path: str, param: str) -> None:
 
 
 def command(func: Callable[..., Any]) -> Callable[..., Any]:
-    """A command (named as ``func``) whose :class:`Usage` errors exit as :func:`usage_exit`."""
+    """A command (named as ``func``) whose :class:`Usage` errors say what is wrong with the
+    command line, plainly, and exit 2."""
 
     @functools.wraps(func)
     def run(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
         except Usage as exc:
-            raise usage_exit(func.__name__, exc.message, exc.param) from None
+            say(f"usage error: {exc.param + ': ' if exc.param else ''}{exc.message}")
+            sys.stderr.write(f"Try 'smoothcli {func.__name__} --help' for help.\n")
+            raise typer.Exit(ExitStatus.USAGE) from None
 
     return run

@@ -17,21 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["FOLDER", "files", "path"]
+__all__ = ["FOLDER"]
 
 #: the folder the example files are in
 FOLDER = Path(__file__).resolve().parent
-
-
-def files() -> list[Path]:
-    """Every example file, sorted."""
-    return sorted(p for p in FOLDER.iterdir() if p.suffix in (".gz", ".csv"))
-
-
-def path(name: str) -> Path:
-    """The example file called ``name``; ``FileNotFoundError`` naming the others."""
-    found = FOLDER / name
-    if found.parent != FOLDER or not found.is_file():
-        names = ", ".join(p.name for p in files())
-        raise FileNotFoundError(f"no example file {name!r}; there are {names}")
-    return found
