@@ -11,6 +11,7 @@ import numpy as np
 
 from .._nan import NanPolicy
 from ..discover import STDIN
+from ..output import SCORE_COLUMNS, SUMMARY_COLUMNS
 from ..scalarise import ScalarisationMap
 from ._job import Context, Job, Task, task_confounds
 from ._options import ScoreOptions
@@ -165,19 +166,11 @@ class ScoreJob(Job):
 
     opts: ScoreOptions
     scal: ScalarisationMap = field(init=False, repr=False, compare=False)
+    tables = (SCORE_COLUMNS, SUMMARY_COLUMNS)
+    terminal = (TABLE_COLUMNS, SUMMARY_TABLE_COLUMNS)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "scal", self.opts.scalarisation())
-
-    @property
-    def columns(self) -> tuple[str, ...]:  # type: ignore[override]
-        from ..output import SCORE_COLUMNS, SUMMARY_COLUMNS
-
-        return SUMMARY_COLUMNS if self.opts.summary else SCORE_COLUMNS
-
-    @property
-    def table_columns(self) -> str:  # type: ignore[override]
-        return SUMMARY_TABLE_COLUMNS if self.opts.summary else TABLE_COLUMNS
 
     def head(self, task: Task) -> dict:
         return {**super().head(task), "name": self.opts.name}

@@ -136,9 +136,7 @@ _STATS = (
     ),
     _number("min", "The smallest of the input's scores (NaN if any is NaN)."),
     Column(
-        "n_fail",
-        "How many of the input's scores failed the threshold; n/a without one.",
-        "integer",
+        "n_fail", "How many of the input's scores failed the threshold; n/a without one.", "integer"
     ),
 )
 
@@ -192,8 +190,7 @@ _QC = (
         "'auto' the run's own 75th percentile + 1.5 IQR of its counted std_dvars.",
     ),
     _number(
-        "tr",
-        "The repetition time in seconds, from the image's header; n/a when it does not say.",
+        "tr", "The repetition time in seconds, from the image's header; n/a when it does not say."
     ),
 )
 _QC_SUMMARY = (

@@ -273,12 +273,7 @@ class Resume:
 
 
 def open_resume(
-    path: str,
-    fmt: str,
-    columns: list[str],
-    *,
-    meta: Mapping[str, Any],
-    protect: Iterable[str] = (),
+    path: str, fmt: str, columns: list[str], *, meta: Mapping[str, Any], protect: Iterable[str] = ()
 ) -> Resume:
     """Open ``path`` (the ``-o FILE``, TSV, CSV or JSONL) for ``--resume``: create it
     (header, sidecar, journal) or pick it up. An existing FILE must have been written with

@@ -6,6 +6,7 @@ checked :class:`~._write.Target` is then written is :mod:`._write`.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import re
@@ -71,24 +72,18 @@ def _descriptor(path: str) -> int | None:
 
 def _is_protected(st: os.stat_result, protect: Iterable[str]) -> bool:
     for other in protect:
-        if other == "-":
-            continue
-        try:
-            theirs = os.stat(other)
-        except (OSError, ValueError):
-            continue
-        if (theirs.st_dev, theirs.st_ino) == (st.st_dev, st.st_ino):
-            return True
+        with contextlib.suppress(OSError, ValueError):
+            if other != "-" and os.path.samestat(os.stat(other), st):
+                return True
     return False
 
 
 def _special(path: str) -> bool:
     """Paths under /dev/ and /proc/ are written into, never replaced (bar /dev/shm/)."""
-    real = os.path.realpath(path)
-    for where in (os.path.abspath(path), real):
-        if where.startswith(("/dev/", "/proc/")) and not where.startswith("/dev/shm/"):
-            return True
-    return False
+    return any(
+        where.startswith(("/dev/", "/proc/")) and not where.startswith("/dev/shm/")
+        for where in (os.path.abspath(path), os.path.realpath(path))
+    )
 
 
 def check_target(
@@ -223,7 +218,5 @@ def _head(path: str) -> bytes:
 
 def _check_new_name(path: str, real: str) -> None:
     folder, name = os.path.split(real)
-    encoded = os.fsencode(name)
-    limit = name_max(folder)
-    if len(encoded) > limit or len(os.fsencode(real)) >= 4096:
+    if len(os.fsencode(name)) > name_max(folder) or len(os.fsencode(real)) >= 4096:
         raise _fail(path, "the name is too long")

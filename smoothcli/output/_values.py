@@ -56,10 +56,6 @@ def is_number(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
-def is_nan(value: Any) -> bool:
-    return is_number(value) and not isinstance(value, numbers.Integral) and math.isnan(value)
-
-
 def number_text(value: Any) -> str:
     """The shortest text that reads back to the same ``value`` in its own dtype:
     ``nan``, ``inf`` and ``-inf`` for the non-finite ones."""
@@ -84,7 +80,8 @@ def cell_text(value: Any, *, missing: str, nan: str) -> str:
     if value is None:
         return missing
     if is_number(value):
-        return nan if is_nan(value) else number_text(value)
+        whole = isinstance(value, numbers.Integral)
+        return nan if not whole and math.isnan(value) else number_text(value)
     return clean(value if isinstance(value, str) else str(value))
 
 
@@ -95,9 +92,8 @@ def json_token(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if is_number(value):
-        if isinstance(value, numbers.Integral):
-            return str(int(value))
-        return number_text(value) if math.isfinite(value) else "null"
+        finite = isinstance(value, numbers.Integral) or math.isfinite(value)
+        return number_text(value) if finite else "null"
     return json.dumps(clean(value if isinstance(value, str) else str(value)))
 
 
