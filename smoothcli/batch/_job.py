@@ -142,10 +142,10 @@ def remember_mask(path: str, mask: Any, *, key: tuple | None = None) -> None:
 
 def _open(task: Task, opts: Any, stdin: BinaryIO | None) -> list:
     from ..sources import open_path, open_stdin
+    from ..sources.gifti import EXTERNAL
 
     if task.problem is not None:
         raise ValueError(task.problem)
-    from ..sources.gifti import EXTERNAL
 
     mask = cached_mask(task.mask) if task.mask is not None else None
     allowed = EXTERNAL.set(bool(getattr(opts, "external_data", False)))

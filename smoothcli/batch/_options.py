@@ -67,11 +67,9 @@ class ScoreOptions:
         without thresholds."""
         if not self.has_thresholds:
             return None
-        if self.fail_above is not None and not score <= self.fail_above:
-            return "fail"
-        if self.fail_below is not None and not score >= self.fail_below:
-            return "fail"
-        return "pass"
+        above, below = self.fail_above, self.fail_below
+        high = above is not None and not score <= above
+        return "fail" if high or (below is not None and not score >= below) else "pass"
 
     def scalarisation(self) -> ScalarisationMap:
         s = self.scalarise
@@ -144,9 +142,7 @@ class DvarsOptions:
 
     @property
     def rules(self) -> Rules:
-        above = self.fail_above
-        if isinstance(above, int):
-            above = float(above)
+        above = float(self.fail_above) if isinstance(self.fail_above, int) else self.fail_above
         return Rules(
             above, self.fail_below, self.fd_above, self.max_fail_fraction, self.fail_mean_above
         )

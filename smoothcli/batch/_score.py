@@ -88,49 +88,6 @@ def _axis(item: Any, opts: ScoreOptions, source: Any, dummy: int) -> int:
     return axis
 
 
-def _score_loaded(item: Any, opts: ScoreOptions, scal: ScalarisationMap, ctx: Context) -> list:
-    from .._signals import deferred
-    from ..sources._source import trim
-
-    dummy = _dummy(item, opts, ctx.task)
-    with deferred():  # JAX is imported here, while the reader thread is already at work
-        from ..engine import evaluate_info
-        from ..loss import SmoothnessLoss
-
-    source = trim(item.source, item.time_axis, dummy)
-    shape = tuple(source.shape)
-    axis = _axis(item, opts, source, dummy)
-    loss = SmoothnessLoss(
-        opts.nu, opts.name, n=opts.n, pad_value=opts.pad_value, axis=axis, scalarisation=scal
-    )
-    info = evaluate_info(loss, source, nan=opts.nan)
-    value = np.asarray(info.value)
-    notes = ctx.notes
-    if info.nonfinite and opts.nan is NanPolicy.propagate and np.isnan(value).any():
-        nans = int(np.isnan(value).sum())
-        which = "score is NaN" if value.size == 1 else f"{nans} of {value.size} scores are NaN"
-        notes.append(
-            f"{which}: {info.nonfinite} of {info.differences} differences are NaN or "
-            "infinite (--nan omit leaves them out)"
-        )
-    base = {
-        "shape": "x".join(map(str, shape)),
-        "axis": axis,
-        "dtype": np.dtype(info.dtype).name,
-        "dummy": dummy if opts.dummy_scans != 0 else None,
-        "status": "ok",
-    }
-    labels = list(_labels(item, value, scal, axis)) if value.ndim else [None]  # a single score
-    frames = _frames(item, value, scal, opts, axis, dummy)
-    if opts.summary:
-        return [{**base, **_summary(value, labels, frames, opts)}]
-    scores = [value[idx] for idx in np.ndindex(value.shape)]
-    return [
-        {**base, "index": label, "frame": frame, "score": score, "check": opts.check(score)}
-        for score, label, frame in zip(scores, labels, frames or [None] * len(scores), strict=True)
-    ]
-
-
 def _summary(value: np.ndarray, labels: list, frames: list | None, opts: ScoreOptions) -> dict:
     """The ``--summary`` row of one array's scores (``labels`` in ``np.ndindex`` order)."""
     flat = value.reshape(-1)
@@ -176,4 +133,44 @@ class ScoreJob(Job):
         return {**super().head(task), "name": self.opts.name}
 
     def rows(self, item: Any, ctx: Context) -> list[dict]:
-        return _score_loaded(item, self.opts, self.scal, ctx)
+        from .._signals import deferred
+        from ..sources._source import trim
+
+        opts, scal = self.opts, self.scal
+        dummy = _dummy(item, opts, ctx.task)
+        with deferred():  # JAX is imported here, while the reader thread is already at work
+            from ..engine import evaluate_info
+            from ..loss import SmoothnessLoss
+
+        source = trim(item.source, item.time_axis, dummy)
+        shape = tuple(source.shape)
+        axis = _axis(item, opts, source, dummy)
+        loss = SmoothnessLoss(
+            opts.nu, opts.name, n=opts.n, pad_value=opts.pad_value, axis=axis, scalarisation=scal
+        )
+        info = evaluate_info(loss, source, nan=opts.nan)
+        value = np.asarray(info.value)
+        if info.nonfinite and opts.nan is NanPolicy.propagate and np.isnan(value).any():
+            nans = int(np.isnan(value).sum())
+            which = "score is NaN" if value.size == 1 else f"{nans} of {value.size} scores are NaN"
+            ctx.notes.append(
+                f"{which}: {info.nonfinite} of {info.differences} differences are NaN or "
+                "infinite (--nan omit leaves them out)"
+            )
+        base = {
+            "shape": "x".join(map(str, shape)),
+            "axis": axis,
+            "dtype": np.dtype(info.dtype).name,
+            "dummy": dummy if opts.dummy_scans != 0 else None,
+            "status": "ok",
+        }
+        labels = list(_labels(item, value, scal, axis)) if value.ndim else [None]  # a single score
+        frames = _frames(item, value, scal, opts, axis, dummy)
+        if opts.summary:
+            return [{**base, **_summary(value, labels, frames, opts)}]
+        scores = [value[idx] for idx in np.ndindex(value.shape)]
+        frames = frames or [None] * len(scores)
+        return [
+            {**base, "index": label, "frame": frame, "score": score, "check": opts.check(score)}
+            for score, label, frame in zip(scores, labels, frames, strict=True)
+        ]

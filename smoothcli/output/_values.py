@@ -45,11 +45,7 @@ codecs.register_error(ESCAPE_ERRORS, _escape_handler)
 
 def clean(text: str) -> str:
     """``text`` with any surrogate (an undecodable byte of a file name) backslash-escaped."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", ESCAPE_ERRORS).decode("utf-8")
-    return text
+    return text.encode("utf-8", ESCAPE_ERRORS).decode("utf-8")
 
 
 def is_number(value: Any) -> bool:
