@@ -19,16 +19,7 @@ from ..discover import STDIN, discover
 from ._dask import DASK_INSTALL, client_executor, dask_executor, require_dask
 from ._dvars import DvarsJob, run_summary
 from ._executors import Workers, inline_executor, process_executor
-from ._job import (
-    AUTO,
-    Job,
-    Task,
-    load_mask,
-    make_task,
-    make_tasks,
-    remember_mask,
-    run_task,
-)
+from ._job import AUTO, Job, Task, load_mask, make_task, make_tasks, remember_mask, run_task
 from ._options import DvarsOptions, Result, ScoreOptions
 from ._ordered import DIED, ordered
 from ._score import ScoreJob

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from ..output import DVARS_COLUMNS, DVARS_SUMMARY_COLUMNS
 from ..qc import AUTO, GLOBAL_FRAMES
 from ._job import IMAGES, Context, Job, Task, task_confounds
 from ._options import DvarsOptions, RunQC
@@ -84,16 +85,8 @@ class DvarsJob(Job):
     checked = "std_dvars"
     failed_words = "failed QC"
     scanned = IMAGES  # a folder's tables (fMRIPrep's confounds) are not runs
-
-    @property
-    def columns(self) -> tuple[str, ...]:  # type: ignore[override]
-        from ..output import DVARS_COLUMNS, DVARS_SUMMARY_COLUMNS
-
-        return DVARS_SUMMARY_COLUMNS if self.opts.summary else DVARS_COLUMNS
-
-    @property
-    def table_columns(self) -> str:  # type: ignore[override]
-        return SUMMARY_TABLE_COLUMNS if self.opts.summary else TABLE_COLUMNS
+    tables = (DVARS_COLUMNS, DVARS_SUMMARY_COLUMNS)
+    terminal = (TABLE_COLUMNS, SUMMARY_TABLE_COLUMNS)
 
     def check_mask(self, item: Any, task: Task) -> None:
         if item.kind == "nifti" and task.mask is None:

@@ -14,18 +14,15 @@ import warnings
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, ClassVar
 
 from .._text import error_line
 from ..discover import STDIN, Unlisted, entities
+from ..qc import AUTO  # --mask auto: each NIfTI image gets the brain mask beside it
 from ._options import Result, RunQC
 
 #: masks kept loaded per process (a mask of a 2 mm MNI grid is about 1 MB)
 MASK_CACHE_SIZE = 32
-
-
-#: ``--mask auto``: each NIfTI image gets the brain mask beside it
-AUTO = "auto"
 
 
 @dataclass(frozen=True)
@@ -70,11 +67,7 @@ IMAGES = ("nifti", "cifti", "gifti")
 
 
 def make_tasks(
-    paths: Iterable[str],
-    mask: str | None,
-    *,
-    absolute: bool,
-    confounds: str | None = None,
+    paths: Iterable[str], mask: str | None, *, absolute: bool, confounds: str | None = None
 ) -> Iterator[Task]:
     """A task per input, with its mask and confounds: ``mask`` for every NIfTI file (other
     formats have no use for one), or with ``--mask auto`` the mask beside each NIfTI file;
@@ -149,10 +142,10 @@ def remember_mask(path: str, mask: Any, *, key: tuple | None = None) -> None:
 
 def _open(task: Task, opts: Any, stdin: BinaryIO | None) -> list:
     from ..sources import open_path, open_stdin
+    from ..sources.gifti import EXTERNAL
 
     if task.problem is not None:
         raise ValueError(task.problem)
-    from ..sources.gifti import EXTERNAL
 
     mask = cached_mask(task.mask) if task.mask is not None else None
     allowed = EXTERNAL.set(bool(getattr(opts, "external_data", False)))
@@ -215,13 +208,22 @@ class Job:
     a loaded array gives (:meth:`rows`) and which columns the table has."""
 
     opts: Any
-    #: the table's columns (names from :mod:`smoothcli.output`) and those of a terminal table
-    columns: tuple[str, ...] = ()
-    table_columns: str = ""
+    #: the table's columns (names from :mod:`smoothcli.output`) and a terminal table's, each
+    #: as (without, with ``--summary``)
+    tables: ClassVar[tuple[tuple[str, ...], tuple[str, ...]]]
+    terminal: ClassVar[tuple[str, str]]
     #: the column the thresholds apply to
     checked: str = "score"
     #: what the summary line calls an input that failed
     failed_words: str = "failed the threshold"
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.tables[self.opts.summary]
+
+    @property
+    def table_columns(self) -> str:
+        return self.terminal[self.opts.summary]
 
     def head(self, task: Task) -> dict:
         """The columns every row of ``task`` starts with."""

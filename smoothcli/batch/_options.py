@@ -16,41 +16,8 @@ from ..scalarise import ScalarisationMap, parse_scalarisation
 from ..status import run_failed
 
 
-class Thresholds:
-    """``fail_above``/``fail_below`` on a per-element value (a mixin of the options)."""
-
-    fail_above: float | None
-    fail_below: float | None
-
-    def _check_thresholds(self) -> None:
-        above, below = self.fail_above, self.fail_below
-        for label, value in (("upper", above), ("lower", below)):
-            if value is not None and math.isnan(value):
-                raise ValueError(f"the {label} threshold is NaN (a NaN score always fails)")
-        if below is not None and above is not None and below > above:
-            raise ValueError(
-                f"the lower threshold {below:g} is above the upper threshold {above:g}: "
-                "every score would fail"
-            )
-
-    @property
-    def has_thresholds(self) -> bool:
-        return self.fail_above is not None or self.fail_below is not None
-
-    def check(self, score: float) -> Literal["pass", "fail"] | None:
-        """``pass`` or ``fail`` against the thresholds (a NaN always fails); ``None``
-        without thresholds."""
-        if not self.has_thresholds:
-            return None
-        if self.fail_above is not None and not score <= self.fail_above:
-            return "fail"
-        if self.fail_below is not None and not score >= self.fail_below:
-            return "fail"
-        return "pass"
-
-
 @dataclass(frozen=True)
-class ScoreOptions(Thresholds):
+class ScoreOptions:
     """What to compute; the CLI's options, as a library user passes them. With ``summary``,
     a vector result becomes one row per input (mean, median, max and where, min)."""
 
@@ -80,8 +47,29 @@ class ScoreOptions(Thresholds):
         for label, value in (("nu", self.nu), ("pad_value", self.pad_value)):
             if value is not None and not math.isfinite(value):
                 raise ValueError(f"{label} must be a finite number, not {value}")
-        self._check_thresholds()
+        above, below = self.fail_above, self.fail_below
+        for label, value in (("upper", above), ("lower", below)):
+            if value is not None and math.isnan(value):
+                raise ValueError(f"the {label} threshold is NaN (a NaN score always fails)")
+        if below is not None and above is not None and below > above:
+            raise ValueError(
+                f"the lower threshold {below:g} is above the upper threshold {above:g}: "
+                "every score would fail"
+            )
         object.__setattr__(self, "nan", NanPolicy.of(self.nan))
+
+    @property
+    def has_thresholds(self) -> bool:
+        return self.fail_above is not None or self.fail_below is not None
+
+    def check(self, score: float) -> Literal["pass", "fail"] | None:
+        """``pass`` or ``fail`` against the thresholds (a NaN always fails); ``None``
+        without thresholds."""
+        if not self.has_thresholds:
+            return None
+        above, below = self.fail_above, self.fail_below
+        high = above is not None and not score <= above
+        return "fail" if high or (below is not None and not score >= below) else "pass"
 
     def scalarisation(self) -> ScalarisationMap:
         s = self.scalarise
@@ -89,23 +77,19 @@ class ScoreOptions(Thresholds):
 
     def options(self) -> dict:
         """The options as the sidecar records them."""
-        return {
-            "axis": self.axis,
-            "n": self.n,
-            "pad_value": self.pad_value,
-            "scalarise": str(self.scalarisation()),
-            "nu": self.nu,
-            "name": self.name,
-            "mask": self.mask,
-            "nan": str(self.nan),
-            "fail_above": self.fail_above,
-            "fail_below": self.fail_below,
-            "stdin_format": self.stdin_format,
-            "summary": self.summary,
-            "dummy_scans": self.dummy_scans,
-            "confounds": self.confounds,
-            "allow_external_data": self.external_data,
-        }
+        mine = {**vars(self), "scalarise": str(self.scalarisation()), "nan": str(self.nan)}
+        return _recorded(
+            mine,
+            "axis n pad_value scalarise nu name mask nan fail_above fail_below stdin_format "
+            "summary dummy_scans confounds external_data:allow_external_data",
+        )
+
+
+def _recorded(values: dict, names: str) -> dict:
+    """The options a sidecar records, in the order of ``names``: each word a field of
+    ``values``, or ``field:key`` for a field recorded under another key."""
+    words = (word.partition(":") for word in names.split())
+    return {key or name: values[name] for name, _, key in words}
 
 
 def dummy_option(value: int | str) -> int | str:
@@ -158,9 +142,7 @@ class DvarsOptions:
 
     @property
     def rules(self) -> Rules:
-        above = self.fail_above
-        if isinstance(above, int):
-            above = float(above)
+        above = float(self.fail_above) if isinstance(self.fail_above, int) else self.fail_above
         return Rules(
             above, self.fail_below, self.fd_above, self.max_fail_fraction, self.fail_mean_above
         )
@@ -171,22 +153,13 @@ class DvarsOptions:
 
     def options(self) -> dict:
         """The options as the sidecar records them."""
-        return {
-            "mask": self.mask,
-            "intensity_normalization": self.normalization,
-            "variance_tol": self.tolerance,
-            "remove_zerovariance": self.drop_zero_variance,
-            "summary": self.summary,
-            "dummy_scans": self.dummy_scans,
-            "confounds": self.confounds,
-            "fail_above": self.fail_above,
-            "fail_below": self.fail_below,
-            "fd_above": self.fd_above,
-            "max_fail_fraction": self.max_fail_fraction,
-            "fail_mean_above": self.fail_mean_above,
-            "stdin_format": self.stdin_format,
-            "allow_external_data": self.external_data,
-        }
+        return _recorded(
+            vars(self),
+            "mask normalization:intensity_normalization tolerance:variance_tol "
+            "drop_zero_variance:remove_zerovariance summary dummy_scans confounds fail_above "
+            "fail_below fd_above max_fail_fraction fail_mean_above stdin_format "
+            "external_data:allow_external_data",
+        )
 
 
 @dataclass(frozen=True)

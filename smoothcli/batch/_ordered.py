@@ -103,10 +103,6 @@ def _pool_broke(exc: BaseException | None) -> bool:
     return process is not None and isinstance(exc, process.BrokenProcessPool)
 
 
-def _broken(future: Future) -> bool:
-    return future.done() and _pool_broke(future.exception())
-
-
 def _recover(workers: ProcessWorkers, job: Job, queue: deque[_Slot]) -> None:
     """A worker died (killed, out of memory): which task it ran is not known, so each task
     the broken pool failed runs again, alone, on a new pool; one that kills its worker
@@ -114,7 +110,7 @@ def _recover(workers: ProcessWorkers, job: Job, queue: deque[_Slot]) -> None:
     from concurrent.futures.process import BrokenProcessPool
 
     workers.restart()  # waits until the broken pool has failed every future
-    for slot in [slot for slot in queue if _broken(slot.future)]:
+    for slot in [s for s in queue if s.future.done() and _pool_broke(s.future.exception())]:
         future = workers.submit(run_remote, job, slot.task, slot.number)
         try:
             slot.future = _done(future.result())

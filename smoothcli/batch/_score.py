@@ -11,6 +11,7 @@ import numpy as np
 
 from .._nan import NanPolicy
 from ..discover import STDIN
+from ..output import SCORE_COLUMNS, SUMMARY_COLUMNS
 from ..scalarise import ScalarisationMap
 from ._job import Context, Job, Task, task_confounds
 from ._options import ScoreOptions
@@ -87,49 +88,6 @@ def _axis(item: Any, opts: ScoreOptions, source: Any, dummy: int) -> int:
     return axis
 
 
-def _score_loaded(item: Any, opts: ScoreOptions, scal: ScalarisationMap, ctx: Context) -> list:
-    from .._signals import deferred
-    from ..sources._source import trim
-
-    dummy = _dummy(item, opts, ctx.task)
-    with deferred():  # JAX is imported here, while the reader thread is already at work
-        from ..engine import evaluate_info
-        from ..loss import SmoothnessLoss
-
-    source = trim(item.source, item.time_axis, dummy)
-    shape = tuple(source.shape)
-    axis = _axis(item, opts, source, dummy)
-    loss = SmoothnessLoss(
-        opts.nu, opts.name, n=opts.n, pad_value=opts.pad_value, axis=axis, scalarisation=scal
-    )
-    info = evaluate_info(loss, source, nan=opts.nan)
-    value = np.asarray(info.value)
-    notes = ctx.notes
-    if info.nonfinite and opts.nan is NanPolicy.propagate and np.isnan(value).any():
-        nans = int(np.isnan(value).sum())
-        which = "score is NaN" if value.size == 1 else f"{nans} of {value.size} scores are NaN"
-        notes.append(
-            f"{which}: {info.nonfinite} of {info.differences} differences are NaN or "
-            "infinite (--nan omit leaves them out)"
-        )
-    base = {
-        "shape": "x".join(map(str, shape)),
-        "axis": axis,
-        "dtype": np.dtype(info.dtype).name,
-        "dummy": dummy if opts.dummy_scans != 0 else None,
-        "status": "ok",
-    }
-    labels = list(_labels(item, value, scal, axis)) if value.ndim else [None]  # a single score
-    frames = _frames(item, value, scal, opts, axis, dummy)
-    if opts.summary:
-        return [{**base, **_summary(value, labels, frames, opts)}]
-    scores = [value[idx] for idx in np.ndindex(value.shape)]
-    return [
-        {**base, "index": label, "frame": frame, "score": score, "check": opts.check(score)}
-        for score, label, frame in zip(scores, labels, frames or [None] * len(scores), strict=True)
-    ]
-
-
 def _summary(value: np.ndarray, labels: list, frames: list | None, opts: ScoreOptions) -> dict:
     """The ``--summary`` row of one array's scores (``labels`` in ``np.ndindex`` order)."""
     flat = value.reshape(-1)
@@ -165,22 +123,54 @@ class ScoreJob(Job):
 
     opts: ScoreOptions
     scal: ScalarisationMap = field(init=False, repr=False, compare=False)
+    tables = (SCORE_COLUMNS, SUMMARY_COLUMNS)
+    terminal = (TABLE_COLUMNS, SUMMARY_TABLE_COLUMNS)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "scal", self.opts.scalarisation())
-
-    @property
-    def columns(self) -> tuple[str, ...]:  # type: ignore[override]
-        from ..output import SCORE_COLUMNS, SUMMARY_COLUMNS
-
-        return SUMMARY_COLUMNS if self.opts.summary else SCORE_COLUMNS
-
-    @property
-    def table_columns(self) -> str:  # type: ignore[override]
-        return SUMMARY_TABLE_COLUMNS if self.opts.summary else TABLE_COLUMNS
 
     def head(self, task: Task) -> dict:
         return {**super().head(task), "name": self.opts.name}
 
     def rows(self, item: Any, ctx: Context) -> list[dict]:
-        return _score_loaded(item, self.opts, self.scal, ctx)
+        from .._signals import deferred
+        from ..sources._source import trim
+
+        opts, scal = self.opts, self.scal
+        dummy = _dummy(item, opts, ctx.task)
+        with deferred():  # JAX is imported here, while the reader thread is already at work
+            from ..engine import evaluate_info
+            from ..loss import SmoothnessLoss
+
+        source = trim(item.source, item.time_axis, dummy)
+        shape = tuple(source.shape)
+        axis = _axis(item, opts, source, dummy)
+        loss = SmoothnessLoss(
+            opts.nu, opts.name, n=opts.n, pad_value=opts.pad_value, axis=axis, scalarisation=scal
+        )
+        info = evaluate_info(loss, source, nan=opts.nan)
+        value = np.asarray(info.value)
+        if info.nonfinite and opts.nan is NanPolicy.propagate and np.isnan(value).any():
+            nans = int(np.isnan(value).sum())
+            which = "score is NaN" if value.size == 1 else f"{nans} of {value.size} scores are NaN"
+            ctx.notes.append(
+                f"{which}: {info.nonfinite} of {info.differences} differences are NaN or "
+                "infinite (--nan omit leaves them out)"
+            )
+        base = {
+            "shape": "x".join(map(str, shape)),
+            "axis": axis,
+            "dtype": np.dtype(info.dtype).name,
+            "dummy": dummy if opts.dummy_scans != 0 else None,
+            "status": "ok",
+        }
+        labels = list(_labels(item, value, scal, axis)) if value.ndim else [None]  # a single score
+        frames = _frames(item, value, scal, opts, axis, dummy)
+        if opts.summary:
+            return [{**base, **_summary(value, labels, frames, opts)}]
+        scores = [value[idx] for idx in np.ndindex(value.shape)]
+        frames = frames or [None] * len(scores)
+        return [
+            {**base, "index": label, "frame": frame, "score": score, "check": opts.check(score)}
+            for score, label, frame in zip(scores, labels, frames, strict=True)
+        ]

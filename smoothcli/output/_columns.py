@@ -30,16 +30,6 @@ def _entity(key: str, long: str) -> Column:
     )
 
 
-_FRAME = Column(
-    "frame",
-    "The frame (0-based) a row's value belongs to, numbered as fMRIPrep's confounds are. "
-    "score: for a score per frame, the frame its difference ends on (index + n; index + n - 1 "
-    "with --pad-value), in a --summary row the frame of the max; dvars: the frame itself "
-    "(frame 0 has no difference, so no value); n/a otherwise.",
-    "integer",
-)
-
-
 def _number(name: str, description: str) -> Column:
     return Column(name, description, "number")
 
@@ -102,7 +92,14 @@ COLUMNS: tuple[Column, ...] = (
         "input's data type.",
         "text",
     ),
-    _FRAME,
+    Column(
+        "frame",
+        "The frame (0-based) a row's value belongs to, numbered as fMRIPrep's confounds are. "
+        "score: for a score per frame, the frame its difference ends on (index + n; index + n - 1 "
+        "with --pad-value), in a --summary row the frame of the max; dvars: the frame itself "
+        "(frame 0 has no difference, so no value); n/a otherwise.",
+        "integer",
+    ),
     Column(
         "dummy",
         "How many dummy (non-steady-state) volumes the run starts with (--dummy-scans); "
@@ -136,9 +133,7 @@ _STATS = (
     ),
     _number("min", "The smallest of the input's scores (NaN if any is NaN)."),
     Column(
-        "n_fail",
-        "How many of the input's scores failed the threshold; n/a without one.",
-        "integer",
+        "n_fail", "How many of the input's scores failed the threshold; n/a without one.", "integer"
     ),
 )
 
@@ -192,8 +187,7 @@ _QC = (
         "'auto' the run's own 75th percentile + 1.5 IQR of its counted std_dvars.",
     ),
     _number(
-        "tr",
-        "The repetition time in seconds, from the image's header; n/a when it does not say.",
+        "tr", "The repetition time in seconds, from the image's header; n/a when it does not say."
     ),
 )
 _QC_SUMMARY = (
@@ -249,38 +243,37 @@ BY_NAME: dict[str, Column] = {
 }
 
 
-def _names(*names: str) -> tuple[str, ...]:
-    """Column names, given singly or as space-separated words."""
-    found = tuple(word for name in names for word in name.split())
+def _names(*parts: str | tuple[Column, ...]) -> tuple[str, ...]:
+    """Column names, as space-separated words or a group of columns."""
+    words = (p.split() if isinstance(p, str) else [c.name for c in p] for p in parts)
+    found = tuple(word for part in words for word in part)
     assert all(n in BY_NAME for n in found), found
     return found
 
 
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
-_STATS_NAMES = " ".join(c.name for c in _STATS)
-_DVARS_INFO_NAMES = " ".join(c.name for c in _DVARS_INFO)
 _TAIL = "status check error"
-_ENTITIES = " ".join(c.name for c in COLUMNS if c.kind == "entity")
+_ENTITIES = tuple(c for c in COLUMNS if c.kind == "entity")
 #: the tables each command writes: their columns, in order
 SCORE_COLUMNS = COLUMN_NAMES
 SUMMARY_COLUMNS = _names(
-    "path", _STATS_NAMES, "frame dummy", _TAIL, "name array mask shape axis dtype", _ENTITIES
+    "path", _STATS, "frame dummy", _TAIL, "name array mask shape axis dtype", _ENTITIES
 )
 DVARS_COLUMNS = _names(
     "path frame dvars std_dvars vx_std_dvars fd",
     _TAIL,
     "verdict reason array mask confounds dummy threshold",
-    _DVARS_INFO_NAMES,
+    _DVARS_INFO,
     "tr shape dtype",
     _ENTITIES,
 )
 DVARS_SUMMARY_COLUMNS = _names(
     "path",
-    " ".join(c.name for c in _DVARS_SUMMARY),
+    _DVARS_SUMMARY,
     "fd_mean fd_max dummy n_fail fail_fraction",
     _TAIL,
     "reason array mask confounds threshold",
-    _DVARS_INFO_NAMES,
+    _DVARS_INFO,
     "tr shape dtype",
     _ENTITIES,
 )

@@ -124,9 +124,8 @@ class _Entry:
 
 def _journal_entries(body: bytes) -> Iterable[_Entry]:
     """The journal's input lines, stopping at a torn or unreadable one."""
-    *lines, torn = body.split(b"\n")
-    del torn  # a last line without its newline was being written when the run was killed
-    for line in lines:
+    # a last line without its newline was being written when the run was killed
+    for line in body.split(b"\n")[:-1]:
         try:
             entry = _Entry(**json.loads(line))
         except (ValueError, TypeError, RecursionError):  # not JSON, not an object of these

@@ -1,17 +1,16 @@
 """``-o FILE --resume``: rows appended to FILE as each input finishes, exact under ``kill -9``.
 
-Beside FILE sits a journal, ``.FILE.resume.jsonl``: a first line naming the format, the
-columns and the options, then one line per finished input (the path as given, its absolute
-path, size and ``mtime_ns``, the byte range of its rows in FILE and a digest of those bytes).
-An input's rows are written, flushed and fsynced first; only then is its journal line
-appended and fsynced. So at any moment FILE holds every journaled input's rows, and maybe
-some bytes after them that no journal line vouches for (a killed input's rows, a torn row).
+Beside FILE sits a journal, ``.FILE.resume.jsonl`` (:mod:`._journal`: a line per finished
+input, with the byte range and digest of its rows in FILE). An input's rows are written,
+flushed and fsynced first; only then is its journal line appended and fsynced. So at any
+moment FILE holds every journaled input's rows, and maybe some bytes after them that no
+journal line vouches for (a killed input's rows, a torn row).
 
 On a rerun, :func:`open_resume` drops a torn last journal line, finds each journaled input's
 rows in FILE by their digest (so a FILE rewritten just before a kill is read right too),
-truncates FILE after the last one found, and removes the rows of inputs that changed (size or
-modification time), vanished, or were stdin, rewriting FILE atomically. What is left is
-FILE as an uninterrupted run would have written it up to that input.
+truncates FILE after the last one found, and removes the rows of inputs that changed,
+vanished, or were stdin, rewriting FILE atomically. What is left is FILE as an
+uninterrupted run would have written it up to that input.
 """
 
 from __future__ import annotations
@@ -273,12 +272,7 @@ class Resume:
 
 
 def open_resume(
-    path: str,
-    fmt: str,
-    columns: list[str],
-    *,
-    meta: Mapping[str, Any],
-    protect: Iterable[str] = (),
+    path: str, fmt: str, columns: list[str], *, meta: Mapping[str, Any], protect: Iterable[str] = ()
 ) -> Resume:
     """Open ``path`` (the ``-o FILE``, TSV, CSV or JSONL) for ``--resume``: create it
     (header, sidecar, journal) or pick it up. An existing FILE must have been written with

@@ -49,10 +49,9 @@ def sidecar(columns: Iterable[str], meta: Mapping[str, Any] | None = None) -> di
     doc: dict[str, Any] = {}
     for name in columns:
         column = BY_NAME[name]
-        entry: dict[str, Any] = {"Description": column.description}
+        doc[name] = {"Description": column.description}
         if column.levels:
-            entry["Levels"] = dict(column.levels)
-        doc[name] = entry
+            doc[name]["Levels"] = dict(column.levels)
     doc["GeneratedBy"] = [
         {
             "Name": "smoothcli",

@@ -6,6 +6,7 @@ checked :class:`~._write.Target` is then written is :mod:`._write`.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import re
@@ -36,10 +37,11 @@ def _fail(path: str, reason: str) -> OutputError:
     return OutputError(f"cannot write {_shown(path)}: {reason}")
 
 
-def _stat(path: str, shown: str) -> os.stat_result | None:
-    """The target's status (symlinks followed), None if it does not exist."""
+def _stat(path: str, shown: str, how: Callable = os.stat) -> os.stat_result | None:
+    """The target's status (symlinks followed, unless ``how`` is ``os.lstat``), None if it
+    does not exist."""
     try:
-        return os.stat(path)
+        return how(path)
     except FileNotFoundError:
         return None
     except OSError as exc:
@@ -71,24 +73,18 @@ def _descriptor(path: str) -> int | None:
 
 def _is_protected(st: os.stat_result, protect: Iterable[str]) -> bool:
     for other in protect:
-        if other == "-":
-            continue
-        try:
-            theirs = os.stat(other)
-        except (OSError, ValueError):
-            continue
-        if (theirs.st_dev, theirs.st_ino) == (st.st_dev, st.st_ino):
-            return True
+        with contextlib.suppress(OSError, ValueError):
+            if other != "-" and os.path.samestat(os.stat(other), st):
+                return True
     return False
 
 
 def _special(path: str) -> bool:
     """Paths under /dev/ and /proc/ are written into, never replaced (bar /dev/shm/)."""
-    real = os.path.realpath(path)
-    for where in (os.path.abspath(path), real):
-        if where.startswith(("/dev/", "/proc/")) and not where.startswith("/dev/shm/"):
-            return True
-    return False
+    return any(
+        where.startswith(("/dev/", "/proc/")) and not where.startswith("/dev/shm/")
+        for where in (os.path.abspath(path), os.path.realpath(path))
+    )
 
 
 def check_target(
@@ -117,16 +113,20 @@ def check_target(
         raise _fail(path, "the name holds a NUL character")
     if derived:
         return _derived_target(path, protect, ours)
-    fd = _descriptor(path)
+    fd = _descriptor(path)  # /dev/stdout, /proc/self/fd/N: written through the descriptor
     if fd is not None:
-        return _descriptor_target(path, fd, protect)
-    st = _stat(path, path)
-    if st is not None and stat.S_ISDIR(st.st_mode):
-        raise _fail(path, "it is a directory")
-    if st is not None and (not stat.S_ISREG(st.st_mode) or _special(path)):
+        try:
+            st = os.fstat(fd)
+        except OSError:
+            raise _fail(path, f"file descriptor {fd} is not open") from None
+    else:
+        st = _stat(path, path)
+        if st is not None and stat.S_ISDIR(st.st_mode):
+            raise _fail(path, "it is a directory")
+    if fd is not None or (st is not None and (not stat.S_ISREG(st.st_mode) or _special(path))):
         if stat.S_ISREG(st.st_mode) and _is_protected(st, protect):
             raise _fail(path, "the command also reads it")
-        return Target(path, regular=False, real=path)
+        return Target(path, regular=False, real=path, fd=fd)
     real = os.path.realpath(path)
     mode = _mode(path, real, st, protect)
     if st is not None and not os.access(real, os.W_OK):
@@ -134,17 +134,6 @@ def check_target(
     _check_folder(path, os.path.dirname(real) or ".")
     side = _sidecar_target(sidecar_path(path), protect) if sidecar else None
     return Target(path, regular=True, real=real, mode=mode, sidecar=side)
-
-
-def _descriptor_target(path: str, fd: int, protect: list[str]) -> Target:
-    """``/dev/stdout``, ``/proc/self/fd/N``: written through the open descriptor."""
-    try:
-        st = os.fstat(fd)
-    except OSError:
-        raise _fail(path, f"file descriptor {fd} is not open") from None
-    if stat.S_ISREG(st.st_mode) and _is_protected(st, protect):
-        raise _fail(path, "the command also reads it")
-    return Target(path, regular=False, real=path, fd=fd)
 
 
 def _check_folder(path: str, folder: str) -> None:
@@ -174,12 +163,7 @@ def _derived_target(path: str, protect: list[str], ours: Callable[[bytes], bool]
     (it would be written through; a temporary file renamed over the name replaces a link
     planted later rather than following it), never a file that ``ours`` (given its first
     bytes) does not recognise as smoothcli's: that one is the user's, and left as it is."""
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        st = None
-    except OSError as exc:
-        raise _fail(path, _reason(exc)) from None
+    st = _stat(path, path, os.lstat)
     folder, name = os.path.split(os.path.abspath(path))
     real = os.path.join(os.path.realpath(folder), name)
     if st is not None:
@@ -202,7 +186,9 @@ def _mode(path: str, real: str, st: os.stat_result | None, protect: list[str]) -
     """The permission bits an existing file keeps (a file the command reads is refused);
     None for a new name (which must fit the file system)."""
     if st is None:
-        _check_new_name(path, real)
+        folder, name = os.path.split(real)
+        if len(os.fsencode(name)) > name_max(folder) or len(os.fsencode(real)) >= 4096:
+            raise _fail(path, "the name is too long")
         return None
     if _is_protected(st, protect):
         raise _fail(path, "the command also reads it; it would be overwritten")
@@ -219,11 +205,3 @@ def _head(path: str) -> bytes:
         return os.read(fd, SNIFF_BYTES)
     finally:
         os.close(fd)
-
-
-def _check_new_name(path: str, real: str) -> None:
-    folder, name = os.path.split(real)
-    encoded = os.fsencode(name)
-    limit = name_max(folder)
-    if len(encoded) > limit or len(os.fsencode(real)) >= 4096:
-        raise _fail(path, "the name is too long")

@@ -45,19 +45,11 @@ codecs.register_error(ESCAPE_ERRORS, _escape_handler)
 
 def clean(text: str) -> str:
     """``text`` with any surrogate (an undecodable byte of a file name) backslash-escaped."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", ESCAPE_ERRORS).decode("utf-8")
-    return text
+    return text.encode("utf-8", ESCAPE_ERRORS).decode("utf-8")
 
 
 def is_number(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def is_nan(value: Any) -> bool:
-    return is_number(value) and not isinstance(value, numbers.Integral) and math.isnan(value)
 
 
 def number_text(value: Any) -> str:
@@ -84,7 +76,8 @@ def cell_text(value: Any, *, missing: str, nan: str) -> str:
     if value is None:
         return missing
     if is_number(value):
-        return nan if is_nan(value) else number_text(value)
+        whole = isinstance(value, numbers.Integral)
+        return nan if not whole and math.isnan(value) else number_text(value)
     return clean(value if isinstance(value, str) else str(value))
 
 
@@ -95,9 +88,8 @@ def json_token(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if is_number(value):
-        if isinstance(value, numbers.Integral):
-            return str(int(value))
-        return number_text(value) if math.isfinite(value) else "null"
+        finite = isinstance(value, numbers.Integral) or math.isfinite(value)
+        return number_text(value) if finite else "null"
     return json.dumps(clean(value if isinstance(value, str) else str(value)))
 
 

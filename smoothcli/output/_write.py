@@ -17,9 +17,9 @@ import errno
 import os
 import secrets
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Any
 
 from .._os import BINARY, CLOEXEC, NOCTTY, open_folder
 from ._values import ESCAPE_ERRORS
@@ -70,7 +70,10 @@ def _text_stream(fd: int) -> IO[str]:
 @contextlib.contextmanager
 def _direct(target: Target) -> Iterator[IO[str]]:
     if target.fd is not None:
-        _flush_std(target.fd)
+        for std in (sys.stdout, sys.stderr):  # what this process buffered for it goes first
+            with contextlib.suppress(AttributeError, OSError, ValueError):
+                if std.fileno() == target.fd:
+                    std.flush()
         fd = os.dup(target.fd)
     else:
         # as a shell's '>' would (O_TRUNC does nothing to a device or a FIFO)
@@ -122,14 +125,6 @@ def _anonymous(dir_fd: int) -> int | None:
         raise
 
 
-def _flush_std(fd: int) -> None:
-    """Text this process already buffered for stdout or stderr goes first."""
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(AttributeError, OSError, ValueError):
-            if stream.fileno() == fd:
-                stream.flush()
-
-
 def _finish(stream: IO, fd: int, target: Target) -> None:
     stream.flush()
     if target.mode is not None and hasattr(os, "fchmod"):  # Windows has no modes to keep
@@ -137,44 +132,37 @@ def _finish(stream: IO, fd: int, target: Target) -> None:
     os.fsync(fd)
 
 
-def _temp_name(name: str) -> str:
-    return f".{name[:40]}.{secrets.token_hex(4)}.tmp"
-
-
 def _link(fd: int, dir_fd: int, name: str) -> None:
     """Give the anonymous file ``name``: directly when the name is free, else under a
     temporary name renamed over the old file (atomic for a reader)."""
-    source = f"{PROC_FD}/{fd}"
+
+    def link(new: str) -> None:
+        os.link(f"{PROC_FD}/{fd}", new, src_dir_fd=dir_fd, dst_dir_fd=dir_fd, follow_symlinks=True)
+
     with contextlib.suppress(FileExistsError):
-        os.link(source, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd, follow_symlinks=True)
+        link(name)
         return
-    while True:
-        temp = _temp_name(name)
-        with contextlib.suppress(FileExistsError):
-            os.link(source, temp, src_dir_fd=dir_fd, dst_dir_fd=dir_fd, follow_symlinks=True)
-            break
-    try:
-        os.replace(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp, dir_fd=dir_fd)
-        raise
+    with _replacing(name, dir_fd, link):
+        pass
 
 
 @contextlib.contextmanager
-def _replacing(name: str, dir_fd: int | None) -> Iterator[int]:
-    """A new file beside ``name`` (in ``dir_fd``, else by its path), with the mode the umask
-    gives, renamed over ``name`` when the block ends without an exception and removed on
-    any exception (KeyboardInterrupt and SystemExit too). The block closes the descriptor."""
+def _replacing(name: str, dir_fd: int | None, make: Callable | None = None) -> Iterator[Any]:
+    """A new file beside ``name`` (in ``dir_fd``, else by its path), renamed over ``name``
+    when the block ends without an exception and removed on any exception
+    (KeyboardInterrupt and SystemExit too). ``make(temp)`` makes it under a free temporary
+    name; by default an empty file with the mode the umask gives, whose descriptor the
+    block gets and closes."""
     folder, base = os.path.split(name)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | CLOEXEC | BINARY
+    make = make or (lambda temp: os.open(temp, flags, 0o666, dir_fd=dir_fd))
     while True:
-        temp = os.path.join(folder, _temp_name(base))
+        temp = os.path.join(folder, f".{base[:40]}.{secrets.token_hex(4)}.tmp")
         with contextlib.suppress(FileExistsError):
-            fd = os.open(temp, flags, 0o666, dir_fd=dir_fd)
+            made = make(temp)
             break
     try:
-        yield fd
+        yield made
         os.replace(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
     except BaseException:
         with contextlib.suppress(OSError):

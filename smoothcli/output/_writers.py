@@ -202,12 +202,7 @@ assert tuple(WRITERS) == FORMATS
 
 
 def make_writer(
-    fmt: str,
-    stream: IO[str],
-    columns: list[str],
-    *,
-    color: bool = False,
-    hide_empty: bool = True,
+    fmt: str, stream: IO[str], columns: list[str], *, color: bool = False, hide_empty: bool = True
 ) -> Writer:
     """A writer of ``fmt`` (one of :data:`FORMATS`) onto ``stream`` for ``columns`` in that
     order; a streaming format writes its header now. ``color`` colours error and failed
