@@ -91,8 +91,13 @@ def _install(handler: Any) -> None:
 
 def _unraisable(info: Any) -> None:
     """Python's report of an exception it had to ignore (raised in a gc callback or a
-    ``__del__``): silent for an :class:`Interrupted`, which :func:`check` raises again."""
+    ``__del__``): for an :class:`Interrupted`, silent, and the signal is sent again from
+    another thread, so that it lands in the main thread's own code, or breaks a read that
+    blocks (stdin): raised here, it would be ignored too."""
     if isinstance(info.exc_value, Interrupted):
+        import _thread
+
+        _thread.start_new_thread(os.kill, (os.getpid(), info.exc_value.signum))
         return
     sys.__unraisablehook__(info)
 

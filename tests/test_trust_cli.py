@@ -298,8 +298,12 @@ def test_ctrl_c_at_any_moment_of_start_up_exits_130_with_one_line():
         )
         time.sleep(ms / 1000)
         proc.send_signal(signal.SIGINT)
+        try:  # the message is short: the pipe cannot fill before the process ends
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            pytest.fail(f"a Ctrl-C at {ms} ms was lost: still waiting for stdin after 60 s")
         err = proc.stderr.read()
-        proc.wait(timeout=60)
         proc.stdin.close()
         proc.stderr.close()
         text = err.decode(errors="replace")
@@ -309,6 +313,44 @@ def test_ctrl_c_at_any_moment_of_start_up_exits_130_with_one_line():
             assert text == "smoothcli: interrupted\n", f"at {ms} ms:\n{text}"
         seen.add(proc.returncode)
     assert 130 in seen
+
+
+SWALLOWED = """
+import gc, sys, time
+from smoothcli import _signals
+_signals.take_over()
+_signals.raise_on_signal()
+gc.callbacks.append(lambda phase, info: phase == "start" and time.sleep(1))
+print("ready", flush=True)
+try:
+    gc.collect()  # the signal lands in the callback, where Python ignores what it raises
+    sys.stdin.read()  # and this never ends unless the signal comes again
+except KeyboardInterrupt as exc:
+    print("interrupted", type(exc).__name__, flush=True)
+    sys.exit(130)
+"""
+
+
+@posix_only
+def test_a_ctrl_c_swallowed_in_a_gc_callback_still_ends_a_read_of_stdin():
+    """JAX registers a gc callback; an exception raised there is ignored by Python. The
+    interruption must not be lost (a ``score -`` blocked on stdin would wait forever)."""
+    with subprocess.Popen(
+        [sys.executable, "-c", SWALLOWED],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as proc:
+        assert proc.stdout.readline() == b"ready\n"
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        try:  # stdin stays open (communicate would close it, and end the read)
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            pytest.fail("the Ctrl-C swallowed in the gc callback was lost")
+        out, err = proc.stdout.read(), proc.stderr.read()
+    assert (proc.returncode, out, err) == (130, b"interrupted Interrupted\n", b"")
 
 
 # -- unclear messages -----------------------------------------------------------------------
