@@ -67,18 +67,9 @@ from ._whole import whole as _whole
 jnp = jax.numpy
 
 __all__ = [
-    "ArraySource",
-    "CacheInfo",
-    "ChunkedSource",
-    "Source",
-    "DEFAULT_CHUNK_BYTES",
-    "Evaluation",
-    "SmoothcliWarning",
-    "cache_info",
-    "clear_caches",
-    "evaluate",
-    "evaluate_info",
-]
+    "ArraySource", "CacheInfo", "ChunkedSource", "Source", "DEFAULT_CHUNK_BYTES", "Evaluation",
+    "SmoothcliWarning", "cache_info", "clear_caches", "evaluate", "evaluate_info",
+]  # fmt: skip
 
 #: bytes of input per kernel call; big enough to hide dispatch, small enough for cache
 DEFAULT_CHUNK_BYTES = 8 << 20
@@ -120,14 +111,10 @@ def evaluate(
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     nan: NanPolicy | str = NanPolicy.propagate,
 ) -> np.ndarray:
-    """Return what ``loss(X)`` returns, as NumPy, without holding all of ``X`` at once.
-
-    ``source`` is a NumPy array or memmap (chunked along its slowest axis) or a
-    :class:`ChunkedSource`. Blocks are ``chunk_rows`` rows of its chunk axis, else about
-    ``chunk_bytes`` bytes. ``nan="omit"`` leaves non-finite differences out of every
-    reduction instead of letting them propagate by IEEE arithmetic (as NumPy float64 would).
-    The score is in the compute dtype: float64 for float64 and 32/64-bit integer input,
-    float32 for smaller types.
+    """Return what ``loss(X)`` returns, as NumPy (in the compute dtype), without holding all of
+    ``X`` at once. ``source``: a NumPy array or memmap (chunked along its slowest axis) or a
+    :class:`ChunkedSource`, read in blocks of ``chunk_rows`` rows, else about ``chunk_bytes``.
+    ``nan="omit"`` leaves non-finite differences out of every reduction (not IEEE propagation).
     """
     return evaluate_info(
         loss, source, chunk_rows=chunk_rows, chunk_bytes=chunk_bytes, nan=nan
@@ -176,15 +163,13 @@ def _diff_shape(shape: tuple[int, ...], n: int, diff_axis: int, pad: Any) -> lis
 def _staged_dtype(
     src: Any, dtype: np.dtype, cdtype: np.dtype, carry: bool, pad: Any
 ) -> tuple[bool, np.dtype]:
-    """Whether blocks are staged as stored (scaled in the kernel), and their dtype. A reader
-    that gives its values as stored (a NIfTI image's int16) has them scaled in the kernel,
-    where the cores are; but a pad is staged with the history rows, in values."""
+    """Whether blocks are staged as stored (a NIfTI image's int16, scaled in the kernel, where
+    the cores are), and their dtype. A pad is staged with the history rows, in values: in the
+    compute dtype if the dtype cannot hold it (an integer would truncate 0.5, float16 1e5)."""
     stored = src.stored is not None and not (carry and pad is not None)
     if stored:
         dtype = np.dtype(src.stored)
     if carry and pad is not None and not holds(dtype, pad):
-        # the pad is staged with the history rows: stage in the compute dtype, not the
-        # stored one (an integer block would truncate a pad of 0.5, float16 overflow 1e5)
         dtype = cdtype
     return stored, dtype
 
