@@ -54,6 +54,7 @@ from .._nan import NanPolicy
 from .._warnings import SmoothcliWarning
 from ..loss import SmoothnessLoss, check_options
 from ..precision import compute_dtype
+from ..sources._base import verify
 from ..sources._source import ArraySource, ChunkedSource, Source, as_source
 from . import _kernel, _plan
 from ._blocks import holds
@@ -140,17 +141,6 @@ def evaluate_info(
         return _evaluate(loss, src, dtype, cdtype, omit, chunk_rows, chunk_bytes)
 
 
-def _verify(src: Any, dtype: np.dtype, chunk_bytes: int) -> None:
-    """Read a source to its end without computing: a score of no differences still comes
-    only from data that was verified (a gzip or zip CRC, a truncated file)."""
-    shape = tuple(int(s) for s in src.shape)
-    if not shape or shape[src.chunk_axis] == 0:
-        return
-    row_bytes = math.prod(shape) // shape[src.chunk_axis] * dtype.itemsize
-    for _ in src.chunks(max(chunk_bytes // max(row_bytes, 1), 1)):
-        pass
-
-
 def _diff_shape(shape: tuple[int, ...], n: int, diff_axis: int, pad: Any) -> list[int]:
     """The shape of the differences: ``n`` fewer along the differenced axis (one more
     element there with a pad)."""
@@ -227,7 +217,7 @@ def _evaluate(
         return _whole(loss, src, cdtype, omit)
     diff_shape = _diff_shape(shape, n, diff_axis, pad)
     if math.prod(diff_shape) == 0:  # no differences: the maps on an empty array decide
-        _verify(src, dtype, chunk_bytes)
+        verify(src, chunk_bytes)  # but only from data that was verified (a CRC, a truncation)
         empty = jnp.zeros(diff_shape, cdtype)
         value = np.asarray(loss.nu * scal.reduce(empty, time_axis=diff_axis, omit=omit), cdtype)
         return Evaluation(value, 0, 0, cdtype)

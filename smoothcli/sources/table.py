@@ -146,21 +146,19 @@ class _Parser:
         """Find the header in the first piece that has a non-blank line; return the rest of
         the piece to parse as data (and its first line number), or ``None`` if the piece is
         blank."""
-        offset = 0
         for i, raw in enumerate(piece.split(b"\n")):
             text = _decode(raw, first + i).rstrip("\r")
-            if text.strip():
-                if '"' in text and _spans_lines(text, self.sep):
-                    raise _quoted_newline(first + i)
-                cells = next(csv.reader([text], delimiter=self.sep))
-                numbers = all(_is_number(c) for c in cells)
-                self.header = not numbers or _is_default_names(cells)
-                if self.header:
-                    self.names = [c if c.strip() else f"Unnamed: {j}" for j, c in enumerate(cells)]
-                    return piece[offset + len(raw) + 1 :], first + i + 1
-                self.names = [str(j) for j in range(len(cells))]
-                return piece[offset:], first + i
-            offset += len(raw) + 1
+            if not text.strip():
+                continue
+            if '"' in text and _spans_lines(text, self.sep):
+                raise _quoted_newline(first + i)
+            cells = next(csv.reader([text], delimiter=self.sep))
+            self.header = not all(_is_number(c) for c in cells) or _is_default_names(cells)
+            if self.header:
+                self.names = [c if c.strip() else f"Unnamed: {j}" for j, c in enumerate(cells)]
+                return piece.split(b"\n", i + 1)[-1], first + i + 1
+            self.names = [str(j) for j in range(len(cells))]
+            return piece.split(b"\n", i)[-1], first + i
         return None
 
     def parse(self, piece: bytes, first: int) -> np.ndarray:
@@ -266,9 +264,7 @@ class SpooledTable(Source):
     dtype = np.dtype(np.float64)
 
     def __init__(self, spool: Any, rows: int, width: int, drop_first: bool) -> None:
-        self._spool = spool
-        self._width = width
-        self._drop = drop_first
+        self._spool, self._width, self._drop = spool, width, drop_first
         self.shape = (rows, width - drop_first)
 
     def __del__(self) -> None:
