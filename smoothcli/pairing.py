@@ -141,8 +141,7 @@ class ConfoundsPairing(_Pairing):
 
 
 def pair_mask(path: str, pairing: MaskPairing | None = None) -> str:
-    """The ``desc-brain_mask`` beside the BIDS-named image at ``path`` that shares its
-    entities (:data:`PAIRED`); pass one :class:`MaskPairing` for a batch so each folder is
-    listed once. ``ValueError`` naming what was looked for, and where, when none or several
-    match."""
+    """The ``desc-brain_mask`` beside the BIDS-named image at ``path`` that shares its entities
+    (:data:`PAIRED`); pass one :class:`MaskPairing` for a batch so each folder is listed once.
+    ``ValueError`` naming what was looked for, and where, when none or several match."""
     return (pairing or MaskPairing()).pair(path)

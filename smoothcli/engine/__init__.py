@@ -115,8 +115,7 @@ def evaluate(
     """Return what ``loss(X)`` returns, as NumPy (in the compute dtype), without holding all of
     ``X`` at once. ``source``: a NumPy array or memmap (chunked along its slowest axis) or a
     :class:`ChunkedSource`, read in blocks of ``chunk_rows`` rows, else about ``chunk_bytes``.
-    ``nan="omit"`` leaves non-finite differences out of every reduction (not IEEE propagation).
-    """
+    ``nan="omit"`` leaves non-finite differences out of every reduction (not IEEE propagation)."""
     return evaluate_info(
         loss, source, chunk_rows=chunk_rows, chunk_bytes=chunk_bytes, nan=nan
     ).value

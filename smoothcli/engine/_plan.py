@@ -141,14 +141,13 @@ def kernel_layout(spec: KernelSpec) -> Layout:
 def merge_reduced(
     perm: tuple[int, ...], diff_axis: int, plan: Plan
 ) -> tuple[int, dict[int, int], Plan] | None:
-    """How many leading block axes (``perm`` order) to merge into one chunk axis, the new
-    axis of each logical axis, and the plan for the merged array; ``None`` if not worth it.
-
-    A C-ordered 4D array in memory is chunked along its first axis: a block row is a whole
-    volume, and the kernel's accumulator (one row's worth) streams megabytes at every step.
-    When the only map that reduces the chunk axis (none before it) also reduces the axes after
-    it, they merge with the chunk axis for free (a reshape), leaving short rows like a 2D
-    array's. The kept axes must stay in order, so that the result does not change."""
+    """How many leading block axes (``perm`` order) to merge into one chunk axis, the new axis of
+    each logical axis, and the plan for the merged array; ``None`` if not worth it. A C-ordered 4D
+    array in memory is chunked along its first axis: a block row is a whole volume, and the kernel's
+    accumulator (one row's worth) streams megabytes at every step. When the only map that reduces
+    the chunk axis (none before it) also reduces the axes after it, they merge with the chunk axis
+    for free (a reshape), leaving short rows like a 2D array's. The kept axes must stay in order, so
+    that the result does not change."""
     dec = plan.combiner
     if plan.local or dec is None or dec.keep is not None:
         return None
@@ -168,15 +167,13 @@ def merge_reduced(
 def lane_plan(
     plan: Plan, ndim: int, diff_axis: int, chunk_axis: int, row_elems: int, carry: bool, omit: bool
 ) -> Decomposition | None:
-    """The reduction to split into lanes, or ``None``.
-
-    When blocks split the difference axis (a time-last F-ordered array, a NIfTI run) a row is
-    a whole frame, and a map that reduces all of it sums millions of elements per row: XLA's
-    CPU reduction to one value per row adds one scalar at a time, and folding frames into an
-    accumulator streams a frame-sized array at every step. Instead each row is reduced into
-    :data:`LANES` partials over strided elements (a column reduction, which XLA vectorises),
-    finished on the host in float64: the first local map if it reduces every axis but the
-    chunk axis, or the combiner when there is no local map and it reduces every axis."""
+    """The reduction to split into lanes, or ``None``. When blocks split the difference axis (a
+    time-last F-ordered array, a NIfTI run) a row is a whole frame, and a map that reduces all of it
+    sums millions of elements per row: XLA's CPU reduction to one value per row adds one scalar at a
+    time, and folding frames into an accumulator streams a frame-sized array at every step. Instead
+    each row is reduced into :data:`LANES` partials over strided elements (a column reduction, which
+    XLA vectorises), finished on the host in float64: the first local map if it reduces every axis
+    but the chunk axis, or the combiner when there is no local map and it reduces every axis."""
     if not carry or omit or row_elems < LANES * LANE_MIN_ROWS:
         return None
     if plan.local:

@@ -130,12 +130,11 @@ def dvars(
     tolerance: float = DEFAULT_TOLERANCE,
     drop_zero_variance: bool = True,
 ) -> Dvars:
-    """DVARS of ``series`` (voxels x frames), nipype's ``compute_dvars`` in float64.
-
-    Raises :class:`DvarsError` when there is no difference (fewer than 2 frames), a value is
-    not finite, the median is 0 (normalisation would divide by it), no voxel is left, or a
-    voxel's expected difference SD is 0 (with ``drop_zero_variance=False``: a robust SD of 0;
-    the message says how many voxels)."""
+    """DVARS of ``series`` (voxels x frames), nipype's ``compute_dvars`` in float64. Raises
+    :class:`DvarsError` when there is no difference (fewer than 2 frames), a value is not finite,
+    the median is 0 (normalisation would divide by it), no voxel is left, or a voxel's expected
+    difference SD is 0 (with ``drop_zero_variance=False``: a robust SD of 0; the message says how
+    many voxels)."""
     voxels, frames = series.shape
     _check(series)
     median = _normaliser(series, normalization)

@@ -188,10 +188,9 @@ def verify(source: Any, block_bytes: int = 8 << 20) -> None:
 
 
 def global_signal(source: Any, time_axis: int, frames: int) -> np.ndarray:
-    """The mean over every other axis of each of the first ``frames`` elements along
-    ``time_axis`` (a run's global signal), in float64, of the finite values (a NaN
-    background is left out), read in blocks: only those frames where the blocks run along
-    time, else every block."""
+    """The mean over every other axis of each of the first ``frames`` elements along ``time_axis``
+    (a run's global signal), in float64, of the finite values (a NaN background is left out), read
+    in blocks: only those frames where the blocks run along time, else every block."""
     shape = tuple(source.shape)
     ndim = len(shape)
     if not ndim:

@@ -104,9 +104,8 @@ def is_supported(name: str) -> bool:
 
 
 def sniff(head: bytes) -> str:
-    """The format of some bytes (stdin) from their magic: CIFTI-2, NIfTI (plain or gzip'd),
-    NPY, NPZ (zip), GIFTI; else text (TSV if its first line has a tab, CSV otherwise), gzip'd
-    or not."""
+    """The format of some bytes (stdin) from their magic: CIFTI-2, NIfTI (plain or gzip'd), NPY, NPZ
+    (zip), GIFTI; else text (TSV if its first line has a tab, CSV otherwise), gzip'd or not."""
     return next((r.name for r in READERS if r.sniff is not None and r.sniff(head)), _FALLBACK)
 
 

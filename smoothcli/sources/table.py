@@ -143,9 +143,8 @@ class _Parser:
         self.pending = 0
 
     def start(self, piece: bytes, first: int) -> tuple[bytes, int] | None:
-        """Find the header in the first piece that has a non-blank line; return the rest of
-        the piece to parse as data (and its first line number), or ``None`` if the piece is
-        blank."""
+        """Find the header in the first piece that has a non-blank line; return the rest of the
+        piece to parse as data (and its first line number), or ``None`` if the piece is blank."""
         for i, raw in enumerate(piece.split(b"\n")):
             text = _decode(raw, first + i).rstrip("\r")
             if not text.strip():
@@ -162,10 +161,9 @@ class _Parser:
         return None
 
     def parse(self, piece: bytes, first: int) -> np.ndarray:
-        """The rows of a piece of whole lines. A blank line is a row of empty cells, so of
-        missing values (NaN), as an empty cell is: skipping it would make the samples on
-        either side neighbours in time. Only the blank lines at the end of the file are not
-        rows."""
+        """The rows of a piece of whole lines. A blank line is a row of empty cells, so of missing
+        values (NaN), as an empty cell is: skipping it would make the samples on either side
+        neighbours in time. Only the blank lines at the end of the file are not rows."""
         assert self.names is not None
         last = len(piece.rstrip(_BLANK))  # just after the last non-blank character
         if not last:

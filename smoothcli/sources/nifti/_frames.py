@@ -127,10 +127,9 @@ class _Frames:
 
 
 class NiftiSource(Source):
-    """Frames of a 4D image as a chunked source; masked to voxels x time if given a mask.
-
-    ``dtype`` is the dtype of the blocks (see :func:`value_dtype`); ``storage``, ``slope``
-    and ``inter`` describe the file."""
+    """Frames of a 4D image as a chunked source; masked to voxels x time if given a mask. ``dtype``
+    is the dtype of the blocks (see :func:`value_dtype`); ``storage``, ``slope`` and ``inter``
+    describe the file."""
 
     order = "F"
 
