@@ -16,8 +16,8 @@ arithmetic, as NumPy float64 would on the same formula.
 
 The routes (:func:`_evaluate` picks one), each a module: :mod:`._whole` (a map that cannot be
 chunked: the whole array in memory), :mod:`._lanes` (the first map reduces the chunk axis in
-vector lanes), :mod:`._stream` (every block through the kernel into an accumulator); and
-no differences at all, where the maps on an empty array decide.
+vector lanes), :mod:`._stream` (every block through the kernel into an accumulator); and no
+differences at all, where the maps on an empty array decide.
 
 The words:
 
@@ -34,9 +34,9 @@ The words:
   host, so that the kernel's loop does not wait on one accumulator.
 - *tally*: how non-finite differences are counted: ``count`` each, ``flag`` a block (then
   count it again), or ``derive`` it from the result.
-- *accumulator*: :class:`._accumulate.Reducer` (sum, max or min of partials, with counts
-  when NaN are omitted) or :class:`._accumulate.Concatenator` (the blocks' results side by
-  side, when nothing reduces the chunk axis).
+- *accumulator*: :class:`._accumulate.Reducer` (sum, max or min of partials, with counts when
+  NaN are omitted) or :class:`._accumulate.Concatenator` (the blocks' results side by side,
+  when nothing reduces the chunk axis).
 """
 
 from __future__ import annotations

@@ -27,14 +27,13 @@ _CIFTI_OTHER += ("pconnseries", "pconnscalar")
 
 @dataclass(frozen=True)
 class Reader:
-    """A format: its name, file suffixes (lower case), a test of its first bytes, and the
-    function that opens it, as ``"module:function"``. ``suffixes`` are those shown in help
-    texts and messages; ``also`` are recognised too, without being listed (kinds that are
-    named to say why they are not scored, gzip'd variants). A format without a test of its
-    first bytes (``sniff=None``: CSV) is what anything else is taken for on stdin; a ``text``
-    format is never chosen for a file with an unknown suffix. The function is called as
-    ``open(where, mask=mask)`` with a path (``str``) or a binary stream, and returns a list of
-    :class:`~smoothcli.sources.Loaded`."""
+    """A format: its name, file suffixes (lower case; those shown in help texts and messages),
+    a test of its first bytes, and the function that opens it, ``"module:function"``, called
+    as ``open(where, mask=mask)`` with a path (``str``) or a binary stream to return a list of
+    :class:`~smoothcli.sources.Loaded`. ``also``: suffixes recognised but not listed (kinds
+    named to say why they are not scored, gzip'd variants). A format without a test
+    (``sniff=None``: CSV) is what anything else is taken for on stdin; a ``text`` format is
+    never chosen for a file with an unknown suffix."""
 
     name: str
     suffixes: tuple[str, ...]

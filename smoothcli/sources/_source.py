@@ -1,12 +1,12 @@
 """The source contract: an array read in consecutive blocks along ``chunk_axis``
-(:class:`Source`), what another library's chunked source is put behind
-(:class:`Foreign`), an in-memory array as one (:class:`ArraySource`), and a source without
-its first frames (:class:`Trimmed`). NumPy only, never JAX.
+(:class:`Source`), what another library's chunked source is put behind (:class:`Foreign`), an
+in-memory array as one (:class:`ArraySource`), and a source without its first frames
+(:class:`Trimmed`). NumPy only, never JAX.
 
 ``shape`` and ``dtype`` are the logical shape (after any mask) and the dtype of the blocks a
 source yields; ``chunks`` raises :class:`~smoothcli.sources._errors.InputError` when the data
-turn out to be corrupt (a gzip CRC mismatch, a truncated file), so that no score is ever made
-from data that were not verified.
+turn out to be corrupt (a gzip CRC mismatch, a truncated file): no score is ever made from data
+that were not verified.
 """
 
 from __future__ import annotations
@@ -139,9 +139,9 @@ def take(a: np.ndarray, axis: int, start: int, stop: int) -> np.ndarray:
 
 
 class Trimmed(Source):
-    """``source`` without its first ``drop`` elements along ``axis`` (the dummy volumes
-    of a run): a chunked source of the same kind (its blocks as stored, with its scale,
-    when it has them), whose blocks are views of the source's."""
+    """``source`` without its first ``drop`` elements along ``axis`` (a run's dummy volumes): a
+    chunked source of the same kind (its blocks as stored, with its scale, when it has them),
+    whose blocks are views of the source's."""
 
     def __init__(self, source: Source, axis: int, drop: int) -> None:
         self._inner, self._axis, self._drop = source, axis, drop

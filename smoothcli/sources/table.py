@@ -1,13 +1,12 @@
 """CSV and TSV tables: rows are time, columns are signals, values float64.
 
-The text is read in pieces of whole lines (a file or a stream, in one pass) and each piece is
-parsed by pandas, so memory stays bounded: the parsed numbers stay in memory up to
-:data:`IN_MEMORY_BYTES` and are spooled to an anonymous temporary file beyond that, which
-also tells the engine the table's shape before it computes anything. Every problem is an
-:class:`InputError` found while reading: NUL bytes ("binary data, not a text table", found in
-the first piece, so ``/dev/zero`` fails at once), a line longer than :data:`MAX_LINE_BYTES`,
-text that is not UTF-8, a row with too many fields, a cell that is not a number (named by
-its line in the file and its column).
+The text is read in pieces of whole lines (a file or a stream, in one pass), each parsed by
+pandas, so memory stays bounded: the numbers stay in memory up to :data:`IN_MEMORY_BYTES`, and
+are spooled to an anonymous temporary file beyond (the engine knows the table's shape before it
+computes). Every problem is an :class:`InputError` found while reading: NUL bytes ("binary
+data, not a text table", in the first piece, so ``/dev/zero`` fails at once), a line longer
+than :data:`MAX_LINE_BYTES`, text that is not UTF-8, a row with too many fields, a cell that is
+not a number (named by its line in the file and its column).
 
 A UTF-8 byte order mark is skipped. The first non-blank line is a header unless every cell
 in it is a number; pandas' default names ``0,1,2,...`` (with or without a leading empty cell)
