@@ -165,13 +165,13 @@ class _Walk:
             for entry in self.entries(folder):
                 relative = prefix + entry.name
                 kind = self.is_folder(entry)
-                if kind is None:
-                    continue
-                if not kind:
+                if kind is False:
                     self.consider(entry, relative)
-                    continue
-                excluded = any(g.match_folder(relative) for g in self.exclude)
-                if not excluded and self.first_visit(entry.path, entry):
+                elif (
+                    kind
+                    and not any(g.match_folder(relative) for g in self.exclude)
+                    and self.first_visit(entry.path, entry)
+                ):
                     stack.append((entry.path, relative + "/"))
         found = self.found
         for where, exc in self.problems:
@@ -197,13 +197,11 @@ def discover(
     follow: bool = False,
 ) -> Discovery:
     """Expand directories (recursively, in sorted order) and keep files and ``-`` as given.
-
-    ``include``/``exclude`` are globs (:mod:`smoothcli._glob`) tried on each file found in a
-    directory, relative to it; several includes are alternatives, and an exclude wins. Files
-    named explicitly are never filtered nor skipped. With ``formats`` (registry names), a
-    folder's files of other formats are skipped too (``dvars`` scans folders for images, not
-    tables). :class:`~smoothcli._glob.GlobError` (a ``ValueError``) for a malformed glob,
-    before anything is listed."""
+    ``include``/``exclude``: globs (:mod:`smoothcli._glob`) tried on each file found in a
+    directory, relative to it; includes are alternatives, and an exclude wins. Files named
+    explicitly are never filtered nor skipped. With ``formats`` (registry names), a folder's
+    files of other formats are skipped too (``dvars`` scans for images, not tables). A
+    malformed glob: :class:`~smoothcli._glob.GlobError` (a ``ValueError``), before any listing."""
     inc, exc = _globs(include), _globs(exclude)
     kinds = tuple(formats) if formats is not None else None
     out = Discovery()
@@ -224,12 +222,7 @@ def read_list(stream: BinaryIO, name: str = "the list") -> Iterator[str]:
     memory; blank lines and ``#`` comments are skipped. Names that are not UTF-8 are kept
     as the OS gave them (surrogate escapes). A NUL byte or an endless line is a
     ``ValueError``: such a file is not a list of paths."""
-    number = 0
-    while True:
-        line = stream.readline(MAX_LINE + 1)
-        if not line:
-            return
-        number += 1
+    for number, line in enumerate(iter(lambda: stream.readline(MAX_LINE + 1), b""), 1):
         if b"\0" in line:
             raise ValueError(f"{name} holds binary data (a NUL byte on line {number})")
         if len(line) > MAX_LINE and not line.endswith(b"\n"):

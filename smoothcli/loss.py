@@ -84,12 +84,9 @@ def _hashable_pad(pad_value: Any) -> Any:
 
 @dataclass(frozen=True)
 class SmoothnessLoss:
-    """``nu * scalarisation(smoothness)(X, n=n, pad_value=pad_value, axis=axis)``.
-
-    The default scalarisation is ``vnorm_scalarise(p=1, axis=None)``, the L1 norm of all
-    differences. The object is frozen and hashable, so it works under ``jax.jit`` and as a
-    static argument.
-    """
+    """``nu * scalarisation(smoothness)(X, n=n, pad_value=pad_value, axis=axis)``, by default
+    ``vnorm_scalarise(p=1, axis=None)``: the L1 norm of all differences. Frozen and hashable,
+    so it works under ``jax.jit`` and as a static argument."""
 
     nu: float = 1.0
     name: str | None = None

@@ -38,13 +38,10 @@ def bids_name(name: str) -> tuple[list[tuple[str, str]], str] | None:
     *pairs, suffix = stem.split("_")
     if not pairs or not suffix.isalnum():
         return None
-    found: list[tuple[str, str]] = []
-    for part in pairs:
-        m = _PART_RE.fullmatch(part)
-        if m is None:
-            return None
-        found.append((m.group(1), m.group(2)))
-    return found, suffix
+    matches = [_PART_RE.fullmatch(part) for part in pairs]
+    if not all(matches):
+        return None
+    return [(m[1], m[2]) for m in matches if m], suffix
 
 
 class _Pairing:
@@ -81,10 +78,8 @@ class _Pairing:
                 listing = exc
             self._listings[folder] = listing
         if isinstance(listing, OSError):
-            where = folder or "."
-            raise ValueError(
-                f"{self.option} auto cannot list {where}: {listing.strerror or listing}"
-            ) from None
+            why = listing.strerror or listing
+            raise ValueError(f"{self.option} auto cannot list {folder or '.'}: {why}") from None
         return listing
 
     def pair(self, path: str) -> str:
@@ -146,8 +141,7 @@ class ConfoundsPairing(_Pairing):
 
 
 def pair_mask(path: str, pairing: MaskPairing | None = None) -> str:
-    """The ``desc-brain_mask`` beside the BIDS-named image at ``path`` that shares its
-    entities (:data:`PAIRED`); pass one :class:`MaskPairing` for a batch so each folder is
-    listed once. ``ValueError`` naming what was looked for, and where, when none or several
-    match."""
+    """The ``desc-brain_mask`` beside the BIDS-named image at ``path`` that shares its entities
+    (:data:`PAIRED`); pass one :class:`MaskPairing` for a batch so each folder is listed once.
+    ``ValueError`` naming what was looked for, and where, when none or several match."""
     return (pairing or MaskPairing()).pair(path)

@@ -84,13 +84,10 @@ def _device_count(cpu_devices: int | None) -> int | None:
 
 
 def cache_dir() -> str | None:
-    """The folder of smoothcli's persistent compilation cache, or ``None`` when it is off.
-
-    The cache is opt-in: ``SMOOTHCLI_CACHE_DIR`` names its folder, or is ``auto`` for
-    ``$XDG_CACHE_HOME/smoothcli/jax`` (else ``~/.cache/smoothcli/jax``). Unset, empty or
-    ``off``: no cache (JAX writes its cache files without a lock and never prunes them, so
-    it is not turned on behind a user's back).
-    """
+    """The folder of smoothcli's persistent compilation cache, or ``None`` when it is off. It
+    is opt-in: ``SMOOTHCLI_CACHE_DIR`` names its folder, or is ``auto`` for
+    ``$XDG_CACHE_HOME/smoothcli/jax`` (else ``~/.cache/smoothcli/jax``); unset, empty or ``off``:
+    none (JAX writes its cache files without a lock and never prunes them)."""
     wanted = os.environ.get("SMOOTHCLI_CACHE_DIR", "").strip()
     if not wanted or wanted.lower() in CACHE_OFF:
         return None
@@ -147,17 +144,13 @@ def _configure_cache() -> None:
 
 
 def configure(*, cpu_devices: int | None = None) -> None:
-    """Configure JAX for smoothcli's computations; call it before JAX starts a backend.
-
-    ``cpu_devices``: how many CPU devices JAX should expose; by default
-    ``SMOOTHCLI_CPU_DEVICES`` if set, else one per CPU this process may use.
-    ``JAX_NUM_CPU_DEVICES`` or an XLA ``--xla_force_host_platform_device_count`` flag, when
-    set, win over both. Also sets ``JAX_PLATFORMS=cpu`` (inherited by worker processes)
-    unless the user has set it, and turns the compilation cache on or off
-    (:func:`_configure_cache`). Settings go to JAX's config, or to ``os.environ`` before JAX
-    is imported. Only the first call in a process acts, and a backend that has already
-    started keeps the devices it has.
-    """
+    """Configure JAX for smoothcli before it starts a backend (only the first call acts; a
+    started backend keeps its devices). ``cpu_devices``: CPU devices for JAX, by default
+    ``SMOOTHCLI_CPU_DEVICES``, else one per CPU this process may use; ``JAX_NUM_CPU_DEVICES``
+    or XLA's ``--xla_force_host_platform_device_count``, when set, win over both. Also sets
+    ``JAX_PLATFORMS=cpu`` (inherited by workers) unless the user has, and turns the
+    compilation cache on or off (:func:`_configure_cache`). Settings go to JAX's config, or to
+    ``os.environ`` before JAX is imported."""
     global _configured
     if _configured:
         return

@@ -16,8 +16,8 @@ arithmetic, as NumPy float64 would on the same formula.
 
 The routes (:func:`_evaluate` picks one), each a module: :mod:`._whole` (a map that cannot be
 chunked: the whole array in memory), :mod:`._lanes` (the first map reduces the chunk axis in
-vector lanes), :mod:`._stream` (every block through the kernel into an accumulator); and
-no differences at all, where the maps on an empty array decide.
+vector lanes), :mod:`._stream` (every block through the kernel into an accumulator); and no
+differences at all, where the maps on an empty array decide.
 
 The words:
 
@@ -34,9 +34,9 @@ The words:
   host, so that the kernel's loop does not wait on one accumulator.
 - *tally*: how non-finite differences are counted: ``count`` each, ``flag`` a block (then
   count it again), or ``derive`` it from the result.
-- *accumulator*: :class:`._accumulate.Reducer` (sum, max or min of partials, with counts
-  when NaN are omitted) or :class:`._accumulate.Concatenator` (the blocks' results side by
-  side, when nothing reduces the chunk axis).
+- *accumulator*: :class:`._accumulate.Reducer` (sum, max or min of partials, with counts when
+  NaN are omitted) or :class:`._accumulate.Concatenator` (the blocks' results side by side,
+  when nothing reduces the chunk axis).
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ from .._nan import NanPolicy
 from .._warnings import SmoothcliWarning
 from ..loss import SmoothnessLoss, check_options
 from ..precision import compute_dtype
+from ..sources._base import verify
 from ..sources._source import ArraySource, ChunkedSource, Source, as_source
 from . import _kernel, _plan
 from ._blocks import holds
@@ -67,18 +68,9 @@ from ._whole import whole as _whole
 jnp = jax.numpy
 
 __all__ = [
-    "ArraySource",
-    "CacheInfo",
-    "ChunkedSource",
-    "Source",
-    "DEFAULT_CHUNK_BYTES",
-    "Evaluation",
-    "SmoothcliWarning",
-    "cache_info",
-    "clear_caches",
-    "evaluate",
-    "evaluate_info",
-]
+    "ArraySource", "CacheInfo", "ChunkedSource", "Source", "DEFAULT_CHUNK_BYTES", "Evaluation",
+    "SmoothcliWarning", "cache_info", "clear_caches", "evaluate", "evaluate_info",
+]  # fmt: skip
 
 #: bytes of input per kernel call; big enough to hide dispatch, small enough for cache
 DEFAULT_CHUNK_BYTES = 8 << 20
@@ -120,15 +112,10 @@ def evaluate(
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     nan: NanPolicy | str = NanPolicy.propagate,
 ) -> np.ndarray:
-    """Return what ``loss(X)`` returns, as NumPy, without holding all of ``X`` at once.
-
-    ``source`` is a NumPy array or memmap (chunked along its slowest axis) or a
-    :class:`ChunkedSource`. Blocks are ``chunk_rows`` rows of its chunk axis, else about
-    ``chunk_bytes`` bytes. ``nan="omit"`` leaves non-finite differences out of every
-    reduction instead of letting them propagate by IEEE arithmetic (as NumPy float64 would).
-    The score is in the compute dtype: float64 for float64 and 32/64-bit integer input,
-    float32 for smaller types.
-    """
+    """Return what ``loss(X)`` returns, as NumPy (in the compute dtype), without holding all of
+    ``X`` at once. ``source``: a NumPy array or memmap (chunked along its slowest axis) or a
+    :class:`ChunkedSource`, read in blocks of ``chunk_rows`` rows, else about ``chunk_bytes``.
+    ``nan="omit"`` leaves non-finite differences out of every reduction (not IEEE propagation)."""
     return evaluate_info(
         loss, source, chunk_rows=chunk_rows, chunk_bytes=chunk_bytes, nan=nan
     ).value
@@ -153,17 +140,6 @@ def evaluate_info(
         return _evaluate(loss, src, dtype, cdtype, omit, chunk_rows, chunk_bytes)
 
 
-def _verify(src: Any, dtype: np.dtype, chunk_bytes: int) -> None:
-    """Read a source to its end without computing: a score of no differences still comes
-    only from data that was verified (a gzip or zip CRC, a truncated file)."""
-    shape = tuple(int(s) for s in src.shape)
-    if not shape or shape[src.chunk_axis] == 0:
-        return
-    row_bytes = math.prod(shape) // shape[src.chunk_axis] * dtype.itemsize
-    for _ in src.chunks(max(chunk_bytes // max(row_bytes, 1), 1)):
-        pass
-
-
 def _diff_shape(shape: tuple[int, ...], n: int, diff_axis: int, pad: Any) -> list[int]:
     """The shape of the differences: ``n`` fewer along the differenced axis (one more
     element there with a pad)."""
@@ -176,15 +152,13 @@ def _diff_shape(shape: tuple[int, ...], n: int, diff_axis: int, pad: Any) -> lis
 def _staged_dtype(
     src: Any, dtype: np.dtype, cdtype: np.dtype, carry: bool, pad: Any
 ) -> tuple[bool, np.dtype]:
-    """Whether blocks are staged as stored (scaled in the kernel), and their dtype. A reader
-    that gives its values as stored (a NIfTI image's int16) has them scaled in the kernel,
-    where the cores are; but a pad is staged with the history rows, in values."""
+    """Whether blocks are staged as stored (a NIfTI image's int16, scaled in the kernel, where
+    the cores are), and their dtype. A pad is staged with the history rows, in values: in the
+    compute dtype if the dtype cannot hold it (an integer would truncate 0.5, float16 1e5)."""
     stored = src.stored is not None and not (carry and pad is not None)
     if stored:
         dtype = np.dtype(src.stored)
     if carry and pad is not None and not holds(dtype, pad):
-        # the pad is staged with the history rows: stage in the compute dtype, not the
-        # stored one (an integer block would truncate a pad of 0.5, float16 overflow 1e5)
         dtype = cdtype
     return stored, dtype
 
@@ -242,7 +216,7 @@ def _evaluate(
         return _whole(loss, src, cdtype, omit)
     diff_shape = _diff_shape(shape, n, diff_axis, pad)
     if math.prod(diff_shape) == 0:  # no differences: the maps on an empty array decide
-        _verify(src, dtype, chunk_bytes)
+        verify(src, chunk_bytes)  # but only from data that was verified (a CRC, a truncation)
         empty = jnp.zeros(diff_shape, cdtype)
         value = np.asarray(loss.nu * scal.reduce(empty, time_axis=diff_axis, omit=omit), cdtype)
         return Evaluation(value, 0, 0, cdtype)

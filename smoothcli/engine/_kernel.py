@@ -1,10 +1,8 @@
-"""The compiled kernels: the only jitted code of the engine.
-
-A kernel takes one staged block (a flat buffer and the offset where the block starts in it)
-and loops over a few rows at a time: it forms their n-fold differences, applies the maps that
-keep the chunk axis and folds the first map that reduces it into an accumulator. Rows outside
-``[lo, hi)`` (history and zero padding) are masked with ``where``, so they never inject a NaN
-or an infinity, and never hide one.
+"""The compiled kernels, the engine's only jitted code. A kernel takes one staged block (a
+flat buffer and the block's offset in it) and loops over a few rows at a time: it forms their
+n-fold differences, applies the maps that keep the chunk axis and folds the first map that
+reduces it into an accumulator. Rows outside ``[lo, hi)`` (history and zero padding) are
+masked with ``where``, so they never inject a NaN or an infinity, and never hide one.
 """
 
 from __future__ import annotations
@@ -27,11 +25,9 @@ UNROLL_MAX_N = 2
 
 
 def repeat_diff(a: Any, n: int, axis: int) -> Any:
-    """n passes of ``a[j] = a[j + 1] - a[j]`` along ``axis``, in a loop over a fixed shape.
-
-    After pass p the first ``len - p`` entries are the p-fold differences, computed with the
-    same subtractions in the same order as p passes of ``jnp.diff``; the tail is scratch.
-    """
+    """n passes of ``a[j] = a[j + 1] - a[j]`` along ``axis``, in a loop over a fixed shape:
+    after pass p the first ``len - p`` entries are the p-fold differences, with the same
+    subtractions in the same order as p passes of ``jnp.diff``; the tail is scratch."""
     size = a.shape[axis]
 
     def one_pass(_: Any, x: Any) -> Any:
@@ -45,13 +41,10 @@ def repeat_diff(a: Any, n: int, axis: int) -> Any:
 def differences(
     buf: Any, offset: Any, spec: KernelSpec, step_index: Any, scale: tuple[Any, Any]
 ) -> Any:
-    """The n-fold differences of the ``step`` rows from ``step_index * step`` of a block, in
-    canonical layout (block rows first), in the compute dtype; with ``spec.scaled``, the
-    stored values are scaled by ``scale`` (slope, intercept) first.
-
-    The block is the flat buffer ``buf[offset:]`` in canonical layout. Each shifted window is
-    one contiguous slice of it, reshaped: XLA fuses that into the loop, with no copy.
-    """
+    """The n-fold differences of the ``step`` rows from ``step_index * step`` of the block
+    ``buf[offset:]``, in canonical layout (block rows first) and the compute dtype; with
+    ``spec.scaled``, stored values are scaled by ``scale`` (slope, intercept) first. Each
+    shifted window is one contiguous slice, reshaped: XLA fuses it into the loop, no copy."""
     n, step, diff_pos = spec.n, spec.step, spec.diff_pos
     rest = spec.block_shape[1:]
     row = math.prod(rest)
@@ -148,20 +141,17 @@ _live: weakref.WeakSet[Any] = weakref.WeakSet()
 @functools.lru_cache(maxsize=64)
 def kernel(spec: KernelSpec) -> Any:
     """The compiled ``(buf, offset, lo, hi, slope, inter) -> (partial, tally)`` for one block
-    of ``spec``; a batch of files with the same row shape reuses one (``jax.jit`` compiles it
-    once per device and x64 setting, on first use).
-
-    Results are in the kernel's layout (:func:`kernel_layout`), transposed on the host.
-    ``partial`` is ``(accumulator, counts)`` when a map reduces the chunk axis (``counts``
-    per output element when omitting, else a dummy), or the local maps' output for every block
-    row. ``tally`` is the number of non-finite differences (``"count"``), the sum of
-    ``d - d`` (``"flag"``: NaN when some difference is not finite) or 0 (``"derive"``).
-    """
+    of ``spec``, shared by a batch of files with the same row shape (``jax.jit`` compiles it
+    once per device and x64 setting, on first use). Results are in the kernel's layout
+    (:func:`kernel_layout`), transposed on the host. ``partial``: ``(accumulator, counts)``
+    when a map reduces the chunk axis (``counts`` per output element when omitting, else a
+    dummy), or the local maps' output for every block row. ``tally``: the number of non-finite
+    differences (``"count"``), the sum of ``d - d`` (``"flag"``: NaN when some difference is
+    not finite) or 0 (``"derive"``)."""
     steps = spec.rows // spec.step
     dec = spec.combiner
     layout = kernel_layout(spec)  # the maps on the block's own axes: no transpose
     tally_dtype = spec.compute_dtype if spec.tally == "flag" else jnp.int32
-
     local = _local_maps(spec, layout)
 
     def kernel(buf: Any, offset: Any, lo: Any, hi: Any, slope: Any, inter: Any) -> Any:

@@ -1,7 +1,5 @@
-"""Planning an evaluation: which maps run per block, block sizes and the kernel spec.
-
-Pure Python and NumPy: nothing here touches JAX.
-"""
+"""Planning an evaluation: which maps run per block, block sizes and the kernel spec (pure
+Python and NumPy: nothing here touches JAX)."""
 
 from __future__ import annotations
 
@@ -20,8 +18,8 @@ STEP_ELEMENTS = 16384
 MIN_ROWS = 4
 #: most elements in a block: the kernel counts non-finite differences in int32
 MAX_BLOCK_ELEMENTS = (1 << 31) - 1
-#: lanes a whole-row reduction is split into (see :func:`lane_plan`); rows at least
-#: LANE_MIN_ROWS times as long take that path
+#: lanes a whole-row reduction is split into (:func:`lane_plan`), for rows at least
+#: LANE_MIN_ROWS times as long
 LANES = 4096
 LANE_MIN_ROWS = 4
 #: bytes a staged buffer is aligned to, so that JAX can share it without a copy
@@ -111,13 +109,10 @@ class Layout:
 
 
 def kernel_layout(spec: KernelSpec) -> Layout:
-    """Rewrite ``spec.local`` to act on the block's axes (``spec.perm`` order).
-
-    Each map's axes are resolved in the logical frame and renamed to the block axes that hold
-    them, in the same order (a matrix norm's rows and columns keep their roles). A reduction
-    leaves the kept axes in block order; ``to_logical`` records the order to restore. Only the
-    order in which a reduction visits its elements changes.
-    """
+    """Rewrite ``spec.local`` to act on the block's axes (``spec.perm`` order): each map's
+    axes, resolved in the logical frame, renamed to the block axes that hold them, in the same
+    order (a matrix norm's rows and columns keep their roles). A reduction leaves the kept axes
+    in block order (``to_logical`` restores it): only the order it visits elements changes."""
     if spec.lanes:  # the kernel's output is (rows, lanes + 1), whatever the maps
         return Layout((), (0, 1), 0)
     held = list(spec.perm)  # the logical axis each kernel axis holds
@@ -146,16 +141,13 @@ def kernel_layout(spec: KernelSpec) -> Layout:
 def merge_reduced(
     perm: tuple[int, ...], diff_axis: int, plan: Plan
 ) -> tuple[int, dict[int, int], Plan] | None:
-    """How many leading block axes (``perm`` order) to merge into one chunk axis, the new
-    axis of each logical axis, and the plan for the merged array; ``None`` if not worth it.
-
-    An in-memory C-ordered 4D array is chunked along its first axis, so a block row is a
-    whole volume: the kernel's accumulator (one row's worth of values) then streams megabytes
-    through memory at every step. When the only map that reduces the chunk axis also reduces
-    the axes after it (and no map comes before it), those axes can be merged with the chunk
-    axis for free (a reshape of a contiguous array), leaving short rows like a 2D array's.
-    The axes that are kept must stay in the same order, so that the result does not change.
-    """
+    """How many leading block axes (``perm`` order) to merge into one chunk axis, the new axis of
+    each logical axis, and the plan for the merged array; ``None`` if not worth it. A C-ordered 4D
+    array in memory is chunked along its first axis: a block row is a whole volume, and the kernel's
+    accumulator (one row's worth) streams megabytes at every step. When the only map that reduces
+    the chunk axis (none before it) also reduces the axes after it, they merge with the chunk axis
+    for free (a reshape), leaving short rows like a 2D array's. The kept axes must stay in order, so
+    that the result does not change."""
     dec = plan.combiner
     if plan.local or dec is None or dec.keep is not None:
         return None
@@ -175,17 +167,13 @@ def merge_reduced(
 def lane_plan(
     plan: Plan, ndim: int, diff_axis: int, chunk_axis: int, row_elems: int, carry: bool, omit: bool
 ) -> Decomposition | None:
-    """The reduction to split into lanes, or ``None``.
-
-    When blocks split the difference axis (a time-last F-ordered array, a NIfTI run) a block
-    row is a whole frame. A map that reduces every axis of a frame then sums a few million
-    elements per row: XLA's CPU reduction to one value per row runs one scalar addition at a
-    time, and folding whole frames into an accumulator streams a frame-sized array through
-    memory at every step. Instead each row's reduction is split into :data:`LANES` partial
-    reductions over strided elements (a column reduction, which XLA vectorises), finished on
-    the host in float64. That applies to the first local map when it reduces every axis but
-    the chunk axis, or to the combiner when there is no local map and it reduces every axis.
-    """
+    """The reduction to split into lanes, or ``None``. When blocks split the difference axis (a
+    time-last F-ordered array, a NIfTI run) a row is a whole frame, and a map that reduces all of it
+    sums millions of elements per row: XLA's CPU reduction to one value per row adds one scalar at a
+    time, and folding frames into an accumulator streams a frame-sized array at every step. Instead
+    each row is reduced into :data:`LANES` partials over strided elements (a column reduction, which
+    XLA vectorises), finished on the host in float64: the first local map if it reduces every axis
+    but the chunk axis, or the combiner when there is no local map and it reduces every axis."""
     if not carry or omit or row_elems < LANES * LANE_MIN_ROWS:
         return None
     if plan.local:
@@ -205,15 +193,13 @@ def _map_propagates(m: ScalarisationMap) -> bool:
 def tally_mode(
     local: tuple[ScalarisationMap, ...], combiner: Decomposition | None, omit: bool
 ) -> Tally:
-    """How the kernel notices non-finite differences, as cheaply as the maps allow.
-
-    ``"derive"``: every map propagates NaN and infinity, so a block's partial result is
-    finite unless a difference was not (or a sum overflowed): nothing extra in the kernel.
-    ``"flag"``: a map may hide one (a max hides -inf, ``vnorm(p=0)`` counts NaN as
-    non-zero), so the kernel also sums ``d - d``, NaN exactly when some ``d`` is not finite.
-    ``"count"``: with ``omit``, the kernel counts them as it leaves them out.
-    In the first two modes, a block that looks non-finite is counted by a second kernel.
-    """
+    """How the kernel notices non-finite differences, as cheaply as the maps allow (in the
+    first two modes a block that looks non-finite is then counted by a second kernel).
+    ``"derive"``: every map propagates NaN and infinity, so a block's partial result is finite
+    unless a difference was not (or a sum overflowed): nothing extra in the kernel. ``"flag"``:
+    a map may hide one (a max hides -inf, ``vnorm(p=0)`` counts NaN as non-zero), so the
+    kernel also sums ``d - d``, NaN exactly when some ``d`` is not finite. ``"count"``: with
+    ``omit``, the kernel counts them as it leaves them out."""
     if omit:
         return "count"
     if not all(_map_propagates(m) for m in local):

@@ -22,7 +22,6 @@ from ._result import Evaluation
 
 jnp = jax.numpy
 
-
 #: blocks in a row that a reader's kernel must fall behind on before another device joins
 PATIENCE = 8
 
@@ -103,11 +102,10 @@ def run(
     parts = blocks(
         src, dtype, spec.rows, history, spec.pad, spec.perm, staging, total, extra, stored
     )
-    # Devices join as the kernel falls behind: a stream that arrives no faster than one
-    # device computes it (a .nii.gz, inflated in the reader thread) never pays a second
-    # compilation, nor takes the reader's core.
-    # An in-memory array is always ahead of the kernel; a reader can be ahead for a while
-    # only because it read ahead while JAX started.
+    # Devices join as the kernel falls behind: a stream that arrives no faster than one device
+    # computes it (a .nii.gz, inflated in the reader thread) never pays a second compilation,
+    # nor takes the reader's core. An in-memory array is always ahead of the kernel; a reader
+    # is only for a while, having read ahead while JAX started.
     active, turn, behind = 1, 0, 0
     patience = 1 if isinstance(src, ArraySource) else PATIENCE
     for start, buf, offset, staged in parts:

@@ -61,11 +61,10 @@ class Dvars:
 
 def _robust_sd(stored: np.ndarray, value: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
     """Each row's (75th - 25th percentile) / 1.349 of ``value(stored)``, NumPy's
-    ``method="lower"``: that method picks an element, the one at ``floor(q (T - 1))`` in
-    sorted order, so for an increasing ``value`` the percentiles of the values are the values
-    of the stored percentiles, and ``value`` does the same arithmetic on the element as on
-    the row. Sorting the stored rows (int16) with NumPy's vectorised sort is ~14x faster here
-    than ``np.partition`` (which ``np.percentile`` uses) on them, and far more on float64."""
+    ``method="lower"``, which picks the element at ``floor(q (T - 1))`` in sorted order: for an
+    increasing ``value``, the percentiles of the values are the values of the stored ones (the
+    same arithmetic on the element as on the row). Sorting the stored rows (int16) with NumPy's
+    vectorised sort is ~14x faster than ``np.partition`` (``np.percentile``'s), more on float64."""
     last = stored.shape[1] - 1
     k25, k75 = math.floor(0.25 * last), math.floor(0.75 * last)
     ordered = np.sort(stored, axis=1)
@@ -130,12 +129,11 @@ def dvars(
     tolerance: float = DEFAULT_TOLERANCE,
     drop_zero_variance: bool = True,
 ) -> Dvars:
-    """DVARS of ``series`` (voxels x frames), nipype's ``compute_dvars`` in float64.
-
-    Raises :class:`DvarsError` when there is no difference (fewer than 2 frames), a value is
-    not finite, the median is 0 (normalisation would divide by it), no voxel is left, or a
-    voxel's expected difference SD is 0 (with ``drop_zero_variance=False``: a robust SD of 0;
-    the message says how many voxels)."""
+    """DVARS of ``series`` (voxels x frames), nipype's ``compute_dvars`` in float64. Raises
+    :class:`DvarsError` when there is no difference (fewer than 2 frames), a value is not finite,
+    the median is 0 (normalisation would divide by it), no voxel is left, or a voxel's expected
+    difference SD is 0 (with ``drop_zero_variance=False``: a robust SD of 0; the message says how
+    many voxels)."""
     voxels, frames = series.shape
     _check(series)
     median = _normaliser(series, normalization)

@@ -15,17 +15,7 @@ from ._dummy import GLOBAL_FRAMES, nonsteady_volumes
 from ._rules import AUTO, Judgement, Rules, counted_frames, judge
 
 __all__ = [
-    "AUTO",
-    "GLOBAL_FRAMES",
-    "Confounds",
-    "ConfoundsError",
-    "Judgement",
-    "Rules",
-    "censor_table",
-    "censored_frames",
-    "counted_frames",
-    "judge",
-    "nonsteady_volumes",
-    "power_fd",
-    "read_confounds",
-]
+    "AUTO", "GLOBAL_FRAMES", "Confounds", "ConfoundsError", "Judgement", "Rules",
+    "censor_table", "censored_frames", "counted_frames", "judge", "nonsteady_volumes",
+    "power_fd", "read_confounds"
+]  # fmt: skip

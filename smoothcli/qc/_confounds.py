@@ -1,5 +1,4 @@
-"""fMRIPrep's confounds table of a run: framewise displacement and the dummy volumes it
-marks.
+"""fMRIPrep's confounds table of a run: framewise displacement and the dummy volumes it marks.
 
 fMRIPrep writes ``*_desc-confounds_timeseries.tsv`` (``_desc-confounds_regressors.tsv``
 from 1.2 to 20.1) beside each run: one row per frame, ``n/a`` where a value is missing (the first

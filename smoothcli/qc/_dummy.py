@@ -22,10 +22,9 @@ _Z_CONSTANT = 0.6745
 
 
 def nonsteady_volumes(signal: np.ndarray, threshold: float = MODIFIED_Z) -> int:
-    """How many leading frames of ``signal`` (the global signal, one value per frame, only
-    the first :data:`GLOBAL_FRAMES` are looked at) are outliers by their modified z-score.
-
-    Raises ``ValueError`` when the signal is not finite (no count can be trusted)."""
+    """How many leading frames of ``signal`` (the global signal, one value per frame, only the first
+    :data:`GLOBAL_FRAMES` are looked at) are outliers by their modified z-score. Raises
+    ``ValueError`` when the signal is not finite (no count can be trusted)."""
     x = np.asarray(signal, np.float64).reshape(-1)[:GLOBAL_FRAMES]
     if not x.size:
         return 0

@@ -134,9 +134,8 @@ def _frames_text(failed: tuple[int, ...]) -> str:
 
 
 def judge(values: np.ndarray, fd: np.ndarray | None, dummy: int, rules: Rules) -> Judgement:
-    """Judge one run: ``values`` per frame (frame 0, which has no difference, NaN), ``fd``
-    per frame or ``None``, ``dummy`` dummy volumes. ``ValueError`` when no frame is left
-    to count."""
+    """Judge one run: ``values`` per frame (frame 0, which has no difference, NaN), ``fd`` per frame
+    or ``None``, ``dummy`` dummy volumes. ``ValueError`` when no frame is left to count."""
     values = np.asarray(values, np.float64)
     frames = len(values)
     counted = counted_frames(frames, dummy)

@@ -19,16 +19,9 @@ from ._plots import MISSING, require_matplotlib
 from ._read import ReportInput, TableError, read_table
 
 __all__ = [
-    "MISSING",
-    "Batch",
-    "ReportInput",
-    "Run",
-    "TableError",
-    "make_batch",
-    "read_table",
-    "render_batch",
-    "require_matplotlib",
-]
+    "MISSING", "Batch", "ReportInput", "Run", "TableError", "make_batch", "read_table",
+    "render_batch", "require_matplotlib"
+]  # fmt: skip
 
 TITLE = "smoothcli QC report"
 

@@ -201,9 +201,8 @@ def _series_run(path: str, array: Any, rows: list[dict], measure: str) -> Run:
 
 
 def _verdict(rows: list[dict], summary: bool) -> tuple[str, str | None]:
-    """The run's verdict and the table's reason: the ``verdict`` column where the table
-    has one (per-frame DVARS), a summary row's ``check``; else ``fail`` when any row's
-    check failed."""
+    """The run's verdict and the table's reason: the ``verdict`` column where the table has one
+    (per-frame DVARS), a summary row's ``check``; else ``fail`` when any row's check failed."""
     first = rows[0]
     if "verdict" in first and first["verdict"] is not None:
         return str(first["verdict"]), first.get("reason")

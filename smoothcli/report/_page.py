@@ -149,10 +149,12 @@ def _runs_table(batch: Batch, runs: list[Run], anchors: bool = False) -> str:
         if arrays:
             cells.append(f"<td>{_e(run.array)}</td>")
         body.append(f"<tr{row_id}>{''.join(cells)}</tr>")
+    return f'<div class="wide">{_sortable(head, "".join(body))}</div>'
+
+
+def _sortable(head: list[str], rows: str) -> str:
     header = "".join(f"<th>{h}</th>" for h in head)
-    rows = "".join(body)
-    table = f'<table class="sortable"><thead><tr>{header}</tr></thead><tbody>{rows}</tbody></table>'
-    return f'<div class="wide">{table}</div>'
+    return f'<table class="sortable"><thead><tr>{header}</tr></thead><tbody>{rows}</tbody></table>'
 
 
 def _failures(batch: Batch) -> str:
@@ -162,10 +164,7 @@ def _failures(batch: Batch) -> str:
         f"<tr><td>{_e(f.path)}</td><td>{_e(f.array)}</td><td>{_e(f.error)}</td></tr>"
         for f in batch.failures
     )
-    return (
-        '<table class="sortable"><thead><tr><th>input</th><th>array</th><th>error</th></tr>'
-        f"</thead><tbody>{rows}</tbody></table>"
-    )
+    return _sortable(["input", "array", "error"], rows)
 
 
 def _trace(batch: Batch, run: Run) -> str:

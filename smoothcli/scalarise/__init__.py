@@ -28,19 +28,7 @@ from ._map import (
 from ._spec import MAP_NAMES, parse_scalarisation
 
 __all__ = [
-    "AXIS_NAMES",
-    "AxisSpec",
-    "Decomposition",
-    "MAP_NAMES",
-    "ScalarisationMap",
-    "apply_maps",
-    "max_scalarise",
-    "mean_scalarise",
-    "meansq_scalarise",
-    "norm_scalarise",
-    "parse_scalarisation",
-    "rms_scalarise",
-    "sum_scalarise",
-    "trace",
-    "vnorm_scalarise",
-]
+    "AXIS_NAMES", "AxisSpec", "Decomposition", "MAP_NAMES", "ScalarisationMap", "apply_maps",
+    "max_scalarise", "mean_scalarise", "meansq_scalarise", "norm_scalarise",
+    "parse_scalarisation", "rms_scalarise", "sum_scalarise", "trace", "vnorm_scalarise"
+]  # fmt: skip

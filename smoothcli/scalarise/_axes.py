@@ -50,12 +50,10 @@ def resolve_axis(axis: AxisSpec, ndim: int, time: int | None) -> int | tuple[int
 
 
 def trace(chain: Sequence[Any], ndim: int, time: int | None) -> tuple[int | None, ...]:
-    """For each axis of what ``chain`` (maps, innermost first, each without its inner map)
-    makes of an ``ndim``-d array whose time axis is ``time``: the input axis it came from.
-
-    A reduced axis kept with ``keepdims`` still comes from its input axis; the single
-    leading axis of a multi-axis vector norm with ``keepdims`` comes from none (``None``).
-    """
+    """For each axis of what ``chain`` (maps, innermost first, each without its inner map) makes of
+    an ``ndim``-d array whose time axis is ``time``: the input axis it came from. A reduced axis
+    kept with ``keepdims`` still comes from its input axis; the single leading axis of a multi-axis
+    vector norm with ``keepdims`` comes from none (``None``)."""
     origin: list[int | None] = list(range(ndim))
     for m in chain:
         out: list[int | None] = [None] * m.out_ndim(ndim, time)

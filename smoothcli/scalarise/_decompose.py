@@ -11,13 +11,11 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Decomposition:
-    """How a map reduces in pieces: ``finalise(combine(transform(x) over chunks))``.
-
-    ``axes`` are the reduced axes of the map's input; ``combine`` is ``sum``, ``max`` or
-    ``min``; ``finalise`` is applied to the combined float64 result, given the number of
-    reduced elements. ``keep`` says how reduced axes are kept: ``None``, ``"dims"`` (size-1
-    axes in place) or ``"lead"`` (one size-1 leading axis, hypercoil's multi-axis vnorm).
-    """
+    """How a map reduces in pieces: ``finalise(combine(transform(x) over chunks))``. ``axes`` are
+    the reduced axes of the map's input; ``combine`` is ``sum``, ``max`` or ``min``; ``finalise`` is
+    applied to the combined float64 result, given the number of reduced elements. ``keep`` says how
+    reduced axes are kept: ``None``, ``"dims"`` (size-1 axes in place) or ``"lead"`` (one size-1
+    leading axis, hypercoil's multi-axis vnorm)."""
 
     axes: tuple[int, ...]
     transform: Literal["id", "abs", "sq", "nonzero", "abspow"]

@@ -153,9 +153,7 @@ class ScalarisationMap:
     # -- evaluation ------------------------------------------------------------------------
     def decomposition(self, ndim: int, time: int | None) -> Decomposition | None:
         """The chunked form of this map alone (not its inner map), or ``None`` if it has none.
-
-        Matrix norms (a ``norm`` over two axes without ``force_vector_norm``) have none.
-        """
+        Matrix norms (a ``norm`` over two axes without ``force_vector_norm``) have none."""
         axes = self.reduced_axes(ndim, time)
         multi = self._vector_multi(ndim, time)
         keep = None if not self.keepdims else ("lead" if multi is not None else "dims")

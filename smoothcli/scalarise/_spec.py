@@ -52,11 +52,9 @@ class _SpecError(ValueError):
 
 
 def parse_scalarisation(spec: str) -> ScalarisationMap:
-    """Parse a spec such as ``mean(vnorm(p=2, axis=0))`` into a map, without ``eval``.
-
-    A positional argument is the inner map; keyword values may be ints, floats, tuples,
-    ``None``, ``True``/``False``, ``inf``, ``time``, ``space``, ``fro`` and ``nuc``.
-    """
+    """Parse a spec such as ``mean(vnorm(p=2, axis=0))`` into a map, without ``eval``. A positional
+    argument is the inner map; keyword values may be ints, floats, tuples, ``None``,
+    ``True``/``False``, ``inf``, ``time``, ``space``, ``fro`` and ``nuc``."""
     text = spec.strip()
     try:
         tree = ast.parse(text, mode="eval")

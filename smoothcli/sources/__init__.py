@@ -31,17 +31,9 @@ from ._registry import (
 )
 
 __all__ = [
-    "FORMATS",
-    "READERS",
-    "SUFFIXES",
-    "InputError",
-    "Loaded",
-    "format_of_name",
-    "is_supported",
-    "open_path",
-    "open_stdin",
-    "sniff",
-]
+    "FORMATS", "READERS", "SUFFIXES", "InputError", "Loaded", "format_of_name", "is_supported",
+    "open_path", "open_stdin", "sniff"
+]  # fmt: skip
 
 #: how many bytes are peeked at to recognise a format
 HEAD_BYTES = 512

@@ -20,14 +20,10 @@ from ._source import take
 
 #: deflate never compresses better than 1032:1, so a compressed size bounds the data it holds
 DEFLATE_MAX_RATIO = 1032
-
-
 #: a block larger than this is read in pieces of this size, so that a header that lies about
 #: the size of its data (on a stream, where the size cannot be checked first) allocates only
 #: as much memory as the stream really holds
 PIECE_BYTES = 64 << 20
-
-
 #: most bytes asked of one ``readinto``. A gzip reader's output stays in the CPU's cache
 #: for its checksum in small pieces (ISA-L inflates 541 MB in 1.00 s in 1 MB pieces, 1.07 s
 #: in 16 MB, 1.33 s in 64 MB on this project's 2-core machine), but each call also takes
@@ -50,13 +46,10 @@ def read_exact(fh: Any, out: memoryview) -> int:
 
 
 def read_block(fh: Any, nbytes: int, reuse: np.ndarray | None = None) -> tuple[np.ndarray, int]:
-    """Read ``nbytes`` into a new byte array; return it and how many bytes were there.
-
-    A block of up to :data:`PIECE_BYTES` is read straight into its array (into ``reuse``,
-    a byte buffer the caller no longer needs, when it is large enough). A larger one is
-    read piece by piece and put together only once all of it has arrived, so a short stream
-    never allocates the size its header claimed.
-    """
+    """Read ``nbytes`` into a new byte array; return it and how many bytes were there. Up to
+    :data:`PIECE_BYTES` are read straight into it (into ``reuse``, a byte buffer the caller no
+    longer needs, if large enough); more piece by piece, put together only once all of it has
+    arrived, so a short stream never allocates the size its header claimed."""
     fits = reuse is not None and reuse.size >= nbytes  # a buffer the caller has done with
     if fits or nbytes <= PIECE_BYTES:
         out = reuse[:nbytes] if fits else np.empty(nbytes, np.uint8)
@@ -185,20 +178,19 @@ def _rows(source: Any, block_bytes: int = 8 << 20) -> int:
     return max(block_bytes // max(row_bytes, 1), 1)
 
 
-def verify(source: Any) -> None:
+def verify(source: Any, block_bytes: int = 8 << 20) -> None:
     """Read ``source`` to its end in blocks, computing nothing: a file that is corrupt or
     truncated raises :class:`InputError` here (a gzip stream's CRC is checked at its end)."""
     if not source.shape or not source.shape[source.chunk_axis]:
         return
-    for _ in source.chunks(_rows(source)):
+    for _ in source.chunks(_rows(source, block_bytes)):
         pass
 
 
 def global_signal(source: Any, time_axis: int, frames: int) -> np.ndarray:
-    """The mean over every other axis of each of the first ``frames`` elements along
-    ``time_axis`` (a run's global signal), in float64, of the finite values (a NaN
-    background is left out), read in blocks: only those frames where the blocks run along
-    time, else every block."""
+    """The mean over every other axis of each of the first ``frames`` elements along ``time_axis``
+    (a run's global signal), in float64, of the finite values (a NaN background is left out), read
+    in blocks: only those frames where the blocks run along time, else every block."""
     shape = tuple(source.shape)
     ndim = len(shape)
     if not ndim:

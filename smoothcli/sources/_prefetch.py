@@ -39,17 +39,14 @@ class Buffers:
 
 
 class Prefetch:
-    """An iterator over ``blocks`` that runs them in a helper thread, started at once: the
-    next blocks are read, decompressed and converted while the caller works on this one
-    (zlib, ISA-L, file reads and NumPy release the GIL).
-
-    The thread keeps one block ready, and more while the blocks it holds come to fewer than
-    ``ahead`` bytes, so that a pause of the caller (JAX starting, a kernel being compiled)
-    does not stop the reading. ``blocks`` runs to its end, so checks made after its last
-    block still raise (here, in the caller's thread). :meth:`close`, or dropping the
-    iterator, stops the thread. ``recycle`` is given each block once the caller asks for
-    the next (a :class:`Buffers` pool's ``put``, for a caller done with a block by then).
-    """
+    """An iterator over ``blocks`` run in a helper thread, started at once: the next blocks
+    are read, decompressed and converted while the caller works on this one (zlib, ISA-L,
+    file reads and NumPy release the GIL). The thread keeps one block ready, and more while
+    they come to fewer than ``ahead`` bytes, so that a pause of the caller (JAX starting, a
+    kernel compiling) does not stop the reading. ``blocks`` runs to its end, so checks after
+    its last block still raise (in the caller's thread). :meth:`close`, or dropping the
+    iterator, stops the thread. ``recycle`` is given each block once the caller asks for the
+    next (a :class:`Buffers` pool's ``put``, for a caller done with a block by then)."""
 
     def __init__(
         self,
@@ -61,7 +58,7 @@ class Prefetch:
 
         self._queue = _Queue(blocks, ahead)
         self._finished = False
-        self._recycle = recycle  # given each block once the caller asks for the next
+        self._recycle = recycle
         self._last: np.ndarray | None = None
         # the thread holds the queue, not this iterator: dropping the iterator closes it
         self._thread = threading.Thread(

@@ -27,14 +27,13 @@ _CIFTI_OTHER += ("pconnseries", "pconnscalar")
 
 @dataclass(frozen=True)
 class Reader:
-    """A format: its name, file suffixes (lower case), a test of its first bytes, and the
-    function that opens it, as ``"module:function"``. ``suffixes`` are those shown in help
-    texts and messages; ``also`` are recognised too, without being listed (kinds that are
-    named to say why they are not scored, gzip'd variants). A format without a test of its
-    first bytes (``sniff=None``: CSV) is what anything else is taken for on stdin; a ``text``
-    format is never chosen for a file with an unknown suffix. The function is called as
-    ``open(where, mask=mask)`` with a path (``str``) or a binary stream, and returns a list of
-    :class:`~smoothcli.sources.Loaded`."""
+    """A format: its name, file suffixes (lower case; those shown in help texts and messages),
+    a test of its first bytes, and the function that opens it, ``"module:function"``, called
+    as ``open(where, mask=mask)`` with a path (``str``) or a binary stream to return a list of
+    :class:`~smoothcli.sources.Loaded`. ``also``: suffixes recognised but not listed (kinds
+    named to say why they are not scored, gzip'd variants). A format without a test
+    (``sniff=None``: CSV) is what anything else is taken for on stdin; a ``text`` format is
+    never chosen for a file with an unknown suffix."""
 
     name: str
     suffixes: tuple[str, ...]
@@ -104,9 +103,8 @@ def is_supported(name: str) -> bool:
 
 
 def sniff(head: bytes) -> str:
-    """The format of some bytes (stdin) from their magic: CIFTI-2, NIfTI (plain or gzip'd),
-    NPY, NPZ (zip), GIFTI; else text (TSV if its first line has a tab, CSV otherwise), gzip'd
-    or not."""
+    """The format of some bytes (stdin) from their magic: CIFTI-2, NIfTI (plain or gzip'd), NPY, NPZ
+    (zip), GIFTI; else text (TSV if its first line has a tab, CSV otherwise), gzip'd or not."""
     return next((r.name for r in READERS if r.sniff is not None and r.sniff(head)), _FALLBACK)
 
 

@@ -1,12 +1,12 @@
 """The source contract: an array read in consecutive blocks along ``chunk_axis``
-(:class:`Source`), what another library's chunked source is put behind
-(:class:`Foreign`), an in-memory array as one (:class:`ArraySource`), and a source without
-its first frames (:class:`Trimmed`). NumPy only, never JAX.
+(:class:`Source`), what another library's chunked source is put behind (:class:`Foreign`), an
+in-memory array as one (:class:`ArraySource`), and a source without its first frames
+(:class:`Trimmed`). NumPy only, never JAX.
 
 ``shape`` and ``dtype`` are the logical shape (after any mask) and the dtype of the blocks a
 source yields; ``chunks`` raises :class:`~smoothcli.sources._errors.InputError` when the data
-turn out to be corrupt (a gzip CRC mismatch, a truncated file), so that no score is ever made
-from data that were not verified.
+turn out to be corrupt (a gzip CRC mismatch, a truncated file): no score is ever made from data
+that were not verified.
 """
 
 from __future__ import annotations
@@ -19,11 +19,8 @@ import numpy as np
 
 @runtime_checkable
 class ChunkedSource(Protocol):
-    """An array read in consecutive blocks along ``chunk_axis``.
-
-    A source may also set ``order = "F"`` when its blocks are Fortran-ordered (NIfTI), so
-    that the engine lays them out without a copy.
-    """
+    """An array read in consecutive blocks along ``chunk_axis`` (with ``order = "F"`` when
+    they are Fortran-ordered, so that the engine lays them out without a copy)."""
 
     shape: tuple[int, ...]
     dtype: np.dtype
@@ -64,7 +61,11 @@ class Source:
         return self.chunks(rows)
 
     def read(self) -> np.ndarray:
-        return read_all(self)
+        """All the blocks joined along ``chunk_axis`` (zeros of the shape when there are none)."""
+        blocks = list(self.chunks(max(self.shape[self.chunk_axis], 1)))
+        if not blocks:
+            return np.zeros(self.shape, self.dtype, order=self.order)
+        return np.concatenate(blocks, axis=self.chunk_axis)
 
     def start(self) -> None:
         """Begin reading ahead (nothing to do for a source that does not)."""
@@ -104,10 +105,8 @@ class ArraySource(Source):
     """A NumPy array or memmap as a chunked source, chunked along its slowest axis."""
 
     def __init__(self, array: Any) -> None:
-        self.array = array if isinstance(array, np.ndarray) else np.asarray(array)
-        self.shape = tuple(self.array.shape)
-        self.dtype = self.array.dtype
-        a = self.array
+        a = self.array = array if isinstance(array, np.ndarray) else np.asarray(array)
+        self.shape, self.dtype = tuple(a.shape), a.dtype
         f_only = a.ndim > 1 and a.flags.f_contiguous and not a.flags.c_contiguous
         self.chunk_axis = a.ndim - 1 if f_only else 0
         self.order = "F" if f_only else "C"
@@ -139,23 +138,10 @@ def take(a: np.ndarray, axis: int, start: int, stop: int) -> np.ndarray:
     return a[tuple(index)]
 
 
-def read_all(source: Any) -> np.ndarray:
-    """A block-reading source's ``read()``: all of its blocks joined along ``chunk_axis``
-    (zeros of its shape when it has none)."""
-    axis = source.chunk_axis
-    blocks = list(source.chunks(max(source.shape[axis], 1)))
-    if not blocks:
-        return np.zeros(source.shape, source.dtype, order=source.order)
-    return np.concatenate(blocks, axis=axis)
-
-
-# -- reading blocks with file reads ------------------------------------------------------------
-
-
 class Trimmed(Source):
-    """``source`` without its first ``drop`` elements along ``axis`` (the dummy volumes
-    of a run): a chunked source of the same kind (its blocks as stored, with its scale,
-    when it has them), whose blocks are views of the source's."""
+    """``source`` without its first ``drop`` elements along ``axis`` (a run's dummy volumes): a
+    chunked source of the same kind (its blocks as stored, with its scale, when it has them),
+    whose blocks are views of the source's."""
 
     def __init__(self, source: Source, axis: int, drop: int) -> None:
         self._inner, self._axis, self._drop = source, axis, drop

@@ -60,17 +60,12 @@ def _reading(what: str) -> AbstractContextManager[None]:
 
 class NpySource(Source):
     """An NPY array (a file, a zip member or a stream) read in blocks along its slow axis.
-
-    ``open`` returns a context manager for a byte stream; ``skip`` bytes are read past
-    before the data (``None``: seek to the header's end, for a file); ``verify`` says that
-    the stream is read to its end after the last block (a zip member's CRC).
-
-    When one slice along the slow axis is larger than :data:`WIDE_SLICE_BYTES` (a few
-    channels x a long time axis) and the array has at most :data:`MAX_WIDE_LINES` lines along
-    its fast axis, blocks run along the fast axis instead (the last axis for C order, axis 0
-    for Fortran order), each line's part read with ``seek`` + ``readinto``. A stream or a zip
-    member, which cannot seek, is then spooled to an anonymous temporary file first (and
-    verified to its end as it is)."""
+    ``open`` returns a context manager for a byte stream; ``skip`` bytes are read past before
+    the data (``None``: seek to the header's end, for a file); with ``verify`` the stream is
+    read to its end after the last block (a zip member's CRC). A wide array (:func:`_is_wide`)
+    is read along its fast axis (the last axis for C order, axis 0 for Fortran order), each
+    line's part with ``seek`` + ``readinto``: a stream or zip member, which cannot seek, is
+    first spooled to an anonymous temporary file (and verified to its end as it is)."""
 
     def __init__(
         self,
@@ -172,8 +167,7 @@ class NpySource(Source):
                 yield self._block(raw, k)
 
     def chunks(self, rows: int) -> Iterator[np.ndarray]:
-        """Consecutive blocks of ``rows`` along ``chunk_axis``, read one ahead in a helper
-        thread."""
+        """Blocks of ``rows`` along ``chunk_axis``, read one ahead in a helper thread."""
         rows = max(int(rows), 1)
         return Prefetch(self._columns(rows) if self.wide else self._rows(rows))
 
@@ -183,16 +177,13 @@ class NpySource(Source):
 
 
 def _is_wide(shape: tuple[int, ...], slow: int, fast: int, itemsize: int) -> bool:
-    """Whether one slice along ``slow`` is too big for a block and the array has few enough
-    lines along ``fast`` to read them one by one."""
+    """Whether one slice along ``slow`` is too big for a block (a few channels x a long time
+    axis) and the array has few enough lines along ``fast`` to read them one by one."""
     if shape[slow] == 0 or shape[fast] == 0:
         return False
     size = math.prod(shape)
     wide = size // shape[slow] * itemsize > WIDE_SLICE_BYTES
     return wide and size // shape[fast] <= MAX_WIDE_LINES
-
-
-# -- NPY -------------------------------------------------------------------------------------------
 
 
 def open_npy(where: Any, *, mask: Any = None) -> list[Loaded]:
@@ -214,9 +205,6 @@ def open_npy(where: Any, *, mask: Any = None) -> list[Loaded]:
         )
     src = NpySource(hdr, lambda: open_binary(path), skip=None, verify=False, what="the array")
     return [Loaded(src, len(hdr.shape) - 1, "npy")]
-
-
-# -- NPZ -------------------------------------------------------------------------------------------
 
 
 def _member_name(info: zipfile.ZipInfo) -> str:

@@ -118,10 +118,6 @@ def describe(intent: int, axes: Sequence[Any]) -> tuple[int | None, str]:
     return series, f"a CIFTI-2 file of {' x '.join(_NOUNS.get(k, k) for k in kinds)}"
 
 
-def _not_series(what: str) -> str:
-    return f"{what}, not a time series: smoothcli scores {SCORED}"
-
-
 def problem_of(blob: bytes) -> str | None:
     """Why a CIFTI-2 file is not a time series, from its header and extensions alone
     (``blob``); ``None`` for a time series, and for a file whose XML cannot be read (the
@@ -226,7 +222,7 @@ def open_cifti(where: Any, *, mask: Any = None) -> Loaded:
     axes = _axes(_cifti_xml(blob, notes), hdr.shape)
     series, what = describe(hdr.intent, axes)
     if series is None:
-        raise InputError(_not_series(what))
+        raise InputError(f"{what}, not a time series: smoothcli scores {SCORED}")
     other = 1 - series
     parcels = type(axes[other]).__name__ == "ParcelsAxis"
     noun = "the series of " + ("parcel" if parcels else "brainordinate")

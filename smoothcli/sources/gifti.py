@@ -2,11 +2,10 @@
 
 A GIFTI file is XML whose data arrays are base64 text (possibly zlib'd), so it cannot be read
 in blocks: it is parsed whole with :mod:`nibabel.gifti` (as it arrives, from a file or a
-stream) and scored as an in-memory array. A time series is either one data array per time
-point (each a vector of the same length: the vertices), or one 2D array of vertices x time.
-Either way the array is vertices x time and **time is the last axis** (``axis=space`` is the
-vertices). A file with no data arrays, arrays of different lengths, a single map (one 1D
-array), or values that are not real numbers is an :class:`InputError`.
+stream) and scored as an in-memory array: one data array per time point (each a vector of the
+vertices), or one 2D array of vertices x time. Either way **time is the last axis**
+(``axis=space`` is the vertices). A file with no data arrays, arrays of different lengths, a
+single map (one 1D array), or values that are not real numbers is an :class:`InputError`.
 """
 
 from __future__ import annotations
@@ -39,8 +38,6 @@ SINGLE_MAP = "a GIFTI file of a single map (one data array of one dimension)"
 PROBE_BYTES = 1 << 16
 _ROOT = re.compile(rb"<GIFTI\b[^>]*?\bNumberOfDataArrays\s*=\s*[\"']\s*(\d+)", re.DOTALL)
 _FIRST = re.compile(rb"<DataArray\b[^>]*?\bDimensionality\s*=\s*[\"']\s*(\d+)", re.DOTALL)
-
-
 #: ``--allow-external-data``: a GIFTI data array may keep its values in a file beside the input
 EXTERNAL: ContextVar[bool] = ContextVar("external_data", default=False)
 

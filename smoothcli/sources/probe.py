@@ -1,14 +1,12 @@
-"""Cheap checks of a file before it is scored, from its first bytes alone (no data is read).
-
-:func:`time_series_problem` tells a directory scan which files are not time series, so that
-they are skipped rather than turned into error rows: NIfTI images that are 3D or 4D with one
-frame, CIFTI-2 files of another kind than a data series (``.dscalar.nii``, ``.dlabel.nii``,
-...), and GIFTI files of a single map (one 1D data array). It reads the first few hundred
-bytes of a NIfTI file (through zlib for ``.nii.gz``, without decompressing the rest), so a
-tree of thousands of images is probed in well under a second per thousand. A CIFTI-2 file's
-intent code names its kind; only a file whose intent does not (``ConnUnknown``, which
-nibabel writes by default) has its CIFTI XML read as well. A GIFTI file's first 64 KB are
-searched for the attributes that count and shape its data arrays.
+"""Cheap checks of a file before it is scored, from its first bytes alone (no data is read):
+:func:`time_series_problem` tells a directory scan which files to skip as not time series
+rather than turn into error rows: NIfTI images that are 3D or 4D with one frame, CIFTI-2 files
+of another kind than a data series (``.dscalar.nii``, ``.dlabel.nii``, ...), GIFTI files of a
+single map (one 1D data array). A NIfTI file's first few hundred bytes are read (through zlib
+for ``.nii.gz``, without inflating the rest): thousands of images probed in well under a
+second per thousand. A CIFTI-2 file's intent code names its kind; only a file whose intent
+does not (``ConnUnknown``, nibabel's default) has its CIFTI XML read as well. A GIFTI file's
+first 64 KB are searched for the attributes that count and shape its data arrays.
 """
 
 from __future__ import annotations

@@ -1,13 +1,12 @@
 """CSV and TSV tables: rows are time, columns are signals, values float64.
 
-The text is read in pieces of whole lines (a file or a stream, in one pass) and each piece is
-parsed by pandas, so memory stays bounded: the parsed numbers stay in memory up to
-:data:`IN_MEMORY_BYTES` and are spooled to an anonymous temporary file beyond that, which
-also tells the engine the table's shape before it computes anything. Every problem is an
-:class:`InputError` found while reading: NUL bytes ("binary data, not a text table", found in
-the first piece, so ``/dev/zero`` fails at once), a line longer than :data:`MAX_LINE_BYTES`,
-text that is not UTF-8, a row with too many fields, a cell that is not a number (named by
-its line in the file and its column).
+The text is read in pieces of whole lines (a file or a stream, in one pass), each parsed by
+pandas, so memory stays bounded: the numbers stay in memory up to :data:`IN_MEMORY_BYTES`, and
+are spooled to an anonymous temporary file beyond (the engine knows the table's shape before it
+computes). Every problem is an :class:`InputError` found while reading: NUL bytes ("binary
+data, not a text table", in the first piece, so ``/dev/zero`` fails at once), a line longer
+than :data:`MAX_LINE_BYTES`, text that is not UTF-8, a row with too many fields, a cell that is
+not a number (named by its line in the file and its column).
 
 A UTF-8 byte order mark is skipped. The first non-blank line is a header unless every cell
 in it is a number; pandas' default names ``0,1,2,...`` (with or without a leading empty cell)
@@ -143,31 +142,27 @@ class _Parser:
         self.pending = 0
 
     def start(self, piece: bytes, first: int) -> tuple[bytes, int] | None:
-        """Find the header in the first piece that has a non-blank line; return the rest of
-        the piece to parse as data (and its first line number), or ``None`` if the piece is
-        blank."""
-        offset = 0
+        """Find the header in the first piece that has a non-blank line; return the rest of the
+        piece to parse as data (and its first line number), or ``None`` if the piece is blank."""
         for i, raw in enumerate(piece.split(b"\n")):
             text = _decode(raw, first + i).rstrip("\r")
-            if text.strip():
-                if '"' in text and _spans_lines(text, self.sep):
-                    raise _quoted_newline(first + i)
-                cells = next(csv.reader([text], delimiter=self.sep))
-                numbers = all(_is_number(c) for c in cells)
-                self.header = not numbers or _is_default_names(cells)
-                if self.header:
-                    self.names = [c if c.strip() else f"Unnamed: {j}" for j, c in enumerate(cells)]
-                    return piece[offset + len(raw) + 1 :], first + i + 1
-                self.names = [str(j) for j in range(len(cells))]
-                return piece[offset:], first + i
-            offset += len(raw) + 1
+            if not text.strip():
+                continue
+            if '"' in text and _spans_lines(text, self.sep):
+                raise _quoted_newline(first + i)
+            cells = next(csv.reader([text], delimiter=self.sep))
+            self.header = not all(_is_number(c) for c in cells) or _is_default_names(cells)
+            if self.header:
+                self.names = [c if c.strip() else f"Unnamed: {j}" for j, c in enumerate(cells)]
+                return piece.split(b"\n", i + 1)[-1], first + i + 1
+            self.names = [str(j) for j in range(len(cells))]
+            return piece.split(b"\n", i)[-1], first + i
         return None
 
     def parse(self, piece: bytes, first: int) -> np.ndarray:
-        """The rows of a piece of whole lines. A blank line is a row of empty cells, so of
-        missing values (NaN), as an empty cell is: skipping it would make the samples on
-        either side neighbours in time. Only the blank lines at the end of the file are not
-        rows."""
+        """The rows of a piece of whole lines. A blank line is a row of empty cells, so of missing
+        values (NaN), as an empty cell is: skipping it would make the samples on either side
+        neighbours in time. Only the blank lines at the end of the file are not rows."""
         assert self.names is not None
         last = len(piece.rstrip(_BLANK))  # just after the last non-blank character
         if not last:
@@ -266,9 +261,7 @@ class SpooledTable(Source):
     dtype = np.dtype(np.float64)
 
     def __init__(self, spool: Any, rows: int, width: int, drop_first: bool) -> None:
-        self._spool = spool
-        self._width = width
-        self._drop = drop_first
+        self._spool, self._width, self._drop = spool, width, drop_first
         self.shape = (rows, width - drop_first)
 
     def __del__(self) -> None:

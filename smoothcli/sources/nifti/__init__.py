@@ -20,12 +20,6 @@ from ._header import Header, value_dtype
 from ._mask import Mask, load_mask
 
 __all__ = [
-    "Header",
-    "Mask",
-    "CiftiFile",
-    "NiftiSource",
-    "load_mask",
-    "open_gzip",
-    "open_nifti",
-    "value_dtype",
-]
+    "Header", "Mask", "CiftiFile", "NiftiSource", "load_mask", "open_gzip", "open_nifti",
+    "value_dtype"
+]  # fmt: skip

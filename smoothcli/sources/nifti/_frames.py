@@ -104,18 +104,14 @@ class _Frames:
                     skip_bytes(fh, hdr.offset, TRUNCATED_BEFORE_DATA)
                 else:
                     fh.seek(hdr.offset)
-            frames = self.frames
+
+            def short(missing: int) -> InputError:
+                return InputError(self.truncated.format(missing=missing, total=self.frames))
+
+            # a gathered or converted block is a copy: one buffer serves every read
+            reuse = self.index is not None or scale
             blocks = read_rows(
-                fh,
-                frames,
-                rows,
-                self.frame_bytes,
-                short=lambda missing: InputError(
-                    self.truncated.format(missing=missing, total=frames)
-                ),
-                # a gathered or converted block is a copy: one buffer serves every read
-                reuse=self.index is not None or scale,
-                pool=pool,
+                fh, self.frames, rows, self.frame_bytes, short=short, reuse=reuse, pool=pool
             )
             for start, k, raw in blocks:
                 if start < self.global_frames:
@@ -127,10 +123,9 @@ class _Frames:
 
 
 class NiftiSource(Source):
-    """Frames of a 4D image as a chunked source; masked to voxels x time if given a mask.
-
-    ``dtype`` is the dtype of the blocks (see :func:`value_dtype`); ``storage``, ``slope``
-    and ``inter`` describe the file."""
+    """Frames of a 4D image as a chunked source; masked to voxels x time if given a mask. ``dtype``
+    is the dtype of the blocks (see :func:`value_dtype`); ``storage``, ``slope`` and ``inter``
+    describe the file."""
 
     order = "F"
 
@@ -167,10 +162,9 @@ class NiftiSource(Source):
         return self._reader.blocks(rows, scale, pool)
 
     def chunks(self, rows: int) -> Iterator[np.ndarray]:
-        """Blocks of ``rows`` frames, read, decompressed and converted in a helper thread
-        while the caller works on the previous one. After the last block the stream has been
-        read to its end and verified. Once :meth:`start` has been called, the blocks are
-        those it reads, converted here."""
+        """Blocks of ``rows`` frames, read, decompressed and converted in a helper thread while
+        the caller works on the previous one (those of :meth:`start`, converted here, once it
+        was called); after the last one the stream has been read to its end and verified."""
         started = self._take_started()
         if started is not None:
             return self._converted(started)
@@ -184,11 +178,10 @@ class NiftiSource(Source):
             started.close()
 
     def stored_chunks(self, rows: int) -> Iterator[np.ndarray]:
-        """Like :meth:`chunks`, with the values as stored (:attr:`stored`), unscaled: the
-        engine applies :attr:`scale` where it computes, and the helper thread only reads,
-        decompresses and (with a mask) gathers. It reads up to :data:`READ_AHEAD` bytes
-        ahead, so the reading goes on while a kernel compiles. Blocks are about ``rows``
-        frames (those of :meth:`start`, if it was called)."""
+        """Like :meth:`chunks`, with the values as stored (:attr:`stored`), unscaled: the engine
+        applies :attr:`scale` where it computes, and the helper thread only reads, decompresses
+        and (with a mask) gathers, up to :data:`READ_AHEAD` bytes ahead, so that the reading
+        goes on while a kernel compiles."""
         started = self._take_started()
         if started is not None:
             return started

@@ -159,14 +159,12 @@ def check_size(hdr: Header, path: str, *, gzipped: bool) -> None:
 
 def value_dtype(storage: np.dtype, slope: float | None, inter: float | None) -> np.dtype:
     """The dtype of scaled blocks: float32 only when float32 holds every scaled value at the
-    resolution of the stored integers, else float64.
-
-    float32 for unscaled float32/float16 and for int8/16 or uint8/16 storage (bool too) whose
-    scaled extremes stay under :data:`FLOAT32_SAFE` and whose scaled values, counted in units
-    of the slope, stay within float32's exact integers: ``(|inter| + |slope| * max|raw|) /
-    |slope| <= 2**24``. A large intercept fails that test (int16 with slope 0.001 and
-    intercept 1e6: float32's spacing at 1e6 is 0.06, 60 steps of the slope), a slope like
-    1e36 the range test; 32/64-bit integers and float64 are always float64."""
+    resolution of the stored integers, else float64. float32 for unscaled float32/float16 and for
+    int8/16 or uint8/16 storage (bool too) whose scaled extremes stay under :data:`FLOAT32_SAFE` and
+    whose scaled values, counted in units of the slope, stay within float32's exact integers:
+    ``(|inter| + |slope| * max|raw|) / |slope| <= 2**24``. A large intercept fails that test (int16
+    with slope 0.001 and intercept 1e6: float32's spacing at 1e6 is 0.06, 60 steps of the slope), a
+    slope like 1e36 the range test; 32/64-bit integers and float64 are always float64."""
     f32, f64 = np.dtype(np.float32), np.dtype(np.float64)
     scaled = scales(slope, inter)
     if storage.kind in "iub" and storage.itemsize <= 2:

@@ -61,20 +61,16 @@ def load_mask(path: str | Path) -> Mask:
         slice_bytes = x * y * hdr.storage.itemsize
         voxels = np.zeros(shape, bool, order="F")
         per = max(1, MASK_SLAB_BYTES // max(slice_bytes, 1))
-        slabs = read_rows(
-            fh,
-            z,
-            per,
-            slice_bytes,
-            short=lambda missing: InputError(f"the mask is truncated: slice {missing} of {z}"),
-        )
-        for z0, k, raw in slabs:
+
+        def short(missing: int) -> InputError:
+            return InputError(f"the mask is truncated: slice {missing} of {z}")
+
+        for z0, k, raw in read_rows(fh, z, per, slice_bytes, short=short):
             values = raw.view(hdr.storage)
             if hdr.scaled:
                 assert hdr.slope is not None
                 values = values * hdr.slope + (hdr.inter or 0.0)
-            slab = (values != 0).reshape((k, y, x))
-            voxels[:, :, z0 : z0 + k] = slab.transpose(2, 1, 0)
+            voxels[:, :, z0 : z0 + k] = (values != 0).reshape((k, y, x)).transpose(2, 1, 0)
         if src.gzipped:
             drain(fh)
         count = int(np.count_nonzero(voxels))
