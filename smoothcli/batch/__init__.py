@@ -25,32 +25,11 @@ from ._ordered import DIED, ordered
 from ._score import ScoreJob
 
 __all__ = [
-    "DASK_INSTALL",
-    "DIED",
-    "DvarsJob",
-    "DvarsOptions",
-    "Job",
-    "Result",
-    "ScoreJob",
-    "ScoreOptions",
-    "Task",
-    "Workers",
-    "client_executor",
-    "dask_executor",
-    "dvars_paths",
-    "inline_executor",
-    "iter_results",
-    "iter_scores",
-    "load_mask",
-    "make_task",
-    "make_tasks",
-    "ordered",
-    "process_executor",
-    "require_dask",
-    "run_summary",
-    "run_task",
-    "score_paths",
-]
+    "DASK_INSTALL", "DIED", "DvarsJob", "DvarsOptions", "Job", "Result", "ScoreJob",
+    "ScoreOptions", "Task", "Workers", "client_executor", "dask_executor", "dvars_paths",
+    "inline_executor", "iter_results", "iter_scores", "load_mask", "make_task", "make_tasks",
+    "ordered", "process_executor", "require_dask", "run_summary", "run_task", "score_paths",
+]  # fmt: skip
 
 
 def iter_results(

@@ -27,26 +27,8 @@ from ._outputs import (
 )
 
 __all__ = [
-    "CENSOR_DESC",
-    "DVARS_DESC",
-    "GROUP_PAGE",
-    "GROUP_SIDECAR",
-    "GROUP_TABLE",
-    "BidsRun",
-    "LayoutError",
-    "bids_uri",
-    "dataset_description",
-    "dvars_tables",
-    "find_runs",
-    "group_rows",
-    "group_sidecar",
-    "group_tsv",
-    "is_our_description",
-    "is_our_page",
-    "is_our_table",
-    "label",
-    "read_description",
-    "run_file",
-    "source_uri",
-    "subject_page",
-]
+    "CENSOR_DESC", "DVARS_DESC", "GROUP_PAGE", "GROUP_SIDECAR", "GROUP_TABLE", "BidsRun",
+    "LayoutError", "bids_uri", "dataset_description", "dvars_tables", "find_runs", "group_rows",
+    "group_sidecar", "group_tsv", "is_our_description", "is_our_page", "is_our_table", "label",
+    "read_description", "run_file", "source_uri", "subject_page",
+]  # fmt: skip
