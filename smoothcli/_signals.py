@@ -73,7 +73,9 @@ def check() -> None:
     """Raise :class:`Interrupted` again if a signal was raised but swallowed (see
     :data:`_pending`): called before work is committed (an output file linked into place)."""
     if _pending:
-        raise Interrupted(_pending[0])
+        signum = _pending[0]
+        _pending.clear()  # raised here: not to be sent again (see _unraisable)
+        raise Interrupted(signum)
 
 
 def caught() -> None:
@@ -97,9 +99,15 @@ def _unraisable(info: Any) -> None:
     if isinstance(info.exc_value, Interrupted):
         import _thread
 
-        _thread.start_new_thread(os.kill, (os.getpid(), info.exc_value.signum))
+        _thread.start_new_thread(_again, (info.exc_value.signum,))
         return
     sys.__unraisablehook__(info)
+
+
+def _again(signum: int) -> None:
+    """Send ``signum`` again, unless it has been raised (:func:`check`) or handled since."""
+    if _pending:
+        os.kill(os.getpid(), signum)
 
 
 def take_over(early: list[int] | None = None) -> None:

@@ -259,10 +259,14 @@ class Resume:
             self._rewrite(wanted)
 
     def close(self) -> None:
-        fds, self._fd, self._jfd = (self._fd, self._jfd), None, None
-        for fd in fds:
+        fd, self._fd = self._fd, None
+        try:
             if fd is not None:
                 os.close(fd)
+        finally:  # the journal's is closed even if FILE's close fails
+            jfd, self._jfd = self._jfd, None
+            if jfd is not None:
+                os.close(jfd)
 
     def __enter__(self) -> Resume:
         return self
