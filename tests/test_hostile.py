@@ -548,7 +548,7 @@ def test_a_signal_to_the_whole_group_leaves_no_warning_and_nothing_behind(tmp_pa
         pytest.importorskip("distributed")
     scratch = tmp_path / "tmp"
     scratch.mkdir()
-    inputs = linked_inputs(tmp_path, (32, 1_000_000), 24)
+    inputs = linked_inputs(tmp_path, (32, 1_000_000), 240)  # minutes of work in all
     out = tmp_path / "t.tsv"
     for signum, status in ((signal.SIGINT, 130), (signal.SIGTERM, 143)):
         proc = subprocess.Popen(
