@@ -12,6 +12,9 @@ from hypothesis import settings
 
 os.environ.setdefault("JAX_NUMPY_RANK_PROMOTION", "raise")
 os.environ.setdefault("SMOOTHCLI_CACHE_DIR", "off")  # tests never write a user's cache
+# the tests' inputs are small: --jobs N starts its workers all the same (test_batch.py has
+# the tests of the rule that scores small inputs in this process)
+os.environ.setdefault("SMOOTHCLI_WORKER_BYTES", "0")
 
 # what the CLI does at start-up: one CPU device per core, so that tests exercise the engine
 # spreading blocks over several devices (importing smoothcli no longer does this)

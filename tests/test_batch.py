@@ -304,3 +304,70 @@ def test_killing_the_pool_leaves_a_callers_own_processes_alone():
     finally:
         mine.kill()
         mine.join(10)
+
+
+# -- how many workers --jobs is worth -------------------------------------------------------
+
+
+def test_worker_count_is_one_per_input_core_and_share_of_the_bytes(tmp_path, monkeypatch):
+    from smoothcli.batch._executors import WORKER_BYTES, worker_count
+    from smoothcli.runtime import cpu_count
+
+    monkeypatch.delenv("SMOOTHCLI_WORKER_BYTES")
+    small = []
+    for i in range(200):
+        small.append(str(tmp_path / f"s{i}.csv"))
+        Path(small[-1]).write_text("a\n1\n2\n")
+    assert worker_count(2, small) == worker_count(0, small) == 1  # 1.2 KB: not worth one
+    big = []
+    for i in range(4):  # sparse: their size on disk counts, not the blocks they hold
+        big.append(str(tmp_path / f"b{i}.npy"))
+        with open(big[-1], "wb") as fh:
+            fh.truncate(WORKER_BYTES)
+    assert worker_count(2, big) == min(2, cpu_count())
+    assert worker_count(0, big) == min(4, cpu_count())
+    assert worker_count(0, big[:1] + small) == 1  # 64 MB in all: one worker's worth
+    assert worker_count(3, ["-", "missing.csv"]) == 1  # no size: stdin, a missing file
+    monkeypatch.setenv("SMOOTHCLI_WORKER_BYTES", "0")  # every worker asked for
+    assert worker_count(2, small) == min(2, cpu_count())
+    monkeypatch.setenv("SMOOTHCLI_WORKER_BYTES", "64M")
+    with pytest.raises(ValueError, match="SMOOTHCLI_WORKER_BYTES must be a number of bytes"):
+        worker_count(2, small)
+
+
+def _children_seen(cmd: list[str], env: dict[str, str]) -> tuple[bytes, int]:
+    """The stdout of ``cmd`` and how many child processes it was seen to have."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+    seen: set[int] = set()
+    parent = psutil.Process(proc.pid)
+
+    def watch() -> None:
+        while proc.poll() is None:
+            try:
+                seen.update(c.pid for c in parent.children(recursive=True))
+            except psutil.Error:
+                return
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    out, _ = proc.communicate(timeout=120)
+    watcher.join()
+    assert proc.returncode == 0
+    return out, len(seen)
+
+
+@pytest.mark.skipif(os.cpu_count() == 1, reason="one CPU: --jobs 2 starts one worker at most")
+def test_jobs_2_on_small_inputs_scores_them_here_with_the_same_table(tmp_path):
+    """200 small CSVs with --jobs 2 take 1.27x as long on worker processes as in one (their
+    start-up): they are scored in this process; SMOOTHCLI_WORKER_BYTES=0 starts the workers."""
+    rng = np.random.default_rng(0)
+    for i in range(40):
+        np.savetxt(tmp_path / f"sub-{i:02d}.csv", rng.standard_normal((50, 3)), delimiter=",")
+    exe = str(Path(sys.executable).with_name("smoothcli"))
+    cmd = [exe, "score", str(tmp_path), "--jobs", "2", "--format", "tsv"]
+    env = {k: v for k, v in os.environ.items() if k != "SMOOTHCLI_WORKER_BYTES"}
+    here, none = _children_seen(cmd, env)
+    workers, some = _children_seen(cmd, {**env, "SMOOTHCLI_WORKER_BYTES": "0"})
+    assert none == 0 and some >= 2
+    assert here == workers and here.count(b"\tok\t") == 40

@@ -442,7 +442,7 @@ def test_jobs_starts_no_more_workers_than_inputs_and_cores():
     from smoothcli.runtime import cpu_count
 
     for jobs, inputs, want in ((1000, 12, min(12, cpu_count())), (1000, 1, 1), (0, 3, None)):
-        executor = _executor(jobs, None, inputs)
+        executor = _executor(jobs, None, [f"in{i}.csv" for i in range(inputs)])
         try:
             assert executor.count == (want or min(3, cpu_count()))
         finally:

@@ -18,7 +18,7 @@ import numpy as np
 from ..discover import STDIN, discover
 from ._dask import DASK_INSTALL, client_executor, dask_executor, require_dask
 from ._dvars import DvarsJob, run_summary
-from ._executors import Workers, inline_executor, process_executor
+from ._executors import Workers, inline_executor, process_executor, worker_count
 from ._job import AUTO, Job, Task, load_mask, make_task, make_tasks, remember_mask, run_task
 from ._options import DvarsOptions, Result, ScoreOptions
 from ._ordered import DIED, ordered
@@ -29,6 +29,7 @@ __all__ = [
     "ScoreOptions", "Task", "Workers", "client_executor", "dask_executor", "dvars_paths",
     "inline_executor", "iter_results", "iter_scores", "load_mask", "make_task", "make_tasks",
     "ordered", "process_executor", "require_dask", "run_summary", "run_task", "score_paths",
+    "worker_count",
 ]  # fmt: skip
 
 
@@ -48,8 +49,8 @@ def iter_results(
     ``mask`` is a mask already loaded with :func:`load_mask` (for ``job.opts.mask``);
     without it, ``job.opts.mask`` is checked here (``ValueError`` if it cannot serve) and
     each process loads it once. ``executor`` runs the tasks (it stays open); without it,
-    ``jobs`` says how many worker processes to start for this batch (``1``: this process;
-    ``0``: one per CPU).
+    ``jobs`` says how many worker processes to start for this batch at most (``1``: this
+    process; ``0``: one per CPU; see :func:`worker_count`).
     """
     opts = job.opts
     if opts.mask is not None and opts.mask != AUTO:
@@ -58,7 +59,9 @@ def iter_results(
         remember_mask(opts.mask, mask)  # tasks carry its path; this process has it loaded
     own = executor is None
     if executor is None:
-        executor = inline_executor() if jobs == 1 else process_executor(jobs)
+        paths = list(paths)
+        count = worker_count(jobs, paths)
+        executor = inline_executor() if count == 1 else process_executor(count)
     tasks = make_tasks(
         paths, opts.mask, absolute=not executor.inline, confounds=getattr(opts, "confounds", None)
     )

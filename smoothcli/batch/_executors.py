@@ -207,6 +207,43 @@ class ProcessWorkers(Workers):
         self.executor.shutdown(wait=True, cancel_futures=True)
 
 
+#: the input bytes one worker process is worth: with less input per worker, its start-up
+#: (importing JAX, about a CPU-second) costs more than the work it takes off this process
+#: (benchmarks/bench_2core.py: 200 CSVs of 12 KB took 1.27x as long with --jobs 2 as with
+#: --jobs 1; 8 runs of 300 MB took 0.74x). ``SMOOTHCLI_WORKER_BYTES`` sets it; 0 starts every
+#: worker asked for.
+WORKER_BYTES = 64 << 20
+
+
+def worker_bytes() -> int:
+    """:data:`WORKER_BYTES`, or ``SMOOTHCLI_WORKER_BYTES`` when it is set."""
+    text = os.environ.get("SMOOTHCLI_WORKER_BYTES", "").strip()
+    if not text:
+        return WORKER_BYTES
+    if not text.isdigit():
+        raise ValueError(f"SMOOTHCLI_WORKER_BYTES must be a number of bytes, not {text!r}")
+    return int(text)
+
+
+def _size(path: str) -> int:
+    try:
+        return os.stat(path).st_size if path != "-" else 0
+    except (OSError, ValueError):
+        return 0
+
+
+def worker_count(jobs: int, paths: list[str]) -> int:
+    """How many worker processes ``jobs`` (``0``: one per CPU) is worth for ``paths``: at most
+    one per input, per CPU, and per :func:`worker_bytes` of input (their sizes on disk);
+    ``1`` means none: this process scores them, as fast as a worker would, without starting
+    one. (``--jobs`` never makes a batch slower than ``--jobs 1`` by its start-up.)"""
+    count = min(jobs or cpu_count(), len(paths), cpu_count())
+    share = worker_bytes()
+    if share and count > 1:
+        count = min(count, sum(map(_size, paths)) // share)
+    return max(count, 1)
+
+
 def process_executor(jobs: int = 0, *, method: str = "spawn") -> Workers:
     """``jobs`` worker processes (``0``: one per CPU this process may use), started with
     ``spawn`` (or ``forkserver``), never forked from a process where JAX may have started."""

@@ -111,8 +111,9 @@ Jobs = option(
     "--jobs",
     metavar="N",
     min=0,
-    help="Score N inputs at once in worker processes (0: one per core). The table is "
-    "the same, in the same order.",
+    help="Score up to N inputs at once in worker processes (0: one per core; at most one "
+    "per 64 MB of input: smaller batches are scored here). The table is the same, in the "
+    "same order.",
 )
 Dask = option(
     str | None,

@@ -23,11 +23,11 @@ from ._usage import Usage, as_usage
 DEVICE_FORMAT = "tsv"
 
 
-def _executor(jobs: int, dask: str | None, inputs: int = 1) -> Any:
-    """Where the inputs are scored: this process, worker processes (at most one per input
-    and per core: ``--jobs 1000`` on 12 inputs starts no more than those), or Dask."""
-    from ..batch import dask_executor, inline_executor, process_executor, require_dask
-    from ..runtime import cpu_count
+def _executor(jobs: int, dask: str | None, inputs: list[str]) -> Any:
+    """Where the inputs are scored: this process, worker processes (at most one per input,
+    per core and per 64 MB of input: ``--jobs 1000`` on 12 inputs starts no more than those,
+    and small inputs are scored here), or Dask."""
+    from ..batch import dask_executor, inline_executor, process_executor, require_dask, worker_count
 
     if dask is not None:
         if jobs != 1:
@@ -38,9 +38,9 @@ def _executor(jobs: int, dask: str | None, inputs: int = 1) -> Any:
             return dask_executor(dask)
         except (OSError, ValueError, TimeoutError) as exc:
             raise Usage(f"cannot use the Dask cluster {dask!r}: {exc}", "--dask") from None
-    if jobs == 1:
-        return inline_executor()
-    return process_executor(max(min(jobs or cpu_count(), inputs, cpu_count()), 1))
+    with as_usage(None, ValueError):
+        count = worker_count(jobs, inputs)
+    return inline_executor() if count == 1 else process_executor(count)
 
 
 def _open_table(stack: contextlib.ExitStack, run: BatchRun) -> Any:
@@ -195,7 +195,7 @@ def _execute(run: BatchRun, jobs: int, dask: str | None) -> tuple[str | None, st
         try:
             raise_on_signal()  # from here on, Ctrl-C and SIGTERM unwind and clean up
             with deferred():  # a signal while the workers start is raised once they have,
-                executor = stack.enter_context(_executor(jobs, dask, len(run.inputs)))
+                executor = stack.enter_context(_executor(jobs, dask, list(run.inputs)))
             # this process scores only when it is the executor (and stdin): one device per
             # core then; else it must not spend a core importing JAX while workers start
             runtime.configure(cpu_devices=None if executor.inline else 1)
