@@ -23,6 +23,8 @@ _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 #: set by :func:`take_over`: only the smoothcli process itself has its handlers changed, not
 #: a program (or a test runner) that calls the CLI in-process
 _managed = False
+#: the thread that takes the signals (:func:`take_over` runs in it), as ``_thread`` names it
+_main_thread = 0
 
 
 class Interrupted(KeyboardInterrupt):
@@ -105,17 +107,28 @@ def _unraisable(info: Any) -> None:
 
 
 def _again(signum: int) -> None:
-    """Send ``signum`` again, unless it has been raised (:func:`check`) or handled since."""
-    if _pending:
-        os.kill(os.getpid(), signum)
+    """Send ``signum`` again to the main thread, unless it has been raised (:func:`check`) or
+    handled since. It waits a moment first: the main thread is still in the hook that started
+    this thread, and a signal handled there would be ignored again."""
+    import time
+
+    time.sleep(0.02)
+    if not _pending:
+        return
+    if hasattr(signal, "pthread_kill"):  # to the main thread: it breaks a read that blocks
+        signal.pthread_kill(_main_thread, signum)
+    else:  # Windows (os.kill would end the process): handled at the main thread's next step
+        signal.raise_signal(signum)
 
 
 def take_over(early: list[int] | None = None) -> None:
     """Called first thing when smoothcli is the program: this process's signals are ours,
     and from now on SIGINT/SIGTERM end it at once (as does one in ``early``, noted before
     this module was loaded)."""
-    global _managed
-    _managed = True
+    import _thread
+
+    global _managed, _main_thread
+    _managed, _main_thread = True, _thread.get_ident()
     sys.unraisablehook = _unraisable
     _install(_exit_now)
     if early:
