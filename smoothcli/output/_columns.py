@@ -34,6 +34,12 @@ def _number(name: str, description: str) -> Column:
     return Column(name, description, "number")
 
 
+#: the BIDS entities a table has columns for, with their long names
+_ENTITY_WORDS = {
+    "sub": "subject", "ses": "session", "task": "task", "acq": "acquisition", "run": "run",
+    "echo": "echo", "space": "space", "desc": "description",
+}  # fmt: skip
+
 #: the columns of ``smoothcli score``, in order
 COLUMNS: tuple[Column, ...] = (
     Column("path", "The input, as given or found in a folder; '-' is stdin.", "text"),
@@ -106,19 +112,7 @@ COLUMNS: tuple[Column, ...] = (
         "score drops them before differencing, dvars keeps their values and skips them.",
         "integer",
     ),
-    *(
-        _entity(key, long)
-        for key, long in (
-            ("sub", "subject"),
-            ("ses", "session"),
-            ("task", "task"),
-            ("acq", "acquisition"),
-            ("run", "run"),
-            ("echo", "echo"),
-            ("space", "space"),
-            ("desc", "description"),
-        )
-    ),
+    *(_entity(key, long) for key, long in _ENTITY_WORDS.items()),
 )
 
 _STATS = (

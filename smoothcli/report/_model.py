@@ -135,11 +135,7 @@ class Batch:
         first (a NaN max first: it fails every threshold)."""
         return sorted(
             self.runs,
-            key=lambda r: (
-                RANKS[r.status],
-                not math.isnan(r.max),
-                -r.max if r.max == r.max else 0,
-            ),
+            key=lambda r: (RANKS[r.status], not math.isnan(r.max), -r.max if r.max == r.max else 0),
         )
 
 
