@@ -38,9 +38,7 @@ class Series:
     def scaled(self, stored: Any) -> Any:
         """``stored`` (an array or a scalar) as values, in float64."""
         out = np.asarray(stored, np.float64)
-        if self.slope is not None:
-            out = out * self.slope + self.inter
-        return out
+        return out * self.slope + self.inter if self.slope is not None else out
 
     def rows(self, row_bytes: int = ROW_BYTES) -> Iterator[tuple[slice, np.ndarray]]:
         """``(rows, values)``: consecutive rows of ``data`` as float64 values."""

@@ -147,9 +147,7 @@ def judge(values: np.ndarray, fd: np.ndarray | None, dummy: int, rules: Rules) -
     if rules.fd_above is not None and fd is None:
         raise ValueError("--fd-above needs framewise displacement: give --confounds")
     mine = values[counted.start :]
-    threshold = rules.fail_above
-    if threshold == AUTO:
-        threshold = auto_threshold(mine)
+    threshold = auto_threshold(mine) if rules.fail_above == AUTO else rules.fail_above
     fail = np.zeros(len(mine), bool)
     if threshold is not None:
         fail |= ~(mine <= threshold)

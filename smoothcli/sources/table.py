@@ -86,11 +86,9 @@ def _pieces(fh: Any) -> Iterator[tuple[int, bytes]]:
         if b"\0" in data:
             raise InputError("binary data, not a text table")
         data = rest + data
-        cut = data.rfind(b"\n")
-        if cut < 0:
-            rest = data
-        else:
-            piece, rest = data[: cut + 1], data[cut + 1 :]
+        cut = data.rfind(b"\n") + 1  # 0 without one: all of it waits for the next read
+        piece, rest = data[:cut], data[cut:]
+        if piece:
             yield line, piece
             line += piece.count(b"\n")
         if len(rest) > MAX_LINE_BYTES:

@@ -50,9 +50,7 @@ def load_mask(path: str | Path) -> Mask:
 
     def body(fh: Any) -> Mask:
         hdr = read_header(fh)
-        shape = hdr.shape
-        if len(shape) == 4 and shape[3] == 1:
-            shape = shape[:3]
+        shape = hdr.shape[:3] if hdr.shape[3:] == (1,) else hdr.shape
         if len(shape) != 3:
             raise InputError(f"the mask must be 3D, not shape {hdr.shape}")
         check_size(hdr, file, gzipped=src.gzipped)
