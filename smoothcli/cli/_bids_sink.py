@@ -203,9 +203,7 @@ class BidsSink:
         except (OSError, UnicodeDecodeError, csv.Error):
             return True  # not sure: kept
         path = (row or {}).get("path")
-        if not path or path == "n/a":
-            return True
-        return os.path.lexists(os.path.join(self.source, path))
+        return not path or path == "n/a" or os.path.lexists(os.path.join(self.source, path))
 
     def finish(self, meta: dict) -> str:
         """Each participant's page (of every run of theirs in the output folder, this call's

@@ -84,11 +84,8 @@ def _sidecar(path: str) -> dict[str, Any]:
     side = os.path.splitext(path)[0] + ".json"
     try:
         st = os.lstat(side)
-    except OSError:
-        return {}
-    if side == path or not stat.S_ISREG(st.st_mode) or st.st_size > SIDECAR_BYTES:
-        return {}
-    try:
+        if side == path or not stat.S_ISREG(st.st_mode) or st.st_size > SIDECAR_BYTES:
+            return {}
         with open(side, encoding="utf-8") as fh:
             doc = json.load(fh)
     except (OSError, ValueError, RecursionError):
