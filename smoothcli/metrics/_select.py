@@ -37,9 +37,7 @@ def _keys(values: np.ndarray) -> np.ndarray:
         return values
     top = utype.type(1 << (bits - 1))
     raw = values.view(utype)
-    if dtype.kind == "i":
-        return raw ^ top
-    return np.where(raw & top, ~raw, raw | top)
+    return raw ^ top if dtype.kind == "i" else np.where(raw & top, ~raw, raw | top)
 
 
 def _value(key: int, dtype: np.dtype) -> np.generic:

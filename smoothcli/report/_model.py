@@ -90,15 +90,11 @@ class Run:
     @property
     def failed_frames(self) -> np.ndarray:
         """The frames whose check failed (on another rule too, such as FD)."""
-        if self.fails is None:
-            return np.zeros(len(self.values), bool)
-        return self.fails
+        return np.zeros(len(self.values), bool) if self.fails is None else self.fails
 
     @property
     def counted_mask(self) -> np.ndarray:
-        if self.counted is None:
-            return np.ones(len(self.values), bool)
-        return self.counted
+        return np.ones(len(self.values), bool) if self.counted is None else self.counted
 
 
 @dataclass(frozen=True)

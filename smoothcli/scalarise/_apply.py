@@ -56,9 +56,7 @@ def _ieee(squares: Any, X: Any, ax: Any) -> Any:
     from jax import lax
 
     axes = range(X.ndim) if ax is None else np.atleast_1d(ax)
-    if math.prod(X.shape[a] for a in axes) > 1:
-        return squares
-    return lax.optimization_barrier(squares)
+    return squares if math.prod(X.shape[a] for a in axes) > 1 else lax.optimization_barrier(squares)
 
 
 def apply_maps(

@@ -183,9 +183,7 @@ class NiftiSource(Source):
         and (with a mask) gathers, up to :data:`READ_AHEAD` bytes ahead, so that the reading
         goes on while a kernel compiles."""
         started = self._take_started()
-        if started is not None:
-            return started
-        return self._prefetch_stored(max(int(rows), 1))
+        return started if started is not None else self._prefetch_stored(max(int(rows), 1))
 
     def _prefetch_stored(self, rows: int) -> Prefetch:
         pool = Buffers()  # the engine is done with a block when it asks for the next
