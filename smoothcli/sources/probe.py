@@ -77,12 +77,9 @@ def _volume_problem(path: str, fmt: str) -> str | None:
         return None
     if fmt != "nifti":  # named CIFTI-2, and is not: the reader says so
         return None
-    shape = hdr.shape
-    if len(shape) < 4:
-        return f"a {len(shape)}D image"
-    if len(shape) == 4 and shape[3] == 1:
-        return "4D with one frame"
-    return None
+    if len(hdr.shape) < 4:
+        return f"a {len(hdr.shape)}D image"
+    return "4D with one frame" if hdr.shape[3:] == (1,) else None
 
 
 def _surface_problem(path: str) -> str | None:
@@ -90,10 +87,9 @@ def _surface_problem(path: str) -> str | None:
 
     try:
         with open(path, "rb") as fh:
-            head = fh.read(PROBE_BYTES)
+            return SINGLE_MAP if single_map(fh.read(PROBE_BYTES)) else None
     except OSError:
         return None
-    return SINGLE_MAP if single_map(head) else None
 
 
 def time_series_problem(path: str, fmt: str | None = None) -> str | None:
