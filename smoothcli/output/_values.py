@@ -36,8 +36,7 @@ def _escape_char(char: str) -> str:
 def _escape_handler(exc: UnicodeError) -> tuple[str, int]:
     if not isinstance(exc, UnicodeEncodeError):
         raise exc
-    bad = exc.object[exc.start : exc.end]
-    return "".join(_escape_char(c) for c in bad), exc.end
+    return "".join(_escape_char(c) for c in exc.object[exc.start : exc.end]), exc.end
 
 
 codecs.register_error(ESCAPE_ERRORS, _escape_handler)

@@ -161,24 +161,15 @@ class TableWriter(Writer):
         # a cell is text, never markup ('[/]' in a file name), and shown escaped (a name can
         # hold a terminal's control sequences)
         texts = [[printable(table_text(row.get(c))) for c in self.columns] for row in self.rows]
-        shown = [
-            i
-            for i in range(len(self.columns))
-            if not self.hide_empty or not self.rows or any(t[i] for t in texts)
-        ]
+        every = not self.hide_empty or not self.rows
+        shown = [i for i in range(len(self.columns)) if every or any(t[i] for t in texts)]
         table = Table(show_edge=False, header_style="bold")
         for i in shown:
             name = self.columns[i]
             whole = name in self._WHOLE  # never cut short; long paths and errors fold
             width = max([len(name)] + [len(t[i]) for t in texts]) if whole else None
-            right = BY_NAME[name].kind in ("number", "integer")
-            table.add_column(
-                name,
-                justify="right" if right else "left",
-                overflow="fold",
-                no_wrap=whole,
-                min_width=width,
-            )
+            justify = "right" if BY_NAME[name].kind in ("number", "integer") else "left"
+            table.add_column(name, justify=justify, overflow="fold", no_wrap=whole, min_width=width)
         for row, text in zip(self.rows, texts, strict=True):
             bad = row.get("status") == "error" or row.get("check") == "fail"
             table.add_row(*(Text(text[i]) for i in shown), style="red" if bad else None)
