@@ -32,29 +32,16 @@ SPEC_HELP = (
 )
 
 
-class Format(StrEnum):
-    auto = "auto"
-    table = "table"
-    tsv = "tsv"
-    csv = "csv"
-    json = "json"
-    jsonl = "jsonl"
-    markdown = "markdown"
+#: the formats of ``--format``: auto and the writers' (named here: the writers load rich)
+Format = StrEnum("Format", "auto table tsv csv json jsonl markdown")
 
 
 #: the formats of ``--stdin-format``: the registry's names (importing it loads no NumPy)
 StdinFormat = StrEnum("StdinFormat", {name: name for name in FORMATS})
 
 
-Paths = Annotated[
-    list[str] | None,
-    typer.Argument(
-        metavar="PATH",
-        # described in the command's own text: typer would print a type after it here
-        hidden=True,
-        show_default=False,
-    ),
-]
+# described in the command's own text: typer would print a type after it here
+Paths = Annotated[list[str] | None, typer.Argument(metavar="PATH", hidden=True, show_default=False)]
 FilesFrom = option(
     str | None,
     "--files-from",
