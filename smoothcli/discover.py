@@ -174,8 +174,7 @@ class _Walk:
                 ):
                     stack.append((entry.path, relative + "/"))
         found = self.found
-        for where, exc in self.problems:
-            found.append(Unlisted(where, f"cannot list folder: {exc.strerror or exc}"))
+        found += [Unlisted(w, f"cannot list folder: {e.strerror or e}") for w, e in self.problems]
         found.sort(key=lambda p: Path(p).parts)
         self.skipped.sort(key=lambda s: Path(s[0]).parts)
         return Discovery(found, self.skipped)

@@ -130,14 +130,11 @@ def stream_errors() -> tuple[type[BaseException], ...]:
     """The exceptions a corrupt gzip or zip stream raises, with either gzip backend."""
     import zlib
 
-    kinds: list[type[BaseException]] = [OSError, EOFError, zlib.error]
     try:
         from isal import isal_zlib
     except ImportError:
-        pass
-    else:
-        kinds.append(isal_zlib.error)
-    return tuple(kinds)
+        return (OSError, EOFError, zlib.error)
+    return (OSError, EOFError, zlib.error, isal_zlib.error)
 
 
 @contextmanager

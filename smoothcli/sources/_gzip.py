@@ -41,8 +41,7 @@ def open_gzip(path: Any, *, prefer_isal: bool | None = None) -> Any:
             # thread takes the GIL once per read, and while JAX is being imported it waits
             # up to 5 ms for it each time (sys.getswitchinterval). Raised once and never put
             # back, so that readers opened at once on several threads all see the same value
-            if igzip.READ_BUFFER_SIZE < GZIP_READ_BYTES:
-                igzip.READ_BUFFER_SIZE = GZIP_READ_BYTES
+            igzip.READ_BUFFER_SIZE = max(igzip.READ_BUFFER_SIZE, GZIP_READ_BYTES)
             return igzip.IGzipFile(fileobj=path, mode="rb") if is_stream else igzip.open(path)
     import gzip
 
