@@ -37,8 +37,7 @@ def _global_signal(item: Any, series: Any) -> np.ndarray:
     before the mask), or over every column of other inputs."""
     if item.kind == "nifti":
         return item.source.global_signal()
-    first = series.scaled(series.data[:, :GLOBAL_FRAMES])
-    return first.mean(axis=0)
+    return series.scaled(series.data[:, :GLOBAL_FRAMES]).mean(axis=0)
 
 
 def _carpet(series: Any, keep: int = CARPET_VOXELS) -> np.ndarray:

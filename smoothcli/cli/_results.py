@@ -45,8 +45,7 @@ def _report_failures(result: Any, job: Any, ui: UI) -> None:
     """One line for an input that failed its threshold: which value, or how many."""
     opts, what, path = job.opts, job.checked, result.path
     if what != "score":
-        _report_verdicts(result, ui)
-        return
+        return _report_verdicts(result, ui)
     failed = result.failed_rows
     if not failed:
         return

@@ -121,12 +121,6 @@ def _stats(batch: Batch) -> list[tuple[str, str]]:
     return [("mean", f"mean {batch.measure}"), ("max", f"max {batch.measure}")]
 
 
-def _name(run: Run) -> str:
-    """The input's file name, the whole path as its tooltip (a path does not wrap)."""
-    name = run.path.replace("\\", "/").rsplit("/", 1)[-1]
-    return f'<span class="name" title="{_e(run.path)}">{_e(name)}</span>'
-
-
 def _runs_table(batch: Batch, runs: list[Run], anchors: bool = False) -> str:
     """A sortable table of ``runs`` (ranked: failed, flagged, passed); with ``anchors``,
     each row is where the distribution's points link to (a page without traces)."""
@@ -136,7 +130,9 @@ def _runs_table(batch: Batch, runs: list[Run], anchors: bool = False) -> str:
     head += ["input", *(["array"] if arrays else [])]
     body = []
     for run in runs:
-        name = _name(run)
+        # the input's file name, the whole path as its tooltip (a path does not wrap)
+        file = _e(run.path.replace("\\", "/").rsplit("/", 1)[-1])
+        name = f'<span class="name" title="{_e(run.path)}">{file}</span>'
         link = f'<a href="#{run.anchor}">{name}</a>' if batch.per_frame else name
         row_id = f' id="{run.anchor}"' if anchors else ""
         over = run.n_over if batch.threshold is not None or run.threshold is not None else None
