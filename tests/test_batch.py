@@ -333,6 +333,7 @@ def test_worker_count_is_one_per_input_core_and_share_of_the_bytes(tmp_path, mon
     monkeypatch.setenv("SMOOTHCLI_WORKER_BYTES", "64M")
     with pytest.raises(ValueError, match="SMOOTHCLI_WORKER_BYTES must be a number of bytes"):
         worker_count(2, small)
+    assert worker_count(1, small) == 1  # --jobs 1 asks for no worker: the setting is not read
 
 
 def _children_seen(cmd: list[str], env: dict[str, str]) -> tuple[bytes, int]:

@@ -236,8 +236,7 @@ def worker_count(jobs: int, paths: list[str]) -> int:
     ``1`` means none: this process scores them, as fast as a worker would, without starting
     one. (``--jobs`` never makes a batch slower than ``--jobs 1`` by its start-up.)"""
     count = min(jobs or cpu_count(), len(paths), cpu_count())
-    share = worker_bytes()
-    if share and count > 1:
+    if count > 1 and (share := worker_bytes()):  # not read when no worker is asked for
         count = min(count, sum(map(_size, paths)) // share)
     return max(count, 1)
 
