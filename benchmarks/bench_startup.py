@@ -64,6 +64,7 @@ def main() -> int:
         env.pop("SMOOTHCLI_CACHE_DIR", None)
         cli = _smoothcli()
         commands = {
+            "import ml_dtypes": [sys.executable, "-c", "import ml_dtypes"],
             "import jax": [sys.executable, "-c", "import jax"],
             "score tiny.csv": [*cli, "score", str(csv), "-q"],
             "score tiny.nii.gz": [*cli, "score", str(nii), "-q"],
@@ -74,7 +75,7 @@ def main() -> int:
             _time(command, {**env, "SMOOTHCLI_CACHE_DIR": str(warm_dirs[name])})
         for round_ in range(args.repeat):
             for number, (name, command) in enumerate(commands.items()):
-                modes = ["warm"] if name == "import jax" else ["cold", "warm", "off"]
+                modes = ["warm"] if name.startswith("import") else ["cold", "warm", "off"]
                 for mode in modes:
                     if mode == "cold":
                         cache = str(work / f"cold-{round_}-{number}")
@@ -90,6 +91,10 @@ def main() -> int:
     base = best["import jax", "warm"]
     limit = base + args.budget
     print(f"best of {args.repeat} fresh processes, {os.cpu_count()} CPUs")
+    from importlib.metadata import version
+
+    label = f'"import ml_dtypes" ({version("ml_dtypes")})'
+    print(f"{label:<30} {best['import ml_dtypes', 'warm']:6.3f} s  (part of import jax)")
     label = 'python -c "import jax"'
     print(f"{label:<30} {base:6.3f} s")
     failed = False
