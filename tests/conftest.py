@@ -15,6 +15,9 @@ os.environ.setdefault("SMOOTHCLI_CACHE_DIR", "off")  # tests never write a user'
 # the tests' inputs are small: --jobs N starts its workers all the same (test_batch.py has
 # the tests of the rule that scores small inputs in this process)
 os.environ.setdefault("SMOOTHCLI_WORKER_BYTES", "0")
+# and this process scores one input at a time, whatever their size, so that --jobs 2 on big
+# inputs starts workers (test_batch.py has the tests of two inputs at once, in threads)
+os.environ.setdefault("SMOOTHCLI_OVERLAP_BYTES", str(2**62))
 
 # what the CLI does at start-up: one CPU device per core, so that tests exercise the engine
 # spreading blocks over several devices (importing smoothcli no longer does this)

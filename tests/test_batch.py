@@ -14,6 +14,7 @@ import threading
 import time
 from pathlib import Path
 
+import nibabel as nib
 import numpy as np
 import psutil
 import pytest
@@ -310,10 +311,11 @@ def test_killing_the_pool_leaves_a_callers_own_processes_alone():
 
 
 def test_worker_count_is_one_per_input_core_and_share_of_the_bytes(tmp_path, monkeypatch):
-    from smoothcli.batch._executors import WORKER_BYTES, worker_count
+    from smoothcli.batch._executors import WORKER_BYTES, at_once, worker_count
     from smoothcli.runtime import cpu_count
 
     monkeypatch.delenv("SMOOTHCLI_WORKER_BYTES")
+    monkeypatch.delenv("SMOOTHCLI_OVERLAP_BYTES")
     small = []
     for i in range(200):
         small.append(str(tmp_path / f"s{i}.csv"))
@@ -324,8 +326,10 @@ def test_worker_count_is_one_per_input_core_and_share_of_the_bytes(tmp_path, mon
         big.append(str(tmp_path / f"b{i}.npy"))
         with open(big[-1], "wb") as fh:
             fh.truncate(WORKER_BYTES)
-    assert worker_count(2, big) == min(2, cpu_count())
-    assert worker_count(0, big) == min(4, cpu_count())
+    assert at_once(big) == min(2, cpu_count())  # this process scores two at once by itself
+    # worker processes only when they score more at once than that
+    assert worker_count(2, big) == 1
+    assert worker_count(0, big) == (min(4, cpu_count()) if cpu_count() > 2 else 1)
     assert worker_count(0, big[:1] + small) == 1  # 64 MB in all: one worker's worth
     assert worker_count(3, ["-", "missing.csv"]) == 1  # no size: stdin, a missing file
     monkeypatch.setenv("SMOOTHCLI_WORKER_BYTES", "0")  # every worker asked for
@@ -334,6 +338,121 @@ def test_worker_count_is_one_per_input_core_and_share_of_the_bytes(tmp_path, mon
     with pytest.raises(ValueError, match="SMOOTHCLI_WORKER_BYTES must be a number of bytes"):
         worker_count(2, small)
     assert worker_count(1, small) == 1  # --jobs 1 asks for no worker: the setting is not read
+
+
+def test_this_process_scores_two_big_inputs_at_once(tmp_path, monkeypatch):
+    from smoothcli.batch import at_once, local_executor
+    from smoothcli.batch._executors import WORKER_BYTES
+    from smoothcli.runtime import cpu_count
+
+    monkeypatch.delenv("SMOOTHCLI_OVERLAP_BYTES", raising=False)
+    small = [str(tmp_path / f"s{i}.csv") for i in range(3)]
+    for path in small:
+        Path(path).write_text("a\n1\n2\n")
+    big = [str(tmp_path / f"b{i}.npy") for i in range(3)]
+    for path in big:
+        with open(path, "wb") as fh:
+            fh.truncate(WORKER_BYTES)
+    two = min(2, cpu_count())
+    assert at_once(small) == 1 and at_once(big[:1]) == 1 and at_once(big) == two
+    assert at_once(big[:1] + small) == 1  # 64 MB in all: one input's worth
+    with local_executor(big) as workers:
+        assert workers.kind == ("thread" if two == 2 else "inline") and workers.local
+        assert workers.count == two
+    with local_executor(small) as workers:
+        assert workers.kind == "inline" and workers.local
+    monkeypatch.setenv("SMOOTHCLI_OVERLAP_BYTES", "0")  # whatever the size
+    assert at_once(small) == two
+    monkeypatch.setenv("SMOOTHCLI_OVERLAP_BYTES", "lots")
+    with pytest.raises(ValueError, match="SMOOTHCLI_OVERLAP_BYTES must be a number of bytes"):
+        at_once(small)
+
+
+@pytest.mark.skipif(os.cpu_count() == 1, reason="one CPU: one input at a time")
+def test_two_inputs_at_once_give_the_same_table_and_each_its_own_notes(tmp_path):
+    """In threads, each input's rows, error and warnings are its own, in input order."""
+    rng = np.random.default_rng(3)
+    names = []
+    for i in range(6):
+        data = rng.standard_normal((12, 5, 4, 3, 40)).astype(np.float32)[0]
+        if i == 2:
+            data[1, 1, 1, 7] = np.nan  # a NaN difference: a note, and a NaN score
+        nib.save(nib.Nifti1Image(data, np.eye(4)), tmp_path / f"sub-{i}_bold.nii.gz")
+        names.append(str(tmp_path / f"sub-{i}_bold.nii.gz"))
+    (tmp_path / "bad.csv").write_text("a,b\n1,x\n2,3\n")
+    names.insert(4, str(tmp_path / "bad.csv"))
+    exe = str(Path(sys.executable).with_name("smoothcli"))
+    cmd = [exe, "score", *names, "--format", "tsv"]
+    env = dict(os.environ)
+    one = subprocess.run(
+        cmd, capture_output=True, env={**env, "SMOOTHCLI_OVERLAP_BYTES": str(2**60)}
+    )
+    two = subprocess.run(cmd, capture_output=True, env={**env, "SMOOTHCLI_OVERLAP_BYTES": "0"})
+    assert one.returncode == two.returncode == 3
+    assert one.stdout == two.stdout and one.stdout.count(b"\tok\t") == 6
+    said = two.stderr.decode().splitlines()
+    assert one.stderr.decode().splitlines()[:-1] == said[:-1]  # the last: the time it took
+    assert "sub-2_bold.nii.gz: score is NaN" in said[0] and "bad.csv" in said[1]
+
+
+@pytest.mark.skipif(os.cpu_count() == 1, reason="one CPU: one input at a time")
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["dvars", "--mask", "auto", "--dummy-scans", "auto", "--summary"],
+        ["score", "--mask", "auto", "--scalarise", "rms(axis=space)"],
+    ],
+)
+def test_a_tree_scored_two_runs_at_once_gives_the_same_bytes(tmp_path, args):
+    tree = Path(__file__).parent / "data" / "qc" / "tree"
+    exe = str(Path(sys.executable).with_name("smoothcli"))
+    out = {}
+    for overlap in ("0", str(2**60)):
+        target = tmp_path / f"{overlap}.tsv"
+        cmd = [exe, *args, str(tree), "--include", "*desc-preproc_bold*", "-o", str(target)]
+        env = {**os.environ, "SMOOTHCLI_OVERLAP_BYTES": overlap}
+        done = subprocess.run(cmd, capture_output=True, env=env, timeout=300)
+        assert done.returncode in (0, 1), done.stderr
+        out[overlap] = target.read_bytes()
+    assert out["0"] == out[str(2**60)] and out["0"].count(b"\n") > 5
+
+
+def test_warnings_are_recorded_per_thread_and_by_the_threads_a_reader_starts():
+    """Two inputs scored at once each keep their own warnings (``warnings.catch_warnings``
+    would swap one state for every thread); a reader thread's go with its caller's."""
+    import warnings
+
+    from smoothcli._warnings import recorded
+    from smoothcli.sources._prefetch import Prefetch
+
+    barrier = threading.Barrier(2)
+    got: dict[str, list[str]] = {}
+
+    def score(name: str) -> None:
+        with recorded() as caught:
+            for i in range(50):
+                if i == 25:
+                    barrier.wait()  # both threads are recording now
+                warnings.warn(f"{name} {i}", UserWarning, stacklevel=1)
+
+            def blocks():
+                warnings.warn(f"{name} reader", UserWarning, stacklevel=1)
+                yield np.zeros(3)
+
+            assert len(list(Prefetch(blocks()))) == 1
+        got[name] = [str(w.message) for w in caught]
+
+    threads = [threading.Thread(target=score, args=(n,)) for n in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for name in ("a", "b"):
+        assert got[name] == [f"{name} {i}" for i in range(50)] + [f"{name} reader"]
+    with warnings.catch_warnings(record=True) as outside:  # none open: Python's own again
+        warnings.simplefilter("always")
+        warnings.warn("shown", UserWarning, stacklevel=1)
+    assert [str(w.message) for w in outside] == ["shown"]
 
 
 def _children_seen(cmd: list[str], env: dict[str, str]) -> tuple[bytes, int]:

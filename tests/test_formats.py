@@ -366,6 +366,10 @@ def test_bad_gifti_files_are_one_line_error_rows(tmp_path):
             "a GIFTI file of a single map (one data array of one dimension), not a time series",
         ),
         "cut.func.gii": (gifti_bytes()[:-300], "not a valid GIFTI file"),
+        "count.func.gii": (
+            gifti_bytes().replace(b'NumberOfDataArrays="8"', b'NumberOfDataArrays="9"'),
+            "the GIFTI file declares 9 data arrays but holds 8",
+        ),
     }
     for name, (blob, _) in cases.items():
         (tmp_path / name).write_bytes(blob)

@@ -18,7 +18,15 @@ import numpy as np
 from ..discover import STDIN, discover
 from ._dask import DASK_INSTALL, client_executor, dask_executor, require_dask
 from ._dvars import DvarsJob, run_summary
-from ._executors import Workers, inline_executor, process_executor, worker_count
+from ._executors import (
+    Workers,
+    at_once,
+    inline_executor,
+    local_executor,
+    process_executor,
+    thread_executor,
+    worker_count,
+)
 from ._job import AUTO, Job, Task, load_mask, make_task, make_tasks, remember_mask, run_task
 from ._options import DvarsOptions, Result, ScoreOptions
 from ._ordered import DIED, ordered
@@ -26,9 +34,10 @@ from ._score import ScoreJob
 
 __all__ = [
     "DASK_INSTALL", "DIED", "DvarsJob", "DvarsOptions", "Job", "Result", "ScoreJob",
-    "ScoreOptions", "Task", "Workers", "client_executor", "dask_executor", "dvars_paths",
-    "inline_executor", "iter_results", "iter_scores", "load_mask", "make_task", "make_tasks",
-    "ordered", "process_executor", "require_dask", "run_summary", "run_task", "score_paths",
+    "ScoreOptions", "Task", "Workers", "at_once", "client_executor", "dask_executor",
+    "dvars_paths", "inline_executor", "iter_results", "iter_scores", "load_mask",
+    "local_executor", "make_task", "make_tasks", "ordered", "process_executor",
+    "require_dask", "run_summary", "run_task", "score_paths", "thread_executor",
     "worker_count",
 ]  # fmt: skip
 
@@ -61,9 +70,9 @@ def iter_results(
     if executor is None:
         paths = list(paths)
         count = worker_count(jobs, paths)
-        executor = inline_executor() if count == 1 else process_executor(count)
+        executor = local_executor(paths) if count == 1 else process_executor(count)
     tasks = make_tasks(
-        paths, opts.mask, absolute=not executor.inline, confounds=getattr(opts, "confounds", None)
+        paths, opts.mask, absolute=not executor.local, confounds=getattr(opts, "confounds", None)
     )
     try:
         yield from ordered(executor, job, tasks, stdin=stdin)

@@ -45,6 +45,11 @@ class Workers:
     def inline(self) -> bool:
         return self.kind == "inline"
 
+    @property
+    def local(self) -> bool:
+        """Whether the tasks run in this process (in its threads, maybe)."""
+        return self.kind in ("inline", "thread")
+
     def submit(self, fn: Callable, /, *args: Any) -> Future:
         return self.executor.submit(fn, *args)
 
@@ -74,8 +79,29 @@ class Workers:
 
 
 def inline_executor() -> Workers:
-    """Score in this process, one input after another (``--jobs 1``)."""
+    """Score in this process, one input after another."""
     return Workers(InlineExecutor())
+
+
+class ThreadWorkers(Workers):
+    """Threads of this process, each scoring one input: reading a ``.nii.gz`` is inflating
+    it, which keeps one core busy while the kernel on what it read takes a fifth of that, so
+    two inputs at once keep two cores busy without a worker process's start-up."""
+
+    kind = "thread"
+
+    def kill(self) -> None:
+        """Drop what has not started; the threads end with the inputs they score."""
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+def thread_executor(count: int) -> Workers:
+    """Score up to ``count`` inputs at once in this process, each in a thread."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    count = max(int(count), 1)
+    pool = ThreadPoolExecutor(count, thread_name_prefix="smoothcli-input")
+    return ThreadWorkers(pool, count, lambda: pool.shutdown(wait=True, cancel_futures=True))
 
 
 # -- worker processes ---------------------------------------------------------------------
@@ -215,11 +241,15 @@ WORKER_BYTES = 64 << 20
 
 def worker_bytes() -> int:
     """:data:`WORKER_BYTES`, or ``SMOOTHCLI_WORKER_BYTES`` when it is set."""
-    text = os.environ.get("SMOOTHCLI_WORKER_BYTES", "").strip()
+    return _env_bytes("SMOOTHCLI_WORKER_BYTES")
+
+
+def _env_bytes(name: str) -> int:
+    text = os.environ.get(name, "").strip()
     if not text:
         return WORKER_BYTES
     if not text.isdigit():
-        raise ValueError(f"SMOOTHCLI_WORKER_BYTES must be a number of bytes, not {text!r}")
+        raise ValueError(f"{name} must be a number of bytes, not {text!r}")
     return int(text)
 
 
@@ -230,15 +260,47 @@ def _size(path: str) -> int:
         return 0
 
 
+def _per_share(count: int, paths: list[str], share: Callable[[], int]) -> int:
+    """``count``, at most one per input, per CPU and per ``share()`` bytes of input (their
+    sizes on disk; ``share()`` is read only when ``count`` is more than one)."""
+    count = min(count, len(paths), cpu_count())
+    if count > 1 and (size := share()):
+        count = min(count, sum(map(_size, paths)) // size)
+    return max(count, 1)
+
+
+#: inputs this process scores at once by itself (:func:`thread_executor`)
+AT_ONCE = 2
+
+
+def overlap_bytes() -> int:
+    """Input bytes worth a second input scored at once in this process (see
+    :func:`at_once`): :data:`WORKER_BYTES`, or ``SMOOTHCLI_OVERLAP_BYTES`` when it is set
+    (``0``: whatever the size)."""
+    return _env_bytes("SMOOTHCLI_OVERLAP_BYTES")
+
+
+def at_once(paths: list[str]) -> int:
+    """How many of ``paths`` this process scores at once, each in a thread: up to
+    :data:`AT_ONCE`, one per CPU, and one per :func:`overlap_bytes` of input (small inputs
+    are scored one after another: a second thread would only contend for the GIL)."""
+    return _per_share(AT_ONCE, paths, overlap_bytes)
+
+
 def worker_count(jobs: int, paths: list[str]) -> int:
     """How many worker processes ``jobs`` (``0``: one per CPU) is worth for ``paths``: at most
-    one per input, per CPU, and per :func:`worker_bytes` of input (their sizes on disk);
-    ``1`` means none: this process scores them, as fast as a worker would, without starting
-    one. (``--jobs`` never makes a batch slower than ``--jobs 1`` by its start-up.)"""
-    count = min(jobs or cpu_count(), len(paths), cpu_count())
-    if count > 1 and (share := worker_bytes()):  # not read when no worker is asked for
-        count = min(count, sum(map(_size, paths)) // share)
-    return max(count, 1)
+    one per input, per CPU, and per :func:`worker_bytes` of input; and none (``1``) unless
+    they score more inputs at once than this process does by itself (:func:`at_once`), as
+    fast as a worker and without starting one. (``--jobs`` never makes a batch slower than
+    ``--jobs 1`` by its start-up.)"""
+    count = _per_share(jobs or cpu_count(), paths, worker_bytes)
+    return count if count > 1 and count > at_once(paths) else 1
+
+
+def local_executor(paths: list[str]) -> Workers:
+    """This process, scoring :func:`at_once` of ``paths`` at once."""
+    count = at_once(paths)
+    return thread_executor(count) if count > 1 else inline_executor()
 
 
 def process_executor(jobs: int = 0, *, method: str = "spawn") -> Workers:

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import threading
 import traceback
-import warnings
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO, ClassVar
 
 from .._text import error_line
+from .._warnings import recorded
 from ..discover import STDIN, Unlisted, entities
 from ..qc import AUTO  # --mask auto: each NIfTI image gets the brain mask beside it
 from ._options import Result, RunQC
@@ -109,6 +110,7 @@ def load_mask(path: str) -> Any:
 
 
 _masks: OrderedDict[tuple, Any] = OrderedDict()
+_masks_lock = threading.RLock()  # two inputs may be scored at once, in two threads
 
 
 def _identity(path: str) -> tuple:
@@ -123,10 +125,11 @@ def cached_mask(path: str) -> Any:
         key = _identity(path)
     except OSError as exc:
         raise ValueError(f"cannot use mask {path}: {error_line(exc)}") from None
-    if key not in _masks:
-        remember_mask(path, load_mask(path), key=key)
-    _masks.move_to_end(key)
-    return _masks[key]
+    with _masks_lock:  # loaded once, and not dropped while it is looked up
+        if key not in _masks:
+            remember_mask(path, load_mask(path), key=key)
+        _masks.move_to_end(key)
+        return _masks[key]
 
 
 def remember_mask(path: str, mask: Any, *, key: tuple | None = None) -> None:
@@ -135,9 +138,10 @@ def remember_mask(path: str, mask: Any, *, key: tuple | None = None) -> None:
         key = key or _identity(path)
     except OSError:
         return
-    _masks[key] = mask
-    while len(_masks) > MASK_CACHE_SIZE:
-        _masks.popitem(last=False)
+    with _masks_lock:
+        _masks[key] = mask
+        while len(_masks) > MASK_CACHE_SIZE:
+            _masks.popitem(last=False)
 
 
 def _open(task: Task, opts: Any, stdin: BinaryIO | None) -> list:
@@ -254,8 +258,7 @@ class Job:
         notes = ctx.notes
         rows: list[dict] = []
         error: Exception | None = None
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+        with recorded() as caught:  # this thread's: two inputs may be scored at once
             items: list = []
             try:
                 items = _open(task, opts, stdin)

@@ -67,6 +67,8 @@ def ordered(
     def submit(number: int, task: Task) -> Future:
         if workers.inline or task.stdin:
             return _done(run_task(job, task, stdin=stdin))
+        if workers.kind == "thread":
+            return workers.submit(run_task, job, task)
         return workers.submit(run_remote, job, task, number)
 
     queue: deque[_Slot] = deque()

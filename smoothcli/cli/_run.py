@@ -24,10 +24,11 @@ DEVICE_FORMAT = "tsv"
 
 
 def _executor(jobs: int, dask: str | None, inputs: list[str]) -> Any:
-    """Where the inputs are scored: this process, worker processes (at most one per input,
-    per core and per 64 MB of input: ``--jobs 1000`` on 12 inputs starts no more than those,
-    and small inputs are scored here), or Dask."""
-    from ..batch import dask_executor, inline_executor, process_executor, require_dask, worker_count
+    """Where the inputs are scored: this process (two big inputs at once, in threads),
+    worker processes (at most one per input, per core and per 64 MB of input, and only when
+    they score more at once than this process would: ``--jobs 1000`` on 12 inputs starts no
+    more than those, and small inputs are scored here), or Dask."""
+    from ..batch import dask_executor, local_executor, process_executor, require_dask, worker_count
 
     if dask is not None:
         if jobs != 1:
@@ -40,7 +41,7 @@ def _executor(jobs: int, dask: str | None, inputs: list[str]) -> Any:
             raise Usage(f"cannot use the Dask cluster {dask!r}: {exc}", "--dask") from None
     with as_usage(None, ValueError):
         count = worker_count(jobs, inputs)
-    return inline_executor() if count == 1 else process_executor(count)
+        return local_executor(inputs) if count == 1 else process_executor(count)
 
 
 def _open_table(stack: contextlib.ExitStack, run: BatchRun) -> Any:
@@ -198,7 +199,7 @@ def _execute(run: BatchRun, jobs: int, dask: str | None) -> tuple[str | None, st
                 executor = stack.enter_context(_executor(jobs, dask, list(run.inputs)))
             # this process scores only when it is the executor (and stdin): one device per
             # core then; else it must not spend a core importing JAX while workers start
-            runtime.configure(cpu_devices=None if executor.inline else 1)
+            runtime.configure(cpu_devices=None if executor.local else 1)
             sidecar = _score_all(run, executor)
             meta = run.meta()
             return sidecar, run.pages.finish(meta) + "".join(s.finish(meta) for s in run.sinks)

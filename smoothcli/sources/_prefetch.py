@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from .._warnings import current, recorded
+
 
 class Buffers:
     """Byte buffers passed between a reader thread and its caller and back, so that a long
@@ -60,9 +62,10 @@ class Prefetch:
         self._finished = False
         self._recycle = recycle
         self._last: np.ndarray | None = None
-        # the thread holds the queue, not this iterator: dropping the iterator closes it
+        # the thread holds the queue, not this iterator: dropping the iterator closes it;
+        # its warnings go where its caller's do
         self._thread = threading.Thread(
-            target=self._queue.produce, name="smoothcli-read", daemon=True
+            target=_produce, args=(self._queue, current()), name="smoothcli-read", daemon=True
         )
         self._thread.start()
 
@@ -105,6 +108,14 @@ class Prefetch:
 
 
 _DONE = object()
+
+
+def _produce(queue: _Queue, into: list | None) -> None:
+    if into is None:
+        queue.produce()
+        return
+    with recorded(into):
+        queue.produce()
 
 
 class _Queue:

@@ -23,7 +23,6 @@ a ``.nii.gz`` is.
 from __future__ import annotations
 
 import io
-import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import closing
 from dataclasses import replace
@@ -32,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from .._text import error_line
+from .._warnings import recorded
 from ._base import read_block, read_exact
 from ._errors import InputError
 from ._gzip import InputBytes
@@ -63,8 +63,7 @@ def _cifti_xml(blob: bytes, notes: list[str]) -> Any:
     import nibabel.cifti2  # noqa: F401  (registers the CIFTI extension, code 32)
     from nibabel.nifti2 import Nifti2Header
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with recorded() as caught:  # this thread's (another may score an input meanwhile)
         try:
             header = Nifti2Header.from_fileobj(io.BytesIO(blob), check=False)
         except Exception as exc:

@@ -15,7 +15,6 @@ import os
 import re
 import stat
 import sys
-import warnings
 from contextvars import ContextVar
 from typing import Any
 
@@ -140,6 +139,15 @@ def _parser(folder: str | None) -> Any:
     from nibabel.gifti.util import gifti_endian_codes
 
     class Parser(GiftiImageParser):
+        def EndElementHandler(self, name: str) -> None:
+            # nibabel only warns of a file that is not what it says: here it is an error
+            expected = getattr(self, "expected_numDA", None)
+            if name == "GIFTI" and expected is not None and expected != self.img.numDA:
+                raise InputError(
+                    f"the GIFTI file declares {expected} data arrays but holds {self.img.numDA}"
+                )
+            super().EndElementHandler(name)
+
         def flush_chardata(self) -> None:
             if self.write_to != "Data":
                 super().flush_chardata()
@@ -156,15 +164,12 @@ def _parse(fh: Any, folder: str | None = None) -> Any:
     not GIFTI, base64 or zlib data that does not decode to the declared size, a declared
     count of arrays that does not match, external data) is an :class:`InputError`."""
     parser = _parser(folder)
-    with warnings.catch_warnings():
-        # nibabel warns of a file that is not what it says (a count of arrays that differs)
-        warnings.simplefilter("error", UserWarning)
-        try:
-            parser.parse(fptr=fh)
-        except InputError:
-            raise
-        except Exception as exc:
-            raise InputError(f"not a valid GIFTI file ({error_line(exc)})") from None
+    try:
+        parser.parse(fptr=fh)
+    except InputError:
+        raise
+    except Exception as exc:
+        raise InputError(f"not a valid GIFTI file ({error_line(exc)})") from None
     img = getattr(parser, "img", None)
     if img is None:
         raise InputError("not a GIFTI file (no <GIFTI> element)")
