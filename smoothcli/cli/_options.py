@@ -99,8 +99,8 @@ Jobs = option(
     metavar="N",
     min=0,
     help="Score up to N inputs at once in worker processes (0: one per core; at most one "
-    "per 64 MB of input: smaller batches are scored here). The table is the same, in the "
-    "same order.",
+    "per 64 MB of input: smaller batches are scored here, two big inputs at once). The "
+    "table is the same, in the same order.",
 )
 Dask = option(
     str | None,
