@@ -417,6 +417,70 @@ def test_a_tree_scored_two_runs_at_once_gives_the_same_bytes(tmp_path, args):
     assert out["0"] == out[str(2**60)] and out["0"].count(b"\n") > 5
 
 
+@posix_only
+def test_ctrl_c_during_two_inputs_at_once_exits_130_and_leaves_nothing(tmp_path):
+    """Ctrl-C while two threads score: exit 130 with one line, and no table left behind."""
+    import gzip
+
+    run = tmp_path / "in" / "sub-01_bold.nii.gz"
+    run.parent.mkdir()
+    hdr = nib.Nifti1Header()
+    hdr.set_data_shape((64, 64, 40, 200))
+    hdr.set_data_dtype(np.int16)
+    frame = np.random.default_rng(5).integers(-2000, 2000, (64, 64, 40), dtype=np.int16)
+    with gzip.open(run, "wb", compresslevel=1) as fh:  # inflating it takes a while
+        hdr.write_to(fh)
+        fh.write(b"\0" * (int(hdr.get_data_offset()) - 348))
+        for t in range(200):
+            fh.write(np.roll(frame, t).tobytes(order="F"))
+    inputs = [str(run)]
+    for i in range(2, 13):  # hard links: the same bytes, no more disk
+        inputs.append(str(run.with_name(f"sub-{i:02d}_bold.nii.gz")))
+        os.link(run, inputs[-1])
+    out = tmp_path / "out" / "scores.tsv"
+    out.parent.mkdir()
+    exe = str(Path(sys.executable).with_name("smoothcli"))
+    env = {**os.environ, "SMOOTHCLI_OVERLAP_BYTES": "0"}
+    child = subprocess.Popen(
+        [exe, "score", *inputs, "-o", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        opened: list[str] = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(opened) < 2:  # two inputs being read
+            try:
+                opened = [f.path for f in psutil.Process(child.pid).open_files()]
+            except psutil.Error:
+                break
+            opened = [p for p in opened if p.endswith("_bold.nii.gz")]
+            time.sleep(0.005)
+        assert len(opened) >= 2, "the batch never scored two inputs at once"
+        child.send_signal(signal.SIGINT)
+        _out, err = child.communicate(timeout=60)
+    finally:
+        child.kill()
+        child.communicate()
+    assert child.returncode == 130 and err.decode().splitlines() == ["smoothcli: interrupted"]
+    assert list(out.parent.iterdir()) == []
+
+
+def test_killed_threads_are_not_waited_for():
+    from smoothcli.batch import thread_executor
+
+    release = threading.Event()
+    workers = thread_executor(2)
+    running = workers.submit(release.wait, 60)
+    queued = [workers.submit(release.wait, 60) for _ in range(3)]
+    workers.kill()
+    workers.close()  # returns although an input is still being scored
+    assert not running.done() and all(f.cancelled() for f in queued[1:])
+    release.set()
+    assert running.result(timeout=60) is True
+
+
 def test_warnings_are_recorded_per_thread_and_by_the_threads_a_reader_starts():
     """Two inputs scored at once each keep their own warnings (``warnings.catch_warnings``
     would swap one state for every thread); a reader thread's go with its caller's."""

@@ -91,7 +91,9 @@ class ThreadWorkers(Workers):
     kind = "thread"
 
     def kill(self) -> None:
-        """Drop what has not started; the threads end with the inputs they score."""
+        """Drop what has not started, and do not wait (now or on :meth:`close`) for the
+        inputs being scored: their threads end with them, or with the process."""
+        self._close = None
         self.executor.shutdown(wait=False, cancel_futures=True)
 
 
