@@ -481,6 +481,32 @@ def test_killed_threads_are_not_waited_for():
     assert running.result(timeout=60) is True
 
 
+def test_a_thread_that_records_nothing_keeps_its_filters(recwarn):
+    """While one thread records every warning, another's are filtered as before: a
+    ResourceWarning (ignored by default) is not shown, a UserWarning is shown as it was
+    (here to pytest's ``recwarn``, which had the warnings module before)."""
+    import warnings
+
+    from smoothcli._warnings import recorded
+
+    with warnings.catch_warnings():  # the default filters, whatever pytest has set
+        warnings.resetwarnings()
+        warnings.simplefilter("ignore", ResourceWarning)
+        warnings.simplefilter("default", UserWarning)
+
+        def other() -> None:
+            warnings.warn("not shown", ResourceWarning, stacklevel=1)
+            warnings.warn("shown", UserWarning, stacklevel=1)
+
+        with recorded() as caught:
+            thread = threading.Thread(target=other)
+            thread.start()
+            thread.join()
+            warnings.warn("mine", ResourceWarning, stacklevel=1)
+    assert [str(w.message) for w in caught] == ["mine"]
+    assert [str(w.message) for w in recwarn] == ["shown"]
+
+
 def test_warnings_are_recorded_per_thread_and_by_the_threads_a_reader_starts():
     """Two inputs scored at once each keep their own warnings (``warnings.catch_warnings``
     would swap one state for every thread); a reader thread's go with its caller's."""
