@@ -8,6 +8,7 @@ import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 
@@ -15,7 +16,9 @@ class SmoothcliWarning(UserWarning):
     """A smoothcli notice, such as a fall-back to whole-array evaluation."""
 
 
-_local = threading.local()  # ``into``: the list this thread's warnings go to, if any
+#: the list the warnings of this context go to, if any: a thread's own, or the one of the
+#: thread that started it in a copy of its context (a reader thread, see ``_prefetch``)
+_into: ContextVar[list | None] = ContextVar("smoothcli_warnings_into", default=None)
 _lock = threading.Lock()
 _depth = 0  # recordings open, in every thread
 _saved: Any = None  # the warnings module's state before the first one opened
@@ -25,17 +28,22 @@ _filters: list = []  # and its filters then
 
 def _show(message: Any, category: Any, filename: str, lineno: int, file: Any = None,
           line: Any = None) -> None:  # fmt: skip
-    into = getattr(_local, "into", None)
+    into = _into.get()
     if into is not None:
         into.append(warnings.WarningMessage(message, category, filename, lineno, file, line))
-    elif not _ignored(str(message), category, filename, lineno):
+        return
+    action = _action(str(message), category, filename, lineno)
+    if action == "error":
+        raise message if isinstance(message, Warning) else category(message)
+    if action != "ignore":
         _shown(message, category, filename, lineno, file, line)  # as Python would
 
 
-def _ignored(text: str, category: type, filename: str, lineno: int) -> bool:
-    """Whether the filters before the first recording ignore a warning (one raised in a
-    thread that records nothing, such as a ResourceWarning, ignored by default): its module
-    is told from its file's name, as ``warnings`` does when it has no module name."""
+def _action(text: str, category: type, filename: str, lineno: int) -> str:
+    """What the filters before the first recording do with a warning raised in a thread that
+    records nothing (a ResourceWarning, ignored by default, stays ignored): its module is
+    told from its file's name, as ``warnings`` does when it has no module name. ("once" and
+    "module" show a warning each time.)"""
     module = os.path.splitext(os.path.basename(filename))[0]
     for action, msg, cat, mod, line in _filters:
         if (
@@ -44,18 +52,18 @@ def _ignored(text: str, category: type, filename: str, lineno: int) -> bool:
             and (mod is None or mod.match(module))
             and (line == 0 or lineno == line)
         ):
-            return action == "ignore"
-    return warnings.defaultaction == "ignore"
+            return action
+    return warnings.defaultaction
 
 
 @contextmanager
-def recorded(into: list | None = None) -> Iterator[list]:
-    """Every warning this thread raises inside the block, in a list (``into``, or a new
-    one), each one (no "once" rule drops a repeat). Unlike ``warnings.catch_warnings``,
-    which swaps the module's state for every thread, blocks in several threads at once each
-    get their own warnings; the module's state is set when the first block opens and put
-    back when the last one closes. A thread started inside the block records into the same
-    list if it runs its work in ``recorded(current())``."""
+def recorded() -> Iterator[list]:
+    """Every warning this thread raises inside the block, in a list, each one (no "once"
+    rule drops a repeat). Unlike ``warnings.catch_warnings``, which swaps the module's state
+    for every thread, blocks in several threads at once each get their own warnings; the
+    module's state is set when the first block opens and put back when the last one closes.
+    A thread started inside the block records into the same list if it runs in a copy of
+    the block's context (``contextvars.copy_context().run``)."""
     global _depth, _saved, _shown, _filters
     with _lock:
         if _depth == 0:
@@ -65,18 +73,13 @@ def recorded(into: list | None = None) -> Iterator[list]:
             warnings.simplefilter("always")
             _shown, warnings.showwarning = warnings.showwarning, _show
         _depth += 1
-    into = [] if into is None else into
-    outer, _local.into = getattr(_local, "into", None), into
+    into: list = []
+    token = _into.set(into)
     try:
         yield into
     finally:
-        _local.into = outer
+        _into.reset(token)
         with _lock:
             _depth -= 1
             if _depth == 0:
                 _saved.__exit__(None, None, None)
-
-
-def current() -> list | None:
-    """The list this thread's warnings are recorded into, if any (see :func:`recorded`)."""
-    return getattr(_local, "into", None)

@@ -33,6 +33,7 @@ from smoothcli.batch import (
 )
 from smoothcli.batch._job import make_task
 from smoothcli.output import COLUMNS, make_writer
+from smoothcli.runtime import cpu_count
 
 from .conftest import posix_only
 
@@ -312,7 +313,6 @@ def test_killing_the_pool_leaves_a_callers_own_processes_alone():
 
 def test_worker_count_is_one_per_input_core_and_share_of_the_bytes(tmp_path, monkeypatch):
     from smoothcli.batch._executors import WORKER_BYTES, at_once, worker_count
-    from smoothcli.runtime import cpu_count
 
     monkeypatch.delenv("SMOOTHCLI_WORKER_BYTES")
     monkeypatch.delenv("SMOOTHCLI_OVERLAP_BYTES")
@@ -343,7 +343,6 @@ def test_worker_count_is_one_per_input_core_and_share_of_the_bytes(tmp_path, mon
 def test_this_process_scores_two_big_inputs_at_once(tmp_path, monkeypatch):
     from smoothcli.batch import at_once, local_executor
     from smoothcli.batch._executors import WORKER_BYTES
-    from smoothcli.runtime import cpu_count
 
     monkeypatch.delenv("SMOOTHCLI_OVERLAP_BYTES", raising=False)
     small = [str(tmp_path / f"s{i}.csv") for i in range(3)]
@@ -368,7 +367,7 @@ def test_this_process_scores_two_big_inputs_at_once(tmp_path, monkeypatch):
         at_once(small)
 
 
-@pytest.mark.skipif(os.cpu_count() == 1, reason="one CPU: one input at a time")
+@pytest.mark.skipif(cpu_count() == 1, reason="one CPU: one input at a time")
 def test_two_inputs_at_once_give_the_same_table_and_each_its_own_notes(tmp_path):
     """In threads, each input's rows, error and warnings are its own, in input order."""
     rng = np.random.default_rng(3)
@@ -395,7 +394,7 @@ def test_two_inputs_at_once_give_the_same_table_and_each_its_own_notes(tmp_path)
     assert "sub-2_bold.nii.gz: score is NaN" in said[0] and "bad.csv" in said[1]
 
 
-@pytest.mark.skipif(os.cpu_count() == 1, reason="one CPU: one input at a time")
+@pytest.mark.skipif(cpu_count() == 1, reason="one CPU: one input at a time")
 @pytest.mark.parametrize(
     "args",
     [
@@ -418,6 +417,7 @@ def test_a_tree_scored_two_runs_at_once_gives_the_same_bytes(tmp_path, args):
 
 
 @posix_only
+@pytest.mark.skipif(cpu_count() == 1, reason="one CPU: one input at a time")
 def test_ctrl_c_during_two_inputs_at_once_exits_130_and_leaves_nothing(tmp_path):
     """Ctrl-C while two threads score: exit 130 with one line, and no table left behind."""
     import gzip
@@ -465,6 +465,35 @@ def test_ctrl_c_during_two_inputs_at_once_exits_130_and_leaves_nothing(tmp_path)
         child.communicate()
     assert child.returncode == 130 and err.decode().splitlines() == ["smoothcli: interrupted"]
     assert list(out.parent.iterdir()) == []
+
+
+def test_a_thread_reports_how_far_its_input_is_read_for_the_progress_bar():
+    """Two inputs at once: each task's position is what its own reader (a thread it
+    started) reported last, and none once it is done."""
+    from smoothcli.batch import thread_executor
+    from smoothcli.batch._executors import run_thread
+    from smoothcli.sources._consumed import report
+    from smoothcli.sources._prefetch import Prefetch
+
+    read, release = threading.Event(), threading.Event()
+
+    def score(done: float) -> str:
+        def blocks():
+            report(done)
+            yield np.zeros(1)
+
+        assert len(list(Prefetch(blocks()))) == 1
+        read.set()
+        release.wait(60)
+        return "scored"
+
+    with thread_executor(2) as workers:
+        future = workers.submit(run_thread, workers.read, score, 4, 0.25)
+        assert read.wait(60)
+        assert workers.position(4) == 0.25 and workers.position(5) is None
+        release.set()
+        assert future.result(timeout=60) == "scored"
+        assert workers.position(4) is None
 
 
 def test_killed_threads_are_not_waited_for():
@@ -517,6 +546,7 @@ def test_warnings_are_recorded_per_thread_and_by_the_threads_a_reader_starts():
 
     barrier = threading.Barrier(2)
     got: dict[str, list[str]] = {}
+    before = (warnings.showwarning, list(warnings.filters))
 
     def score(name: str) -> None:
         with recorded() as caught:
@@ -539,10 +569,10 @@ def test_warnings_are_recorded_per_thread_and_by_the_threads_a_reader_starts():
         thread.join()
     for name in ("a", "b"):
         assert got[name] == [f"{name} {i}" for i in range(50)] + [f"{name} reader"]
-    with warnings.catch_warnings(record=True) as outside:  # none open: Python's own again
-        warnings.simplefilter("always")
-        warnings.warn("shown", UserWarning, stacklevel=1)
-    assert [str(w.message) for w in outside] == ["shown"]
+    from smoothcli import _warnings as recorder
+
+    assert recorder._depth == 0  # the last block closed: the warnings module as it was
+    assert warnings.showwarning is before[0] and warnings.filters == before[1]
 
 
 def _children_seen(cmd: list[str], env: dict[str, str]) -> tuple[bytes, int]:

@@ -8,6 +8,7 @@ after a worker died, how to stop every worker at once) and ``close()``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import sys
@@ -90,11 +91,31 @@ class ThreadWorkers(Workers):
 
     kind = "thread"
 
+    def __init__(self, executor: Executor, count: int, close: Callable | None = None):
+        super().__init__(executor, count, close)
+        #: how far each task being scored has read its input (see :func:`run_thread`)
+        self.read: dict[int, float] = {}
+
+    def position(self, number: int) -> float | None:
+        return self.read.get(number)
+
     def kill(self) -> None:
         """Drop what has not started, and do not wait (now or on :meth:`close`) for the
         inputs being scored: their threads end with them, or with the process."""
         self._close = None
         self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+def run_thread(read: dict[int, float], fn: Callable, number: int, *args: Any) -> Any:
+    """``fn(*args)`` for task ``number`` in a :class:`ThreadWorkers` thread, its reader's
+    progress kept in ``read`` while it runs."""
+    from ..sources._consumed import reporting
+
+    with reporting(functools.partial(read.__setitem__, number)):
+        try:
+            return fn(*args)
+        finally:
+            read.pop(number, None)
 
 
 def thread_executor(count: int) -> Workers:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from ..runtime import configure, cpu_count
-from ._executors import IDLE, ProcessWorkers, Workers, mark_running
+from ._executors import IDLE, ProcessWorkers, ThreadWorkers, Workers, mark_running, run_thread
 from ._job import Job, Task, lost_result, run_task
 from ._options import Result
 
@@ -67,8 +67,8 @@ def ordered(
     def submit(number: int, task: Task) -> Future:
         if workers.inline or task.stdin:
             return _done(run_task(job, task, stdin=stdin))
-        if workers.kind == "thread":
-            return workers.submit(run_task, job, task)
+        if isinstance(workers, ThreadWorkers):
+            return workers.submit(run_thread, workers.read, run_task, number, job, task)
         return workers.submit(run_remote, job, task, number)
 
     queue: deque[_Slot] = deque()

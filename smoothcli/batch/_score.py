@@ -138,7 +138,9 @@ class ScoreJob(Job):
 
         opts, scal = self.opts, self.scal
         dummy = _dummy(item, opts, ctx.task)
-        with deferred():  # JAX is imported here, while the reader thread is already at work
+        # JAX is imported here, while the reader thread is already at work; a signal then
+        # waits until it is (in a thread of two inputs at once, signals go to the main one)
+        with deferred():
             from ..engine import evaluate_info
             from ..loss import SmoothnessLoss
 

@@ -98,9 +98,10 @@ Jobs = option(
     "--jobs",
     metavar="N",
     min=0,
-    help="Score up to N inputs at once in worker processes (0: one per core; at most one "
-    "per 64 MB of input: smaller batches are scored here, two big inputs at once). The "
-    "table is the same, in the same order.",
+    help="Score inputs in N worker processes (0: one per core). At most one per input, "
+    "per core and per 64 MB of input, and none unless they score more inputs at once than "
+    "this process does by itself: two big ones (SMOOTHCLI_OVERLAP_BYTES). The table is "
+    "the same, in the same order.",
 )
 Dask = option(
     str | None,

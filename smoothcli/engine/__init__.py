@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import threading
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -76,11 +77,15 @@ __all__ = [
 DEFAULT_CHUNK_BYTES = 8 << 20
 
 _warned: set[str] = set()
+_warned_lock = threading.Lock()  # two inputs may be scored at once, in two threads
 
 
 def _warn_once(message: str) -> None:
-    if message not in _warned:
+    """Said once per process (with two inputs at once, by whichever gets there first)."""
+    with _warned_lock:
+        first = message not in _warned
         _warned.add(message)
+    if first:
         warnings.warn(message, SmoothcliWarning, stacklevel=4)
 
 

@@ -8,8 +8,6 @@ from typing import Any
 
 import numpy as np
 
-from .._warnings import current, recorded
-
 
 class Buffers:
     """Byte buffers passed between a reader thread and its caller and back, so that a long
@@ -56,16 +54,19 @@ class Prefetch:
         ahead: int = 0,
         recycle: Callable[[np.ndarray], None] | None = None,
     ) -> None:
+        import contextvars
         import threading
 
         self._queue = _Queue(blocks, ahead)
         self._finished = False
         self._recycle = recycle
         self._last: np.ndarray | None = None
-        # the thread holds the queue, not this iterator: dropping the iterator closes it;
-        # its warnings go where its caller's do
+        # the thread holds the queue, not this iterator: dropping the iterator closes it; it
+        # runs in a copy of its caller's context, so that its warnings go where the
+        # caller's do, and its progress reports too
+        context = contextvars.copy_context()
         self._thread = threading.Thread(
-            target=_produce, args=(self._queue, current()), name="smoothcli-read", daemon=True
+            target=context.run, args=(self._queue.produce,), name="smoothcli-read", daemon=True
         )
         self._thread.start()
 
@@ -108,14 +109,6 @@ class Prefetch:
 
 
 _DONE = object()
-
-
-def _produce(queue: _Queue, into: list | None) -> None:
-    if into is None:
-        queue.produce()
-        return
-    with recorded(into):
-        queue.produce()
 
 
 class _Queue:
