@@ -3,6 +3,7 @@ on the host (:func:`run`), then the outer maps (:func:`evaluate_stream`)."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections import deque
 from dataclasses import dataclass
@@ -108,23 +109,24 @@ def run(
     # is only for a while, having read ahead while JAX started.
     active, turn, behind = 1, 0, 0
     patience = 1 if isinstance(src, ArraySource) else PATIENCE
-    for start, buf, offset, staged in parts:
-        have = min(spec.rows, total_rows - start)
-        # with a carry, block row j is difference row start - n + j (+1 with a pad): mask < 0
-        lo = max(spec.n - (spec.pad is not None) - start, 0) if spec.carry else 0
-        on_device = jax.device_put(buf, devices[turn % active])
-        turn += 1
-        out = kern(on_device, offset, lo, have, *scale)
-        inflight.append(_Flight(out, on_device, offset, lo, have, buf if staged else None))
-        if len(inflight) > active:  # one block queued per device, one being staged
-            if active < len(devices) and not _ready(inflight[0].out):
-                behind += 1
-                if behind >= patience:
-                    active, behind = active + 1, 0
-                    continue
-            else:
-                behind = 0
-            folder.fold(inflight.popleft())
+    with contextlib.closing(parts):  # an error stops the reader now, not when collected
+        for start, buf, offset, staged in parts:
+            have = min(spec.rows, total_rows - start)
+            # with a carry, block row j is difference row start - n + j (+1 with a pad): mask < 0
+            lo = max(spec.n - (spec.pad is not None) - start, 0) if spec.carry else 0
+            on_device = jax.device_put(buf, devices[turn % active])
+            turn += 1
+            out = kern(on_device, offset, lo, have, *scale)
+            inflight.append(_Flight(out, on_device, offset, lo, have, buf if staged else None))
+            if len(inflight) > active:  # one block queued per device, one being staged
+                if active < len(devices) and not _ready(inflight[0].out):
+                    behind += 1
+                    if behind >= patience:
+                        active, behind = active + 1, 0
+                        continue
+                else:
+                    behind = 0
+                folder.fold(inflight.popleft())
     while inflight:
         folder.fold(inflight.popleft())
     return folder.nonfinite
